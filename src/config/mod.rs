@@ -1,0 +1,1 @@
+//! The keepalived configuration language: lexing, parsing, validation into a typed model.

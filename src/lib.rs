@@ -1,0 +1,8 @@
+//! baton: a VRRP daemon (RFC 3768 VRRPv2, RFC 5798 VRRPv3), keepalived-compatible.
+//!
+//! The protocol core (`wire`, `vrrp`) is pure: it never reads a clock, sleeps or does I/O.
+//! See `DESIGN.md` in the shared folder for the architecture.
+
+pub mod config;
+pub mod vrrp;
+pub mod wire;
