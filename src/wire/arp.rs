@@ -1,0 +1,1 @@
+//! Gratuitous ARP (RFC 5227 / keepalived style).

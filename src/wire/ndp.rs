@@ -1,0 +1,1 @@
+//! Unsolicited neighbour advertisements (RFC 4861 7.2.6).
