@@ -745,13 +745,7 @@ mod tests {
     //! v2 PASS "s3cret", vrid 53 v3/IPv4 advert_int 0.5, vrid 54 v3/IPv6; the
     //! priority-0 adverts are what keepalived sent on SIGTERM.
     use super::*;
-
-    pub(crate) fn hex(s: &str) -> Vec<u8> {
-        let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-        s.chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
-    }
+    use crate::wire::test_util::hex;
 
     /// VRRPv2, vrid 51, prio 150, no auth, 1 s, 192.0.2.51 + 192.0.2.52.
     const KA_V2_NOAUTH: &str = "45c0002c00010000ff70188dc0000201e0000012\
