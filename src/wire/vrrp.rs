@@ -81,6 +81,8 @@ pub enum ChecksumMode {
     /// RFC 5798 5.2.8: v3 over IPv4 includes the IPv4 pseudo-header.
     Rfc,
     /// keepalived's `v3_checksum_as_v2`: v3 over IPv4 sums the VRRP message only.
+    /// (That option is newer than keepalived 2.2.7, which always uses the
+    /// pseudo-header; the captured vectors in the tests verify with `Rfc`.)
     AsV2,
 }
 
@@ -744,6 +746,8 @@ mod tests {
     //! `tcpdump -x` hex of the IP packet. Instances: vrid 51 v2 no auth, vrid 52
     //! v2 PASS "s3cret", vrid 53 v3/IPv4 advert_int 0.5, vrid 54 v3/IPv6; the
     //! priority-0 adverts are what keepalived sent on SIGTERM.
+    //! Re-running the script gives the same VRRP bytes; only the IP header's
+    //! identification/checksum (IPv4) and flow label (IPv6) change.
     use super::*;
     use crate::wire::test_util::hex;
 
