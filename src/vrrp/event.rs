@@ -1,0 +1,156 @@
+//! What goes into the state machine (events) and what comes out (actions).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The states of RFC 5798 section 6.4, plus Fault (keepalived's: an interface or tracked
+/// resource is down, so this router must not be master).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+    Fault,
+}
+
+impl State {
+    /// The name keepalived uses in logs and notify arguments.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A received advertisement that the I/O layer has already decoded, checksummed, checked for
+/// TTL 255, and matched to this instance by (interface, VRID, family, version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advert {
+    /// Source address of the IP packet: the sender's primary address.
+    pub src: IpAddr,
+    pub priority: u8,
+    /// The advertised interval in centiseconds (VRRPv2 seconds times 100).
+    pub interval_cs: u16,
+}
+
+/// An input to [`Instance::handle`](super::Instance::handle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// RFC 5798 6.4.1: the Startup event.
+    Startup,
+    /// RFC 5798 6.4.2 / 6.4.3: the Shutdown event (daemon stop).
+    Shutdown,
+    /// The deadline returned by `next_deadline` has been reached.
+    Timeout,
+    /// An advertisement for this virtual router.
+    Advert(Advert),
+    /// The interface, or a tracked resource with weight 0, failed.
+    Fault,
+    /// All fault conditions are gone.
+    FaultCleared,
+    /// The effective priority changed (tracking weights). Values are 1..=255; 0 is not a
+    /// priority a router may run with, it is treated as 1.
+    SetPriority(u8),
+    /// Operator: hand the VIP over (advertise priority 0) and do not preempt for `hold`.
+    Resign { hold: Duration },
+    /// Operator: take the VIP back now (manual fallback). The I/O layer runs the
+    /// `fallback_check` script before sending this event.
+    Fallback,
+    /// Operator: never become master until unlocked (maintenance).
+    Lock,
+    /// Operator: lift a lock.
+    Unlock,
+    /// Result of the `fallback_check` script the state machine asked for with
+    /// [`Action::RunFallbackCheck`].
+    FallbackCheck { passed: bool },
+}
+
+/// Why a transition happened: logged on one line and kept for `baton status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Started and waiting to hear a master.
+    Startup,
+    /// Priority 255: this router owns the virtual addresses.
+    AddressOwner,
+    /// No advertisement heard for Master_Down_Interval.
+    MasterDown,
+    /// The master announced it is stopping (priority 0).
+    MasterResigned { from: IpAddr },
+    /// This backup outranks the master it heard and preempted it.
+    Preempting { over: IpAddr, priority: u8 },
+    /// A higher-priority (or equal-priority, higher-address) master was heard.
+    Preempted { from: IpAddr, priority: u8 },
+    /// The daemon is stopping.
+    Shutdown,
+    /// An interface or tracked resource failed.
+    Fault,
+    /// The fault conditions cleared.
+    FaultCleared,
+    /// The operator ran `baton resign`.
+    Resigned,
+    /// The operator ran `baton lock`.
+    Locked,
+    /// The operator ran `baton fallback`.
+    Fallback,
+}
+
+/// Why an operator request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    #[error("this node is locked; run `baton unlock` first")]
+    Locked,
+    #[error("this node is in FAULT state")]
+    InFault,
+    #[error("this node is not running (state INIT)")]
+    NotRunning,
+    #[error("this node is already MASTER")]
+    AlreadyMaster,
+    #[error("this node is not MASTER, there is nothing to hand over")]
+    NotMaster,
+    #[error(
+        "the current master {master} has priority {master_priority}, this node only {priority}"
+    )]
+    DoesNotOutrank {
+        master: IpAddr,
+        master_priority: u8,
+        priority: u8,
+    },
+}
+
+/// An output of the state machine for the I/O layer to carry out, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Log and notify the transition.
+    Transition {
+        from: State,
+        to: State,
+        reason: Reason,
+    },
+    /// Add the virtual addresses to the interface.
+    AddAddresses,
+    /// Remove the virtual addresses from the interface.
+    RemoveAddresses,
+    /// Send one advertisement with this priority (0 = this router is leaving).
+    SendAdvert { priority: u8 },
+    /// Send gratuitous ARP / unsolicited neighbour advertisements for the virtual addresses
+    /// (the I/O layer repeats them as the GARP settings say).
+    Announce,
+    /// Run the `fallback_check` script and answer with [`Event::FallbackCheck`].
+    RunFallbackCheck,
+    /// An operator request was refused; nothing changed.
+    Refuse(Refusal),
+}

@@ -1,0 +1,704 @@
+//! Conformance tests of the VRRP state machine: each replays a list of timed events and
+//! compares the actions that come out with the ones RFC 5798 section 6.4 (and keepalived's
+//! extensions) require.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use baton::vrrp::{Action, Advert, Config, Event, Instance, Reason, Refusal, State, timers};
+use baton::wire::vrrp::Version;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn addr(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+}
+
+/// A VRRPv3 router at 192.0.2.10 with a 1 s interval.
+fn config(priority: u8) -> Config {
+    Config::new(Version::V3, priority, 100, addr(10))
+}
+
+fn advert(from: u8, priority: u8, interval_cs: u16) -> Event {
+    Event::Advert(Advert {
+        src: addr(from),
+        priority,
+        interval_cs,
+    })
+}
+
+fn transition(from: State, to: State, reason: Reason) -> Action {
+    Action::Transition { from, to, reason }
+}
+
+fn becomes_master(from: State, reason: Reason, priority: u8) -> Vec<Action> {
+    vec![
+        transition(from, State::Master, reason),
+        Action::AddAddresses,
+        Action::SendAdvert { priority },
+        Action::Announce,
+    ]
+}
+
+/// Feed `(time in ms, event, expected actions)` steps, checking each.
+fn replay(instance: &mut Instance, steps: Vec<(u64, Event, Vec<Action>)>) {
+    for (at, event, expected) in steps {
+        let got = instance.handle(ms(at), event.clone());
+        assert_eq!(got, expected, "at {at} ms after {event:?}");
+    }
+}
+
+fn started(cfg: Config) -> Instance {
+    let mut instance = Instance::new(cfg);
+    instance.handle(Duration::ZERO, Event::Startup);
+    instance
+}
+
+/// A master elected by its timer at Master_Down_Interval after start.
+fn master(cfg: Config) -> (Instance, Duration) {
+    let mut instance = started(cfg);
+    let at = instance.next_deadline().expect("backup has a timer");
+    instance.handle(at, Event::Timeout);
+    assert_eq!(instance.state(), State::Master);
+    (instance, at)
+}
+
+#[test]
+fn startup_goes_to_backup_and_arms_master_down_timer() {
+    let mut instance = Instance::new(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            0,
+            Event::Startup,
+            vec![transition(
+                State::Initialize,
+                State::Backup,
+                Reason::Startup,
+            )],
+        )],
+    );
+    // 3 * 1 s + (256 - 100) * 1 s / 256
+    assert_eq!(
+        instance.next_deadline(),
+        Some(Duration::from_micros(3_609_375))
+    );
+}
+
+#[test]
+fn address_owner_starts_as_master() {
+    let mut instance = Instance::new(config(255));
+    replay(
+        &mut instance,
+        vec![(
+            0,
+            Event::Startup,
+            becomes_master(State::Initialize, Reason::AddressOwner, 255),
+        )],
+    );
+    assert_eq!(instance.next_deadline(), Some(ms(1000)));
+}
+
+#[test]
+fn master_down_timer_makes_a_backup_master_exactly_at_the_deadline() {
+    let mut instance = started(config(100));
+    let deadline = instance.next_deadline().unwrap();
+    assert!(
+        instance
+            .handle(deadline - Duration::from_micros(1), Event::Timeout)
+            .is_empty()
+    );
+    assert_eq!(
+        instance.handle(deadline, Event::Timeout),
+        becomes_master(State::Backup, Reason::MasterDown, 100)
+    );
+    assert_eq!(instance.next_deadline(), Some(deadline + ms(1000)));
+}
+
+#[test]
+fn backup_hearing_a_higher_master_resets_its_timer() {
+    let mut instance = started(config(100));
+    replay(&mut instance, vec![(1000, advert(20, 200, 100), vec![])]);
+    assert_eq!(
+        instance.next_deadline(),
+        Some(ms(1000) + Duration::from_micros(3_609_375))
+    );
+    let seen = instance.master().unwrap();
+    assert_eq!(
+        (seen.address, seen.priority, seen.at),
+        (addr(20), 200, ms(1000))
+    );
+}
+
+#[test]
+fn v3_backup_learns_the_master_interval() {
+    let mut instance = started(config(100));
+    instance.handle(ms(500), advert(20, 200, 50));
+    assert_eq!(instance.master_interval_cs(), 50);
+    let expected = 3 * ms(500) + Duration::from_micros(156 * 500_000 / 256);
+    assert_eq!(instance.next_deadline(), Some(ms(500) + expected));
+}
+
+#[test]
+fn v2_advert_with_another_interval_is_discarded() {
+    let mut instance = started(Config::new(Version::V2, 100, 100, addr(10)));
+    let before = instance.next_deadline();
+    replay(&mut instance, vec![(500, advert(20, 200, 300), vec![])]);
+    assert_eq!(instance.next_deadline(), before);
+    assert_eq!(instance.stats().interval_mismatch, 1);
+    assert_eq!(instance.master_interval_cs(), 100);
+}
+
+#[test]
+fn priority_zero_shortens_the_wait_to_skew_time() {
+    let mut instance = started(config(100));
+    instance.handle(ms(1000), advert(20, 200, 100));
+    instance.handle(ms(1500), advert(20, 0, 100));
+    let skew = timers::skew_time(Version::V3, 100, 100);
+    assert_eq!(instance.next_deadline(), Some(ms(1500) + skew));
+    assert_eq!(
+        instance.handle(ms(1500) + skew, Event::Timeout),
+        becomes_master(
+            State::Backup,
+            Reason::MasterResigned { from: addr(20) },
+            100
+        )
+    );
+}
+
+#[test]
+fn preempting_backup_discards_lower_adverts_and_takes_over() {
+    let mut instance = started(config(200));
+    instance.handle(ms(100), advert(20, 100, 100));
+    instance.handle(ms(1100), advert(20, 100, 100));
+    // Lower-priority adverts did not reset the timer armed at start-up.
+    let deadline = instance.next_deadline().unwrap();
+    assert_eq!(
+        deadline,
+        timers::master_down_interval(Version::V3, 200, 100)
+    );
+    assert_eq!(
+        instance.handle(deadline, Event::Timeout),
+        becomes_master(
+            State::Backup,
+            Reason::Preempting {
+                over: addr(20),
+                priority: 100
+            },
+            200
+        )
+    );
+}
+
+#[test]
+fn nopreempt_backup_keeps_a_lower_master() {
+    let mut cfg = config(200);
+    cfg.preempt = false;
+    let mut instance = started(cfg);
+    for second in 0..20 {
+        let now = ms(100 + second * 1000);
+        assert!(instance.handle(now, advert(20, 100, 100)).is_empty());
+        assert!(instance.handle(now, Event::Timeout).is_empty());
+    }
+    assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn address_owner_preempts_even_with_nopreempt() {
+    let mut cfg = config(255);
+    cfg.preempt = false;
+    let mut instance = Instance::new(cfg);
+    instance.handle(ms(0), Event::Fault);
+    instance.handle(ms(0), Event::Startup);
+    instance.handle(ms(0), Event::FaultCleared);
+    assert_eq!(
+        instance.state(),
+        State::Master,
+        "the owner goes straight to master"
+    );
+}
+
+#[test]
+fn preempt_delay_holds_back_preemption() {
+    let mut cfg = config(200);
+    cfg.preempt_delay = ms(5000);
+    let mut instance = started(cfg);
+    let mdi = instance.master_down_interval();
+    // Lower adverts every second: accepted for 5 s, discarded afterwards.
+    let mut last_accepted = Duration::ZERO;
+    for second in 0..12 {
+        let now = ms(100 + second * 1000);
+        if instance.next_deadline().is_some_and(|d| d <= now) {
+            break;
+        }
+        let before = instance.next_deadline();
+        instance.handle(now, advert(20, 100, 100));
+        if instance.next_deadline() != before {
+            last_accepted = now;
+        }
+    }
+    // First lower advert at 0.1 s: accepted until 5 s have passed since then.
+    assert_eq!(last_accepted, ms(4100), "accepted while within the delay");
+    let deadline = instance.next_deadline().unwrap();
+    assert_eq!(deadline, last_accepted + mdi);
+    instance.handle(deadline, Event::Timeout);
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn master_sends_adverts_on_its_timer() {
+    let (mut instance, at) = master(config(100));
+    let next = at + ms(1000);
+    assert_eq!(instance.next_deadline(), Some(next));
+    assert_eq!(
+        instance.handle(next, Event::Timeout),
+        vec![Action::SendAdvert { priority: 100 }]
+    );
+    assert_eq!(instance.next_deadline(), Some(next + ms(1000)));
+}
+
+#[test]
+fn late_timeout_sends_one_advert_and_rearms_from_now() {
+    let (mut instance, at) = master(config(100));
+    let late = at + ms(10_000);
+    assert_eq!(
+        instance.handle(late, Event::Timeout),
+        vec![Action::SendAdvert { priority: 100 }]
+    );
+    assert_eq!(instance.next_deadline(), Some(late + ms(1000)));
+}
+
+#[test]
+fn master_yields_to_a_higher_priority_without_sending_priority_zero() {
+    let (mut instance, _) = master(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            5000,
+            advert(20, 150, 200),
+            vec![
+                transition(
+                    State::Master,
+                    State::Backup,
+                    Reason::Preempted {
+                        from: addr(20),
+                        priority: 150,
+                    },
+                ),
+                Action::RemoveAddresses,
+            ],
+        )],
+    );
+    // RFC 5798 6.4.3: learns the new master's interval (2 s).
+    assert_eq!(instance.master_interval_cs(), 200);
+    assert_eq!(
+        instance.next_deadline(),
+        Some(ms(5000) + timers::master_down_interval(Version::V3, 100, 200))
+    );
+}
+
+#[test]
+fn equal_priority_is_broken_by_the_higher_primary_address() {
+    let (mut instance, _) = master(config(100));
+    // 192.0.2.9 < 192.0.2.10: we stay master and answer.
+    assert_eq!(
+        instance.handle(ms(5000), advert(9, 100, 100)),
+        vec![Action::SendAdvert { priority: 100 }, Action::Announce]
+    );
+    assert_eq!(instance.state(), State::Master);
+    // 192.0.2.11 > 192.0.2.10: we yield.
+    instance.handle(ms(5100), advert(11, 100, 100));
+    assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn master_answers_a_lower_master_at_once_and_reannounces() {
+    let (mut instance, _) = master(config(200));
+    replay(
+        &mut instance,
+        vec![(
+            5000,
+            advert(20, 100, 100),
+            vec![Action::SendAdvert { priority: 200 }, Action::Announce],
+        )],
+    );
+    assert_eq!(instance.next_deadline(), Some(ms(6000)));
+    assert_eq!(instance.stats().lower_priority_master, 1);
+    assert_eq!(instance.lower_master().unwrap().address, addr(20));
+}
+
+#[test]
+fn master_hearing_priority_zero_advertises_at_once() {
+    let (mut instance, _) = master(config(200));
+    replay(
+        &mut instance,
+        vec![(
+            5000,
+            advert(20, 0, 100),
+            vec![Action::SendAdvert { priority: 200 }],
+        )],
+    );
+    assert_eq!(instance.next_deadline(), Some(ms(6000)));
+}
+
+#[test]
+fn shutdown_of_a_master_sends_priority_zero_and_removes_addresses() {
+    let (mut instance, _) = master(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            5000,
+            Event::Shutdown,
+            vec![
+                transition(State::Master, State::Initialize, Reason::Shutdown),
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveAddresses,
+            ],
+        )],
+    );
+    assert_eq!(instance.next_deadline(), None);
+    assert_eq!(instance.stats().priority_zero_sent, 1);
+}
+
+#[test]
+fn shutdown_of_a_backup_only_transitions() {
+    let mut instance = started(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            10,
+            Event::Shutdown,
+            vec![transition(
+                State::Backup,
+                State::Initialize,
+                Reason::Shutdown,
+            )],
+        )],
+    );
+    assert_eq!(instance.next_deadline(), None);
+}
+
+#[test]
+fn fault_takes_a_master_out_and_clearing_it_returns_to_backup() {
+    let (mut instance, _) = master(config(100));
+    replay(
+        &mut instance,
+        vec![
+            (
+                5000,
+                Event::Fault,
+                vec![
+                    transition(State::Master, State::Fault, Reason::Fault),
+                    Action::SendAdvert { priority: 0 },
+                    Action::RemoveAddresses,
+                ],
+            ),
+            (5500, advert(20, 50, 100), vec![]),
+            (6000, Event::Timeout, vec![]),
+            (
+                7000,
+                Event::FaultCleared,
+                vec![transition(
+                    State::Fault,
+                    State::Backup,
+                    Reason::FaultCleared,
+                )],
+            ),
+        ],
+    );
+    assert_eq!(
+        instance.next_deadline(),
+        Some(ms(7000) + instance.master_down_interval())
+    );
+}
+
+#[test]
+fn fault_before_startup_starts_in_fault() {
+    let mut instance = Instance::new(config(100));
+    replay(
+        &mut instance,
+        vec![
+            (0, Event::Fault, vec![]),
+            (
+                0,
+                Event::Startup,
+                vec![transition(State::Initialize, State::Fault, Reason::Fault)],
+            ),
+        ],
+    );
+    assert_eq!(instance.next_deadline(), None);
+}
+
+#[test]
+fn resign_hands_over_and_holds_back_preemption() {
+    let (mut instance, _) = master(config(200));
+    replay(
+        &mut instance,
+        vec![
+            (
+                5000,
+                Event::Resign { hold: ms(30_000) },
+                vec![
+                    transition(State::Master, State::Backup, Reason::Resigned),
+                    Action::SendAdvert { priority: 0 },
+                    Action::RemoveAddresses,
+                ],
+            ),
+            // A lower-priority master takes over; we accept it during the hold.
+            (5500, advert(20, 100, 100), vec![]),
+        ],
+    );
+    // Lower adverts every second are accepted until the hold ends at 35 s...
+    for second in 6..=34 {
+        instance.handle(ms(second * 1000 + 500), advert(20, 100, 100));
+    }
+    let mdi = instance.master_down_interval();
+    assert_eq!(instance.next_deadline(), Some(ms(34_500) + mdi));
+    // ...and discarded afterwards: preemption resumes.
+    instance.handle(ms(35_500), advert(20, 100, 100));
+    assert_eq!(instance.next_deadline(), Some(ms(34_500) + mdi));
+    instance.handle(ms(34_500) + mdi, Event::Timeout);
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn resign_when_nobody_takes_over_becomes_master_again() {
+    let (mut instance, _) = master(config(200));
+    instance.handle(ms(5000), Event::Resign { hold: ms(60_000) });
+    let deadline = instance.next_deadline().unwrap();
+    assert_eq!(deadline, ms(5000) + instance.master_down_interval());
+    instance.handle(deadline, Event::Timeout);
+    assert_eq!(
+        instance.state(),
+        State::Master,
+        "the VIP is never left unowned"
+    );
+}
+
+#[test]
+fn resign_is_refused_unless_master() {
+    let mut instance = started(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            5,
+            Event::Resign { hold: ms(1000) },
+            vec![Action::Refuse(Refusal::NotMaster)],
+        )],
+    );
+}
+
+#[test]
+fn fallback_takes_the_vip_back_from_a_lower_master() {
+    let mut cfg = config(200);
+    cfg.preempt = false;
+    let mut instance = started(cfg);
+    instance.handle(ms(1000), advert(20, 100, 100));
+    replay(
+        &mut instance,
+        vec![(
+            1100,
+            Event::Fallback,
+            becomes_master(State::Backup, Reason::Fallback, 200),
+        )],
+    );
+}
+
+#[test]
+fn fallback_is_refused_when_this_node_does_not_outrank_the_master() {
+    let mut cfg = config(100);
+    cfg.preempt = false;
+    let mut instance = started(cfg);
+    instance.handle(ms(1000), advert(20, 150, 100));
+    replay(
+        &mut instance,
+        vec![(
+            1100,
+            Event::Fallback,
+            vec![Action::Refuse(Refusal::DoesNotOutrank {
+                master: addr(20),
+                master_priority: 150,
+                priority: 100,
+            })],
+        )],
+    );
+    // Equal priority: the higher address (ours is .10, the master .20) wins; refused.
+    instance.handle(ms(1200), Event::SetPriority(150));
+    assert!(matches!(
+        instance.handle(ms(1300), Event::Fallback)[..],
+        [Action::Refuse(Refusal::DoesNotOutrank { .. })]
+    ));
+    assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn fallback_is_refused_when_locked_in_fault_or_already_master() {
+    let mut instance = started(config(200));
+    instance.handle(ms(1), Event::Lock);
+    assert_eq!(
+        instance.handle(ms(2), Event::Fallback),
+        vec![Action::Refuse(Refusal::Locked)]
+    );
+    instance.handle(ms(3), Event::Unlock);
+    instance.handle(ms(4), Event::Fault);
+    assert_eq!(
+        instance.handle(ms(5), Event::Fallback),
+        vec![Action::Refuse(Refusal::InFault)]
+    );
+    let (mut master, at) = master(config(200));
+    assert_eq!(
+        master.handle(at, Event::Fallback),
+        vec![Action::Refuse(Refusal::AlreadyMaster)]
+    );
+    let mut idle = Instance::new(config(200));
+    assert_eq!(
+        idle.handle(ms(0), Event::Fallback),
+        vec![Action::Refuse(Refusal::NotRunning)]
+    );
+}
+
+#[test]
+fn lock_hands_over_and_keeps_the_node_backup_until_unlocked() {
+    let (mut instance, _) = master(config(200));
+    replay(
+        &mut instance,
+        vec![(
+            5000,
+            Event::Lock,
+            vec![
+                transition(State::Master, State::Backup, Reason::Locked),
+                Action::SendAdvert { priority: 0 },
+                Action::RemoveAddresses,
+            ],
+        )],
+    );
+    assert!(instance.locked());
+    assert_eq!(
+        instance.next_deadline(),
+        None,
+        "a locked backup never times out"
+    );
+    assert!(instance.handle(ms(60_000), Event::Timeout).is_empty());
+    instance.handle(ms(60_000), Event::Unlock);
+    assert_eq!(
+        instance.next_deadline(),
+        Some(ms(60_000) + instance.master_down_interval())
+    );
+}
+
+#[test]
+fn a_locked_address_owner_starts_as_backup() {
+    let mut instance = Instance::new(config(255));
+    instance.handle(ms(0), Event::Lock);
+    replay(
+        &mut instance,
+        vec![(
+            0,
+            Event::Startup,
+            vec![transition(
+                State::Initialize,
+                State::Backup,
+                Reason::Startup,
+            )],
+        )],
+    );
+    assert_eq!(instance.next_deadline(), None);
+}
+
+#[test]
+fn fallback_gate_is_checked_before_automatic_preemption() {
+    let mut cfg = config(200);
+    cfg.fallback_gate = true;
+    cfg.fallback_check_interval = ms(2000);
+    let mut instance = started(cfg);
+    let mdi = instance.master_down_interval();
+    replay(
+        &mut instance,
+        vec![
+            (1000, advert(20, 100, 100), vec![Action::RunFallbackCheck]),
+            // Not passed yet: the lower master is accepted, no second check within 2 s.
+            (2000, advert(20, 100, 100), vec![]),
+            (2100, Event::FallbackCheck { passed: false }, vec![]),
+            (3000, advert(20, 100, 100), vec![]),
+            (4100, advert(20, 100, 100), vec![Action::RunFallbackCheck]),
+            (4200, Event::FallbackCheck { passed: true }, vec![]),
+            (5000, advert(20, 100, 100), vec![]),
+        ],
+    );
+    // The advert at 5 s was discarded: the deadline still counts from 4.1 s.
+    let deadline = instance.next_deadline().unwrap();
+    assert_eq!(deadline, ms(4100) + mdi);
+    instance.handle(deadline, Event::Timeout);
+    assert_eq!(instance.state(), State::Master);
+}
+
+#[test]
+fn flap_hold_down_delays_preemption_after_losing_master() {
+    let mut cfg = config(200);
+    cfg.hold_down = ms(60_000);
+    let (mut instance, _) = master(cfg);
+    instance.handle(ms(5000), advert(20, 250, 100));
+    assert_eq!(instance.state(), State::Backup);
+    // The other node drops to a lower priority: within the hold-down (until 65 s) its
+    // adverts are accepted, afterwards discarded.
+    for second in 6..=64 {
+        instance.handle(ms(second * 1000), advert(20, 100, 100));
+    }
+    let mdi = instance.master_down_interval();
+    assert_eq!(instance.next_deadline(), Some(ms(64_000) + mdi));
+    instance.handle(ms(65_000), advert(20, 100, 100));
+    assert_eq!(
+        instance.next_deadline(),
+        Some(ms(64_000) + mdi),
+        "discarded after the hold-down"
+    );
+}
+
+#[test]
+fn accept_mode_decides_whether_the_master_takes_vip_traffic() {
+    let mut cfg = config(100);
+    cfg.accept_mode = false;
+    let (instance, _) = master(cfg.clone());
+    assert!(!instance.accepts_vip_traffic());
+    cfg.accept_mode = true;
+    let (instance, _) = master(cfg);
+    assert!(instance.accepts_vip_traffic());
+    let mut owner = Instance::new({
+        let mut c = config(255);
+        c.accept_mode = false;
+        c
+    });
+    owner.handle(ms(0), Event::Startup);
+    assert!(owner.accepts_vip_traffic(), "the owner always accepts");
+}
+
+#[test]
+fn tracked_priority_is_advertised_and_can_lose_the_election() {
+    let (mut instance, at) = master(config(200));
+    instance.handle(at, Event::SetPriority(90));
+    let next = instance.next_deadline().unwrap();
+    assert_eq!(
+        instance.handle(next, Event::Timeout),
+        vec![Action::SendAdvert { priority: 90 }]
+    );
+    instance.handle(next + ms(10), advert(20, 100, 100));
+    assert_eq!(instance.state(), State::Backup);
+}
+
+#[test]
+fn events_out_of_place_change_nothing() {
+    let mut instance = Instance::new(config(100));
+    for event in [
+        Event::Timeout,
+        advert(20, 200, 100),
+        Event::Shutdown,
+        Event::FaultCleared,
+        Event::Unlock,
+    ] {
+        assert!(instance.handle(ms(1), event).is_empty());
+    }
+    assert_eq!(instance.state(), State::Initialize);
+    assert_eq!(instance.next_deadline(), None);
+}
