@@ -317,7 +317,12 @@ fn describe(lan: &Lan, seed: u64) -> String {
         .rev()
         .take(12)
         .rev()
-        .map(|t| format!("{:?} node {} {}->{} {:?}", t.at, t.node, t.from, t.to, t.reason))
+        .map(|t| {
+            format!(
+                "{:?} node {} {}->{} {:?}",
+                t.at, t.node, t.from, t.to, t.reason
+            )
+        })
         .collect();
     format!(
         "seed {seed}\nnodes:\n  {}\nlast transitions:\n  {}\n",

@@ -6,6 +6,7 @@
 
 mod event;
 mod instance;
+pub mod receive;
 pub mod timers;
 
 pub use event::{Action, Advert, Event, Reason, Refusal, State};
