@@ -179,9 +179,18 @@ mod tests {
         };
         assert_eq!(f.check(v4(2), 255, &r), Err(Drop::Auth));
         assert_eq!(f.check(v4(1), 255, &repr()), Err(Drop::OwnPacket));
+    }
+
+    #[test]
+    fn strict_mode_drops_priority_255_from_a_non_owner() {
         let r = Repr {
             priority: 255,
             ..repr()
+        };
+        assert!(filter().check(v4(2), 255, &r).is_ok(), "lenient by default");
+        let f = Filter {
+            strict_owner: true,
+            ..filter()
         };
         assert_eq!(f.check(v4(2), 255, &r), Err(Drop::FakeOwner));
         assert!(
