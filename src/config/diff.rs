@@ -37,9 +37,18 @@ impl Diff {
 /// One thing that changed in an instance whose identity stayed the same.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Change {
-    State { old: InitialState, new: InitialState },
-    Priority { old: u8, new: u8 },
-    AdvertInt { old_cs: u16, new_cs: u16 },
+    State {
+        old: InitialState,
+        new: InitialState,
+    },
+    Priority {
+        old: u8,
+        new: u8,
+    },
+    AdvertInt {
+        old_cs: u16,
+        new_cs: u16,
+    },
     VipsAdded(Vec<VirtualAddress>),
     VipsRemoved(Vec<VirtualAddress>),
     ExcludedVipsAdded(Vec<VirtualAddress>),
@@ -54,7 +63,10 @@ pub enum Change {
     TrackFiles,
     /// The definition of a tracked `vrrp_script` or `track_file` changed.
     TrackedDefinition(String),
-    Fallback { old: Fallback, new: Fallback },
+    Fallback {
+        old: Fallback,
+        new: Fallback,
+    },
     FallbackCheck,
     FlapHoldDown,
     PreemptDelay,
@@ -134,18 +146,36 @@ fn push_if(changes: &mut Vec<Change>, differs: bool, change: Change) {
     }
 }
 
-fn instance_changes(old_model: &Model, new_model: &Model, o: &Instance, n: &Instance) -> Vec<Change> {
+fn instance_changes(
+    old_model: &Model,
+    new_model: &Model,
+    o: &Instance,
+    n: &Instance,
+) -> Vec<Change> {
     let mut c = Vec::new();
-    push_if(&mut c, o.state != n.state, Change::State { old: o.state, new: n.state });
+    push_if(
+        &mut c,
+        o.state != n.state,
+        Change::State {
+            old: o.state,
+            new: n.state,
+        },
+    );
     push_if(
         &mut c,
         o.priority != n.priority,
-        Change::Priority { old: o.priority, new: n.priority },
+        Change::Priority {
+            old: o.priority,
+            new: n.priority,
+        },
     );
     push_if(
         &mut c,
         o.advert_int_cs != n.advert_int_cs,
-        Change::AdvertInt { old_cs: o.advert_int_cs, new_cs: n.advert_int_cs },
+        Change::AdvertInt {
+            old_cs: o.advert_int_cs,
+            new_cs: n.advert_int_cs,
+        },
     );
     address_changes(&mut c, o, n);
     push_if(
@@ -159,18 +189,41 @@ fn instance_changes(old_model: &Model, new_model: &Model, o: &Instance, n: &Inst
         Change::Multicast,
     );
     push_if(&mut c, o.auth != n.auth, Change::Auth);
-    push_if(&mut c, o.track_interfaces != n.track_interfaces, Change::TrackInterfaces);
-    push_if(&mut c, o.track_scripts != n.track_scripts, Change::TrackScripts);
+    push_if(
+        &mut c,
+        o.track_interfaces != n.track_interfaces,
+        Change::TrackInterfaces,
+    );
+    push_if(
+        &mut c,
+        o.track_scripts != n.track_scripts,
+        Change::TrackScripts,
+    );
     push_if(&mut c, o.track_files != n.track_files, Change::TrackFiles);
     tracked_definition_changes(&mut c, old_model, new_model, n);
     push_if(
         &mut c,
         o.fallback != n.fallback,
-        Change::Fallback { old: o.fallback, new: n.fallback },
+        Change::Fallback {
+            old: o.fallback,
+            new: n.fallback,
+        },
     );
-    push_if(&mut c, o.fallback_check != n.fallback_check, Change::FallbackCheck);
-    push_if(&mut c, o.flap_hold_down_ms != n.flap_hold_down_ms, Change::FlapHoldDown);
-    push_if(&mut c, o.preempt_delay_ms != n.preempt_delay_ms, Change::PreemptDelay);
+    push_if(
+        &mut c,
+        o.fallback_check != n.fallback_check,
+        Change::FallbackCheck,
+    );
+    push_if(
+        &mut c,
+        o.flap_hold_down_ms != n.flap_hold_down_ms,
+        Change::FlapHoldDown,
+    );
+    push_if(
+        &mut c,
+        o.preempt_delay_ms != n.preempt_delay_ms,
+        Change::PreemptDelay,
+    );
     push_if(&mut c, o.accept != n.accept, Change::Accept);
     push_if(&mut c, o.garp != n.garp, Change::Garp);
     push_if(&mut c, o.notify != n.notify, Change::Notify);
@@ -181,7 +234,13 @@ fn instance_changes(old_model: &Model, new_model: &Model, o: &Instance, n: &Inst
         Change::SyncGroup,
     );
     let checks = |i: &Instance| {
-        (i.strict, i.skip_check_adv_addr, i.check_unicast_src, i.dont_track_primary, i.debug)
+        (
+            i.strict,
+            i.skip_check_adv_addr,
+            i.check_unicast_src,
+            i.dont_track_primary,
+            i.debug,
+        )
     };
     push_if(&mut c, checks(o) != checks(n), Change::Checks);
     c

@@ -376,9 +376,8 @@ impl Expander<'_> {
         let (tokens, errors) = lex::tokenize(&line.text);
         for e in errors {
             let span = line.span(e.start, e.end);
-            self.diagnostics.push(
-                Diagnostic::error(span, e.message).with_help("add the closing `\"`"),
-            );
+            self.diagnostics
+                .push(Diagnostic::error(span, e.message).with_help("add the closing `\"`"));
         }
         if let Some(first) = tokens.first()
             && let Lexeme::Word(word) = &first.lexeme
@@ -417,8 +416,10 @@ impl Expander<'_> {
         };
         let span = line.span(arg.start, tokens.last().map_or(arg.end, |t| t.end));
         let Lexeme::Word(pattern) = &arg.lexeme else {
-            self.diagnostics
-                .push(Diagnostic::error(span, "include needs a file name or pattern"));
+            self.diagnostics.push(Diagnostic::error(
+                span,
+                "include needs a file name or pattern",
+            ));
             return;
         };
         if tokens.len() > 2 {
@@ -484,10 +485,7 @@ fn reference_at(text: &str, i: usize) -> Option<(&str, usize)> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(rest.len());
     let name = &rest[..len];
-    let followed_ok = rest[len..]
-        .chars()
-        .next()
-        .is_none_or(char::is_whitespace);
+    let followed_ok = rest[len..].chars().next().is_none_or(char::is_whitespace);
     (lex::is_param_name(name) && followed_ok).then_some((name, i + 1 + len))
 }
 
@@ -551,10 +549,7 @@ mod tests {
     fn parameter_with_condition_and_hash() {
         let text = "@main $PRIORITY=240\n@backup $PRIORITY=200\npriority $PRIORITY\n\
                     $IF_MAIN=@main\n$IF_MAIN router_id r\nx ${_HASH}1\n";
-        assert_eq!(
-            run(text, Some("backup")).0,
-            vec!["priority 200", "x #1"]
-        );
+        assert_eq!(run(text, Some("backup")).0, vec!["priority 200", "x #1"]);
         assert_eq!(
             run(text, Some("main")).0,
             vec!["priority 240", "router_id r", "x #1"]

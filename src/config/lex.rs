@@ -6,7 +6,7 @@
 use nom::{
     IResult, Parser,
     branch::alt,
-    bytes::complete::{tag, take_while, take_while1, take_while_m_n},
+    bytes::complete::{tag, take_while, take_while_m_n, take_while1},
     character::complete::{anychar, char, satisfy},
     combinator::{opt, recognize},
     sequence::pair,

@@ -36,6 +36,7 @@ pub mod lex;
 pub mod model;
 pub mod parse;
 pub mod render;
+pub mod report;
 pub mod source;
 pub mod validate;
 
@@ -106,7 +107,12 @@ pub fn load_with(path: &Path, options: &Options) -> Result<Loaded, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(parse_text(&path.display().to_string(), text, options, &RealFiles))
+    Ok(parse_text(
+        &path.display().to_string(),
+        text,
+        options,
+        &RealFiles,
+    ))
 }
 
 /// Parses text that names itself `name`, with `files` for includes.

@@ -30,7 +30,9 @@ impl Item {
             && last.span.line == span.line
             && last.span.file == span.file
         {
-            span.len = (last.span.col + last.span.len).saturating_sub(span.col).max(1);
+            span.len = (last.span.col + last.span.len)
+                .saturating_sub(span.col)
+                .max(1);
         }
         span
     }
@@ -78,9 +80,9 @@ pub fn parse(tokens: &[Token], diagnostics: &mut Vec<Diagnostic>) -> Vec<Item> {
             TokenKind::Open => {
                 let items = current(&mut stack, &mut top);
                 let header = match items.last() {
-                    Some(last) if last.block.is_none() => items
-                        .pop()
-                        .map(|item| (item.keyword, item.args)),
+                    Some(last) if last.block.is_none() => {
+                        items.pop().map(|item| (item.keyword, item.args))
+                    }
                     _ => {
                         diagnostics.push(
                             Diagnostic::error(token.span, "unexpected `{`")
@@ -89,7 +91,13 @@ pub fn parse(tokens: &[Token], diagnostics: &mut Vec<Diagnostic>) -> Vec<Item> {
                         None
                     }
                 };
-                open_frame(header, token.span, &mut stack, &mut skipped_depth, diagnostics);
+                open_frame(
+                    header,
+                    token.span,
+                    &mut stack,
+                    &mut skipped_depth,
+                    diagnostics,
+                );
             }
             TokenKind::Word(word) => {
                 let keyword = Spanned::new(word.clone(), token.span);
@@ -182,7 +190,13 @@ mod tests {
 
     fn tree(text: &str) -> (Vec<Item>, Vec<Diagnostic>) {
         let mut sources = Sources::new();
-        let out = expand(&mut sources, &NoFiles, &Options::default(), "t", text.into());
+        let out = expand(
+            &mut sources,
+            &NoFiles,
+            &Options::default(),
+            "t",
+            text.into(),
+        );
         let mut diags = out.diagnostics;
         let items = parse(&out.tokens, &mut diags);
         (items, diags)

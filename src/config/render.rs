@@ -132,6 +132,9 @@ mod tests {
             },
             "w",
         );
-        assert_eq!(render(&d, &s), "warning: w\n --> t.conf:1:5\n  |\n1 | a\n  |  ^\n");
+        assert_eq!(
+            render(&d, &s),
+            "warning: w\n --> t.conf:1:5\n  |\n1 | a\n  |  ^\n"
+        );
     }
 }

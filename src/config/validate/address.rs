@@ -32,7 +32,10 @@ fn address_and_prefix(cx: &mut Ctx, word: &Spanned<String>) -> Option<(IpAddr, u
         _ => {
             cx.error(
                 word.span,
-                format!("prefix length `{len_text}` is out of range in `{}`", word.value),
+                format!(
+                    "prefix length `{len_text}` is out of range in `{}`",
+                    word.value
+                ),
                 Some(format!("expected a prefix length from 0 to {max}")),
             );
             None
@@ -64,7 +67,14 @@ pub fn virtual_address(cx: &mut Ctx, item: &Item) -> Option<VirtualAddress> {
         }
         let takes_value = matches!(
             opt.value.as_str(),
-            "brd" | "broadcast" | "dev" | "scope" | "label" | "peer" | "preferred_lft" | "track_group"
+            "brd"
+                | "broadcast"
+                | "dev"
+                | "scope"
+                | "label"
+                | "peer"
+                | "preferred_lft"
+                | "track_group"
         );
         if !takes_value {
             cx.warning(
@@ -137,7 +147,10 @@ fn set_option(
             _ => {
                 cx.error(
                     value.span,
-                    format!("peer `{}` is not an address of the same family", value.value),
+                    format!(
+                        "peer `{}` is not an address of the same family",
+                        value.value
+                    ),
                     Some(format!("expected an address like {}", vip.addr)),
                 );
                 return false;
@@ -198,7 +211,10 @@ pub fn unicast_peer(cx: &mut Ctx, item: &Item) -> Option<UnicastPeer> {
     let Ok(addr) = item.keyword.value.parse::<IpAddr>() else {
         cx.error(
             item.keyword.span,
-            format!("unicast_peer: `{}` is not an IP address", item.keyword.value),
+            format!(
+                "unicast_peer: `{}` is not an IP address",
+                item.keyword.value
+            ),
             Some("expected an address like 192.0.2.2 or 2001:db8::2".to_string()),
         );
         return None;

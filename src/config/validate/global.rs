@@ -29,7 +29,10 @@ impl GarpOverrides {
             (base.master_delay_s, base.master_repeat)
         };
         let master_delay_s = self.master_delay.or(global.master_delay).unwrap_or(delay);
-        let master_repeat = self.master_repeat.or(global.master_repeat).unwrap_or(repeat);
+        let master_repeat = self
+            .master_repeat
+            .or(global.master_repeat)
+            .unwrap_or(repeat);
         Garp {
             master_delay_s,
             master_repeat,
@@ -138,7 +141,9 @@ fn read_item(
         "vrrp_min_garp" => draft.min_garp = bool_opt(cx, item).unwrap_or(false),
         "notify_fifo" => g.notify_fifo = fifo(cx, item),
         "vrrp_notify_fifo" => g.vrrp_notify_fifo = fifo(cx, item),
-        "notify_fifo_script" => fifo_scripts[0] = values::hook(cx, item).map(|h| (h, item.keyword.span)),
+        "notify_fifo_script" => {
+            fifo_scripts[0] = values::hook(cx, item).map(|h| (h, item.keyword.span))
+        }
         "vrrp_notify_fifo_script" => {
             fifo_scripts[1] = values::hook(cx, item).map(|h| (h, item.keyword.span));
         }
@@ -147,7 +152,9 @@ fn read_item(
         "vrrp_check_unicast_src" => g.check_unicast_src = flag(cx, item),
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
-        "vrrp_startup_delay" => g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0),
+        "vrrp_startup_delay" => {
+            g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0)
+        }
         "vrrp_mcast_group4" => {
             if let Some(IpAddr::V4(a)) = multicast(cx, item, false) {
                 g.mcast_group4 = a;
@@ -216,8 +223,18 @@ fn multicast(cx: &mut Ctx, item: &Item, v6: bool) -> Option<IpAddr> {
         let family = if v6 { "IPv6" } else { "IPv4" };
         cx.error(
             item.args[0].span,
-            format!("{} must be an {family} multicast address", item.keyword.value),
-            Some(if v6 { "e.g. ff02::12" } else { "e.g. 224.0.0.18" }.to_string()),
+            format!(
+                "{} must be an {family} multicast address",
+                item.keyword.value
+            ),
+            Some(
+                if v6 {
+                    "e.g. ff02::12"
+                } else {
+                    "e.g. 224.0.0.18"
+                }
+                .to_string(),
+            ),
         );
         return None;
     }

@@ -119,7 +119,7 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
             d.vips_seen = true;
             for line in items {
                 if let Some(v) = virtual_address(cx, line) {
-                    d.vips.push((v, line.keyword.span));
+                    add_vip(cx, &mut d.vips, v, line.keyword.span);
                 }
             }
         }
@@ -216,7 +216,10 @@ fn fallback(cx: &mut Ctx, item: &Item) -> Option<(Fallback, Span)> {
         _ => {
             cx.error(
                 arg.span,
-                format!("fallback must be manual or automatic, found `{}`", arg.value),
+                format!(
+                    "fallback must be manual or automatic, found `{}`",
+                    arg.value
+                ),
                 Some("expected manual or automatic".to_string()),
             );
             None
@@ -267,9 +270,10 @@ fn authentication(cx: &mut Ctx, item: &Item, items: &[Item]) -> Option<(Auth, Sp
     match kind.map(|k| k.value.to_ascii_uppercase()) {
         Some(k) if k == "PASS" => {}
         Some(k) if k == "AH" => {
-            cx.error(
+            // A warning, not an error, so that keepalived's sample configs load.
+            cx.warning(
                 kind.map_or(span, |k| k.span),
-                "auth_type AH is not supported by baton",
+                "auth_type AH is not supported by baton; this instance runs without authentication",
                 Some("use auth_type PASS, or remove the authentication block".to_string()),
             );
             return None;
@@ -333,7 +337,14 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     check_auth(cx, &d, version, strict);
     let fallback = resolve_fallback(cx, &d);
     let fallback_check = fallback_check(cx, &d);
-    let interface = required(cx, name, d.interface.clone(), d.interface_seen, "interface", "eth0");
+    let interface = required(
+        cx,
+        name,
+        d.interface.clone(),
+        d.interface_seen,
+        "interface",
+        "eth0",
+    );
     let vrid = required(cx, name, d.vrid, d.vrid_seen, "virtual_router_id", "51");
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
     let garp = d.garp.resolve(&global.garp, global.min_garp);
@@ -372,8 +383,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         use_vmac: d.use_vmac,
         strict,
         skip_check_adv_addr: d.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
-        check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src)
-            || ttl_limits,
+        check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,
         debug: d.debug,
     };
     Some(Built {
@@ -411,7 +421,10 @@ fn family(cx: &mut Ctx, name: &Spanned<String>, d: &Draft) -> Family {
                 Some("add `virtual_ipaddress { 192.0.2.100/24 }`".to_string()),
             );
         }
-        let hint = d.unicast_src.map(|a| a.0).or(d.peers.first().map(|p| p.0.addr));
+        let hint = d
+            .unicast_src
+            .map(|a| a.0)
+            .or(d.peers.first().map(|p| p.0.addr));
         return match (d.native_ipv6, hint) {
             (Some(_), _) => Family::IPv6,
             (None, Some(a)) => Family::of(&a),
@@ -423,7 +436,10 @@ fn family(cx: &mut Ctx, name: &Spanned<String>, d: &Draft) -> Family {
         if Family::of(&vip.addr) != family {
             cx.error(
                 *span,
-                format!("virtual_ipaddress mixes IPv4 and IPv6: `{}` is not {family:?}", vip.addr),
+                format!(
+                    "virtual_ipaddress mixes IPv4 and IPv6: `{}` is not {family:?}",
+                    vip.addr
+                ),
                 Some(
                     "use one family per vrrp_instance; put other addresses in \
                      virtual_ipaddress_excluded or another instance"
@@ -515,7 +531,10 @@ fn check_addresses(cx: &mut Ctx, d: &Draft, family: Family, strict: bool) {
         if !fam(&peer.addr) {
             cx.error(
                 *span,
-                format!("unicast_peer {} is not {family:?} like the instance's addresses", peer.addr),
+                format!(
+                    "unicast_peer {} is not {family:?} like the instance's addresses",
+                    peer.addr
+                ),
                 Some(format!("use an {family:?} address")),
             );
         }
@@ -527,11 +546,22 @@ fn check_addresses(cx: &mut Ctx, d: &Draft, family: Family, strict: bool) {
             Some("remove unicast_peer or turn strict mode off".to_string()),
         );
     }
-    let mut listed = std::collections::HashSet::new();
-    for (vip, span) in &d.vips {
-        if !listed.insert(vip.addr) {
-            cx.warning(*span, format!("virtual address {} is listed twice", vip.addr), None);
-        }
+}
+
+/// Adds a VIP; a second line for the same address replaces the first, with a warning.
+fn add_vip(cx: &mut Ctx, vips: &mut Vec<(VirtualAddress, Span)>, vip: VirtualAddress, span: Span) {
+    if let Some(slot) = vips.iter_mut().find(|(v, _)| v.addr == vip.addr) {
+        cx.warning(
+            span,
+            format!(
+                "virtual address {} is listed twice; this line replaces line {}",
+                vip.addr, slot.1.line
+            ),
+            Some("list each address once".to_string()),
+        );
+        *slot = (vip, span);
+    } else {
+        vips.push((vip, span));
     }
 }
 
@@ -563,7 +593,10 @@ fn resolve_fallback(cx: &mut Ctx, d: &Draft) -> Fallback {
         cx.error(
             span,
             format!("`fallback` contradicts `{other}` in the same instance"),
-            Some("keep one: `fallback manual` means nopreempt, `fallback automatic` means preempt".to_string()),
+            Some(
+                "keep one: `fallback manual` means nopreempt, `fallback automatic` means preempt"
+                    .to_string(),
+            ),
         );
     }
     if d.fallback.is_none()

@@ -5,8 +5,8 @@
 
 mod address;
 mod global;
-pub mod keywords;
 mod instance;
+pub mod keywords;
 mod scripts;
 mod sync;
 mod tracks;
@@ -39,8 +39,8 @@ impl Ctx {
 
     /// "unknown keyword `foo` in BLOCK", with a suggestion when one is close.
     pub fn unknown(&mut self, item: &Item, block: &str, known: &[&str]) {
-        let help = keywords::closest(&item.keyword.value, known)
-            .map(|k| format!("did you mean `{k}`?"));
+        let help =
+            keywords::closest(&item.keyword.value, known).map(|k| format!("did you mean `{k}`?"));
         self.warning(
             item.keyword.span,
             format!("unknown keyword `{}` in {block}", item.keyword.value),
@@ -80,7 +80,10 @@ impl Ctx {
         if let Some(b) = &item.block {
             self.warning(
                 b.open,
-                format!("`{}` takes no block; the block is ignored", item.keyword.value),
+                format!(
+                    "`{}` takes no block; the block is ignored",
+                    item.keyword.value
+                ),
                 None,
             );
         }
@@ -172,7 +175,11 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
 }
 
 fn skipped(cx: &mut Ctx, item: &Item) {
-    let what = if item.block.is_some() { "block" } else { "keyword" };
+    let what = if item.block.is_some() {
+        "block"
+    } else {
+        "keyword"
+    };
     cx.warning(
         item.head_span(),
         format!(
@@ -224,7 +231,10 @@ impl Refs<'_> {
         if dropped {
             cx.warning(
                 name.span,
-                format!("{block} `{}` is unusable, so this {kind} is ignored", name.value),
+                format!(
+                    "{block} `{}` is unusable, so this {kind} is ignored",
+                    name.value
+                ),
                 None,
             );
         } else {
@@ -238,7 +248,10 @@ impl Refs<'_> {
             };
             cx.error(
                 name.span,
-                format!("{kind} refers to `{}`, but there is no {block} of that name", name.value),
+                format!(
+                    "{kind} refers to `{}`, but there is no {block} of that name",
+                    name.value
+                ),
                 Some(help),
             );
         }

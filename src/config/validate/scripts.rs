@@ -63,7 +63,10 @@ fn script(cx: &mut Ctx, name: &Spanned<String>, items: &[Item]) -> Option<TrackS
     let Some(command) = d.command else {
         cx.warning(
             name.span,
-            format!("vrrp_script `{}` has no `script` line; it is ignored", name.value),
+            format!(
+                "vrrp_script `{}` has no `script` line; it is ignored",
+                name.value
+            ),
             Some("add `script /path/to/check`".to_string()),
         );
         return None;
@@ -94,7 +97,8 @@ fn script_item(cx: &mut Ctx, d: &mut ScriptDraft, seen: &mut Seen, item: &Item) 
                 return;
             };
             if let Some(mut c) = values::command(cx, kw, first) {
-                c.args.extend(item.args[1..].iter().map(|a| a.value.clone()));
+                c.args
+                    .extend(item.args[1..].iter().map(|a| a.value.clone()));
                 d.command = Some(c);
             }
         }
@@ -223,7 +227,10 @@ fn track_file(cx: &mut Ctx, name: &Spanned<String>, items: &[Item]) -> Option<Tr
     let Some(path) = path else {
         cx.warning(
             name.span,
-            format!("track_file `{}` has no `file` line; it is ignored", name.value),
+            format!(
+                "track_file `{}` has no `file` line; it is ignored",
+                name.value
+            ),
             Some("add `file /path/to/file`".to_string()),
         );
         return None;

@@ -106,7 +106,10 @@ pub fn check(cx: &mut Ctx, drafts: Vec<GroupDraft>, instances: &[&str]) -> Vec<S
         match group.members.len() {
             0 => cx.warning(
                 name.span,
-                format!("vrrp_sync_group `{}` has no members; it is ignored", group.name),
+                format!(
+                    "vrrp_sync_group `{}` has no members; it is ignored",
+                    group.name
+                ),
                 Some("list the instances in `group { VI_1 VI_2 }`".to_string()),
             ),
             1 => {
@@ -137,7 +140,10 @@ fn check_member(
         };
         cx.error(
             member.span,
-            format!("sync group `{group}` lists `{}`, but there is no vrrp_instance of that name", member.value),
+            format!(
+                "sync group `{group}` lists `{}`, but there is no vrrp_instance of that name",
+                member.value
+            ),
             Some(help),
         );
         return false;

@@ -26,7 +26,10 @@ pub fn extra_args(cx: &mut Ctx, item: &Item, used: usize) {
     if let Some(extra) = item.args.get(used) {
         cx.warning(
             extra.span,
-            format!("unexpected argument `{}` to `{}`; ignored", extra.value, item.keyword.value),
+            format!(
+                "unexpected argument `{}` to `{}`; ignored",
+                extra.value, item.keyword.value
+            ),
             None,
         );
     }
@@ -78,10 +81,20 @@ pub fn fixed_point(s: &str, digits: u32) -> Option<u64> {
         return None;
     }
     let scale = 10u64.checked_pow(digits)?;
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac_value: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_value: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     let frac_scale = 10u64.checked_pow(digits - frac.len() as u32)?;
-    whole.checked_mul(scale)?.checked_add(frac_value * frac_scale)
+    whole
+        .checked_mul(scale)?
+        .checked_add(frac_value * frac_scale)
 }
 
 /// Seconds (fractions allowed down to `digits`) in `0..=max` units of `10^-digits` s.
