@@ -326,6 +326,15 @@ fn truncated_pass(cx: &mut Ctx, pass: &Spanned<String>) -> String {
 
 fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) -> Option<Built> {
     let g = &global.global;
+    let interface = required(
+        cx,
+        name,
+        d.interface.clone(),
+        d.interface_seen,
+        "interface",
+        "eth0",
+    );
+    let vrid = required(cx, name, d.vrid, d.vrid_seen, "virtual_router_id", "51");
     let family = family(cx, name, &d);
     let version = version(cx, &d, family, g.vrrp_version);
     let advert_int_cs = d
@@ -337,15 +346,6 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     check_auth(cx, &d, version, strict);
     let fallback = resolve_fallback(cx, &d);
     let fallback_check = fallback_check(cx, &d);
-    let interface = required(
-        cx,
-        name,
-        d.interface.clone(),
-        d.interface_seen,
-        "interface",
-        "eth0",
-    );
-    let vrid = required(cx, name, d.vrid, d.vrid_seen, "virtual_router_id", "51");
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
     let garp = d.garp.resolve(&global.garp, global.min_garp);
     // keepalived: min_ttl/max_ttl on a peer turns on check_unicast_src.
