@@ -49,7 +49,8 @@ warning: unknown keyword `advert_itn` in vrrp_instance
 
 #[test]
 fn several_diagnostics_sorted_and_separated() {
-    let text = format!("{HEAD}{VIPS}    virtual_router_id 1\n\tstate master2\n\tpriority 0\n}}\n}}\n");
+    let text =
+        format!("{HEAD}{VIPS}    virtual_router_id 1\n\tstate master2\n\tpriority 0\n}}\n}}\n");
     assert_eq!(
         render(&text),
         "\

@@ -27,7 +27,8 @@ fn load(path: &Path, config_id: Option<&str>) -> Loaded {
 
 #[test]
 fn every_keepalived_sample_loads() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
     let samples = files_in(&dir, "keepalived.conf.");
     assert!(samples.len() >= 20, "samples missing: {samples:?}");
     let mut with_vrrp = 0;
@@ -50,7 +51,9 @@ fn every_keepalived_sample_loads() {
         }
         if text.contains("virtual_server") {
             assert!(
-                loaded.warnings().any(|w| w.message.contains("virtual_server")),
+                loaded
+                    .warnings()
+                    .any(|w| w.message.contains("virtual_server")),
                 "{}: skipped virtual_server not reported",
                 path.display()
             );
@@ -61,7 +64,8 @@ fn every_keepalived_sample_loads() {
 
 #[test]
 fn samples_read_the_right_values() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
     let loaded = load(&dir.join("keepalived.conf.conditional_conf"), Some("high"));
     let model = loaded.model.expect("valid");
     let vi = model.instance("VI_0").expect("VI_0");
@@ -85,7 +89,11 @@ fn samples_read_the_right_values() {
     let loaded = load(&dir.join("keepalived.conf.vrrp.sync"), None);
     let model = loaded.model.expect("valid");
     assert_eq!(model.sync_groups[0].members.len(), 7);
-    let notify = model.sync_groups[0].notify.master.as_ref().expect("notify_master");
+    let notify = model.sync_groups[0]
+        .notify
+        .master
+        .as_ref()
+        .expect("notify_master");
     assert_eq!(notify.command.program, "/usr/local/bin/vrrp.mast");
     assert_eq!(notify.command.args, vec!["arg1", "arg2"]);
 }
@@ -126,7 +134,10 @@ fn reference_config_has_the_documented_values() {
         "/usr/share/baton/scripts/baton-pg-caught-up"
     );
     let notify = vi.notify.any.as_ref().expect("notify");
-    assert_eq!(notify.command.program, "/usr/share/baton/scripts/baton-pg-notify");
+    assert_eq!(
+        notify.command.program,
+        "/usr/share/baton/scripts/baton-pg-notify"
+    );
     assert_eq!(
         model.scripts["chk_postgres"].command.program,
         "/usr/share/baton/scripts/baton-pg-check"
