@@ -1,0 +1,462 @@
+//! The validated configuration: everything the daemon needs, typed.
+//!
+//! Times are integers in the unit named by the field (`_ms`, `_us`, `_cs`), so that the model
+//! compares exactly and serialises plainly.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// A whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Model {
+    pub global: Global,
+    /// `vrrp_script` blocks by name.
+    pub scripts: BTreeMap<String, TrackScript>,
+    /// `track_file` (or `vrrp_track_file`) blocks by name.
+    pub track_files: BTreeMap<String, TrackFile>,
+    /// `vrrp_instance` blocks in file order.
+    pub instances: Vec<Instance>,
+    /// `vrrp_sync_group` blocks in file order.
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+impl Model {
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The sync group an instance belongs to, if any.
+    pub fn group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+    }
+}
+
+/// `global_defs`: the settings that affect VRRP.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Global {
+    pub router_id: Option<String>,
+    /// `vrrp_version`: default VRRP version for instances (2 unless set).
+    pub vrrp_version: Version,
+    pub script_user: Option<RunAs>,
+    pub enable_script_security: bool,
+    /// GARP/NA defaults for instances (`vrrp_garp_*`, `vrrp_min_garp`).
+    pub garp: Garp,
+    /// `vrrp_garp_interval`: delay between gratuitous ARPs on one interface.
+    pub garp_interval_us: u64,
+    /// `vrrp_gna_interval`: delay between unsolicited neighbour adverts on one interface.
+    pub gna_interval_us: u64,
+    pub notify_fifo: Option<Fifo>,
+    pub vrrp_notify_fifo: Option<Fifo>,
+    /// `vrrp_rt_priority`: real-time (SCHED_RR) priority 1..=99.
+    pub rt_priority: Option<u8>,
+    /// `vrrp_priority`: nice value -20..=19.
+    pub nice: Option<i8>,
+    pub check_unicast_src: bool,
+    pub skip_check_adv_addr: bool,
+    /// `vrrp_strict`: strict RFC compliance (no auth, no unicast, no accept mode by default).
+    pub strict: bool,
+    /// `vrrp_startup_delay`.
+    pub startup_delay_ms: u64,
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: IpAddr,
+    /// `vrrp_lower_prio_no_advert`.
+    pub lower_prio_no_advert: bool,
+    /// `vrrp_higher_prio_send_advert`.
+    pub higher_prio_send_advert: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            router_id: None,
+            vrrp_version: Version::V2,
+            script_user: None,
+            enable_script_security: false,
+            garp: Garp::default(),
+            garp_interval_us: 0,
+            gna_interval_us: 0,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+            rt_priority: None,
+            nice: None,
+            check_unicast_src: false,
+            skip_check_adv_addr: false,
+            strict: false,
+            startup_delay_ms: 0,
+            mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+        }
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Garp {
+    /// Delay of the second burst after becoming MASTER (0 = no second burst).
+    pub master_delay_s: u32,
+    /// Messages per burst after becoming MASTER.
+    pub master_repeat: u32,
+    /// Delay of the second burst after a lower-priority advert while MASTER.
+    pub lower_prio_delay_s: u32,
+    pub lower_prio_repeat: u32,
+    /// Period of refresh bursts while MASTER (0 = none).
+    pub master_refresh_s: u32,
+    pub master_refresh_repeat: u32,
+}
+
+impl Default for Garp {
+    /// keepalived's defaults.
+    fn default() -> Self {
+        Garp {
+            master_delay_s: 5,
+            master_repeat: 5,
+            lower_prio_delay_s: 5,
+            lower_prio_repeat: 5,
+            master_refresh_s: 0,
+            master_refresh_repeat: 1,
+        }
+    }
+}
+
+/// A FIFO that state changes are written to, optionally with a script reading it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fifo {
+    pub path: String,
+    pub run_as: Option<RunAs>,
+    pub script: Option<Hook>,
+}
+
+/// User (and group) a script runs as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunAs {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// A command line: program and arguments (split like keepalived: on spaces, single or double
+/// quotes keep spaces).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Command {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.program)?;
+        for a in &self.args {
+            if a.contains(char::is_whitespace) || a.is_empty() {
+                write!(f, " '{a}'")?;
+            } else {
+                write!(f, " {a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A script to run, with its user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hook {
+    pub command: Command,
+    pub run_as: Option<RunAs>,
+}
+
+/// A `vrrp_script` block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackScript {
+    pub command: Command,
+    /// Seconds between runs (default 1 s).
+    pub interval_ms: u64,
+    /// After this the run counts as failed (default: the interval).
+    pub timeout_ms: u64,
+    /// Priority change, -253..=253 (0: failure means FAULT).
+    pub weight: i32,
+    pub reverse: bool,
+    /// Successes needed to become OK (default 1).
+    pub rise: u32,
+    /// Failures needed to become KO (default 1).
+    pub fall: u32,
+    pub run_as: Option<RunAs>,
+    /// Start in the failed state.
+    pub init_fail: bool,
+}
+
+/// A `track_file` block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackFile {
+    pub path: String,
+    /// Multiplies the number read from the file (default 1).
+    pub weight: i64,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: create (or overwrite) the file with VALUE at start.
+    pub init: Option<TrackFileInit>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackFileInit {
+    pub value: i64,
+    pub overwrite: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Version {
+    V2,
+    V3,
+}
+
+impl Version {
+    pub fn number(self) -> u8 {
+        match self {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Family {
+    IPv4,
+    IPv6,
+}
+
+impl Family {
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::IPv4,
+            IpAddr::V6(_) => Family::IPv6,
+        }
+    }
+}
+
+/// The state an instance starts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// Whether a recovered higher-priority node takes the VIP back by itself.
+///
+/// baton extension `fallback manual|automatic`; keepalived's `nopreempt` is `Manual`,
+/// `preempt` (the default) is `Automatic`. With `Manual`, the operator runs `baton fallback`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    Automatic,
+    Manual,
+}
+
+/// `fallback_check SCRIPT` (baton extension): must succeed before `baton fallback` or an
+/// automatic preemption takes the VIP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FallbackCheck {
+    pub command: Command,
+    /// `fallback_check_timeout` (default 10 s).
+    pub timeout_ms: u64,
+}
+
+/// `authentication { auth_type PASS; auth_pass ... }` (VRRPv2 only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Auth {
+    /// At most 8 bytes (longer passwords are truncated, as keepalived does).
+    Pass(String),
+}
+
+/// `scope` of an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+}
+
+/// `brd`: an address, or `+`/`-` to set/clear the host bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Broadcast {
+    Addr(Ipv4Addr),
+    SetHostBits,
+    ClearHostBits,
+}
+
+/// The flags of a `virtual_ipaddress` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AddressFlags {
+    pub home: bool,
+    pub nodad: bool,
+    pub mngtmpaddr: bool,
+    pub noprefixroute: bool,
+    pub autojoin: bool,
+    pub no_track: bool,
+    pub use_vmac: bool,
+}
+
+/// `preferred_lft`: seconds, or `forever`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PreferredLifetime {
+    Seconds(u32),
+    Forever,
+}
+
+/// One line of `virtual_ipaddress` / `virtual_ipaddress_excluded`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VirtualAddress {
+    pub addr: IpAddr,
+    /// Default 32 (IPv4) or 128 (IPv6).
+    pub prefix_len: u8,
+    pub brd: Option<Broadcast>,
+    /// Interface (default: the instance's).
+    pub dev: Option<String>,
+    pub scope: Option<Scope>,
+    pub label: Option<String>,
+    pub peer: Option<IpAddr>,
+    pub flags: AddressFlags,
+    pub preferred_lft: Option<PreferredLifetime>,
+    /// `track_group NAME` (static addresses only in keepalived; kept for completeness).
+    pub track_group: Option<String>,
+}
+
+impl std::fmt::Display for VirtualAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+/// A `unicast_peer` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub min_ttl: Option<u8>,
+    pub max_ttl: Option<u8>,
+}
+
+/// A `track_interface` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackedInterface {
+    pub name: String,
+    /// 0: down means FAULT.
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// A `track_script` line; `weight` overrides the script's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackedScript {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: Option<bool>,
+}
+
+/// A `track_file` line inside an instance or sync group; `weight` overrides the file's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackedFile {
+    pub name: String,
+    pub weight: Option<i64>,
+    pub reverse: Option<bool>,
+}
+
+/// Notify scripts of an instance or sync group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Notify {
+    /// Called on every transition with `INSTANCE|GROUP name state priority` appended.
+    pub any: Option<Hook>,
+    pub master: Option<Hook>,
+    pub backup: Option<Hook>,
+    pub fault: Option<Hook>,
+    pub stop: Option<Hook>,
+    /// Instances only: a MASTER received a lower-priority advert.
+    pub master_rx_lower_pri: Option<Hook>,
+}
+
+/// `use_vmac [NAME] [MAC]` (parsed; not implemented by baton yet).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Vmac {
+    pub name: Option<String>,
+    pub mac: Option<String>,
+}
+
+/// A `vrrp_instance`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Instance {
+    pub name: String,
+    pub state: InitialState,
+    pub interface: String,
+    pub vrid: u8,
+    /// `version` in the instance, else `vrrp_version`; IPv6 instances always use 3.
+    pub version: Version,
+    pub family: Family,
+    /// 1..=255; 255 means address owner.
+    pub priority: u8,
+    /// Centiseconds: 100 = 1 s. VRRPv2: whole seconds; VRRPv3: 1..=4095.
+    pub advert_int_cs: u16,
+    pub vips: Vec<VirtualAddress>,
+    pub excluded_vips: Vec<VirtualAddress>,
+    pub mcast_src_ip: Option<IpAddr>,
+    pub mcast_dst_ip: Option<IpAddr>,
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Non-empty means unicast mode.
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub auth: Option<Auth>,
+    pub track_interfaces: Vec<TrackedInterface>,
+    pub track_scripts: Vec<TrackedScript>,
+    pub track_files: Vec<TrackedFile>,
+    /// Do not go to FAULT when the instance's own interface goes down.
+    pub dont_track_primary: bool,
+    /// The single source of truth for preemption (`nopreempt`/`preempt`/`fallback`).
+    pub fallback: Fallback,
+    pub fallback_check: Option<FallbackCheck>,
+    /// baton extension: after becoming BACKUP or FAULT, no preemption for this long (0: off).
+    pub flap_hold_down_ms: u64,
+    /// 0..=1000 s.
+    pub preempt_delay_ms: u64,
+    /// Accept packets addressed to the VIPs when not address owner.
+    pub accept: bool,
+    pub garp: Garp,
+    pub notify: Notify,
+    pub use_vmac: Option<Vmac>,
+    pub strict: bool,
+    pub skip_check_adv_addr: bool,
+    pub check_unicast_src: bool,
+    /// `debug LEVEL` 0..=4 (kept, unused).
+    pub debug: u8,
+}
+
+impl Instance {
+    pub fn fallback(&self) -> Fallback {
+        self.fallback
+    }
+
+    /// keepalived's view: preempt unless `nopreempt` (= `fallback manual`).
+    pub fn preempt(&self) -> bool {
+        self.fallback == Fallback::Automatic
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    pub fn is_address_owner(&self) -> bool {
+        self.priority == 255
+    }
+}
+
+/// A `vrrp_sync_group`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SyncGroup {
+    pub name: String,
+    pub members: Vec<String>,
+    pub notify: Notify,
+    pub track_interfaces: Vec<TrackedInterface>,
+    pub track_scripts: Vec<TrackedScript>,
+    pub track_files: Vec<TrackedFile>,
+    /// `sync_group_tracking_weight`: allow differing weights among members.
+    pub tracking_weight: bool,
+}

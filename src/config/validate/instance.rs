@@ -1,0 +1,642 @@
+//! `vrrp_instance`, including baton's extensions `fallback`, `fallback_check`,
+//! `fallback_check_timeout` and `flap_hold_down`.
+
+use super::address::{unicast_peer, virtual_address};
+use super::global::{GarpOverrides, GlobalDraft};
+use super::values::{self, bool_opt, flag, int_arg, ip_arg, one_arg};
+use super::{Ctx, Refs, Seen, keywords, tracks};
+use crate::config::model::{
+    Auth, Command, Fallback, FallbackCheck, Family, InitialState, Instance, Notify, TrackedFile,
+    TrackedInterface, TrackedScript, UnicastPeer, Version, VirtualAddress, Vmac,
+};
+use crate::config::parse::Item;
+use crate::config::source::{Span, Spanned};
+use std::net::IpAddr;
+
+/// A validated instance with the spans the cross-instance checks report at.
+pub struct Built {
+    pub instance: Instance,
+    pub name_span: Span,
+    pub vrid_span: Span,
+}
+
+/// Default `fallback_check_timeout`.
+const FALLBACK_CHECK_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Default)]
+struct Draft {
+    state: Option<(InitialState, Span)>,
+    interface: Option<String>,
+    interface_seen: bool,
+    vrid: Option<(u8, Span)>,
+    vrid_seen: bool,
+    version: Option<(Version, Span)>,
+    native_ipv6: Option<Span>,
+    priority: Option<u8>,
+    advert: Option<Spanned<String>>,
+    vips: Vec<(VirtualAddress, Span)>,
+    excluded: Vec<VirtualAddress>,
+    vips_seen: bool,
+    mcast_src: Option<(IpAddr, Span)>,
+    mcast_dst: Option<(IpAddr, Span)>,
+    unicast_src: Option<(IpAddr, Span)>,
+    peers: Vec<(UnicastPeer, Span)>,
+    auth: Option<(Auth, Span)>,
+    track_interfaces: Vec<TrackedInterface>,
+    track_scripts: Vec<TrackedScript>,
+    track_files: Vec<TrackedFile>,
+    dont_track_primary: bool,
+    nopreempt: Option<Span>,
+    preempt: Option<Span>,
+    fallback: Option<(Fallback, Span)>,
+    fallback_check: Option<Command>,
+    fallback_check_timeout: Option<(u64, Span)>,
+    flap_hold_down_ms: u64,
+    preempt_delay_ms: u64,
+    accept: Option<bool>,
+    garp: GarpOverrides,
+    notify: Notify,
+    use_vmac: Option<Vmac>,
+    strict: Option<bool>,
+    skip_check_adv_addr: Option<bool>,
+    check_unicast_src: Option<bool>,
+    debug: u8,
+}
+
+/// Reads and validates one `vrrp_instance`; `None` if it has errors.
+pub fn build(cx: &mut Ctx, item: &Item, global: &GlobalDraft, refs: &Refs) -> Option<Built> {
+    let name = cx.name(item)?;
+    let children = cx.block(item, "interface eth0 ...")?;
+    let mut d = Draft::default();
+    let mut seen = Seen::default();
+    let errors_before = error_count(cx);
+    for child in children {
+        read_item(cx, &mut d, &mut seen, child, refs);
+    }
+    let built = finish(cx, name, d, global);
+    if error_count(cx) > errors_before {
+        return None;
+    }
+    built
+}
+
+fn error_count(cx: &Ctx) -> usize {
+    cx.diagnostics.iter().filter(|d| d.is_error()).count()
+}
+
+fn read_item(cx: &mut Ctx, d: &mut Draft, seen: &mut Seen, item: &Item, refs: &Refs) {
+    let kw = item.keyword.value.as_str();
+    let is_block = matches!(
+        kw,
+        "virtual_ipaddress"
+            | "virtual_ipaddress_excluded"
+            | "unicast_peer"
+            | "authentication"
+            | "track_interface"
+            | "track_script"
+            | "track_file"
+    );
+    if is_block {
+        values::extra_args(cx, item, 0);
+        if let Some(children) = cx.block(item, "...") {
+            read_block(cx, d, kw, item, children, refs);
+        }
+        return;
+    }
+    if keywords::INSTANCE.contains(&kw) {
+        seen.check(cx, item);
+        cx.no_block(item);
+    }
+    if d.garp.read(cx, kw, item) || tracks::notify(cx, &mut d.notify, item, true) {
+        return;
+    }
+    read_scalar(cx, d, item);
+}
+
+fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item], refs: &Refs) {
+    match kw {
+        "virtual_ipaddress" => {
+            d.vips_seen = true;
+            for line in items {
+                if let Some(v) = virtual_address(cx, line) {
+                    add_vip(cx, &mut d.vips, v, line.keyword.span);
+                }
+            }
+        }
+        "virtual_ipaddress_excluded" => {
+            d.excluded
+                .extend(items.iter().filter_map(|line| virtual_address(cx, line)));
+        }
+        "unicast_peer" => {
+            for line in items {
+                if let Some(p) = unicast_peer(cx, line) {
+                    d.peers.push((p, line.keyword.span));
+                }
+            }
+        }
+        "authentication" => d.auth = authentication(cx, item, items),
+        "track_interface" => d.track_interfaces.extend(tracks::interfaces(cx, items)),
+        "track_script" => d.track_scripts.extend(tracks::scripts(cx, items, refs)),
+        _ => d.track_files.extend(tracks::files(cx, items, refs)),
+    }
+}
+
+fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
+    let kw = item.keyword.value.as_str();
+    let span = item.keyword.span;
+    match kw {
+        "state" => d.state = state(cx, item),
+        "interface" => {
+            d.interface_seen = true;
+            d.interface = one_arg(cx, item, "eth0").map(|a| a.value.clone());
+        }
+        "virtual_router_id" => {
+            d.vrid_seen = true;
+            d.vrid = int_arg(cx, item, 1, 255).map(|v| (v as u8, item.args[0].span));
+        }
+        "version" => {
+            d.version = int_arg(cx, item, 2, 3).map(|v| {
+                let version = if v == 3 { Version::V3 } else { Version::V2 };
+                (version, item.args[0].span)
+            });
+        }
+        "native_ipv6" => d.native_ipv6 = flag(cx, item).then_some(span),
+        "priority" => d.priority = int_arg(cx, item, 1, 255).map(|v| v as u8),
+        "advert_int" => d.advert = one_arg(cx, item, "1").cloned(),
+        "mcast_src_ip" => d.mcast_src = ip_arg(cx, item).map(|a| (a, item.args[0].span)),
+        "mcast_dst_ip" => d.mcast_dst = ip_arg(cx, item).map(|a| (a, item.args[0].span)),
+        "unicast_src_ip" => d.unicast_src = ip_arg(cx, item).map(|a| (a, item.args[0].span)),
+        "dont_track_primary" => d.dont_track_primary = flag(cx, item),
+        "nopreempt" | "no_preempt" => d.nopreempt = flag(cx, item).then_some(span),
+        "preempt" => d.preempt = flag(cx, item).then_some(span),
+        "preempt_delay" => d.preempt_delay_ms = values::millis_arg(cx, item, 1000).unwrap_or(0),
+        "accept" => d.accept = Some(flag(cx, item)),
+        "no_accept" => d.accept = Some(!flag(cx, item)),
+        "use_vmac" => d.use_vmac = Some(use_vmac(cx, item)),
+        "strict_mode" => d.strict = bool_opt(cx, item),
+        "skip_check_adv_addr" => d.skip_check_adv_addr = bool_opt(cx, item),
+        "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),
+        "debug" => d.debug = int_arg(cx, item, 0, 4).unwrap_or(0) as u8,
+        "fallback" => d.fallback = fallback(cx, item),
+        "fallback_check" => d.fallback_check = script_command(cx, item),
+        "fallback_check_timeout" => {
+            d.fallback_check_timeout = values::millis_arg(cx, item, 3600).map(|ms| (ms, span));
+        }
+        "flap_hold_down" => {
+            d.flap_hold_down_ms = values::millis_arg(cx, item, 86_400).unwrap_or(0);
+        }
+        _ if keywords::INSTANCE_IGNORED.contains(&kw) => {
+            cx.ignored(item, "vrrp_instance");
+        }
+        _ => cx.unknown(item, "vrrp_instance", keywords::INSTANCE),
+    }
+}
+
+fn state(cx: &mut Ctx, item: &Item) -> Option<(InitialState, Span)> {
+    let arg = one_arg(cx, item, "BACKUP")?;
+    match arg.value.to_ascii_uppercase().as_str() {
+        "MASTER" => Some((InitialState::Master, arg.span)),
+        "BACKUP" => Some((InitialState::Backup, arg.span)),
+        _ => {
+            cx.error(
+                arg.span,
+                format!("state must be MASTER or BACKUP, found `{}`", arg.value),
+                Some("expected MASTER or BACKUP".to_string()),
+            );
+            None
+        }
+    }
+}
+
+fn fallback(cx: &mut Ctx, item: &Item) -> Option<(Fallback, Span)> {
+    let arg = one_arg(cx, item, "manual")?;
+    match arg.value.as_str() {
+        "manual" => Some((Fallback::Manual, arg.span)),
+        "automatic" => Some((Fallback::Automatic, arg.span)),
+        _ => {
+            cx.error(
+                arg.span,
+                format!(
+                    "fallback must be manual or automatic, found `{}`",
+                    arg.value
+                ),
+                Some("expected manual or automatic".to_string()),
+            );
+            None
+        }
+    }
+}
+
+/// A command from the first argument (often quoted), with any further arguments appended.
+fn script_command(cx: &mut Ctx, item: &Item) -> Option<Command> {
+    let first = values::one_arg_keep_rest(cx, item, "/path/to/script")?;
+    let mut cmd = values::command(cx, &item.keyword.value, first)?;
+    cmd.args
+        .extend(item.args[1..].iter().map(|a| a.value.clone()));
+    Some(cmd)
+}
+
+fn use_vmac(cx: &mut Ctx, item: &Item) -> Vmac {
+    cx.warning(
+        item.keyword.span,
+        "use_vmac is not supported by baton yet; the VIPs will use the interface's own MAC",
+        None,
+    );
+    values::extra_args(cx, item, 2);
+    Vmac {
+        name: item.args.first().map(|a| a.value.clone()),
+        mac: item.args.get(1).map(|a| a.value.clone()),
+    }
+}
+
+fn authentication(cx: &mut Ctx, item: &Item, items: &[Item]) -> Option<(Auth, Span)> {
+    let mut kind: Option<&Spanned<String>> = None;
+    let mut pass: Option<&Spanned<String>> = None;
+    let mut seen = Seen::default();
+    for child in items {
+        match child.keyword.value.as_str() {
+            "auth_type" => {
+                seen.check(cx, child);
+                kind = one_arg(cx, child, "PASS");
+            }
+            "auth_pass" => {
+                seen.check(cx, child);
+                pass = one_arg(cx, child, "secret");
+            }
+            _ => cx.unknown(child, "authentication", keywords::AUTH),
+        }
+    }
+    let span = item.keyword.span;
+    match kind.map(|k| k.value.to_ascii_uppercase()) {
+        Some(k) if k == "PASS" => {}
+        Some(k) if k == "AH" => {
+            // A warning, not an error, so that keepalived's sample configs load.
+            cx.warning(
+                kind.map_or(span, |k| k.span),
+                "auth_type AH is not supported by baton; this instance runs without authentication",
+                Some("use auth_type PASS, or remove the authentication block".to_string()),
+            );
+            return None;
+        }
+        Some(k) => {
+            cx.error(
+                kind.map_or(span, |k| k.span),
+                format!("unknown auth_type `{k}`"),
+                Some("expected PASS".to_string()),
+            );
+            return None;
+        }
+        None => {
+            cx.error(
+                span,
+                "authentication needs `auth_type PASS`",
+                Some("add `auth_type PASS`".to_string()),
+            );
+            return None;
+        }
+    }
+    let Some(pass) = pass else {
+        cx.error(
+            span,
+            "authentication needs `auth_pass`",
+            Some("add `auth_pass SECRET` (at most 8 characters)".to_string()),
+        );
+        return None;
+    };
+    Some((Auth::Pass(truncated_pass(cx, pass)), span))
+}
+
+/// keepalived uses only the first 8 bytes of the password.
+fn truncated_pass(cx: &mut Ctx, pass: &Spanned<String>) -> String {
+    if pass.value.len() <= 8 {
+        return pass.value.clone();
+    }
+    let mut end = 8;
+    while !pass.value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = &pass.value[..end];
+    cx.warning(
+        pass.span,
+        "auth_pass is longer than 8 bytes; only the first 8 are used",
+        Some(format!("the password is `{kept}`")),
+    );
+    kept.to_string()
+}
+
+fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) -> Option<Built> {
+    let g = &global.global;
+    let interface = required(
+        cx,
+        name,
+        d.interface.clone(),
+        d.interface_seen,
+        "interface",
+        "eth0",
+    );
+    let vrid = required(cx, name, d.vrid, d.vrid_seen, "virtual_router_id", "51");
+    let family = family(cx, name, &d);
+    let version = version(cx, &d, family, g.vrrp_version);
+    let advert_int_cs = d
+        .advert
+        .as_ref()
+        .map_or(Some(100), |a| advert_int(cx, a, version));
+    let strict = d.strict.unwrap_or(g.strict);
+    check_addresses(cx, &d, family, strict);
+    check_auth(cx, &d, version, strict);
+    let fallback = resolve_fallback(cx, &d);
+    let fallback_check = fallback_check(cx, &d);
+    let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
+    let garp = d.garp.resolve(&global.garp, global.min_garp);
+    // keepalived: min_ttl/max_ttl on a peer turns on check_unicast_src.
+    let ttl_limits = d
+        .peers
+        .iter()
+        .any(|(p, _)| p.min_ttl.is_some() || p.max_ttl.is_some());
+    let instance = Instance {
+        name: name.value.clone(),
+        state: d.state.map_or(InitialState::Backup, |s| s.0),
+        interface,
+        vrid,
+        version,
+        family,
+        priority: d.priority.unwrap_or(100),
+        advert_int_cs,
+        vips: d.vips.into_iter().map(|(v, _)| v).collect(),
+        excluded_vips: d.excluded,
+        mcast_src_ip: d.mcast_src.map(|a| a.0),
+        mcast_dst_ip: d.mcast_dst.map(|a| a.0),
+        unicast_src_ip: d.unicast_src.map(|a| a.0),
+        unicast_peers: d.peers.into_iter().map(|(p, _)| p).collect(),
+        auth: d.auth.map(|a| a.0),
+        track_interfaces: d.track_interfaces,
+        track_scripts: d.track_scripts,
+        track_files: d.track_files,
+        dont_track_primary: d.dont_track_primary,
+        fallback,
+        fallback_check,
+        flap_hold_down_ms: d.flap_hold_down_ms,
+        preempt_delay_ms: d.preempt_delay_ms,
+        accept: d.accept.unwrap_or(!strict),
+        garp,
+        notify: d.notify,
+        use_vmac: d.use_vmac,
+        strict,
+        skip_check_adv_addr: d.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
+        check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,
+        debug: d.debug,
+    };
+    Some(Built {
+        instance,
+        name_span: name.span,
+        vrid_span,
+    })
+}
+
+fn required<T>(
+    cx: &mut Ctx,
+    name: &Spanned<String>,
+    value: Option<T>,
+    seen: bool,
+    kw: &str,
+    example: &str,
+) -> Option<T> {
+    if value.is_none() && !seen {
+        cx.error(
+            name.span,
+            format!("vrrp_instance `{}` has no `{kw}`", name.value),
+            Some(format!("add `{kw} {example}`")),
+        );
+    }
+    value
+}
+
+/// The family of the VIPs (all must agree), else of `native_ipv6` or the unicast addresses.
+fn family(cx: &mut Ctx, name: &Spanned<String>, d: &Draft) -> Family {
+    let Some((first, _)) = d.vips.first() else {
+        if !d.vips_seen {
+            cx.error(
+                name.span,
+                format!("vrrp_instance `{}` has no virtual_ipaddress", name.value),
+                Some("add `virtual_ipaddress { 192.0.2.100/24 }`".to_string()),
+            );
+        }
+        let hint = d
+            .unicast_src
+            .map(|a| a.0)
+            .or(d.peers.first().map(|p| p.0.addr));
+        return match (d.native_ipv6, hint) {
+            (Some(_), _) => Family::IPv6,
+            (None, Some(a)) => Family::of(&a),
+            (None, None) => Family::IPv4,
+        };
+    };
+    let family = Family::of(&first.addr);
+    for (vip, span) in &d.vips[1..] {
+        if Family::of(&vip.addr) != family {
+            cx.error(
+                *span,
+                format!(
+                    "virtual_ipaddress mixes IPv4 and IPv6: `{}` is not {family:?}",
+                    vip.addr
+                ),
+                Some(
+                    "use one family per vrrp_instance; put other addresses in \
+                     virtual_ipaddress_excluded or another instance"
+                        .to_string(),
+                ),
+            );
+        }
+    }
+    if let (Some(span), Family::IPv4) = (d.native_ipv6, family) {
+        cx.error(
+            span,
+            "native_ipv6 is set but the virtual addresses are IPv4",
+            Some("remove native_ipv6 or use IPv6 virtual addresses".to_string()),
+        );
+    }
+    family
+}
+
+/// The instance's `version`, else the global one; IPv6 always uses VRRPv3.
+fn version(cx: &mut Ctx, d: &Draft, family: Family, global: Version) -> Version {
+    match (d.version, family) {
+        (Some((Version::V2, span)), Family::IPv6) => {
+            cx.error(
+                span,
+                "VRRPv2 does not support IPv6",
+                Some("use `version 3` (or remove the version line)".to_string()),
+            );
+            Version::V2
+        }
+        (Some((v, _)), _) => v,
+        (None, Family::IPv6) => Version::V3,
+        (None, Family::IPv4) => global,
+    }
+}
+
+/// `advert_int` in centiseconds: VRRPv2 whole seconds 1..=255, VRRPv3 0.01..=40.95 s.
+fn advert_int(cx: &mut Ctx, arg: &Spanned<String>, version: Version) -> Option<u16> {
+    let centis = values::fixed_point(&arg.value, 2);
+    let (valid, help) = match version {
+        Version::V2 => (
+            centis.filter(|c| c % 100 == 0 && (100..=25_500).contains(c)),
+            "VRRPv2 needs whole seconds from 1 to 255; use version 3 for fractions",
+        ),
+        Version::V3 => (
+            centis.filter(|c| (1..=4095).contains(c)),
+            "VRRPv3 needs seconds from 0.01 to 40.95, in steps of 0.01",
+        ),
+    };
+    if valid.is_none() {
+        cx.error(
+            arg.span,
+            format!(
+                "advert_int `{}` is not valid for VRRPv{}",
+                arg.value,
+                version.number()
+            ),
+            Some(help.to_string()),
+        );
+    }
+    valid.map(|c| c as u16)
+}
+
+fn check_addresses(cx: &mut Ctx, d: &Draft, family: Family, strict: bool) {
+    let fam = |a: &IpAddr| Family::of(a) == family;
+    for (what, addr) in [
+        ("unicast_src_ip", d.unicast_src),
+        ("mcast_src_ip", d.mcast_src),
+    ] {
+        if let Some((a, span)) = addr
+            && !fam(&a)
+        {
+            cx.error(
+                span,
+                format!("{what} {a} is not {family:?} like the instance's addresses"),
+                Some(format!("use an {family:?} address")),
+            );
+        }
+    }
+    if let Some((a, span)) = d.mcast_dst
+        && (!fam(&a) || !a.is_multicast())
+    {
+        cx.error(
+            span,
+            format!("mcast_dst_ip {a} is not an {family:?} multicast address"),
+            Some(format!("use an {family:?} multicast address")),
+        );
+    }
+    for (peer, span) in &d.peers {
+        if !fam(&peer.addr) {
+            cx.error(
+                *span,
+                format!(
+                    "unicast_peer {} is not {family:?} like the instance's addresses",
+                    peer.addr
+                ),
+                Some(format!("use an {family:?} address")),
+            );
+        }
+    }
+    if strict && let Some((_, span)) = d.peers.first() {
+        cx.error(
+            *span,
+            "unicast peers are not allowed with vrrp_strict / strict_mode",
+            Some("remove unicast_peer or turn strict mode off".to_string()),
+        );
+    }
+}
+
+/// Adds a VIP; a second line for the same address replaces the first, with a warning.
+fn add_vip(cx: &mut Ctx, vips: &mut Vec<(VirtualAddress, Span)>, vip: VirtualAddress, span: Span) {
+    if let Some(slot) = vips.iter_mut().find(|(v, _)| v.addr == vip.addr) {
+        cx.warning(
+            span,
+            format!(
+                "virtual address {} is listed twice; this line replaces line {}",
+                vip.addr, slot.1.line
+            ),
+            Some("list each address once".to_string()),
+        );
+        *slot = (vip, span);
+    } else {
+        vips.push((vip, span));
+    }
+}
+
+fn check_auth(cx: &mut Ctx, d: &Draft, version: Version, strict: bool) {
+    let Some((_, span)) = &d.auth else { return };
+    if version == Version::V3 {
+        cx.error(
+            *span,
+            "authentication is only supported with VRRPv2",
+            Some("remove the authentication block (VRRPv3 has no authentication)".to_string()),
+        );
+    } else if strict {
+        cx.error(
+            *span,
+            "authentication is not allowed with vrrp_strict / strict_mode",
+            Some("remove the authentication block or turn strict mode off".to_string()),
+        );
+    }
+}
+
+/// `fallback` is the readable form of `nopreempt` (manual) / `preempt` (automatic).
+fn resolve_fallback(cx: &mut Ctx, d: &Draft) -> Fallback {
+    let conflict = match d.fallback {
+        Some((Fallback::Automatic, span)) => d.nopreempt.map(|_| (span, "nopreempt")),
+        Some((Fallback::Manual, span)) => d.preempt.map(|_| (span, "preempt")),
+        None => None,
+    };
+    if let Some((span, other)) = conflict {
+        cx.error(
+            span,
+            format!("`fallback` contradicts `{other}` in the same instance"),
+            Some(
+                "keep one: `fallback manual` means nopreempt, `fallback automatic` means preempt"
+                    .to_string(),
+            ),
+        );
+    }
+    if d.fallback.is_none()
+        && let (Some(_), Some(span)) = (d.nopreempt, d.preempt)
+    {
+        cx.warning(
+            span,
+            "both `nopreempt` and `preempt` are set; nopreempt is used",
+            Some("remove one of them".to_string()),
+        );
+    }
+    let fallback = match (d.fallback, d.nopreempt) {
+        (Some((f, _)), _) => f,
+        (None, Some(_)) => Fallback::Manual,
+        (None, None) => Fallback::Automatic,
+    };
+    if let (Fallback::Manual, Some((InitialState::Master, span))) = (fallback, d.state) {
+        cx.warning(
+            span,
+            "nopreempt / fallback manual has no effect with state MASTER",
+            Some("use `state BACKUP` on every node".to_string()),
+        );
+    }
+    fallback
+}
+
+fn fallback_check(cx: &mut Ctx, d: &Draft) -> Option<FallbackCheck> {
+    match (&d.fallback_check, d.fallback_check_timeout) {
+        (Some(command), timeout) => Some(FallbackCheck {
+            command: command.clone(),
+            timeout_ms: timeout.map_or(FALLBACK_CHECK_TIMEOUT_MS, |t| t.0),
+        }),
+        (None, Some((_, span))) => {
+            cx.warning(
+                span,
+                "fallback_check_timeout without fallback_check is ignored",
+                Some("add `fallback_check /path/to/script`".to_string()),
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}

@@ -1,0 +1,291 @@
+//! Validation: from the item tree to a typed [`Model`], with every problem reported.
+//!
+//! Each block has its own module; cross-references (track_script names, sync group members,
+//! duplicate identities) are checked here once everything is read.
+
+mod address;
+mod global;
+mod instance;
+pub mod keywords;
+mod scripts;
+mod sync;
+mod tracks;
+pub mod values;
+
+use super::diag::Diagnostic;
+use super::model::{Family, Model};
+use super::parse::Item;
+use super::source::{Span, Spanned};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Collects diagnostics while validating.
+#[derive(Default)]
+pub struct Ctx {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    pub fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
+        let mut d = Diagnostic::error(span, message);
+        d.help = help;
+        self.diagnostics.push(d);
+    }
+
+    pub fn warning(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
+        let mut d = Diagnostic::warning(span, message);
+        d.help = help;
+        self.diagnostics.push(d);
+    }
+
+    /// "unknown keyword `foo` in BLOCK", with a suggestion when one is close.
+    pub fn unknown(&mut self, item: &Item, block: &str, known: &[&str]) {
+        let help =
+            keywords::closest(&item.keyword.value, known).map(|k| format!("did you mean `{k}`?"));
+        self.warning(
+            item.keyword.span,
+            format!("unknown keyword `{}` in {block}", item.keyword.value),
+            help,
+        );
+    }
+
+    /// A keepalived keyword that baton accepts and ignores.
+    pub fn ignored(&mut self, item: &Item, block: &str) {
+        self.warning(
+            item.keyword.span,
+            format!(
+                "`{}` in {block} is not supported by baton; ignored",
+                item.keyword.value
+            ),
+            None,
+        );
+    }
+
+    /// The block of `item`, or an error if it has none.
+    pub fn block<'a>(&mut self, item: &'a Item, example: &str) -> Option<&'a [Item]> {
+        match &item.block {
+            Some(b) => Some(&b.items),
+            None => {
+                self.error(
+                    item.head_span(),
+                    format!("`{}` needs a block", item.keyword.value),
+                    Some(format!("expected `{} {{ {example} }}`", item.keyword.value)),
+                );
+                None
+            }
+        }
+    }
+
+    /// Warns about a block where none is expected.
+    pub fn no_block(&mut self, item: &Item) {
+        if let Some(b) = &item.block {
+            self.warning(
+                b.open,
+                format!(
+                    "`{}` takes no block; the block is ignored",
+                    item.keyword.value
+                ),
+                None,
+            );
+        }
+    }
+
+    /// The name argument of a named block (`vrrp_instance NAME { ... }`).
+    pub fn name<'a>(&mut self, item: &'a Item) -> Option<&'a Spanned<String>> {
+        let name = item.args.first();
+        if name.is_none() {
+            self.error(
+                item.keyword.span,
+                format!("`{}` needs a name", item.keyword.value),
+                Some(format!("expected `{} NAME {{ ... }}`", item.keyword.value)),
+            );
+        }
+        values::extra_args(self, item, 1);
+        name
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Warns when a single-valued keyword appears twice in one block (the last one wins).
+#[derive(Default)]
+pub struct Seen {
+    first: HashMap<String, Span>,
+}
+
+impl Seen {
+    pub fn check(&mut self, cx: &mut Ctx, item: &Item) {
+        let kw = &item.keyword.value;
+        if let Some(first) = self.first.get(kw) {
+            cx.warning(
+                item.keyword.span,
+                format!("`{kw}` is set twice in this block; the last one is used"),
+                Some(format!("first set on line {}", first.line)),
+            );
+        }
+        self.first.insert(kw.clone(), item.keyword.span);
+    }
+}
+
+/// Builds the model from the item tree. `None` when there is any error.
+pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
+    let mut cx = Ctx::default();
+    let global = global::build(&mut cx, items);
+    let scripts = scripts::build_scripts(&mut cx, items);
+    let track_files = scripts::build_track_files(&mut cx, items);
+    let refs = Refs {
+        scripts: &scripts,
+        track_files: &track_files,
+    };
+    let mut instances = Vec::new();
+    let mut declared: Vec<&str> = Vec::new();
+    let mut groups = Vec::new();
+    for item in items {
+        match item.keyword.value.as_str() {
+            "global_defs" | "vrrp_script" | "track_file" | "vrrp_track_file" => {}
+            "vrrp_instance" => {
+                if let Some(name) = item.args.first() {
+                    declared.push(&name.value);
+                }
+                if let Some(i) = instance::build(&mut cx, item, &global, &refs) {
+                    instances.push(i);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = sync::build(&mut cx, item, &refs) {
+                    groups.push(g);
+                }
+            }
+            kw if keywords::TOP_SKIPPED.contains(&kw) => skipped(&mut cx, item),
+            _ => cx.unknown(item, "the top level", keywords::TOP),
+        }
+    }
+    check_instances(&mut cx, &instances);
+    let sync_groups = sync::check(&mut cx, groups, &declared);
+    let model = Model {
+        global: global.global,
+        scripts: scripts.valid,
+        track_files: track_files.valid,
+        instances: instances.into_iter().map(|i| i.instance).collect(),
+        sync_groups,
+    };
+    let ok = !cx.has_errors();
+    (ok.then_some(model), cx.diagnostics)
+}
+
+fn skipped(cx: &mut Ctx, item: &Item) {
+    let what = if item.block.is_some() {
+        "block"
+    } else {
+        "keyword"
+    };
+    cx.warning(
+        item.head_span(),
+        format!(
+            "`{}` {what} is not used by baton (not VRRP); skipped",
+            item.keyword.value
+        ),
+        None,
+    );
+}
+
+/// Named definitions: the valid ones, and the names of those dropped with a warning.
+pub struct Named<T> {
+    pub valid: BTreeMap<String, T>,
+    pub dropped: HashSet<String>,
+}
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named {
+            valid: BTreeMap::new(),
+            dropped: HashSet::new(),
+        }
+    }
+}
+
+pub struct Refs<'a> {
+    pub scripts: &'a Named<crate::config::model::TrackScript>,
+    pub track_files: &'a Named<crate::config::model::TrackFile>,
+}
+
+impl Refs<'_> {
+    /// Checks a `track_script` / `track_file` name; `false` if the track must be dropped.
+    pub fn check(&self, cx: &mut Ctx, kind: &str, name: &Spanned<String>) -> bool {
+        let (valid, dropped, block): (bool, bool, &str) = match kind {
+            "track_script" => (
+                self.scripts.valid.contains_key(&name.value),
+                self.scripts.dropped.contains(&name.value),
+                "vrrp_script",
+            ),
+            _ => (
+                self.track_files.valid.contains_key(&name.value),
+                self.track_files.dropped.contains(&name.value),
+                "track_file",
+            ),
+        };
+        if valid {
+            return true;
+        }
+        if dropped {
+            cx.warning(
+                name.span,
+                format!(
+                    "{block} `{}` is unusable, so this {kind} is ignored",
+                    name.value
+                ),
+                None,
+            );
+        } else {
+            let names: Vec<&str> = match kind {
+                "track_script" => self.scripts.valid.keys().map(String::as_str).collect(),
+                _ => self.track_files.valid.keys().map(String::as_str).collect(),
+            };
+            let help = match keywords::closest(&name.value, &names) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None => format!("define it with `{block} {} {{ ... }}`", name.value),
+            };
+            cx.error(
+                name.span,
+                format!(
+                    "{kind} refers to `{}`, but there is no {block} of that name",
+                    name.value
+                ),
+                Some(help),
+            );
+        }
+        false
+    }
+}
+
+/// Duplicate names and identities across instances.
+fn check_instances(cx: &mut Ctx, instances: &[instance::Built]) {
+    let mut names: HashMap<&str, Span> = HashMap::new();
+    let mut identities: HashMap<(&str, u8, Family), (&str, Span)> = HashMap::new();
+    for built in instances {
+        let i = &built.instance;
+        if let Some(first) = names.get(i.name.as_str()) {
+            cx.error(
+                built.name_span,
+                format!("vrrp_instance `{}` is defined twice", i.name),
+                Some(format!("the first definition is on line {}", first.line)),
+            );
+        } else {
+            names.insert(&i.name, built.name_span);
+        }
+        let key = (i.interface.as_str(), i.vrid, i.family);
+        if let Some((other, _)) = identities.get(&key) {
+            cx.error(
+                built.vrid_span,
+                format!(
+                    "virtual_router_id {} is already used on {} for {:?} by vrrp_instance `{other}`",
+                    i.vrid, i.interface, i.family
+                ),
+                Some("each (interface, virtual_router_id, family) must be unique".to_string()),
+            );
+        } else {
+            identities.insert(key, (&i.name, built.vrid_span));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `vrrp_sync_group`.
+
+use super::values::{self, bool_opt};
+use super::{Ctx, Refs, Seen, keywords, tracks};
+use crate::config::model::{Notify, SyncGroup};
+use crate::config::parse::Item;
+use crate::config::source::Spanned;
+use std::collections::HashMap;
+
+/// A group as read, with the spans of its name and members.
+pub struct GroupDraft {
+    group: SyncGroup,
+    name: Spanned<String>,
+    members: Vec<Spanned<String>>,
+}
+
+pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
+    let name = cx.name(item)?.clone();
+    let children = cx.block(item, "group { VI_1 VI_2 }")?;
+    let mut group = SyncGroup {
+        name: name.value.clone(),
+        members: Vec::new(),
+        notify: Notify::default(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        tracking_weight: false,
+    };
+    let mut members = Vec::new();
+    let mut seen = Seen::default();
+    for child in children {
+        let kw = child.keyword.value.as_str();
+        if child.block.is_none() && keywords::SYNC_GROUP.contains(&kw) {
+            seen.check(cx, child);
+        }
+        if tracks::notify(cx, &mut group.notify, child, false) {
+            cx.no_block(child);
+            continue;
+        }
+        match kw {
+            "group" | "track_interface" | "track_script" | "track_file" => {
+                values::extra_args(cx, child, 0);
+                let Some(items) = cx.block(child, "NAME") else {
+                    continue;
+                };
+                match kw {
+                    "group" => members.extend(member_names(cx, items)),
+                    "track_interface" => group.track_interfaces = tracks::interfaces(cx, items),
+                    "track_script" => group.track_scripts = tracks::scripts(cx, items, refs),
+                    _ => group.track_files = tracks::files(cx, items, refs),
+                }
+            }
+            "sync_group_tracking_weight" => {
+                cx.no_block(child);
+                group.tracking_weight = bool_opt(cx, child).unwrap_or(false);
+            }
+            _ if keywords::SYNC_GROUP_IGNORED.contains(&kw) => {
+                cx.ignored(child, "vrrp_sync_group");
+            }
+            _ => cx.unknown(child, "vrrp_sync_group", keywords::SYNC_GROUP),
+        }
+    }
+    Some(GroupDraft {
+        group,
+        name,
+        members,
+    })
+}
+
+fn member_names(cx: &mut Ctx, items: &[Item]) -> Vec<Spanned<String>> {
+    let mut names = Vec::new();
+    for item in items {
+        cx.no_block(item);
+        names.push(item.keyword.clone());
+        // Several names on one line are accepted too.
+        names.extend(item.args.iter().cloned());
+    }
+    names
+}
+
+/// Checks members against the instances; drops empty groups with a warning.
+pub fn check(cx: &mut Ctx, drafts: Vec<GroupDraft>, instances: &[&str]) -> Vec<SyncGroup> {
+    let mut owner: HashMap<String, String> = HashMap::new();
+    let mut names: HashMap<String, u32> = HashMap::new();
+    let mut groups = Vec::new();
+    for draft in drafts {
+        let GroupDraft {
+            mut group,
+            name,
+            members,
+        } = draft;
+        if let Some(line) = names.get(&group.name) {
+            cx.error(
+                name.span,
+                format!("vrrp_sync_group `{}` is defined twice", group.name),
+                Some(format!("the first definition is on line {line}")),
+            );
+            continue;
+        }
+        names.insert(group.name.clone(), name.span.line);
+        for member in members {
+            if check_member(cx, &group.name, &member, instances, &mut owner) {
+                group.members.push(member.value);
+            }
+        }
+        match group.members.len() {
+            0 => cx.warning(
+                name.span,
+                format!(
+                    "vrrp_sync_group `{}` has no members; it is ignored",
+                    group.name
+                ),
+                Some("list the instances in `group { VI_1 VI_2 }`".to_string()),
+            ),
+            1 => {
+                cx.warning(
+                    name.span,
+                    format!("vrrp_sync_group `{}` has only one member", group.name),
+                    Some("a sync group needs two or more instances to matter".to_string()),
+                );
+                groups.push(group);
+            }
+            _ => groups.push(group),
+        }
+    }
+    groups
+}
+
+fn check_member(
+    cx: &mut Ctx,
+    group: &str,
+    member: &Spanned<String>,
+    instances: &[&str],
+    owner: &mut HashMap<String, String>,
+) -> bool {
+    if !instances.contains(&member.value.as_str()) {
+        let help = match keywords::closest(&member.value, instances) {
+            Some(n) => format!("did you mean `{n}`?"),
+            None => "define it with `vrrp_instance NAME { ... }`".to_string(),
+        };
+        cx.error(
+            member.span,
+            format!(
+                "sync group `{group}` lists `{}`, but there is no vrrp_instance of that name",
+                member.value
+            ),
+            Some(help),
+        );
+        return false;
+    }
+    if let Some(other) = owner.get(&member.value) {
+        let message = if other == group {
+            format!("`{}` is listed twice in sync group `{group}`", member.value)
+        } else {
+            format!(
+                "vrrp_instance `{}` is already in sync group `{other}`",
+                member.value
+            )
+        };
+        cx.error(
+            member.span,
+            message,
+            Some("an instance belongs to at most one sync group".to_string()),
+        );
+        return false;
+    }
+    owner.insert(member.value.clone(), group.to_string());
+    true
+}

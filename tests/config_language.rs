@@ -1,0 +1,413 @@
+//! The keepalived language end to end: includes, conditionals, parameters, continuation,
+//! braces, quotes; and the validation rules.
+
+use baton::config::{self, Diagnostic, Fallback, Family, Model, Options, Version};
+use std::fs;
+
+const VIPS: &str = "virtual_ipaddress {\n 192.0.2.100/24\n}\n";
+
+fn instance(body: &str) -> String {
+    format!("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n {body}\n}}\n")
+}
+
+fn ok(text: &str) -> Model {
+    let (model, diags) = config::parse_str("t.conf", text);
+    assert!(diags.is_empty(), "unexpected diagnostics: {diags:#?}");
+    model.expect("valid")
+}
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    let (model, diags) = config::parse_str("t.conf", text);
+    assert!(model.is_none(), "expected errors in:\n{text}");
+    diags.into_iter().filter(|d| d.is_error()).collect()
+}
+
+fn has_error(text: &str, needle: &str) {
+    let errs = errors(text);
+    assert!(
+        errs.iter().any(|d| d.message.contains(needle)),
+        "no error containing {needle:?}: {errs:#?}"
+    );
+}
+
+fn has_warning(text: &str, needle: &str) -> Model {
+    let (model, diags) = config::parse_str("t.conf", text);
+    assert!(
+        diags
+            .iter()
+            .any(|d| !d.is_error() && d.message.contains(needle)),
+        "no warning containing {needle:?}: {diags:#?}"
+    );
+    model.expect("valid despite warnings")
+}
+
+#[test]
+fn include_with_glob_is_relative_to_the_including_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf_d = dir.path().join("conf.d");
+    fs::create_dir(&conf_d).expect("mkdir");
+    fs::write(
+        dir.path().join("main.conf"),
+        "include conf.d/*.conf\nvrrp_script chk {\n script /bin/true\n}\n",
+    )
+    .expect("write");
+    fs::write(
+        conf_d.join("a.conf"),
+        instance(&format!("track_script {{\n chk\n}}\n{VIPS}")),
+    )
+    .expect("write");
+    fs::write(conf_d.join("b.conf"), "include ../extra/*.conf\n").expect("write");
+    fs::create_dir(dir.path().join("extra")).expect("mkdir");
+    fs::write(
+        dir.path().join("extra/c.conf"),
+        "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n bogus 1\n virtual_ipaddress {\n 192.0.2.101\n }\n}\n",
+    )
+    .expect("write");
+    let loaded = config::load(&dir.path().join("main.conf")).expect("load");
+    let model = loaded.model.as_ref().expect("valid");
+    let names: Vec<&str> = model.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, vec!["VI_1", "VI_2"]);
+    assert_eq!(loaded.sources.len(), 4);
+    let warning = loaded.warnings().next().expect("warning for bogus");
+    assert!(
+        loaded
+            .sources
+            .path(warning.span.file)
+            .ends_with("extra/c.conf")
+    );
+    assert_eq!((warning.span.line, warning.span.col), (4, 2));
+}
+
+#[test]
+fn include_that_matches_nothing_warns_and_unreadable_main_file_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let main = dir.path().join("main.conf");
+    fs::write(&main, format!("include nothing/*.conf\n{}", instance(VIPS))).expect("write");
+    let loaded = config::load(&main).expect("load");
+    assert!(loaded.is_valid());
+    assert!(
+        loaded
+            .warnings()
+            .any(|w| w.message.contains("matched no files"))
+    );
+    let err = config::load(&dir.path().join("missing.conf")).expect_err("missing");
+    assert!(err.to_string().contains("missing.conf"));
+}
+
+#[test]
+fn include_loop_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let main = dir.path().join("loop.conf");
+    fs::write(&main, "include loop.conf\n").expect("write");
+    let loaded = config::load(&main).expect("load");
+    assert!(
+        loaded
+            .errors()
+            .any(|e| e.message.contains("nested too deeply"))
+    );
+}
+
+#[test]
+fn conditional_lines_and_parameters() {
+    let text = "$PRIO=150\n@node2 $PRIO=100\nvrrp_instance VI_1 {\n @^node2 state MASTER\n \
+                interface eth0\n virtual_router_id 51\n priority $PRIO\n virtual_ipaddress {\n \
+                ${NET}.100/24\n }\n}\n$NET=192.0.2\n";
+    // $NET is defined after use: keepalived substitutes at use time, so it stays literal.
+    has_error(text, "`${NET}.100/24` is not an IP address");
+    let text = text
+        .replace("$NET=192.0.2\n", "")
+        .replace("$PRIO=150\n", "$PRIO=150\n$NET=192.0.2\n");
+    let load = |id: Option<&str>| {
+        let options = Options {
+            config_id: id.map(str::to_string),
+        };
+        config::parse_text("t", text.clone(), &options, &config::NoFiles)
+            .model
+            .expect("valid")
+    };
+    let node1 = load(Some("node1"));
+    assert_eq!(node1.instances[0].priority, 150);
+    assert_eq!(node1.instances[0].state, config::InitialState::Master);
+    assert_eq!(node1.instances[0].vips[0].to_string(), "192.0.2.100/24");
+    let node2 = load(Some("node2"));
+    assert_eq!(node2.instances[0].priority, 100);
+    assert_eq!(node2.instances[0].state, config::InitialState::Backup);
+}
+
+#[test]
+fn continuation_next_line_braces_and_quoted_comments() {
+    let text = "vrrp_instance VI_1\n{\n interface \\\n   eth0\n virtual_router_id 51\n \
+                notify \"/bin/notify 'a # b' ! c\" # comment\n virtual_ipaddress\n {\n \
+                192.0.2.1 ! comment\n }\n}\n";
+    let model = ok(text);
+    let i = &model.instances[0];
+    assert_eq!(i.interface, "eth0");
+    let notify = i.notify.any.as_ref().expect("notify");
+    assert_eq!(notify.command.program, "/bin/notify");
+    assert_eq!(notify.command.args, vec!["a # b", "!", "c"]);
+}
+
+#[test]
+fn defaults_follow_keepalived() {
+    let model = ok(&instance(VIPS));
+    let i = &model.instances[0];
+    assert_eq!(i.priority, 100);
+    assert_eq!(i.advert_int_cs, 100);
+    assert_eq!(i.version, Version::V2);
+    assert_eq!(i.family, Family::IPv4);
+    assert_eq!(i.state, config::InitialState::Backup);
+    assert_eq!(i.fallback(), Fallback::Automatic);
+    assert!(i.accept);
+    assert_eq!(i.garp.master_delay_s, 5);
+    assert_eq!(i.garp.lower_prio_repeat, 5);
+    assert_eq!(i.vips[0].prefix_len, 24);
+}
+
+#[test]
+fn full_address_line_syntax() {
+    let text = instance(
+        "virtual_ipaddress {\n 192.0.2.7/24 brd 192.0.2.255 dev eth1 scope link label eth1:7 \
+         peer 192.0.2.8 home -nodad noprefixroute autojoin no_track preferred_lft forever\n \
+         192.0.2.9 brd +\n}\nvirtual_ipaddress_excluded {\n 2001:db8::7/64 dev eth0\n}\n",
+    );
+    let model = ok(&text);
+    let i = &model.instances[0];
+    let v = &i.vips[0];
+    assert_eq!(
+        v.brd,
+        Some(config::Broadcast::Addr("192.0.2.255".parse().expect("ip")))
+    );
+    assert_eq!(v.dev.as_deref(), Some("eth1"));
+    assert_eq!(v.scope, Some(config::Scope::Link));
+    assert_eq!(v.label.as_deref(), Some("eth1:7"));
+    assert!(v.flags.home && v.flags.nodad && v.flags.noprefixroute && v.flags.autojoin);
+    assert!(v.flags.no_track);
+    assert_eq!(v.preferred_lft, Some(config::PreferredLifetime::Forever));
+    assert_eq!(i.vips[1].brd, Some(config::Broadcast::SetHostBits));
+    assert_eq!(i.vips[1].prefix_len, 32);
+    assert_eq!(i.excluded_vips[0].prefix_len, 64);
+}
+
+#[test]
+fn ipv6_uses_version_3_and_fractional_adverts() {
+    let text = "vrrp_instance V6 {\n interface eth0\n virtual_router_id 9\n advert_int 0.05\n \
+                virtual_ipaddress {\n 2001:db8::1\n }\n}\n";
+    let i = &ok(text).instances[0];
+    assert_eq!(
+        (i.version, i.family, i.advert_int_cs),
+        (Version::V3, Family::IPv6, 5)
+    );
+    assert_eq!(i.vips[0].prefix_len, 128);
+    has_error(
+        &text.replace("advert_int 0.05", "version 2"),
+        "VRRPv2 does not support IPv6",
+    );
+    has_error(&text.replace("0.05", "41"), "not valid for VRRPv3");
+    has_error(&text.replace("0.05", "0.005"), "not valid for VRRPv3");
+}
+
+#[test]
+fn range_and_reference_errors_are_all_reported() {
+    let text = format!(
+        "vrrp_instance A {{\n interface eth0\n virtual_router_id 0\n priority 256\n \
+         advert_int 1.5\n track_script {{\n nope\n }}\n {VIPS}}}\n\
+         vrrp_sync_group G {{\n group {{\n A\n B\n }}\n}}\n"
+    );
+    let errs = errors(&text);
+    let messages: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(errs.len(), 5, "{messages:#?}");
+    assert!(messages[0].contains("virtual_router_id must be between 1 and 255, found 0"));
+    assert!(messages[1].contains("priority must be between 1 and 255, found 256"));
+    assert!(messages[2].contains("advert_int `1.5` is not valid for VRRPv2"));
+    assert!(messages[3].contains("no vrrp_script of that name"));
+    assert!(messages[4].contains("there is no vrrp_instance of that name"));
+}
+
+#[test]
+fn identity_must_be_unique() {
+    let a = instance(VIPS);
+    let b = a.replace("VI_1", "VI_2");
+    has_error(
+        &format!("{a}{b}"),
+        "virtual_router_id 51 is already used on eth0",
+    );
+    has_error(&format!("{a}{a}"), "is defined twice");
+    // Another family on the same interface and vrid is a different router.
+    let v6 = b.replace("192.0.2.100/24", "2001:db8::100/64");
+    assert_eq!(ok(&format!("{a}{v6}")).instances.len(), 2);
+}
+
+#[test]
+fn one_sync_group_per_instance() {
+    let a = instance(VIPS);
+    let b = a.replace("VI_1", "VI_2").replace("51", "52");
+    let groups = "vrrp_sync_group G1 {\n group {\n VI_1\n VI_2\n }\n}\n\
+                  vrrp_sync_group G2 {\n group {\n VI_1\n VI_2\n }\n}\n";
+    has_error(&format!("{a}{b}{groups}"), "already in sync group `G1`");
+}
+
+#[test]
+fn authentication_rules() {
+    let auth = |t: &str, p: &str| {
+        instance(&format!(
+            "authentication {{\n auth_type {t}\n auth_pass {p}\n}}\n{VIPS}"
+        ))
+    };
+    let model = ok(&auth("PASS", "secret"));
+    assert_eq!(
+        model.instances[0].auth,
+        Some(config::Auth::Pass("secret".into()))
+    );
+    let model = has_warning(&auth("PASS", "0123456789"), "longer than 8 bytes");
+    assert_eq!(
+        model.instances[0].auth,
+        Some(config::Auth::Pass("01234567".into()))
+    );
+    has_error(
+        &auth("PASS", "x").replace(" interface", " version 3\n interface"),
+        "only supported with VRRPv2",
+    );
+    let model = has_warning(&auth("AH", "x"), "AH is not supported");
+    assert_eq!(model.instances[0].auth, None);
+}
+
+#[test]
+fn unicast_family_and_strict_mode() {
+    let peers = |p: &str| {
+        instance(&format!(
+            "unicast_src_ip 192.0.2.1\nunicast_peer {{\n {p}\n}}\n{VIPS}"
+        ))
+    };
+    let model = ok(&peers("192.0.2.2 min_ttl 250 max_ttl 255"));
+    let i = &model.instances[0];
+    assert_eq!(i.unicast_peers[0].min_ttl, Some(250));
+    assert!(i.check_unicast_src);
+    has_error(
+        &peers("2001:db8::2"),
+        "unicast_peer 2001:db8::2 is not IPv4",
+    );
+    has_error(
+        &format!("global_defs {{\n vrrp_strict\n}}\n{}", peers("192.0.2.2")),
+        "not allowed with vrrp_strict",
+    );
+    let strict = ok(&format!(
+        "global_defs {{\n vrrp_strict\n}}\n{}",
+        instance(VIPS)
+    ));
+    assert!(!strict.instances[0].accept);
+}
+
+#[test]
+fn fallback_extension() {
+    let manual = ok(&instance(&format!(
+        "fallback manual\nfallback_check \"/bin/caught-up --lag 0\"\nflap_hold_down 2.5\n{VIPS}"
+    )));
+    let i = &manual.instances[0];
+    assert_eq!(i.fallback(), Fallback::Manual);
+    assert!(!i.preempt());
+    assert_eq!(i.flap_hold_down_ms, 2500);
+    let check = i.fallback_check.as_ref().expect("check");
+    assert_eq!(check.command.args, vec!["--lag", "0"]);
+    assert_eq!(check.timeout_ms, 10_000);
+    let nopreempt = ok(&instance(&format!("nopreempt\n{VIPS}")));
+    assert_eq!(nopreempt.instances[0].fallback(), Fallback::Manual);
+    has_error(
+        &instance(&format!("fallback automatic\nnopreempt\n{VIPS}")),
+        "contradicts `nopreempt`",
+    );
+    has_error(
+        &instance(&format!("fallback sometimes\n{VIPS}")),
+        "manual or automatic",
+    );
+    has_warning(
+        &instance(&format!("state MASTER\nnopreempt\n{VIPS}")),
+        "no effect with state MASTER",
+    );
+}
+
+#[test]
+fn tracking_and_scripts() {
+    let text = format!(
+        "vrrp_script chk {{\n script \"/bin/check -q\"\n interval 0.5\n weight -20 reverse\n \
+         rise 2\n fall 3\n user nobody nogroup\n init_fail\n}}\n\
+         track_file f {{\n file /run/f\n weight 3\n init_file 7 overwrite\n}}\n{}",
+        instance(&format!(
+            "track_interface {{\n eth1 weight -10\n eth2\n}}\ntrack_script {{\n chk weight 5 noreverse\n}}\n\
+             track_file {{\n f\n}}\n{VIPS}"
+        ))
+    );
+    let model = ok(&text);
+    let s = &model.scripts["chk"];
+    assert_eq!(
+        (s.interval_ms, s.timeout_ms, s.weight, s.reverse),
+        (500, 500, -20, true)
+    );
+    assert_eq!((s.rise, s.fall, s.init_fail), (2, 3, true));
+    assert_eq!(s.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
+    let f = &model.track_files["f"];
+    assert_eq!(
+        (f.weight, f.init.map(|i| (i.value, i.overwrite))),
+        (3, Some((7, true)))
+    );
+    let i = &model.instances[0];
+    assert_eq!(i.track_interfaces[0].weight, -10);
+    assert_eq!(i.track_scripts[0].weight, Some(5));
+    assert_eq!(i.track_scripts[0].reverse, Some(false));
+    assert_eq!(i.track_files[0].name, "f");
+    has_error(
+        &text.replace("weight -20", "weight 254"),
+        "weight must be between -253 and 253",
+    );
+}
+
+#[test]
+fn global_defs_are_typed() {
+    let text = format!(
+        "global_defs {{\n router_id r1\n vrrp_version 3\n script_user baton\n enable_script_security\n \
+         vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n vrrp_garp_interval 0.001\n \
+         vrrp_rt_priority 50\n vrrp_priority -5\n vrrp_startup_delay 5.5\n notify_fifo /run/f\n \
+         vrrp_iptables\n}}\n{}",
+        instance(&format!("garp_master_repeat 4\n{VIPS}"))
+    );
+    let model = has_warning(&text, "`vrrp_iptables` in global_defs is not supported");
+    let g = &model.global;
+    assert_eq!(g.router_id.as_deref(), Some("r1"));
+    assert_eq!(g.vrrp_version, Version::V3);
+    assert!(g.enable_script_security);
+    assert_eq!((g.garp.master_delay_s, g.garp.master_repeat), (1, 2));
+    assert_eq!(g.garp_interval_us, 1000);
+    assert_eq!(
+        (g.rt_priority, g.nice, g.startup_delay_ms),
+        (Some(50), Some(-5), 5500)
+    );
+    let i = &model.instances[0];
+    assert_eq!(i.version, Version::V3);
+    assert_eq!(
+        (
+            i.garp.master_delay_s,
+            i.garp.master_repeat,
+            i.garp.lower_prio_repeat
+        ),
+        (1, 4, 4)
+    );
+}
+
+#[test]
+fn duplicates_unknowns_and_skipped_blocks_warn() {
+    let text = format!(
+        "virtual_server 192.0.2.1 80 {{\n real_server 192.0.2.2 80 {{\n weight 1\n }}\n}}\n{}",
+        instance(&format!(
+            "priority 10\npriority 20\nprioritee 5\nsmtp_alert\n{VIPS}"
+        ))
+    );
+    let (model, diags) = config::parse_str("t.conf", &text);
+    let model = model.expect("valid");
+    assert_eq!(model.instances[0].priority, 20);
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    assert!(messages[0].contains("`virtual_server` block is not used"));
+    assert!(messages[1].contains("`priority` is set twice"));
+    assert!(messages[2].contains("unknown keyword `prioritee`"));
+    assert_eq!(diags[2].help.as_deref(), Some("did you mean `priority`?"));
+    assert!(messages[3].contains("`smtp_alert` in vrrp_instance is not supported"));
+}

@@ -1,0 +1,145 @@
+//! Every keepalived sample shipped by Debian loads (warnings allowed), and every file in
+//! conf/ loads with no diagnostics at all.
+
+use baton::config::{self, Loaded, Options};
+use std::path::{Path, PathBuf};
+
+fn files_in(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("fixture directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn load(path: &Path, config_id: Option<&str>) -> Loaded {
+    let options = Options {
+        config_id: config_id.map(str::to_string),
+    };
+    config::load_with(path, &options).expect("readable")
+}
+
+#[test]
+fn every_keepalived_sample_loads() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
+    let samples = files_in(&dir, "keepalived.conf.");
+    assert!(samples.len() >= 20, "samples missing: {samples:?}");
+    let mut with_vrrp = 0;
+    for path in &samples {
+        for id in [None, Some("high"), Some("low")] {
+            let loaded = load(path, id);
+            assert!(
+                loaded.is_valid(),
+                "{} (config id {id:?}) did not load:\n{}",
+                path.display(),
+                loaded.render()
+            );
+        }
+        let text = std::fs::read_to_string(path).expect("sample");
+        let loaded = load(path, None);
+        let instances = loaded.model.as_ref().map_or(0, |m| m.instances.len());
+        if text.contains("vrrp_instance") {
+            with_vrrp += 1;
+            assert!(instances > 0, "{}: no instance read", path.display());
+        }
+        if text.contains("virtual_server") {
+            assert!(
+                loaded
+                    .warnings()
+                    .any(|w| w.message.contains("virtual_server")),
+                "{}: skipped virtual_server not reported",
+                path.display()
+            );
+        }
+    }
+    assert!(with_vrrp >= 10);
+}
+
+#[test]
+fn samples_read_the_right_values() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
+    let loaded = load(&dir.join("keepalived.conf.conditional_conf"), Some("high"));
+    let model = loaded.model.expect("valid");
+    let vi = model.instance("VI_0").expect("VI_0");
+    assert_eq!(vi.priority, 170);
+    assert_eq!(vi.advert_int_cs, 1200);
+    assert_eq!(vi.version, config::Version::V3);
+    assert_eq!(vi.track_interfaces[1].weight, 20);
+    assert_eq!(
+        model.scripts["check_VI_0"].command.program,
+        "/etc/keepalived/scripts/check_high_VI_0.sh"
+    );
+
+    let loaded = load(&dir.join("keepalived.conf.vrrp.localcheck"), None);
+    let model = loaded.model.expect("valid");
+    assert_eq!(model.scripts["chk_sshd"].weight, -4);
+    assert_eq!(model.scripts["chk_sshd"].command.args, vec!["-0", "sshd"]);
+    let vi = model.instance("VI_1").expect("VI_1");
+    assert_eq!(vi.track_scripts[1].weight, Some(2));
+    assert_eq!(vi.vips[0].prefix_len, 25);
+
+    let loaded = load(&dir.join("keepalived.conf.vrrp.sync"), None);
+    let model = loaded.model.expect("valid");
+    assert_eq!(model.sync_groups[0].members.len(), 7);
+    let notify = model.sync_groups[0]
+        .notify
+        .master
+        .as_ref()
+        .expect("notify_master");
+    assert_eq!(notify.command.program, "/usr/local/bin/vrrp.mast");
+    assert_eq!(notify.command.args, vec!["arg1", "arg2"]);
+}
+
+#[test]
+fn conf_files_load_without_any_diagnostic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let mut files = vec![root.join("baton.conf")];
+    files.extend(files_in(&root.join("examples"), ""));
+    assert!(files.len() >= 6);
+    for path in files {
+        let loaded = load(&path, None);
+        assert!(
+            loaded.diagnostics.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            loaded.render()
+        );
+        let model = loaded.model.expect("valid");
+        assert!(!model.instances.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn reference_config_has_the_documented_values() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/baton.conf");
+    let model = load(&path, None).model.expect("valid");
+    let vi = &model.instances[0];
+    assert_eq!(vi.interface, "eth0");
+    assert_eq!(vi.vrid, 51);
+    assert_eq!(vi.priority, 150);
+    assert_eq!(vi.vips[0].to_string(), "192.0.2.100/24");
+    assert_eq!(vi.fallback(), config::Fallback::Manual);
+    assert!(!vi.preempt());
+    let check = vi.fallback_check.as_ref().expect("fallback_check");
+    assert_eq!(
+        check.command.program,
+        "/usr/share/baton/scripts/baton-pg-caught-up"
+    );
+    let notify = vi.notify.any.as_ref().expect("notify");
+    assert_eq!(
+        notify.command.program,
+        "/usr/share/baton/scripts/baton-pg-notify"
+    );
+    assert_eq!(
+        model.scripts["chk_postgres"].command.program,
+        "/usr/share/baton/scripts/baton-pg-check"
+    );
+}
