@@ -57,7 +57,9 @@ mod field {
 }
 
 /// VRRP protocol version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Version {
     /// RFC 3768, IPv4 only, interval in seconds, optional password.
     V2,
