@@ -1,4 +1,4 @@
-//! Command line: `baton check-config [-f FILE] [--json] [--strict]`.
+//! Command line: `baton run`, `baton check-config`.
 
 use baton::config::report::{JsonReport, count, summary_line};
 use baton::config::{self, LoadError, Loaded, Options};
@@ -18,10 +18,43 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon in the foreground (systemd runs it this way).
+    ///
+    /// Stops gracefully on SIGTERM/SIGINT (priority-0 advert, VIPs removed); reloads the
+    /// configuration on SIGHUP (an invalid one changes nothing).
+    Run(Run),
     /// Parse and validate the configuration; print one line per instance when it is valid.
     ///
     /// Exit status: 0 valid (warnings allowed), 1 invalid, 2 file unreadable.
     CheckConfig(CheckConfig),
+}
+
+#[derive(Debug, Args)]
+pub struct Run {
+    /// The configuration file (keepalived.conf syntax).
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub file: PathBuf,
+    /// The config id that `@ID` lines are compared with (default: the short host name).
+    #[arg(short = 'i', long, value_name = "ID")]
+    pub config_id: Option<String>,
+    /// Log format: plain lines (journald-friendly) or JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+impl Run {
+    pub fn options(&self) -> baton::daemon::Options {
+        baton::daemon::Options {
+            config: self.file.clone(),
+            config_id: self.config_id.clone().or_else(short_hostname),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,5 +4,6 @@
 //! See `DESIGN.md` in the shared folder for the architecture.
 
 pub mod config;
+pub mod daemon;
 pub mod vrrp;
 pub mod wire;

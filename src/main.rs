@@ -3,16 +3,48 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormat};
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::CheckConfig(args) => args.run(),
-    };
-    std::io::stdout().write_all(outcome.stdout.as_bytes())?;
-    std::io::stderr().write_all(outcome.stderr.as_bytes())?;
-    Ok(ExitCode::from(outcome.code))
+    match cli.command {
+        Command::Run(args) => Ok(run(&args)),
+        Command::CheckConfig(args) => {
+            let outcome = args.run();
+            std::io::stdout().write_all(outcome.stdout.as_bytes())?;
+            std::io::stderr().write_all(outcome.stderr.as_bytes())?;
+            Ok(ExitCode::from(outcome.code))
+        }
+    }
+}
+
+fn run(args: &cli::Run) -> ExitCode {
+    init_logging(args.log_format);
+    match baton::daemon::run(args.options()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Plain lines on stderr (without timestamps under systemd, which adds its own), or JSON.
+/// `BATON_LOG` filters, e.g. `BATON_LOG=debug`.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
+    match (format, under_systemd) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Plain, true) => builder.without_time().init(),
+        (LogFormat::Plain, false) => builder.init(),
+    }
 }

@@ -702,3 +702,23 @@ fn events_out_of_place_change_nothing() {
     assert_eq!(instance.state(), State::Initialize);
     assert_eq!(instance.next_deadline(), None);
 }
+
+#[test]
+fn reconfigure_keeps_the_state_and_takes_the_new_priority() {
+    let (mut instance, at) = master(config(100));
+    let mut cfg = config(180);
+    cfg.interval_cs = 50;
+    instance.reconfigure(cfg);
+    assert_eq!(instance.state(), State::Master, "no transition on reload");
+    let next = instance.next_deadline().unwrap();
+    assert_eq!(next, at + ms(1000), "the running timer is kept");
+    assert_eq!(
+        instance.handle(next, Event::Timeout),
+        vec![Action::SendAdvert { priority: 180 }]
+    );
+    assert_eq!(
+        instance.next_deadline(),
+        Some(next + ms(500)),
+        "new interval from now on"
+    );
+}

@@ -107,6 +107,32 @@ pub enum Reason {
     Fallback,
 }
 
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Startup => write!(f, "started, waiting to hear a master"),
+            Reason::AddressOwner => write!(f, "priority 255: this router owns the addresses"),
+            Reason::MasterDown => write!(f, "no advert heard for Master_Down_Interval"),
+            Reason::MasterResigned { from } => write!(f, "master {from} resigned (priority 0)"),
+            Reason::Preempting { over, priority } => {
+                write!(
+                    f,
+                    "preempting lower-priority master {over} (priority {priority})"
+                )
+            }
+            Reason::Preempted { from, priority } => {
+                write!(f, "heard better master {from} (priority {priority})")
+            }
+            Reason::Shutdown => write!(f, "shutting down"),
+            Reason::Fault => write!(f, "interface or tracked resource failed"),
+            Reason::FaultCleared => write!(f, "fault cleared"),
+            Reason::Resigned => write!(f, "operator resigned"),
+            Reason::Locked => write!(f, "operator locked this node"),
+            Reason::Fallback => write!(f, "operator fallback"),
+        }
+    }
+}
+
 /// Why an operator request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -138,6 +138,17 @@ impl Instance {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
+
+    /// Apply a new configuration in place (reload), keeping the state, timers and what was
+    /// heard. The effective priority becomes the new base priority; a new interval takes
+    /// effect with the next advert (master) or the next timer reset (backup).
+    pub fn reconfigure(&mut self, cfg: Config) {
+        self.priority = cfg.priority.max(1);
+        if self.state != State::Backup || cfg.version == Version::V2 {
+            self.master_interval_cs = cfg.interval_cs;
+        }
+        self.cfg = cfg;
+    }
     pub fn state(&self) -> State {
         self.state
     }

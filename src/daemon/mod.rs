@@ -1,0 +1,834 @@
+//! `baton run`: the event loop that drives one VRRP state machine per configured instance.
+//!
+//! A tokio current-thread runtime waits on: packets from the raw sockets, link and address
+//! changes from netlink, the earliest deadline of any instance, finished helper tasks
+//! (fallback checks) and signals. Each input becomes an event for the pure core, whose
+//! actions are carried out here: adverts sent, addresses added or removed, GARP/NA sent.
+
+mod announce;
+mod router;
+mod translate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{self, Change, Model};
+use crate::net::{AnnounceSocket, Received, VrrpSocket};
+use crate::netlink::{self, Monitor, NetEvent, Netlink};
+use crate::vrrp::{Action, Event, State};
+use crate::wire::vrrp::{ChecksumMode, Repr};
+use crate::wire::{arp, ndp};
+use router::{FamilyKey, PlacedVip, Router, SocketKey};
+
+/// What `baton run` needs to start.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    /// The id `@ID` config lines are compared with.
+    pub config_id: Option<String>,
+}
+
+/// Why the daemon could not start (or had to stop).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(String),
+    #[error("instance {instance}: {message}")]
+    Instance { instance: String, message: String },
+    #[error("netlink: {0}")]
+    Netlink(#[from] netlink::NetlinkError),
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Run the daemon until SIGTERM or SIGINT.
+pub fn run(options: Options) -> Result<(), DaemonError> {
+    let model = load_model(&options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| DaemonError::Io {
+            what: "cannot start the runtime",
+            source,
+        })?;
+    // spawn_local needs a LocalSet: the sockets are shared with Rc on this one thread.
+    let local = tokio::task::LocalSet::new();
+    runtime.block_on(local.run_until(serve(options, model)))
+}
+
+/// Load and validate the configuration, rendering every diagnostic into the error.
+fn load_model(options: &Options) -> Result<Model, DaemonError> {
+    let opts = config::Options {
+        config_id: options.config_id.clone(),
+    };
+    let loaded =
+        config::load_with(&options.config, &opts).map_err(|e| DaemonError::Config(e.to_string()))?;
+    for warning in loaded.warnings() {
+        warn!("{}", warning.message);
+    }
+    match loaded.model {
+        Some(model) => Ok(model),
+        None => Err(DaemonError::Config(format!(
+            "{} is invalid:\n{}",
+            options.config.display(),
+            loaded.render()
+        ))),
+    }
+}
+
+/// A packet handed from a socket task to the event loop.
+struct Packet {
+    socket: SocketKey,
+    received: Received,
+    payload: Vec<u8>,
+}
+
+/// Packets waiting for the event loop; beyond this the socket tasks wait and the kernel's
+/// socket buffer absorbs (and, under a flood, drops) the rest.
+const PACKET_QUEUE: usize = 1024;
+
+async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
+    let (netlink, monitor) = Netlink::new()?;
+    let (packet_tx, packet_rx) = mpsc::channel(PACKET_QUEUE);
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let mut daemon = Daemon {
+        origin: Instant::now(),
+        options,
+        netlink,
+        model: model.clone(),
+        routers: BTreeMap::new(),
+        sockets: HashMap::new(),
+        socket_drops: BTreeMap::new(),
+        announcers: HashMap::new(),
+        packet_tx,
+        event_tx,
+    };
+    let signals = Signals::new()?;
+    daemon.start(&model).await?;
+    info!(instances = daemon.routers.len(), "baton started");
+    daemon.event_loop(signals, monitor, packet_rx, event_rx).await;
+    daemon.stop().await;
+    info!("baton stopped");
+    Ok(())
+}
+
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, DaemonError> {
+        let make = |kind| {
+            signal(kind).map_err(|source| DaemonError::Io {
+                what: "cannot install a signal handler",
+                source,
+            })
+        };
+        Ok(Signals {
+            hangup: make(SignalKind::hangup())?,
+            terminate: make(SignalKind::terminate())?,
+            interrupt: make(SignalKind::interrupt())?,
+        })
+    }
+}
+
+struct OpenSocket {
+    socket: Rc<VrrpSocket>,
+    task: JoinHandle<()>,
+}
+
+struct Daemon {
+    origin: Instant,
+    options: Options,
+    netlink: Netlink,
+    model: Model,
+    routers: BTreeMap<String, Router>,
+    sockets: HashMap<SocketKey, OpenSocket>,
+    /// Packets dropped before they reach an instance, by socket and reason.
+    socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
+    announcers: HashMap<String, Rc<AnnounceSocket>>,
+    packet_tx: mpsc::Sender<Packet>,
+    event_tx: mpsc::UnboundedSender<(String, Event)>,
+}
+
+impl Daemon {
+    /// Time since the daemon started: the core's clock.
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    async fn event_loop(
+        &mut self,
+        mut signals: Signals,
+        mut monitor: Monitor,
+        mut packets: mpsc::Receiver<Packet>,
+        mut events: mpsc::UnboundedReceiver<(String, Event)>,
+    ) {
+        loop {
+            let deadline = self.next_deadline().map(|d| self.origin + d);
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
+                _ = signals.interrupt.recv() => { info!("SIGINT: stopping"); return; }
+                _ = signals.hangup.recv() => self.reload().await,
+                _ = timer => self.on_timers().await,
+                Some(packet) = packets.recv() => self.on_packet(packet).await,
+                Some(event) = monitor.next() => self.on_net_event(event).await,
+                Some((name, event)) = events.recv() => self.deliver(&name, event).await,
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        self.routers.values().filter_map(Router::next_deadline).min()
+    }
+
+    /// Build and start every instance of `model`.
+    async fn start(&mut self, model: &Model) -> Result<(), DaemonError> {
+        let mut fresh = Vec::new();
+        for instance in &model.instances {
+            let router = self.build_router(instance).await?;
+            fresh.push(router);
+        }
+        for router in fresh {
+            self.remove_leftovers(&router).await;
+            let name = router.cfg.name.clone();
+            self.routers.insert(name.clone(), router);
+            self.start_router(&name).await;
+        }
+        Ok(())
+    }
+
+    /// Resolve the interface, the source address and the socket of an instance.
+    async fn build_router(&mut self, cfg: &config::Instance) -> Result<Router, DaemonError> {
+        let fail = |message: String| DaemonError::Instance {
+            instance: cfg.name.clone(),
+            message,
+        };
+        let info = self
+            .netlink
+            .interface_info(&cfg.interface)
+            .await
+            .map_err(|e| fail(format!("interface {}: {e}", cfg.interface)))?;
+        let family = FamilyKey::of(cfg.family);
+        let source = source_address(cfg, &info).ok_or_else(|| {
+            fail(format!(
+                "interface {} has no {} address to send adverts from; set unicast_src_ip",
+                cfg.interface,
+                family.net()
+            ))
+        })?;
+        let key = SocketKey {
+            interface: cfg.interface.clone(),
+            family,
+            source,
+        };
+        self.open_socket(&key)
+            .map_err(|e| fail(format!("cannot open the VRRP socket: {e}")))?;
+        let mut vips = Vec::new();
+        for vip in &cfg.vips {
+            let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let on = if dev == cfg.interface {
+                info.clone()
+            } else {
+                self.netlink
+                    .interface_info(&dev)
+                    .await
+                    .map_err(|e| fail(format!("interface {dev} of {vip}: {e}")))?
+            };
+            self.open_announcer(&dev)
+                .map_err(|e| fail(format!("cannot open the GARP socket on {dev}: {e}")))?;
+            vips.push(PlacedVip {
+                vip: vip.clone(),
+                ifindex: on.index,
+                interface: dev,
+                mac: on.mac,
+            });
+        }
+        let own = own_addresses(&info, source);
+        Ok(Router::new(cfg.clone(), key, info.index, vips, own))
+    }
+
+    fn open_socket(&mut self, key: &SocketKey) -> Result<(), crate::net::NetError> {
+        if self.sockets.contains_key(key) {
+            return Ok(());
+        }
+        let socket = Rc::new(VrrpSocket::open(
+            &key.interface,
+            key.family.net(),
+            key.source,
+        )?);
+        let task = tokio::task::spawn_local(receive_loop(
+            socket.clone(),
+            key.clone(),
+            self.packet_tx.clone(),
+        ));
+        self.sockets.insert(key.clone(), OpenSocket { socket, task });
+        Ok(())
+    }
+
+    fn open_announcer(&mut self, interface: &str) -> Result<(), crate::net::NetError> {
+        if !self.announcers.contains_key(interface) {
+            let socket = AnnounceSocket::open(interface)?;
+            self.announcers.insert(interface.to_string(), Rc::new(socket));
+        }
+        Ok(())
+    }
+
+    /// Close sockets no instance uses any more.
+    fn close_unused_sockets(&mut self) {
+        let used: Vec<SocketKey> = self.routers.values().map(|r| r.socket.clone()).collect();
+        self.sockets.retain(|key, open| {
+            let keep = used.contains(key);
+            if !keep {
+                open.task.abort();
+            }
+            keep
+        });
+    }
+
+    /// VIPs left on the interface by a crashed run would answer for a VIP this node does
+    /// not hold. The address owner's VIPs are its own addresses and stay.
+    async fn remove_leftovers(&self, router: &Router) {
+        if router.cfg.is_address_owner() {
+            return;
+        }
+        for placed in &router.vips {
+            if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
+                warn!(instance = %router.cfg.name, "cannot remove leftover {}: {e}", placed.vip);
+            }
+        }
+    }
+
+    async fn start_router(&mut self, name: &str) {
+        let link_up = match self.routers.get(name) {
+            Some(r) => self.link_up(r.ifindex).await,
+            None => return,
+        };
+        let dont_track = self.routers.get(name).is_some_and(|r| r.cfg.dont_track_primary);
+        if !link_up && !dont_track {
+            self.deliver(name, Event::Fault).await;
+        }
+        self.deliver(name, Event::Startup).await;
+    }
+
+    async fn link_up(&self, ifindex: u32) -> bool {
+        match self.netlink.link_by_index(ifindex).await {
+            Ok(link) => link.up,
+            Err(e) => {
+                warn!("cannot read the state of interface {ifindex}: {e}; assuming up");
+                true
+            }
+        }
+    }
+
+    /// Feed one event to an instance and carry out what it asks for.
+    async fn deliver(&mut self, name: &str, event: Event) {
+        let now = self.now();
+        let Some(router) = self.routers.get_mut(name) else {
+            return;
+        };
+        let actions = router.machine.handle(now, event);
+        self.carry_out(name, actions).await;
+    }
+
+    async fn carry_out(&mut self, name: &str, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Transition { from, to, reason } => self.log_transition(name, from, to, reason),
+                Action::AddAddresses => self.add_addresses(name).await,
+                Action::RemoveAddresses => self.remove_addresses(name).await,
+                Action::SendAdvert { priority } => self.send_advert(name, priority).await,
+                Action::Announce => self.start_announcing(name).await,
+                Action::RunFallbackCheck => self.run_fallback_check(name),
+                Action::Refuse(refusal) => warn!(instance = name, "request refused: {refusal}"),
+            }
+        }
+    }
+
+    fn log_transition(&self, name: &str, from: State, to: State, reason: crate::vrrp::Reason) {
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        let master = router
+            .machine
+            .master()
+            .map(|m| format!("; master {} priority {}", m.address, m.priority))
+            .unwrap_or_default();
+        info!(
+            instance = name,
+            from = %from,
+            to = %to,
+            priority = router.machine.priority(),
+            "{name}: {from} -> {to} ({reason}{master})"
+        );
+    }
+
+    async fn add_addresses(&mut self, name: &str) {
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        for placed in &router.vips {
+            let address = netlink_address(&placed.vip, &placed.interface);
+            match self.netlink.add_address(placed.ifindex, &address).await {
+                Ok(()) => debug!(instance = name, "added {} on {}", placed.vip, placed.interface),
+                Err(e) => error!(instance = name, "cannot add {} on {}: {e}", placed.vip, placed.interface),
+            }
+        }
+    }
+
+    async fn remove_addresses(&mut self, name: &str) {
+        let Some(router) = self.routers.get_mut(name) else {
+            return;
+        };
+        router.announce.stop();
+        for placed in &router.vips {
+            if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
+                error!(instance = name, "cannot remove {} from {}: {e}", placed.vip, placed.interface);
+            }
+        }
+    }
+
+    async fn send_advert(&mut self, name: &str, priority: u8) {
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        let Some(open) = self.sockets.get(&router.socket) else {
+            return;
+        };
+        let repr = translate::advert(&router.cfg, priority);
+        let mut buf = [0u8; 1500];
+        let len = repr.buffer_len();
+        for dst in translate::destinations(&router.cfg) {
+            let Some(bytes) = buf.get_mut(..len) else {
+                error!(instance = name, "advert of {len} bytes does not fit a packet");
+                return;
+            };
+            if let Err(e) = repr.emit(bytes, router.socket.source, dst, ChecksumMode::Rfc) {
+                error!(instance = name, "cannot build an advert: {e}");
+                return;
+            }
+            if let Err(e) = open.socket.send(bytes, dst).await {
+                warn!(instance = name, "cannot send an advert to {dst}: {e}");
+            }
+        }
+    }
+
+    async fn start_announcing(&mut self, name: &str) {
+        let now = self.now();
+        if let Some(router) = self.routers.get_mut(name) {
+            let garp = router.cfg.garp;
+            router.announce.start(now, &garp);
+        }
+        self.send_due_announcements(name, now).await;
+    }
+
+    async fn send_due_announcements(&mut self, name: &str, now: Duration) {
+        let Some(router) = self.routers.get_mut(name) else {
+            return;
+        };
+        let count = router.announce.take_due(now);
+        for _ in 0..count {
+            for placed in &router.vips {
+                let frame = match placed.vip.addr {
+                    IpAddr::V4(ip) => arp::gratuitous_arp(placed.mac, ip),
+                    // Like keepalived: the NA comes from the address it announces.
+                    IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip),
+                };
+                let Some(socket) = self.announcers.get(&placed.interface) else {
+                    continue;
+                };
+                if let Err(e) = socket.send_frame(&frame).await {
+                    warn!(instance = name, "cannot announce {} on {}: {e}", placed.vip, placed.interface);
+                }
+            }
+        }
+    }
+
+    fn run_fallback_check(&self, name: &str) {
+        let Some(check) = self.routers.get(name).and_then(|r| r.cfg.fallback_check.clone()) else {
+            return;
+        };
+        let events = self.event_tx.clone();
+        let name = name.to_string();
+        tokio::task::spawn_local(async move {
+            let passed = run_check(&check).await;
+            info!(instance = %name, "fallback_check {}: {}", check.command, if passed { "passed" } else { "failed" });
+            let _ = events.send((name, Event::FallbackCheck { passed }));
+        });
+    }
+
+    async fn on_timers(&mut self) {
+        let now = self.now();
+        let names: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|(_, r)| r.next_deadline().is_some_and(|d| d <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let due = self.routers.get(&name).and_then(|r| r.machine.next_deadline());
+            if due.is_some_and(|d| d <= now) {
+                self.deliver(&name, Event::Timeout).await;
+            }
+            self.send_due_announcements(&name, now).await;
+        }
+    }
+
+    async fn on_packet(&mut self, packet: Packet) {
+        let Packet {
+            socket,
+            received,
+            payload,
+        } = packet;
+        let repr = match Repr::parse(&payload, received.src, received.dst, ChecksumMode::Rfc) {
+            Ok(repr) => repr,
+            Err(e) => {
+                self.count_socket_drop(&socket, e.kind());
+                debug!(interface = %socket.interface, "dropped a packet from {}: {e}", received.src);
+                return;
+            }
+        };
+        let name = self
+            .routers
+            .iter()
+            .find(|(_, r)| r.hears(&socket.interface, socket.family, repr.vrid))
+            .map(|(n, _)| n.clone());
+        let Some(name) = name else {
+            self.count_socket_drop(&socket, "unknown_vrid");
+            return;
+        };
+        let Some(router) = self.routers.get_mut(&name) else {
+            return;
+        };
+        let advert = match router.filter.check(received.src, received.ttl, &repr) {
+            Ok(advert) => advert,
+            Err(drop) => {
+                router.count_drop(drop.kind());
+                debug!(instance = %name, "dropped an advert from {}: {drop}", received.src);
+                return;
+            }
+        };
+        if !router.filter.addresses_match(&repr) {
+            router.count_drop("address_list_differs");
+            debug!(instance = %name, "advert from {} lists other addresses; accepted", received.src);
+        }
+        self.deliver(&name, Event::Advert(advert)).await;
+    }
+
+    fn count_socket_drop(&mut self, socket: &SocketKey, reason: &'static str) {
+        *self.socket_drops.entry((socket.clone(), reason)).or_default() += 1;
+    }
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::LinkChanged { index, name, up } => self.on_link(index, &name, up).await,
+            NetEvent::AddressRemoved {
+                index,
+                addr,
+                prefix_len,
+            } => self.on_address_removed(index, addr, prefix_len).await,
+            NetEvent::AddressAdded { .. } => {}
+        }
+    }
+
+    /// A link went down or came up: the instances on it go to or leave FAULT.
+    async fn on_link(&mut self, index: u32, interface: &str, up: bool) {
+        let names: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|(_, r)| r.ifindex == index && !r.cfg.dont_track_primary)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let state = self.routers.get(&name).map(|r| r.machine.state());
+            match (up, state) {
+                (false, Some(s)) if s != State::Fault => {
+                    warn!(instance = %name, "link {interface} is down");
+                    self.deliver(&name, Event::Fault).await;
+                }
+                (true, Some(State::Fault)) => {
+                    info!(instance = %name, "link {interface} is up");
+                    self.deliver(&name, Event::FaultCleared).await;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Someone removed a VIP while we are master: put it back.
+    async fn on_address_removed(&mut self, index: u32, addr: IpAddr, prefix_len: u8) {
+        let mut restore = Vec::new();
+        for (name, router) in &self.routers {
+            if router.machine.state() != State::Master {
+                continue;
+            }
+            for placed in &router.vips {
+                if placed.ifindex == index && placed.vip.addr == addr && placed.vip.prefix_len == prefix_len {
+                    restore.push((name.clone(), placed.clone()));
+                }
+            }
+        }
+        for (name, placed) in restore {
+            warn!(instance = %name, "{} was removed from {} while MASTER; putting it back", placed.vip, placed.interface);
+            let address = netlink_address(&placed.vip, &placed.interface);
+            if let Err(e) = self.netlink.add_address(placed.ifindex, &address).await {
+                error!(instance = %name, "cannot put back {}: {e}", placed.vip);
+            }
+        }
+    }
+
+    /// SIGHUP: apply what changed in the configuration; an invalid one changes nothing.
+    async fn reload(&mut self) {
+        let new = match load_model(&self.options) {
+            Ok(model) => model,
+            Err(e) => {
+                error!("reload refused, the running configuration stays: {e}");
+                return;
+            }
+        };
+        let diff = Model::diff(&self.model, &new);
+        if diff.is_empty() {
+            info!("reload: configuration unchanged");
+            self.model = new;
+            return;
+        }
+        info!(
+            added = diff.added.len(),
+            removed = diff.removed.len(),
+            changed = diff.changed.len(),
+            unchanged = diff.unchanged.len(),
+            "reload"
+        );
+        for name in &diff.removed {
+            self.stop_router(name).await;
+        }
+        for (name, changes) in &diff.changed {
+            if let Some(cfg) = new.instance(name) {
+                self.reconfigure(name, cfg, changes).await;
+            }
+        }
+        for name in &diff.added {
+            if let Some(cfg) = new.instance(name) {
+                self.add_router(cfg).await;
+            }
+        }
+        self.close_unused_sockets();
+        self.model = new;
+    }
+
+    async fn stop_router(&mut self, name: &str) {
+        self.deliver(name, Event::Shutdown).await;
+        self.routers.remove(name);
+        info!(instance = name, "removed");
+    }
+
+    async fn add_router(&mut self, cfg: &config::Instance) {
+        match self.build_router(cfg).await {
+            Ok(router) => {
+                self.remove_leftovers(&router).await;
+                self.routers.insert(cfg.name.clone(), router);
+                self.start_router(&cfg.name).await;
+                info!(instance = %cfg.name, "added");
+            }
+            Err(e) => error!("reload: cannot start {}: {e}", cfg.name),
+        }
+    }
+
+    /// Apply changes in place where the wire identity allows; otherwise restart the instance.
+    async fn reconfigure(&mut self, name: &str, cfg: &config::Instance, changes: &[Change]) {
+        let restart = changes
+            .iter()
+            .any(|c| matches!(c, Change::Unicast | Change::Multicast));
+        if restart {
+            info!(instance = name, "reload: restarting for {changes:?}");
+            self.stop_router(name).await;
+            self.add_router(cfg).await;
+            return;
+        }
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        let is_master = router.machine.state() == State::Master;
+        let removed: Vec<PlacedVip> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::VipsRemoved(v) => Some(v),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|v| router.vips.iter().find(|p| p.vip.addr == v.addr).cloned())
+            .collect();
+        let rebuilt = match self.build_router(cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                error!("reload: cannot apply the new {name}, keeping the old one: {e}");
+                return;
+            }
+        };
+        let Some(router) = self.routers.get_mut(name) else {
+            return;
+        };
+        let source = router.socket.source;
+        router.machine.reconfigure(translate::machine_config(cfg, source));
+        router.filter = rebuilt.filter;
+        router.vips = rebuilt.vips;
+        router.cfg = cfg.clone();
+        info!(instance = name, "reload: updated in place ({changes:?})");
+        if is_master {
+            for placed in removed {
+                if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
+                    error!(instance = name, "cannot remove {}: {e}", placed.vip);
+                }
+            }
+            self.add_addresses(name).await;
+            self.start_announcing(name).await;
+        }
+    }
+
+    /// Graceful stop: every instance sends priority 0 (if master) and removes its VIPs.
+    async fn stop(&mut self) {
+        let names: Vec<String> = self.routers.keys().cloned().collect();
+        for name in names {
+            self.deliver(&name, Event::Shutdown).await;
+        }
+        for open in self.sockets.values() {
+            open.task.abort();
+        }
+    }
+}
+
+/// Read packets from one socket and hand them to the event loop.
+async fn receive_loop(socket: Rc<VrrpSocket>, key: SocketKey, packets: mpsc::Sender<Packet>) {
+    let mut buf = vec![0u8; 65_536];
+    let mut errors = 0u64;
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok(received) => {
+                let payload = buf.get(..received.len).unwrap_or_default().to_vec();
+                let packet = Packet {
+                    socket: key.clone(),
+                    received,
+                    payload,
+                };
+                if packets.send(packet).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                // Log the first few and then every thousandth, so a flood cannot fill the log.
+                if errors <= 10 || errors % 1000 == 0 {
+                    warn!(interface = %key.interface, count = errors, "receive error: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// The address adverts are sent from: configured, else the interface's first IPv4 address
+/// (IPv4) or its link-local address (IPv6).
+fn source_address(cfg: &config::Instance, info: &netlink::InterfaceInfo) -> Option<IpAddr> {
+    if let Some(src) = cfg.unicast_src_ip.or(cfg.mcast_src_ip) {
+        return Some(src);
+    }
+    let vips: Vec<IpAddr> = cfg.vips.iter().map(|v| v.addr).collect();
+    match cfg.family {
+        config::Family::IPv4 => info
+            .ipv4
+            .iter()
+            .map(|(a, _)| IpAddr::V4(*a))
+            .find(|a| !vips.contains(a)),
+        config::Family::IPv6 => info.ipv6_link_local.map(IpAddr::V6),
+    }
+}
+
+/// Our own addresses on the interface: packets from them are our own.
+fn own_addresses(info: &netlink::InterfaceInfo, source: IpAddr) -> Vec<IpAddr> {
+    let mut own: Vec<IpAddr> = info.ipv4.iter().map(|(a, _)| IpAddr::V4(*a)).collect();
+    own.extend(info.ipv6_link_local.map(IpAddr::V6));
+    if !own.contains(&source) {
+        own.push(source);
+    }
+    own
+}
+
+fn netlink_address(vip: &config::VirtualAddress, interface: &str) -> netlink::VirtualAddress {
+    netlink::VirtualAddress {
+        addr: vip.addr,
+        prefix_len: vip.prefix_len,
+        label: vip.label.clone().map(|l| {
+            if l.starts_with(interface) {
+                l
+            } else {
+                format!("{interface}:{l}")
+            }
+        }),
+        scope: vip.scope.map(scope_number),
+        broadcast: match vip.brd {
+            Some(config::Broadcast::Addr(a)) => Some(a),
+            _ => None,
+        },
+        peer: vip.peer,
+        // IPv6 VIPs are usable at once, as with keepalived.
+        nodad: vip.flags.nodad || vip.addr.is_ipv6(),
+        noprefixroute: vip.flags.noprefixroute,
+    }
+}
+
+/// RT_SCOPE_* values of rtnetlink.
+fn scope_number(scope: config::Scope) -> u8 {
+    match scope {
+        config::Scope::Global => 0,
+        config::Scope::Site => 200,
+        config::Scope::Link => 253,
+        config::Scope::Host => 254,
+        config::Scope::Nowhere => 255,
+    }
+}
+
+/// Run a check command with its timeout; success is exit status 0.
+async fn run_check(check: &config::FallbackCheck) -> bool {
+    let mut command = tokio::process::Command::new(&check.command.program);
+    command.args(&check.command.args).kill_on_drop(true);
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            warn!("cannot run {}: {e}", check.command);
+            return false;
+        }
+    };
+    let timeout = Duration::from_millis(check.timeout_ms);
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(output)) => output.status.success(),
+        Ok(Err(e)) => {
+            warn!("{} failed: {e}", check.command);
+            false
+        }
+        Err(_) => {
+            warn!("{} timed out after {timeout:?}", check.command);
+            false
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! One configured instance at run time: its state machine, where it sends from and to, and
+//! its counters.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::announce;
+use super::translate;
+use crate::config;
+use crate::net::Family;
+use crate::vrrp::{self, receive::Filter};
+
+/// The socket an instance uses: interface, family and source address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    pub interface: String,
+    pub family: FamilyKey,
+    pub source: IpAddr,
+}
+
+/// `net::Family` with an order, for map keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FamilyKey {
+    V4,
+    V6,
+}
+
+impl FamilyKey {
+    pub fn of(family: config::Family) -> FamilyKey {
+        match family {
+            config::Family::IPv4 => FamilyKey::V4,
+            config::Family::IPv6 => FamilyKey::V6,
+        }
+    }
+
+    pub fn net(self) -> Family {
+        match self {
+            FamilyKey::V4 => Family::V4,
+            FamilyKey::V6 => Family::V6,
+        }
+    }
+}
+
+/// A virtual address with the interface it lives on.
+#[derive(Clone, Debug)]
+pub struct PlacedVip {
+    pub vip: config::VirtualAddress,
+    pub ifindex: u32,
+    pub interface: String,
+    pub mac: [u8; 6],
+}
+
+pub struct Router {
+    pub cfg: config::Instance,
+    pub machine: vrrp::Instance,
+    pub filter: Filter,
+    pub socket: SocketKey,
+    pub ifindex: u32,
+    pub vips: Vec<PlacedVip>,
+    pub announce: announce::Schedule,
+    /// Dropped packets by reason.
+    pub drops: BTreeMap<&'static str, u64>,
+}
+
+impl Router {
+    pub fn new(
+        cfg: config::Instance,
+        socket: SocketKey,
+        ifindex: u32,
+        vips: Vec<PlacedVip>,
+        own: Vec<IpAddr>,
+    ) -> Router {
+        let machine = vrrp::Instance::new(translate::machine_config(&cfg, socket.source));
+        let filter = translate::filter(&cfg, own);
+        Router {
+            cfg,
+            machine,
+            filter,
+            socket,
+            ifindex,
+            vips,
+            announce: announce::Schedule::default(),
+            drops: BTreeMap::new(),
+        }
+    }
+
+    pub fn count_drop(&mut self, reason: &'static str) {
+        *self.drops.entry(reason).or_default() += 1;
+    }
+
+    /// Does this router own a packet for `vrid` that arrived on `socket`'s interface and
+    /// family?
+    pub fn hears(&self, interface: &str, family: FamilyKey, vrid: u8) -> bool {
+        self.cfg.vrid == vrid && self.socket.family == family && self.socket.interface == interface
+    }
+
+    /// The earliest time this router needs the event loop.
+    pub fn next_deadline(&self) -> Option<std::time::Duration> {
+        match (self.machine.next_deadline(), self.announce.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! From the configuration model to what the protocol core needs: the state machine's
+//! [`vrrp::Config`], the receive [`Filter`] and the advert to emit. Pure.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::{self, Family};
+use crate::vrrp::receive::Filter;
+use crate::vrrp::{self};
+use crate::wire::vrrp::{Auth, IPV4_MULTICAST, IPV6_MULTICAST, Repr};
+
+/// How long a failed `fallback_check` waits before it is run again.
+const FALLBACK_RETRY: Duration = Duration::from_secs(2);
+
+/// The state machine's configuration; `source` is this router's primary address.
+pub fn machine_config(instance: &config::Instance, source: IpAddr) -> vrrp::Config {
+    let mut cfg = vrrp::Config::new(
+        instance.version,
+        instance.priority,
+        instance.advert_int_cs,
+        source,
+    );
+    cfg.preempt = instance.preempt();
+    cfg.preempt_delay = Duration::from_millis(instance.preempt_delay_ms);
+    cfg.accept_mode = instance.accept;
+    cfg.fallback_gate = instance.preempt() && instance.fallback_check.is_some();
+    cfg.fallback_check_interval = FALLBACK_RETRY;
+    cfg.hold_down = Duration::from_millis(instance.flap_hold_down_ms);
+    cfg
+}
+
+/// The wire form of the configured password: at most 8 bytes, zero padded (RFC 3768 5.3.7).
+pub fn wire_auth(instance: &config::Instance) -> Auth {
+    match &instance.auth {
+        None => Auth::None,
+        Some(config::Auth::Pass(password)) => {
+            let mut bytes = [0u8; 8];
+            for (slot, byte) in bytes.iter_mut().zip(password.bytes()) {
+                *slot = byte;
+            }
+            Auth::Pass(bytes)
+        }
+    }
+}
+
+/// What the instance accepts on receipt; `own` are the local addresses of its interface.
+pub fn filter(instance: &config::Instance, own: Vec<IpAddr>) -> Filter {
+    Filter {
+        version: instance.version,
+        vrid: instance.vrid,
+        auth: wire_auth(instance),
+        vips: instance.vips.iter().map(|v| v.addr).collect(),
+        unicast_peers: instance.unicast_peers.iter().map(|p| p.addr).collect(),
+        own_addresses: own,
+        strict_owner: instance.strict,
+    }
+}
+
+/// Where adverts go: the unicast peers, or the family's multicast group.
+pub fn destinations(instance: &config::Instance) -> Vec<IpAddr> {
+    if instance.is_unicast() {
+        return instance.unicast_peers.iter().map(|p| p.addr).collect();
+    }
+    if let Some(dst) = instance.mcast_dst_ip {
+        return vec![dst];
+    }
+    match instance.family {
+        Family::IPv4 => vec![IpAddr::V4(IPV4_MULTICAST)],
+        Family::IPv6 => vec![IpAddr::V6(IPV6_MULTICAST)],
+    }
+}
+
+/// The advertisement this instance sends with `priority`.
+pub fn advert(instance: &config::Instance, priority: u8) -> Repr {
+    Repr {
+        version: instance.version,
+        vrid: instance.vrid,
+        priority,
+        interval_cs: instance.advert_int_cs,
+        auth: wire_auth(instance),
+        addresses: instance.vips.iter().map(|v| v.addr).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    fn instance(body: &str) -> config::Instance {
+        let text = format!("vrrp_instance VI {{\n{body}\n}}\n");
+        let (model, diagnostics) = parse_str("test.conf", &text);
+        let model = model.unwrap_or_else(|| panic!("valid config: {diagnostics:?}"));
+        model.instances[0].clone()
+    }
+
+    const BASE: &str = "interface eth0\nvirtual_router_id 51\npriority 150\n\
+                        virtual_ipaddress {\n192.0.2.100/24\n}";
+
+    #[test]
+    fn manual_fallback_turns_preemption_off_and_gate_only_applies_to_automatic() {
+        let source: IpAddr = "192.0.2.1".parse().unwrap();
+        let manual = instance(&format!(
+            "{BASE}\nfallback manual\nfallback_check /bin/true\nflap_hold_down 30"
+        ));
+        let cfg = machine_config(&manual, source);
+        assert!(!cfg.preempt);
+        assert!(!cfg.fallback_gate, "manual fallback runs the check on `baton fallback`");
+        assert_eq!(cfg.hold_down, Duration::from_secs(30));
+        let automatic = instance(&format!("{BASE}\nfallback_check /bin/true\npreempt_delay 5"));
+        let cfg = machine_config(&automatic, source);
+        assert!(cfg.preempt && cfg.fallback_gate);
+        assert_eq!(cfg.preempt_delay, Duration::from_secs(5));
+        assert_eq!(cfg.primary_address, source);
+        assert_eq!(cfg.interval_cs, 100);
+    }
+
+    #[test]
+    fn password_is_padded_to_eight_bytes() {
+        let i = instance(&format!(
+            "{BASE}\nauthentication {{\nauth_type PASS\nauth_pass s3cret\n}}"
+        ));
+        assert_eq!(wire_auth(&i), Auth::Pass(*b"s3cret\0\0"));
+        assert_eq!(advert(&i, 150).auth, Auth::Pass(*b"s3cret\0\0"));
+    }
+
+    #[test]
+    fn adverts_go_to_multicast_or_to_the_unicast_peers() {
+        let multicast = instance(BASE);
+        assert_eq!(destinations(&multicast), vec!["224.0.0.18".parse::<IpAddr>().unwrap()]);
+        let unicast = instance(&format!(
+            "{BASE}\nunicast_src_ip 192.0.2.1\nunicast_peer {{\n192.0.2.2\n192.0.2.3\n}}"
+        ));
+        let peers: Vec<IpAddr> = vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()];
+        assert_eq!(destinations(&unicast), peers);
+        assert_eq!(filter(&unicast, vec![]).unicast_peers, peers);
+        let v6 = instance(
+            "interface eth0\nvirtual_router_id 51\nversion 3\n\
+             virtual_ipaddress {\n2001:db8::100/64\n}",
+        );
+        assert_eq!(destinations(&v6), vec!["ff02::12".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn advert_lists_the_virtual_addresses() {
+        let i = instance(BASE);
+        let repr = advert(&i, 0);
+        assert_eq!(repr.priority, 0);
+        assert_eq!(repr.vrid, 51);
+        assert_eq!(repr.addresses, vec!["192.0.2.100".parse::<IpAddr>().unwrap()]);
+    }
+}
