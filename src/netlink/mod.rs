@@ -11,6 +11,7 @@ mod error;
 mod monitor;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
@@ -93,11 +94,23 @@ pub struct InterfaceInfo {
     pub up: bool,
 }
 
-/// A handle for rtnetlink requests. Cheap to clone; the connection task stops
-/// when the last clone is dropped.
+/// A handle for rtnetlink requests. Cheap to clone; the connection task is
+/// aborted when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: rtnetlink::Handle,
+    _task: Arc<AbortOnDrop>,
+}
+
+/// Aborts the rtnetlink connection task (which would otherwise run until the
+/// runtime stops, as it keeps a sender for notifications nobody reads).
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Netlink {
@@ -111,13 +124,22 @@ impl Netlink {
 
     /// Open only the request connection.
     pub fn new_without_monitor() -> Result<Netlink, NetlinkError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(NetlinkError::Open {
+                what: "request",
+                source: std::io::Error::other("no tokio runtime on this thread"),
+            });
+        }
         let (connection, handle, _messages) =
             rtnetlink::new_connection().map_err(|source| NetlinkError::Open {
                 what: "request",
                 source,
             })?;
-        tokio::spawn(connection);
-        Ok(Netlink { handle })
+        let task = tokio::spawn(connection);
+        Ok(Netlink {
+            handle,
+            _task: Arc::new(AbortOnDrop(task)),
+        })
     }
 
     /// Add `vip` to interface `ifindex`. Idempotent: an address that is already
@@ -323,4 +345,40 @@ fn link_state(message: &LinkMessage) -> LinkState {
 
 fn is_link_local(addr: Ipv6Addr) -> bool {
     addr.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_runtime_is_an_error_not_a_panic() {
+        assert!(matches!(
+            Netlink::new_without_monitor(),
+            Err(NetlinkError::Open { .. })
+        ));
+        assert!(matches!(Netlink::new(), Err(NetlinkError::Open { .. })));
+    }
+
+    #[test]
+    fn add_message_carries_label_flags_and_peer() {
+        let vip = VirtualAddress {
+            label: Some("eth0:vip".into()),
+            broadcast: Some(Ipv4Addr::new(192, 0, 2, 255)),
+            noprefixroute: true,
+            ..VirtualAddress::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 24)
+        };
+        let mut message = AddressMessage::default();
+        fill_add_message(&mut message, &vip);
+        let attrs = &message.attributes;
+        assert!(attrs.contains(&AddressAttribute::Label("eth0:vip".into())));
+        assert!(attrs.contains(&AddressAttribute::Broadcast(Ipv4Addr::new(192, 0, 2, 255))));
+        assert!(attrs.contains(&AddressAttribute::Flags(vec![AddressFlag::Noprefixroute])));
+        assert!(!VirtualAddress::new(vip.addr, 24).nodad);
+        assert!(VirtualAddress::new("2001:db8::1".parse().unwrap(), 64).nodad);
+        assert!(matches!(
+            check_prefix(vip.addr, 33),
+            Err(NetlinkError::BadPrefix { .. })
+        ));
+    }
 }
