@@ -4,5 +4,8 @@
 //! See `DESIGN.md` in the shared folder for the architecture.
 
 pub mod config;
+pub mod net;
+pub mod netlink;
+pub mod sys;
 pub mod vrrp;
 pub mod wire;
