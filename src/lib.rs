@@ -5,5 +5,8 @@
 
 pub mod config;
 pub mod daemon;
+pub mod net;
+pub mod netlink;
+pub mod sys;
 pub mod vrrp;
 pub mod wire;
