@@ -31,11 +31,14 @@ fn run(args: &cli::Run) -> ExitCode {
     }
 }
 
+/// netlink-packet-route warns about every kernel attribute newer than itself; not ours to fix.
+const DEFAULT_LOG_FILTER: &str = "info,netlink_packet_route=error";
+
 /// Plain lines on stderr (without timestamps under systemd, which adds its own), or JSON.
 /// `BATON_LOG` filters, e.g. `BATON_LOG=debug`.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -74,8 +74,8 @@ fn load_model(options: &Options) -> Result<Model, DaemonError> {
     let opts = config::Options {
         config_id: options.config_id.clone(),
     };
-    let loaded =
-        config::load_with(&options.config, &opts).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let loaded = config::load_with(&options.config, &opts)
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
     for warning in loaded.warnings() {
         warn!("{}", warning.message);
     }
@@ -119,7 +119,9 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
     let signals = Signals::new()?;
     daemon.start(&model).await?;
     info!(instances = daemon.routers.len(), "baton started");
-    daemon.event_loop(signals, monitor, packet_rx, event_rx).await;
+    daemon
+        .event_loop(signals, monitor, packet_rx, event_rx)
+        .await;
     daemon.stop().await;
     info!("baton stopped");
     Ok(())
@@ -201,7 +203,10 @@ impl Daemon {
     }
 
     fn next_deadline(&self) -> Option<Duration> {
-        self.routers.values().filter_map(Router::next_deadline).min()
+        self.routers
+            .values()
+            .filter_map(Router::next_deadline)
+            .min()
     }
 
     /// Build and start every instance of `model`.
@@ -284,14 +289,16 @@ impl Daemon {
             key.clone(),
             self.packet_tx.clone(),
         ));
-        self.sockets.insert(key.clone(), OpenSocket { socket, task });
+        self.sockets
+            .insert(key.clone(), OpenSocket { socket, task });
         Ok(())
     }
 
     fn open_announcer(&mut self, interface: &str) -> Result<(), crate::net::NetError> {
         if !self.announcers.contains_key(interface) {
             let socket = AnnounceSocket::open(interface)?;
-            self.announcers.insert(interface.to_string(), Rc::new(socket));
+            self.announcers
+                .insert(interface.to_string(), Rc::new(socket));
         }
         Ok(())
     }
@@ -315,7 +322,11 @@ impl Daemon {
             return;
         }
         for placed in &router.vips {
-            if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
+            if let Err(e) = self
+                .netlink
+                .del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len)
+                .await
+            {
                 warn!(instance = %router.cfg.name, "cannot remove leftover {}: {e}", placed.vip);
             }
         }
@@ -323,21 +334,24 @@ impl Daemon {
 
     async fn start_router(&mut self, name: &str) {
         let link_up = match self.routers.get(name) {
-            Some(r) => self.link_up(r.ifindex).await,
+            Some(r) => self.link_up(&r.cfg.interface).await,
             None => return,
         };
-        let dont_track = self.routers.get(name).is_some_and(|r| r.cfg.dont_track_primary);
+        let dont_track = self
+            .routers
+            .get(name)
+            .is_some_and(|r| r.cfg.dont_track_primary);
         if !link_up && !dont_track {
             self.deliver(name, Event::Fault).await;
         }
         self.deliver(name, Event::Startup).await;
     }
 
-    async fn link_up(&self, ifindex: u32) -> bool {
-        match self.netlink.link_by_index(ifindex).await {
+    async fn link_up(&self, interface: &str) -> bool {
+        match self.netlink.link(interface).await {
             Ok(link) => link.up,
             Err(e) => {
-                warn!("cannot read the state of interface {ifindex}: {e}; assuming up");
+                warn!("cannot read the state of {interface}: {e}; assuming up");
                 true
             }
         }
@@ -356,7 +370,9 @@ impl Daemon {
     async fn carry_out(&mut self, name: &str, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Transition { from, to, reason } => self.log_transition(name, from, to, reason),
+                Action::Transition { from, to, reason } => {
+                    self.log_transition(name, from, to, reason)
+                }
                 Action::AddAddresses => self.add_addresses(name).await,
                 Action::RemoveAddresses => self.remove_addresses(name).await,
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
@@ -368,20 +384,14 @@ impl Daemon {
     }
 
     fn log_transition(&self, name: &str, from: State, to: State, reason: crate::vrrp::Reason) {
-        let Some(router) = self.routers.get(name) else {
-            return;
-        };
-        let master = router
-            .machine
-            .master()
-            .map(|m| format!("; master {} priority {}", m.address, m.priority))
-            .unwrap_or_default();
+        let priority = self
+            .routers
+            .get(name)
+            .map(|r| r.machine.priority())
+            .unwrap_or(0);
         info!(
             instance = name,
-            from = %from,
-            to = %to,
-            priority = router.machine.priority(),
-            "{name}: {from} -> {to} ({reason}{master})"
+            "{name}: {from} -> {to} ({reason}), priority {priority}"
         );
     }
 
@@ -392,8 +402,14 @@ impl Daemon {
         for placed in &router.vips {
             let address = netlink_address(&placed.vip, &placed.interface);
             match self.netlink.add_address(placed.ifindex, &address).await {
-                Ok(()) => debug!(instance = name, "added {} on {}", placed.vip, placed.interface),
-                Err(e) => error!(instance = name, "cannot add {} on {}: {e}", placed.vip, placed.interface),
+                Ok(()) => debug!(
+                    instance = name,
+                    "added {} on {}", placed.vip, placed.interface
+                ),
+                Err(e) => error!(
+                    instance = name,
+                    "cannot add {} on {}: {e}", placed.vip, placed.interface
+                ),
             }
         }
     }
@@ -404,8 +420,15 @@ impl Daemon {
         };
         router.announce.stop();
         for placed in &router.vips {
-            if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
-                error!(instance = name, "cannot remove {} from {}: {e}", placed.vip, placed.interface);
+            if let Err(e) = self
+                .netlink
+                .del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len)
+                .await
+            {
+                error!(
+                    instance = name,
+                    "cannot remove {} from {}: {e}", placed.vip, placed.interface
+                );
             }
         }
     }
@@ -422,7 +445,10 @@ impl Daemon {
         let len = repr.buffer_len();
         for dst in translate::destinations(&router.cfg) {
             let Some(bytes) = buf.get_mut(..len) else {
-                error!(instance = name, "advert of {len} bytes does not fit a packet");
+                error!(
+                    instance = name,
+                    "advert of {len} bytes does not fit a packet"
+                );
                 return;
             };
             if let Err(e) = repr.emit(bytes, router.socket.source, dst, ChecksumMode::Rfc) {
@@ -460,14 +486,21 @@ impl Daemon {
                     continue;
                 };
                 if let Err(e) = socket.send_frame(&frame).await {
-                    warn!(instance = name, "cannot announce {} on {}: {e}", placed.vip, placed.interface);
+                    warn!(
+                        instance = name,
+                        "cannot announce {} on {}: {e}", placed.vip, placed.interface
+                    );
                 }
             }
         }
     }
 
     fn run_fallback_check(&self, name: &str) {
-        let Some(check) = self.routers.get(name).and_then(|r| r.cfg.fallback_check.clone()) else {
+        let Some(check) = self
+            .routers
+            .get(name)
+            .and_then(|r| r.cfg.fallback_check.clone())
+        else {
             return;
         };
         let events = self.event_tx.clone();
@@ -488,7 +521,10 @@ impl Daemon {
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {
-            let due = self.routers.get(&name).and_then(|r| r.machine.next_deadline());
+            let due = self
+                .routers
+                .get(&name)
+                .and_then(|r| r.machine.next_deadline());
             if due.is_some_and(|d| d <= now) {
                 self.deliver(&name, Event::Timeout).await;
             }
@@ -538,7 +574,10 @@ impl Daemon {
     }
 
     fn count_socket_drop(&mut self, socket: &SocketKey, reason: &'static str) {
-        *self.socket_drops.entry((socket.clone(), reason)).or_default() += 1;
+        *self
+            .socket_drops
+            .entry((socket.clone(), reason))
+            .or_default() += 1;
     }
 
     async fn on_net_event(&mut self, event: NetEvent) {
@@ -550,6 +589,21 @@ impl Daemon {
                 prefix_len,
             } => self.on_address_removed(index, addr, prefix_len).await,
             NetEvent::AddressAdded { .. } => {}
+            NetEvent::Overrun => self.resync_links().await,
+        }
+    }
+
+    /// The kernel dropped notifications: read every instance's link state again.
+    async fn resync_links(&mut self) {
+        warn!("netlink notifications were lost; re-reading link states");
+        let links: Vec<(u32, String)> = self
+            .routers
+            .values()
+            .map(|r| (r.ifindex, r.cfg.interface.clone()))
+            .collect();
+        for (index, interface) in links {
+            let up = self.link_up(&interface).await;
+            self.on_link(index, &interface, up).await;
         }
     }
 
@@ -585,7 +639,10 @@ impl Daemon {
                 continue;
             }
             for placed in &router.vips {
-                if placed.ifindex == index && placed.vip.addr == addr && placed.vip.prefix_len == prefix_len {
+                if placed.ifindex == index
+                    && placed.vip.addr == addr
+                    && placed.vip.prefix_len == prefix_len
+                {
                     restore.push((name.clone(), placed.clone()));
                 }
             }
@@ -691,14 +748,20 @@ impl Daemon {
             return;
         };
         let source = router.socket.source;
-        router.machine.reconfigure(translate::machine_config(cfg, source));
+        router
+            .machine
+            .reconfigure(translate::machine_config(cfg, source));
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.cfg = cfg.clone();
         info!(instance = name, "reload: updated in place ({changes:?})");
         if is_master {
             for placed in removed {
-                if let Err(e) = self.netlink.del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len).await {
+                if let Err(e) = self
+                    .netlink
+                    .del_address(placed.ifindex, placed.vip.addr, placed.vip.prefix_len)
+                    .await
+                {
                     error!(instance = name, "cannot remove {}: {e}", placed.vip);
                 }
             }
@@ -739,7 +802,7 @@ async fn receive_loop(socket: Rc<VrrpSocket>, key: SocketKey, packets: mpsc::Sen
             Err(e) => {
                 errors += 1;
                 // Log the first few and then every thousandth, so a flood cannot fill the log.
-                if errors <= 10 || errors % 1000 == 0 {
+                if errors <= 10 || errors.is_multiple_of(1000) {
                     warn!(interface = %key.interface, count = errors, "receive error: {e}");
                 }
             }

@@ -105,9 +105,14 @@ mod tests {
         ));
         let cfg = machine_config(&manual, source);
         assert!(!cfg.preempt);
-        assert!(!cfg.fallback_gate, "manual fallback runs the check on `baton fallback`");
+        assert!(
+            !cfg.fallback_gate,
+            "manual fallback runs the check on `baton fallback`"
+        );
         assert_eq!(cfg.hold_down, Duration::from_secs(30));
-        let automatic = instance(&format!("{BASE}\nfallback_check /bin/true\npreempt_delay 5"));
+        let automatic = instance(&format!(
+            "{BASE}\nfallback_check /bin/true\npreempt_delay 5"
+        ));
         let cfg = machine_config(&automatic, source);
         assert!(cfg.preempt && cfg.fallback_gate);
         assert_eq!(cfg.preempt_delay, Duration::from_secs(5));
@@ -127,7 +132,10 @@ mod tests {
     #[test]
     fn adverts_go_to_multicast_or_to_the_unicast_peers() {
         let multicast = instance(BASE);
-        assert_eq!(destinations(&multicast), vec!["224.0.0.18".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            destinations(&multicast),
+            vec!["224.0.0.18".parse::<IpAddr>().unwrap()]
+        );
         let unicast = instance(&format!(
             "{BASE}\nunicast_src_ip 192.0.2.1\nunicast_peer {{\n192.0.2.2\n192.0.2.3\n}}"
         ));
@@ -138,7 +146,10 @@ mod tests {
             "interface eth0\nvirtual_router_id 51\nversion 3\n\
              virtual_ipaddress {\n2001:db8::100/64\n}",
         );
-        assert_eq!(destinations(&v6), vec!["ff02::12".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            destinations(&v6),
+            vec!["ff02::12".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
@@ -147,6 +158,9 @@ mod tests {
         let repr = advert(&i, 0);
         assert_eq!(repr.priority, 0);
         assert_eq!(repr.vrid, 51);
-        assert_eq!(repr.addresses, vec!["192.0.2.100".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            repr.addresses,
+            vec!["192.0.2.100".parse::<IpAddr>().unwrap()]
+        );
     }
 }

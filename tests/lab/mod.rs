@@ -287,6 +287,25 @@ impl Lab {
         ip(&["-n", &self.ns(node), "link", "set", "dev", IFNAME, "down"]);
     }
 
+    /// Cut (`true`) or restore the traffic between `node` and every other isolated node,
+    /// keeping its link and carrier up: the bridge port becomes `isolated`. Nodes that
+    /// are not isolated (a client) still reach it.
+    pub fn isolate(&self, node: &str, isolated: bool) {
+        let value = if isolated { "on" } else { "off" };
+        ip(&[
+            "-n",
+            &self.bridge_ns,
+            "link",
+            "set",
+            "dev",
+            node,
+            "type",
+            "bridge_slave",
+            "isolated",
+            value,
+        ]);
+    }
+
     /// Set `veth0` of `node` up.
     pub fn link_up(&self, node: &str) {
         ip(&["-n", &self.ns(node), "link", "set", "dev", IFNAME, "up"]);

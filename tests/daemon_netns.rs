@@ -1,0 +1,314 @@
+//! `baton run` on real kernels: two servers and a client in network namespaces, each test
+//! asserting what the client and `ip addr` see. Needs root (CI runs as root).
+
+mod daemon;
+mod lab;
+
+use std::time::Duration;
+
+use daemon::{Cluster, Instance};
+use lab::require_root;
+
+const VIP: &str = "192.0.2.100/24";
+const VIP_ADDR: &str = "192.0.2.100";
+const SERVERS: [&str; 2] = ["a", "b"];
+
+/// Servers a (192.0.2.1) and b (192.0.2.2) and a client c (192.0.2.3).
+fn pair(tag: &str) -> Cluster {
+    Cluster::new(
+        tag,
+        &[
+            ("a", &["192.0.2.1/24", "2001:db8::1/64"]),
+            ("b", &["192.0.2.2/24", "2001:db8::2/64"]),
+            ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
+        ],
+    )
+}
+
+/// a (priority 150) is master, b (100) backup; the client reaches the VIP at a.
+fn elected(tag: &str) -> Cluster {
+    let mut c = pair(tag);
+    c.start("a", &Instance::fast(150, VIP).render());
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let mac = c.client_reaches("c", VIP_ADDR);
+    assert_eq!(mac, c.lab.mac_str("a"), "the client reaches the VIP at a");
+    c
+}
+
+#[test]
+fn election_by_priority() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("elect");
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(1));
+    assert!(c.transitions("b").iter().all(|t| !t.contains("-> MASTER")));
+}
+
+#[test]
+fn failover_when_the_master_is_killed() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("kill");
+    c.signal("a", "KILL");
+    // a's address stays on the dead process's interface (as after a crash of the host's
+    // daemon only); b takes over and the client follows through gratuitous ARP.
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("b"));
+    assert!(c.holders(&SERVERS, VIP).contains(&"b".to_string()));
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("b"));
+}
+
+#[test]
+fn failover_when_the_master_link_goes_down_and_fallback_when_it_returns() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("linkdn");
+    c.lab.link_down("a");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("b"));
+    assert!(c.log("a").contains("MASTER -> FAULT"), "{}", c.log("a"));
+    c.lab.link_up("a");
+    // Automatic fallback (preempt): a takes the VIP back.
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("a"));
+}
+
+#[test]
+fn failover_when_the_master_is_frozen() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("stop");
+    c.signal("a", "STOP");
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("b"));
+    c.signal("a", "CONT");
+    // a wakes up as master with the higher priority; b yields, one holder remains.
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("a"));
+}
+
+#[test]
+fn graceful_stop_hands_over_with_priority_zero() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("term");
+    c.signal("a", "TERM");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let takeover = c
+        .transitions("b")
+        .into_iter()
+        .find(|t| t.contains("BACKUP -> MASTER"))
+        .expect("b became master");
+    assert!(
+        takeover.contains("resigned (priority 0)"),
+        "took over on the priority-0 advert, not a timeout: {takeover}"
+    );
+    assert!(c.log("a").contains("MASTER -> INIT"));
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("b"));
+}
+
+#[test]
+fn manual_fallback_keeps_the_vip_where_it_is() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("manual");
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    c.start(
+        "a",
+        &Instance::fast(150, VIP).with("fallback manual").render(),
+    );
+    // The preferred node came back but does not take the VIP by itself.
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(2));
+    assert!(c.transitions("a").iter().all(|t| !t.contains("-> MASTER")));
+}
+
+#[test]
+fn automatic_fallback_takes_the_vip_back() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("auto");
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("b"));
+    c.start("a", &Instance::fast(150, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("a"));
+}
+
+#[test]
+fn equal_priorities_are_broken_by_the_higher_address_after_a_partition() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("tie");
+    // Partitioned, both become master; healed, the higher address (b) stays.
+    c.lab.isolate("a", true);
+    c.lab.isolate("b", true);
+    c.start("a", &Instance::fast(100, VIP).render());
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a", "b"]);
+    c.client_reaches("c", VIP_ADDR);
+    c.lab.isolate("a", false);
+    c.lab.isolate("b", false);
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("b"));
+}
+
+#[test]
+fn healed_partition_ends_with_one_master_and_the_client_pointing_at_it() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("part");
+    c.lab.isolate("a", true);
+    c.lab.isolate("b", true);
+    c.expect_holders(&SERVERS, VIP, &["a", "b"]);
+    // Let the client's cache point at b, as a split brain may leave it.
+    c.lab.exec(
+        "c",
+        &[
+            "ip",
+            "neigh",
+            "replace",
+            VIP_ADDR,
+            "lladdr",
+            &c.lab.mac_str("b"),
+            "dev",
+            "veth0",
+            "nud",
+            "stale",
+        ],
+    );
+    c.lab.isolate("a", false);
+    c.lab.isolate("b", false);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("a"));
+    assert!(c.log("b").contains("MASTER -> BACKUP"));
+}
+
+#[test]
+fn ipv6_vip_over_vrrpv3() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    let mut c = pair("ipv6");
+    c.start("a", &Instance::fast(150, VIP6).render());
+    c.start("b", &Instance::fast(100, VIP6).render());
+    c.expect_holders(&SERVERS, VIP6, &["a"]);
+    assert_eq!(c.client_reaches("c", "2001:db8::100"), c.lab.mac_str("a"));
+    c.signal("a", "KILL");
+    c.expect_client_mac("c", "2001:db8::100", &c.lab.mac_str("b"));
+}
+
+#[test]
+fn unicast_mode_fails_over() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("ucast");
+    let a = Instance::fast(150, VIP)
+        .with("unicast_src_ip 192.0.2.1")
+        .with("unicast_peer {\n        192.0.2.2\n    }");
+    let b = Instance::fast(100, VIP)
+        .with("unicast_src_ip 192.0.2.2")
+        .with("unicast_peer {\n        192.0.2.1\n    }");
+    c.start("a", &a.render());
+    c.start("b", &b.render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(1));
+    c.lab.link_down("a");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+}
+
+#[test]
+fn adverts_with_another_password_are_ignored() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("auth");
+    let with_pass = |priority, pass: &str| {
+        Instance {
+            version: 2,
+            advert_int: "1",
+            ..Instance::fast(priority, VIP)
+        }
+        .with(format!(
+            "authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}"
+        ))
+    };
+    c.start("a", &with_pass(150, "one").render());
+    c.start("b", &with_pass(100, "two").render());
+    // Neither hears the other: both hold the VIP (the operator sees a split brain).
+    c.expect_holders(&SERVERS, VIP, &["a", "b"]);
+    c.expect_stable(&SERVERS, VIP, &["a", "b"], Duration::from_secs(2));
+}
+
+#[test]
+fn a_vip_deleted_by_hand_comes_back() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("vipdel");
+    c.lab
+        .exec_ok("a", &["ip", "addr", "del", VIP, "dev", "veth0"]);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    assert!(c.log("a").contains("putting it back"), "{}", c.log("a"));
+}
+
+#[test]
+fn sighup_with_an_unchanged_config_causes_no_transition() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("hup");
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_millis(500));
+    let before = (c.transitions("a").len(), c.transitions("b").len());
+    c.signal("a", "HUP");
+    c.signal("b", "HUP");
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(2));
+    assert_eq!((c.transitions("a").len(), c.transitions("b").len()), before);
+    assert!(c.log("a").contains("reload: configuration unchanged"));
+}
+
+#[test]
+fn sighup_with_an_invalid_config_keeps_the_running_one() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("badhup");
+    c.rewrite("a", "vrrp_instance VI_1 {\n    virtual_router_id 300\n}\n");
+    c.signal("a", "HUP");
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(2));
+    assert!(c.log("a").contains("reload refused"), "{}", c.log("a"));
+}
+
+#[test]
+fn sighup_with_a_new_priority_applies_it_in_place() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("prio");
+    // b now outranks a: with preemption it takes over, without a's restart.
+    c.rewrite("b", &Instance::fast(200, VIP).render());
+    c.signal("b", "HUP");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    assert!(c.log("b").contains("updated in place"), "{}", c.log("b"));
+}
+
+#[test]
+fn graceful_stop_removes_the_vip() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("stopall");
+    c.stop_all();
+    assert!(c.holders(&SERVERS, VIP).is_empty(), "no VIP left behind");
+}
