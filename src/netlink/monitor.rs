@@ -1,23 +1,28 @@
 //! Link and address notifications from the kernel.
 //!
-//! rtnetlink 0.14 does not expose the types needed to subscribe its connection to
-//! multicast groups, so the monitor has its own `NETLINK_ROUTE` socket (socket2,
-//! bound with the group mask in [`crate::sys::bind_netlink`]) and decodes the few
-//! fields it needs itself, with bounds-checked reads: a malformed message is
-//! skipped, never a panic.
+//! The monitor is an rtnetlink connection (netlink-proto, via
+//! [`rtnetlink::new_connection`]) whose socket is bound to the link, IPv4-address
+//! and IPv6-address multicast groups before its task is spawned. The connection
+//! decodes every datagram with netlink-packet-route and hands the notifications
+//! (unsolicited messages) to the monitor, which only maps the typed
+//! [`LinkMessage`] / [`AddressMessage`] to [`NetEvent`]s.
+//!
+//! Malformed input never panics here: a message netlink-packet-route cannot
+//! decode is logged (through the `log` crate) and dropped by netlink-proto, and a
+//! decoded message without the fields we need is logged and skipped below.
 
-use std::collections::VecDeque;
-use std::io::{self, Read as _};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsFd as _;
+use std::net::IpAddr;
 
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use futures::StreamExt as _;
+use futures::channel::mpsc::UnboundedReceiver;
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::AddressMessage;
+use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
+use netlink_sys::AsyncSocket as _;
+use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK};
 
-use crate::sys;
-
-use super::NetlinkError;
+use super::{AbortOnDrop, NetlinkError, local_address};
 
 /// A change reported by the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,182 +57,121 @@ pub enum NetEvent {
         prefix_len: u8,
     },
     /// The kernel dropped notifications (socket buffer overrun, `ENOBUFS`): the
-    /// receiver must re-read the state it cares about.
+    /// receiver must re-read the state it cares about. netlink-proto turns the
+    /// `ENOBUFS` from `recv` into an `NLMSG_OVERRUN` message, which arrives here
+    /// like any other notification; the connection goes on reading.
     Overrun,
 }
 
+type Notification = (NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr);
+
 /// Subscribed to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR`.
+/// The connection task is aborted when the monitor is dropped.
 #[derive(Debug)]
 pub struct Monitor {
-    fd: AsyncFd<Socket>,
-    buf: Vec<u8>,
-    pending: VecDeque<NetEvent>,
+    messages: UnboundedReceiver<Notification>,
+    _task: AbortOnDrop,
 }
-
-// Legacy group bitmasks (`RTMGRP_*`) for bind(2).
-const RTMGRP_LINK: u32 = 1;
-const RTMGRP_IPV4_IFADDR: u32 = 0x10;
-const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 
 /// Socket receive buffer: notifications come in bursts (many addresses at once).
 const RCVBUF: usize = 1 << 20;
-/// One read: the kernel's notification datagrams are at most a page or two.
-const READ_BUF: usize = 64 * 1024;
 
 impl Monitor {
-    /// Open the monitor socket. Needs a tokio runtime with IO enabled.
+    /// Open the monitor connection and spawn its task on the current tokio
+    /// runtime (a current-thread runtime inside a `LocalSet` is fine). Errors
+    /// outside a runtime.
     pub fn open() -> Result<Monitor, NetlinkError> {
         let open = |source| NetlinkError::Open {
             what: "monitor",
             source,
         };
-        let socket = Socket::new(
-            Domain::from(libc::AF_NETLINK),
-            Type::RAW.nonblocking().cloexec(),
-            Some(Protocol::from(libc::NETLINK_ROUTE)),
-        )
-        .map_err(open)?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(open(std::io::Error::other(
+                "no tokio runtime on this thread",
+            )));
+        }
+        // The handle is for requests; the monitor sends none.
+        let (mut connection, _handle, messages) = rtnetlink::new_connection().map_err(open)?;
+        let socket = connection.socket_mut().socket_mut();
         // A larger buffer makes overruns rarer; failing to get it is not fatal.
-        let _ = socket.set_recv_buffer_size(RCVBUF);
-        sys::bind_netlink(
-            socket.as_fd(),
-            RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-        )
-        .map_err(open)?;
-        let fd = sys::register_async(socket).map_err(open)?;
+        if let Err(e) = socket.set_rx_buf_sz(RCVBUF) {
+            tracing::debug!(error = %e, "could not enlarge the netlink monitor receive buffer");
+        }
+        // Port id 0: the kernel assigns one (it does not deliver notifications to
+        // an unbound socket).
+        socket
+            .bind(&netlink_sys::SocketAddr::new(
+                0,
+                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+            ))
+            .map_err(open)?;
+        let task = tokio::spawn(connection);
         Ok(Monitor {
-            fd,
-            buf: vec![0; READ_BUF],
-            pending: VecDeque::new(),
+            messages,
+            _task: AbortOnDrop(task),
         })
     }
 
-    /// The next change. `None` means the socket failed (the error is logged) and
-    /// the monitor is finished.
+    /// The next change. `None` means the connection ended (its socket failed;
+    /// netlink-proto logs why) and the monitor is finished.
     pub async fn next(&mut self) -> Option<NetEvent> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            let (message, _source) = self.messages.next().await?;
+            if let Some(event) = to_event(message) {
                 return Some(event);
             }
-            let buf = &mut self.buf;
-            match self
-                .fd
-                .async_io(Interest::READABLE, |mut s| s.read(buf))
-                .await
-            {
-                Ok(0) => {
-                    tracing::warn!("netlink monitor socket closed");
-                    return None;
-                }
-                Ok(len) => {
-                    let datagram = self.buf.get(..len).unwrap_or_default();
-                    parse_messages(datagram, &mut self.pending);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    return Some(NetEvent::Overrun);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "netlink monitor receive failed");
-                    return None;
-                }
-            }
         }
     }
 }
 
-const NLMSG_HDR_LEN: usize = 16;
-const IFINFOMSG_LEN: usize = 16;
-const IFADDRMSG_LEN: usize = 8;
-const IFLA_IFNAME: u16 = 3;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-/// Attribute type bits (without `NLA_F_NESTED` / `NLA_F_NET_BYTEORDER`).
-const NLA_TYPE_MASK: u16 = 0x3fff;
-
-const fn align4(len: usize) -> usize {
-    (len + 3) & !3
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// Decode every link/address notification in one datagram into `out`.
-fn parse_messages(mut rest: &[u8], out: &mut VecDeque<NetEvent>) {
-    while rest.len() >= NLMSG_HDR_LEN {
-        let Some(len) = u32_at(rest, 0).and_then(|l| usize::try_from(l).ok()) else {
-            return;
-        };
-        let (Some(kind), Some(payload)) = (u16_at(rest, 4), rest.get(NLMSG_HDR_LEN..len)) else {
-            return; // length shorter than the header or past the end
-        };
-        let event = match kind {
-            libc::RTM_NEWLINK | libc::RTM_DELLINK => parse_link(payload, kind == libc::RTM_NEWLINK),
-            libc::RTM_NEWADDR | libc::RTM_DELADDR => parse_addr(payload, kind == libc::RTM_NEWADDR),
-            _ => None,
-        };
-        out.extend(event);
-        rest = rest.get(align4(len)..).unwrap_or_default();
+/// The event for one notification; `None` (logged) for anything else.
+fn to_event(message: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
+    match message.payload {
+        NetlinkPayload::InnerMessage(inner) => match inner {
+            RouteNetlinkMessage::NewLink(link) => Some(link_event(&link, true)),
+            RouteNetlinkMessage::DelLink(link) => Some(link_event(&link, false)),
+            RouteNetlinkMessage::NewAddress(addr) => address_event(&addr, true),
+            RouteNetlinkMessage::DelAddress(addr) => address_event(&addr, false),
+            other => {
+                tracing::debug!(message = ?other, "netlink monitor: ignoring message");
+                None
+            }
+        },
+        NetlinkPayload::Overrun(_) => Some(NetEvent::Overrun),
+        other => {
+            tracing::debug!(payload = ?other, "netlink monitor: ignoring payload");
+            None
+        }
     }
 }
 
-/// Attributes (type, data) after a fixed header.
-fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16_at(rest, 0)?);
-        let kind = u16_at(rest, 2)? & NLA_TYPE_MASK;
-        let data = rest.get(4..len)?;
-        rest = rest.get(align4(len)..).unwrap_or_default();
-        Some((kind, data))
-    })
-}
-
-fn parse_link(payload: &[u8], new: bool) -> Option<NetEvent> {
-    let index = u32_at(payload, 4)?;
-    let flags = u32_at(payload, 8)?;
-    let running = libc::IFF_UP as u32 | libc::IFF_RUNNING as u32;
-    let name = attributes(payload.get(IFINFOMSG_LEN..)?)
-        .find(|(kind, _)| *kind == IFLA_IFNAME)
-        .map(|(_, data)| {
-            let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
-            String::from_utf8_lossy(data.get(..end).unwrap_or_default()).into_owned()
+/// `up` is `IFF_UP && IFF_RUNNING` on `RTM_NEWLINK`, always false on `RTM_DELLINK`.
+fn link_event(link: &LinkMessage, new: bool) -> NetEvent {
+    let flags = &link.header.flags;
+    let up = new && flags.contains(&LinkFlag::Up) && flags.contains(&LinkFlag::Running);
+    let name = link
+        .attributes
+        .iter()
+        .find_map(|attribute| match attribute {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
         })
         .unwrap_or_default();
-    Some(NetEvent::LinkChanged {
-        index,
+    NetEvent::LinkChanged {
+        index: link.header.index,
         name,
-        up: new && flags & running == running,
-    })
+        up,
+    }
 }
 
-fn parse_addr(payload: &[u8], new: bool) -> Option<NetEvent> {
-    let family = i32::from(*payload.first()?);
-    let prefix_len = *payload.get(1)?;
-    let index = u32_at(payload, 4)?;
-    let mut address = None;
-    let mut local = None;
-    for (kind, data) in attributes(payload.get(IFADDRMSG_LEN..)?) {
-        let addr = match family {
-            libc::AF_INET => <[u8; 4]>::try_from(data)
-                .ok()
-                .map(|o| IpAddr::V4(Ipv4Addr::from(o))),
-            libc::AF_INET6 => <[u8; 16]>::try_from(data)
-                .ok()
-                .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
-            _ => None,
-        };
-        match kind {
-            IFA_ADDRESS => address = addr,
-            IFA_LOCAL => local = addr,
-            _ => {}
-        }
-    }
-    let addr = local.or(address)?;
+/// The `IFA_LOCAL` address if present, else `IFA_ADDRESS`; `None` (logged) with neither.
+fn address_event(message: &AddressMessage, new: bool) -> Option<NetEvent> {
+    let index = message.header.index;
+    let prefix_len = message.header.prefix_len;
+    let Some(addr) = local_address(message) else {
+        tracing::debug!(index, "netlink monitor: address message without an address");
+        return None;
+    };
     Some(if new {
         NetEvent::AddressAdded {
             index,
@@ -245,75 +189,118 @@ fn parse_addr(payload: &[u8], new: bool) -> Option<NetEvent> {
 
 #[cfg(test)]
 mod tests {
+    use netlink_packet_core::{NetlinkBuffer, NetlinkHeader};
+    use netlink_packet_route::AddressFamily;
+    use netlink_packet_route::address::AddressAttribute;
+
     use super::*;
 
-    fn nlmsg(kind: u16, payload: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(NLMSG_HDR_LEN + payload.len()).unwrap();
-        let mut m = Vec::new();
-        m.extend_from_slice(&len.to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&[0; 10]);
-        m.extend_from_slice(payload);
-        m.resize(align4(m.len()), 0);
+    fn message(inner: RouteNetlinkMessage) -> NetlinkMessage<RouteNetlinkMessage> {
+        let mut m = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(inner));
+        m.finalize();
         m
     }
 
-    fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
-        let mut a = Vec::new();
-        a.extend_from_slice(&u16::try_from(4 + data.len()).unwrap().to_ne_bytes());
-        a.extend_from_slice(&kind.to_ne_bytes());
-        a.extend_from_slice(data);
-        a.resize(align4(a.len()), 0);
-        a
+    fn link(flags: Vec<LinkFlag>) -> LinkMessage {
+        let mut link = LinkMessage::default();
+        link.header.index = 7;
+        link.header.flags = flags;
+        link.attributes.push(LinkAttribute::IfName("veth0".into()));
+        link
     }
 
     #[test]
-    fn link_and_address_messages() {
-        let mut link = vec![0u8, 0, 1, 0];
-        link.extend_from_slice(&7u32.to_ne_bytes());
-        link.extend_from_slice(&((libc::IFF_UP | libc::IFF_RUNNING) as u32).to_ne_bytes());
-        link.extend_from_slice(&0u32.to_ne_bytes());
-        link.extend(attr(IFLA_IFNAME, b"veth0\0"));
-        let mut addr = vec![libc::AF_INET as u8, 24, 0, 0];
-        addr.extend_from_slice(&7u32.to_ne_bytes());
-        addr.extend(attr(IFA_ADDRESS, &[192, 0, 2, 9]));
-        addr.extend(attr(IFA_LOCAL, &[192, 0, 2, 1]));
-        let mut datagram = nlmsg(libc::RTM_NEWLINK, &link);
-        datagram.extend(nlmsg(libc::RTM_DELADDR, &addr));
-        let mut out = VecDeque::new();
-        parse_messages(&datagram, &mut out);
+    fn link_messages() {
+        let up = link(vec![LinkFlag::Up, LinkFlag::Running, LinkFlag::LowerUp]);
+        let event = |up| NetEvent::LinkChanged {
+            index: 7,
+            name: "veth0".into(),
+            up,
+        };
         assert_eq!(
-            Vec::from(out),
-            vec![
-                NetEvent::LinkChanged {
-                    index: 7,
-                    name: "veth0".into(),
-                    up: true
-                },
-                NetEvent::AddressRemoved {
-                    index: 7,
-                    addr: "192.0.2.1".parse().unwrap(),
-                    prefix_len: 24
-                },
-            ]
+            to_event(message(RouteNetlinkMessage::NewLink(up.clone()))),
+            Some(event(true))
+        );
+        // Deleted: never up. Up without carrier: not up.
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelLink(up))),
+            Some(event(false))
+        );
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::NewLink(link(vec![
+                LinkFlag::Up
+            ])))),
+            Some(event(false))
         );
     }
 
     #[test]
-    fn malformed_input_is_skipped_without_panic() {
-        let mut out = VecDeque::new();
-        for len in 0..40 {
+    fn address_messages_prefer_local() {
+        let mut addr = AddressMessage::default();
+        addr.header.family = AddressFamily::Inet;
+        addr.header.prefix_len = 24;
+        addr.header.index = 7;
+        let peer: IpAddr = "192.0.2.9".parse().unwrap();
+        let local: IpAddr = "192.0.2.1".parse().unwrap();
+        addr.attributes.push(AddressAttribute::Address(peer));
+        addr.attributes.push(AddressAttribute::Local(local));
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelAddress(addr.clone()))),
+            Some(NetEvent::AddressRemoved {
+                index: 7,
+                addr: local,
+                prefix_len: 24
+            })
+        );
+        addr.attributes
+            .retain(|a| matches!(a, AddressAttribute::Address(_)));
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::NewAddress(addr.clone()))),
+            Some(NetEvent::AddressAdded {
+                index: 7,
+                addr: peer,
+                prefix_len: 24
+            })
+        );
+        addr.attributes.clear();
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::NewAddress(addr))),
+            None
+        );
+    }
+
+    #[test]
+    fn overrun_and_other_payloads() {
+        let overrun = NetlinkMessage::<RouteNetlinkMessage>::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Overrun(Vec::new()),
+        );
+        assert_eq!(to_event(overrun), Some(NetEvent::Overrun));
+        let done = NetlinkMessage::<RouteNetlinkMessage>::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::Done(Default::default()),
+        );
+        assert_eq!(to_event(done), None);
+    }
+
+    #[test]
+    fn malformed_bytes_are_errors_not_panics() {
+        // What netlink-proto does with each datagram: checked header, then
+        // deserialize; both must fail cleanly on garbage.
+        for len in 0..64 {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
-            parse_messages(&bytes, &mut out);
+            if NetlinkBuffer::new_checked(&bytes[..]).is_ok() {
+                let _ = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes);
+            }
         }
-        // A header claiming more than the datagram holds.
-        let mut m = nlmsg(libc::RTM_NEWADDR, &[10, 64, 0, 0, 1, 0, 0, 0]);
-        m[0] = 200;
-        parse_messages(&m, &mut out);
-        // An attribute whose length runs past the end.
-        let mut addr = vec![libc::AF_INET6 as u8, 64, 0, 0, 1, 0, 0, 0];
-        addr.extend_from_slice(&[200, 0, 1, 0]);
-        parse_messages(&nlmsg(libc::RTM_NEWADDR, &addr), &mut out);
-        assert!(out.is_empty());
+        // A well-formed RTM_NEWADDR header with an attribute running past the end.
+        let mut bytes = vec![0u8; 16];
+        bytes[4..6].copy_from_slice(&libc::RTM_NEWADDR.to_ne_bytes());
+        bytes.extend_from_slice(&[libc::AF_INET6 as u8, 64, 0, 0, 1, 0, 0, 0]);
+        bytes.extend_from_slice(&[200, 0, 1, 0]);
+        let len = u32::try_from(bytes.len()).unwrap();
+        bytes[0..4].copy_from_slice(&len.to_ne_bytes());
+        assert!(NetlinkBuffer::new_checked(&bytes[..]).is_ok());
+        assert!(NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).is_err());
     }
 }
