@@ -101,32 +101,6 @@ pub fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> io::Resul
     }
 }
 
-/// Bind a `NETLINK_ROUTE` socket with a kernel-assigned port id, subscribed to the
-/// legacy multicast `groups` bitmask (`RTMGRP_*`). Binding (not only
-/// `NETLINK_ADD_MEMBERSHIP`) matters: the kernel does not deliver notifications to
-/// a socket whose port id is still 0.
-pub fn bind_netlink(fd: BorrowedFd<'_>, groups: u32) -> io::Result<()> {
-    // SAFETY: sockaddr_nl is plain old data; all-zero is a valid value.
-    let mut snl: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    snl.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    snl.nl_pid = 0;
-    snl.nl_groups = groups;
-    // SAFETY: `snl` is a fully initialised sockaddr_nl that outlives the call and
-    // the length passed is its exact size.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const snl).cast::<libc::sockaddr>(),
-            socklen_of::<libc::sockaddr_nl>(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Register a socket with the current tokio runtime's reactor.
 ///
 /// Errors (instead of panicking) when called outside a runtime. The owned
