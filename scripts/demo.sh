@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# baton in one minute: two servers and a client in network namespaces.
+#
+#   server a (192.0.2.1, priority 150) ──┐
+#   server b (192.0.2.2, priority 100) ──┼── bridge ── client c (192.0.2.3)
+#   virtual IP 192.0.2.100 ──────────────┘
+#
+# Builds baton, starts it on both servers, shows who holds the VIP, takes the master's
+# link down while the client pings the VIP every 10 ms, shows the outage the client saw
+# and the new master, brings the link back (automatic fallback), stops, removes everything.
+# Run as root. Safe to interrupt: everything it made is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "demo.sh needs root (it creates network namespaces): sudo $0" >&2
+    exit 1
+fi
+for tool in ip ping cargo; do
+    command -v "$tool" >/dev/null || { echo "demo.sh needs '$tool' (apt-get install iproute2 iputils-ping; Rust from rustup.rs)" >&2; exit 1; }
+done
+
+P="bdemo$$-"
+WORK=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for ns in a b c br; do
+        ip netns del "$P$ns" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+in_ns() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
+holds_vip() { ip -n "$P$1" -4 -o addr show dev veth0 | grep -q ' 192.0.2.100/'; }
+who_holds() {
+    local holders=()
+    for n in a b; do holds_vip "$n" && holders+=("$n"); done
+    echo "${holders[*]:-nobody}"
+}
+wait_for_holder() {
+    for _ in $(seq 1 150); do
+        [ "$(who_holds)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for $1 to hold the VIP" >&2
+    return 1
+}
+
+step "Building baton (release)"
+cargo build --release --quiet
+BATON=$PWD/target/release/baton
+
+step "Creating the lab: servers a and b, client c, one bridge"
+ip netns add "${P}br"
+ip -n "${P}br" link add br0 type bridge mcast_snooping 0
+ip -n "${P}br" link set br0 up
+addr_of() { case $1 in a) echo 192.0.2.1;; b) echo 192.0.2.2;; c) echo 192.0.2.3;; esac; }
+for n in a b c; do
+    ip netns add "$P$n"
+    ip -n "$P$n" link set lo up
+    ip -n "${P}br" link add name "$n" type veth peer name veth0 netns "$P$n"
+    ip -n "${P}br" link set dev "$n" master br0 up
+    ip -n "$P$n" addr add "$(addr_of "$n")/24" dev veth0
+    ip -n "$P$n" link set dev veth0 up
+done
+
+for n in a b; do
+    priority=$([ "$n" = a ] && echo 150 || echo 100)
+    cat >"$WORK/$n.conf" <<EOF
+# VRRPv3 with 100 ms adverts: the backup takes over about 0.36 s after the last advert.
+vrrp_instance PORTAL {
+    interface veth0
+    virtual_router_id 51
+    version 3
+    priority $priority
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+}
+EOF
+done
+echo "config of server a:"; sed 's/^/    /' "$WORK/a.conf"
+
+step "Starting baton on a (priority 150) and b (priority 100)"
+# `ip netns exec` execs the command, so $! is the daemon's own pid.
+for n in a b; do
+    ip netns exec "$P$n" "$BATON" run -f "$WORK/$n.conf" -i "$n" 2>"$WORK/$n.log" &
+    PIDS+=("$!")
+done
+wait_for_holder a
+echo "the VIP 192.0.2.100 is on server: $(who_holds)"
+in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
+
+step "Client pings the VIP every 10 ms; taking server a's link down"
+ip netns exec "${P}c" ping -i 0.01 -W 0.1 -D 192.0.2.100 >"$WORK/ping.log" 2>&1 &
+PING=$!
+PIDS+=("$PING")
+sleep 1
+ip -n "${P}a" link set dev veth0 down
+wait_for_holder b
+sleep 1
+kill -INT "$PING" 2>/dev/null || true
+wait "$PING" 2>/dev/null || true
+echo "the VIP is now on server: $(who_holds)"
+awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (last && t - last > gap) gap = t - last; last = t }
+     END { printf "outage seen by the client: %.0f ms (longest gap between replies)\n", gap }' "$WORK/ping.log"
+echo "server b's log:"; grep -- '->' "$WORK/b.log" | sed 's/^/    /'
+
+step "Server a's link comes back: automatic fallback to the preferred server"
+ip -n "${P}a" link set dev veth0 up
+wait_for_holder a
+echo "the VIP is on server: $(who_holds)"
+in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
+echo "server a's log:"; grep -- '->' "$WORK/a.log" | sed 's/^/    /'
+
+step "Stopping both daemons (SIGTERM: priority-0 advert, VIP removed)"
+for pid in "${PIDS[@]:0:2}"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "${PIDS[@]:0:2}"; do wait "$pid" 2>/dev/null || true; done
+echo "the VIP is on: $(who_holds)"
+
+step "Removing the lab"
