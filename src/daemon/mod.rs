@@ -89,11 +89,18 @@ fn load_model(options: &Options) -> Result<Model, DaemonError> {
     }
 }
 
-/// A packet handed from a socket task to the event loop.
-struct Packet {
-    socket: SocketKey,
-    received: Received,
-    payload: Vec<u8>,
+/// What a socket task hands to the event loop.
+enum Packet {
+    Good {
+        socket: SocketKey,
+        received: Received,
+        payload: Vec<u8>,
+    },
+    /// A datagram the socket layer already rejected, to be counted.
+    Bad {
+        socket: SocketKey,
+        reason: &'static str,
+    },
 }
 
 /// Packets waiting for the event loop; beyond this the socket tasks wait and the kernel's
@@ -533,11 +540,17 @@ impl Daemon {
     }
 
     async fn on_packet(&mut self, packet: Packet) {
-        let Packet {
-            socket,
-            received,
-            payload,
-        } = packet;
+        let (socket, received, payload) = match packet {
+            Packet::Good {
+                socket,
+                received,
+                payload,
+            } => (socket, received, payload),
+            Packet::Bad { socket, reason } => {
+                self.count_socket_drop(&socket, reason);
+                return;
+            }
+        };
         let repr = match Repr::parse(&payload, received.src, received.dst, ChecksumMode::Rfc) {
             Ok(repr) => repr,
             Err(e) => {
@@ -785,30 +798,39 @@ impl Daemon {
 /// Read packets from one socket and hand them to the event loop.
 async fn receive_loop(socket: Rc<VrrpSocket>, key: SocketKey, packets: mpsc::Sender<Packet>) {
     let mut buf = vec![0u8; 65_536];
-    let mut errors = 0u64;
+    let mut failures = 0u64;
     loop {
-        match socket.recv(&mut buf).await {
-            Ok(received) => {
-                let payload = buf.get(..received.len).unwrap_or_default().to_vec();
-                let packet = Packet {
+        let packet = match socket.recv(&mut buf).await {
+            Ok(received) => Packet::Good {
+                socket: key.clone(),
+                received,
+                payload: buf.get(..received.len).unwrap_or_default().to_vec(),
+            },
+            Err(e) => match e.drop_reason() {
+                Some(reason) => Packet::Bad {
                     socket: key.clone(),
-                    received,
-                    payload,
-                };
-                if packets.send(packet).await.is_err() {
-                    return;
+                    reason,
+                },
+                None => {
+                    failures += 1;
+                    // Log the first few and then every hundredth, and pause, so a failing
+                    // socket can neither fill the log nor spin the CPU.
+                    if failures <= 10 || failures.is_multiple_of(100) {
+                        warn!(interface = %key.interface, count = failures, "receive error: {e}");
+                    }
+                    tokio::time::sleep(RECEIVE_RETRY).await;
+                    continue;
                 }
-            }
-            Err(e) => {
-                errors += 1;
-                // Log the first few and then every thousandth, so a flood cannot fill the log.
-                if errors <= 10 || errors.is_multiple_of(1000) {
-                    warn!(interface = %key.interface, count = errors, "receive error: {e}");
-                }
-            }
+            },
+        };
+        if packets.send(packet).await.is_err() {
+            return;
         }
     }
 }
+
+/// Pause after a socket failure before receiving again.
+const RECEIVE_RETRY: Duration = Duration::from_millis(100);
 
 /// The address adverts are sent from: configured, else the interface's first IPv4 address
 /// (IPv4) or its link-local address (IPv6).

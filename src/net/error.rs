@@ -125,11 +125,16 @@ impl NetError {
     /// True for errors about one received packet (count it and keep receiving);
     /// false for socket failures.
     pub fn is_bad_packet(&self) -> bool {
-        matches!(
-            self,
-            NetError::Truncated { .. }
-                | NetError::BadIpv4 { .. }
-                | NetError::MissingAncillary { .. }
-        )
+        self.drop_reason().is_some()
+    }
+
+    /// For errors about one received packet, a stable snake_case name to count it by.
+    pub fn drop_reason(&self) -> Option<&'static str> {
+        match self {
+            NetError::Truncated { .. } => Some("truncated"),
+            NetError::BadIpv4 { error, .. } => Some(error.kind()),
+            NetError::MissingAncillary { .. } => Some("missing_ancillary"),
+            _ => None,
+        }
     }
 }
