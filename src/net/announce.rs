@@ -74,13 +74,6 @@ impl AnnounceSocket {
                 interface: self.interface.clone(),
                 source,
             })?;
-        if sent != frame.len() {
-            return Err(NetError::ShortSend {
-                sent,
-                len: frame.len(),
-                interface: self.interface.clone(),
-            });
-        }
-        Ok(())
+        NetError::check_sent(sent, frame.len(), &self.interface)
     }
 }

@@ -128,6 +128,19 @@ impl NetError {
         self.drop_reason().is_some()
     }
 
+    /// A send that wrote fewer bytes than asked is an error (raw sockets send whole
+    /// datagrams, so this means something is badly wrong).
+    pub fn check_sent(sent: usize, len: usize, interface: &str) -> Result<(), NetError> {
+        if sent == len {
+            return Ok(());
+        }
+        Err(NetError::ShortSend {
+            sent,
+            len,
+            interface: interface.to_string(),
+        })
+    }
+
     /// For errors about one received packet, a stable snake_case name to count it by.
     pub fn drop_reason(&self) -> Option<&'static str> {
         match self {

@@ -339,14 +339,7 @@ impl VrrpSocket {
                 interface: self.interface.clone(),
                 source,
             })?;
-        if sent != payload.len() {
-            return Err(NetError::ShortSend {
-                sent,
-                len: payload.len(),
-                interface: self.interface.clone(),
-            });
-        }
-        Ok(())
+        NetError::check_sent(sent, payload.len(), &self.interface)
     }
 }
 
