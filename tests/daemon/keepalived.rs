@@ -100,6 +100,10 @@ impl Cluster {
     /// for `node` and start keepalived there: foreground, VRRP only, no respawn, pid files
     /// and its log (stderr) in the cluster's temp dir. Returns once the VRRP child runs.
     pub fn start_keepalived(&mut self, node: &str, config: &str) -> Keepalived {
+        assert!(
+            std::path::Path::new(KEEPALIVED).exists(),
+            "{KEEPALIVED} is missing: the interop tests need keepalived (apt install keepalived)"
+        );
         let dir = self.dir.path();
         let conf = dir.join(format!("{node}.keepalived.conf"));
         std::fs::write(&conf, config).expect("write keepalived config");
