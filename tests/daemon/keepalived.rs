@@ -1,0 +1,179 @@
+//! keepalived (the Debian package, 2.2.7) as a peer of baton in the namespace lab.
+//!
+//! keepalived runs in the foreground (`-n`) but still forks a VRRP child process, which is
+//! the one that speaks VRRP and owns the VIPs. The parent is spawned through the lab (so the
+//! lab kills it on drop, like a baton daemon, and `Cluster::signal` reaches it: SIGTERM stops
+//! both gracefully, the child sending priority 0). The child's pid comes from its `-r` pid
+//! file; [`Keepalived`] kills it on drop, so no keepalived outlives a test, even a failing
+//! one. With `-R` the parent does not respawn a dead child but exits, so killing the child is
+//! a crash, not a restart.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{Cluster, Daemon, SETTLE};
+use crate::lab::poll;
+
+/// Where the Debian package installs it.
+pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
+
+/// The processes of one keepalived started by [`Cluster::start_keepalived`]. Hold it for
+/// as long as the test runs (declared after the cluster, it is dropped first): dropping it
+/// SIGKILLs the VRRP child and the parent, if they are still the ones we started.
+#[must_use = "dropping it kills keepalived"]
+pub struct Keepalived {
+    pub node: String,
+    /// The parent (the process the lab spawned).
+    pub parent: u32,
+    /// The VRRP child, which sends the adverts and holds the VIPs.
+    pub vrrp: u32,
+    /// This keepalived's config file: its path is on the command line of both processes,
+    /// which tells our processes from any other with a reused pid.
+    conf: PathBuf,
+}
+
+impl Keepalived {
+    /// Crash it: SIGKILL the VRRP child, then the parent; wait (bounded) until both are
+    /// gone. Its VIP stays on the interface, as after a crash of the daemon.
+    pub fn kill(&self) {
+        for pid in [self.vrrp, self.parent] {
+            if self.is_ours(pid) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        let gone = poll(Duration::from_secs(5), || {
+            !self.is_ours(self.vrrp) && !self.is_ours(self.parent)
+        });
+        assert!(gone, "keepalived on {} survived SIGKILL", self.node);
+    }
+
+    /// Whether `pid` is a live process of this keepalived (a zombie has an empty cmdline).
+    fn is_ours(&self, pid: u32) -> bool {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let conf = self.conf.to_string_lossy();
+        cmdline.split(|b| *b == 0).any(|arg| arg == conf.as_bytes())
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        for pid in [self.vrrp, self.parent] {
+            if self.is_ours(pid) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = poll(Duration::from_secs(5), || {
+            !self.is_ours(self.vrrp) && !self.is_ours(self.parent)
+        });
+    }
+}
+
+impl Cluster {
+    /// Like [`Cluster::start`], with `BATON_LOG=debug`: baton then logs every packet it
+    /// drops ("dropped a packet", "dropped an advert") and every advert whose address list
+    /// differs from its own, which is what an interop test wants to see.
+    pub fn start_baton(&mut self, node: &str, config: &str) {
+        let conf = self.dir.path().join(format!("{node}.conf"));
+        std::fs::write(&conf, config).expect("write config");
+        let log = self.dir.path().join(format!("{node}.log"));
+        let baton = env!("CARGO_BIN_EXE_baton");
+        let script = format!(
+            "BATON_LOG=debug; export BATON_LOG; exec {baton} run -f {} -i {node} 2>>{}",
+            conf.display(),
+            log.display()
+        );
+        let proc = self.lab.spawn(node, &["sh", "-c", &script]);
+        self.daemons.retain(|(n, _)| n != node);
+        self.daemons
+            .push((node.to_string(), Daemon { proc, log, conf }));
+    }
+
+    /// Write `config` (keepalived syntax, e.g. an [`Instance::render`](super::Instance))
+    /// for `node` and start keepalived there: foreground, VRRP only, no respawn, pid files
+    /// and its log (stderr) in the cluster's temp dir. Returns once the VRRP child runs.
+    pub fn start_keepalived(&mut self, node: &str, config: &str) -> Keepalived {
+        assert!(
+            std::path::Path::new(KEEPALIVED).exists(),
+            "{KEEPALIVED} is missing: the interop tests need keepalived (apt install keepalived)"
+        );
+        let dir = self.dir.path();
+        let conf = dir.join(format!("{node}.keepalived.conf"));
+        std::fs::write(&conf, config).expect("write keepalived config");
+        let log = dir.join(format!("{node}.keepalived.log"));
+        let pid_file = dir.join(format!("{node}.keepalived.pid"));
+        let vrrp_pid_file = dir.join(format!("{node}.keepalived-vrrp.pid"));
+        let script = format!(
+            "exec {KEEPALIVED} --dont-fork --log-console --no-syslog --log-detail --vrrp \
+             --dont-respawn -f {} -p {} -r {} -i {node} 2>>{} >&2",
+            conf.display(),
+            pid_file.display(),
+            vrrp_pid_file.display(),
+            log.display()
+        );
+        let proc = self.lab.spawn(node, &["sh", "-c", &script]);
+        let parent = proc.pid();
+        self.daemons.retain(|(n, _)| n != node);
+        self.daemons.push((
+            node.to_string(),
+            Daemon {
+                proc,
+                log: log.clone(),
+                conf: conf.clone(),
+            },
+        ));
+        let read_pid = |path: &PathBuf| -> Option<u32> {
+            std::fs::read_to_string(path).ok()?.trim().parse().ok()
+        };
+        let mut vrrp = None;
+        let started = poll(SETTLE, || {
+            vrrp = read_pid(&vrrp_pid_file);
+            vrrp.is_some() && read_pid(&pid_file).is_some()
+        });
+        let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            started,
+            "keepalived on {node} did not start its VRRP child within {SETTLE:?} \
+             (parent {parent}: {:?})\n{}",
+            std::fs::read_to_string(format!("/proc/{parent}/stat")),
+            log_text()
+        );
+        let vrrp = vrrp.expect("polled");
+        assert_eq!(
+            read_pid(&pid_file),
+            Some(parent),
+            "keepalived's pid file names the process the lab spawned\n{}",
+            log_text()
+        );
+        let ka = Keepalived {
+            node: node.to_string(),
+            parent,
+            vrrp,
+            conf,
+        };
+        assert!(
+            ka.is_ours(vrrp),
+            "pid {vrrp} from {} is not our keepalived\n{}",
+            vrrp_pid_file.display(),
+            log_text()
+        );
+        ka
+    }
+
+    /// The lines of `node`'s keepalived log saying its instance entered `state`
+    /// (`"MASTER"`, `"BACKUP"`, `"FAULT"`).
+    pub fn keepalived_entered(&self, node: &str, state: &str) -> usize {
+        let needle = format!("(VI_1) Entering {state} STATE");
+        self.log(node)
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count()
+    }
+}
