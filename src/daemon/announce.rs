@@ -12,28 +12,35 @@ use crate::config::Garp;
 pub struct Schedule {
     /// (when, how many messages per address), in time order.
     bursts: Vec<(Duration, u32)>,
-    refresh: Option<(Duration, u32)>,
+    /// Periodic refresh while master: next time, period, messages per address.
+    refresh: Option<(Duration, Duration, u32)>,
 }
 
 impl Schedule {
-    /// Start announcing at `now` (on becoming master, or to heal a split brain).
-    pub fn start(&mut self, now: Duration, garp: &Garp) {
+    /// Start announcing at `now` (on becoming master, or to heal a split brain); `spacing`
+    /// is the pause between two messages of a burst (zero: back to back).
+    pub fn start(&mut self, now: Duration, garp: &Garp, spacing: Duration) {
         self.bursts.clear();
         if garp.master_repeat > 0 {
-            self.bursts.push((now, garp.master_repeat));
+            self.push_burst(now, garp.master_repeat, spacing);
             if garp.master_delay_s > 0 {
                 let later = now + Duration::from_secs(u64::from(garp.master_delay_s));
-                self.bursts.push((later, garp.master_repeat));
+                self.push_burst(later, garp.master_repeat, spacing);
             }
         }
         self.refresh = (garp.master_refresh_s > 0 && garp.master_refresh_repeat > 0).then(|| {
-            (
-                Duration::from_secs(u64::from(garp.master_refresh_s)),
-                garp.master_refresh_repeat,
-            )
+            let period = Duration::from_secs(u64::from(garp.master_refresh_s));
+            (now + period, period, garp.master_refresh_repeat)
         });
-        if let Some((period, count)) = self.refresh {
-            self.bursts.push((now + period, count));
+    }
+
+    fn push_burst(&mut self, at: Duration, count: u32, spacing: Duration) {
+        if spacing.is_zero() {
+            self.bursts.push((at, count));
+            return;
+        }
+        for i in 0..count {
+            self.bursts.push((at + spacing * i, 1));
         }
     }
 
@@ -44,34 +51,25 @@ impl Schedule {
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.bursts.first().map(|&(at, _)| at)
+        let burst = self.bursts.first().map(|&(at, _)| at);
+        let refresh = self.refresh.map(|(at, _, _)| at);
+        match (burst, refresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The number of messages per address due at `now` (0 if none), re-arming the refresh.
     pub fn take_due(&mut self, now: Duration) -> u32 {
-        let mut count = 0;
-        while let Some(&(at, n)) = self.bursts.first() {
-            if at > now {
-                break;
-            }
-            self.bursts.remove(0);
-            count += n;
-            if let Some((period, repeat)) = self.refresh
-                && n == repeat
-                && self.bursts.iter().all(|&(t, _)| t <= now + period)
-            {
-                self.push_sorted(now + period, repeat);
-            }
+        let due = self.bursts.partition_point(|&(at, _)| at <= now);
+        let mut count: u32 = self.bursts.drain(..due).map(|(_, n)| n).sum();
+        if let Some((at, period, repeat)) = self.refresh
+            && at <= now
+        {
+            count += repeat;
+            self.refresh = Some((now + period, period, repeat));
         }
         count
-    }
-
-    fn push_sorted(&mut self, at: Duration, count: u32) {
-        if self.bursts.iter().any(|&(t, _)| t == at) {
-            return;
-        }
-        let index = self.bursts.partition_point(|&(t, _)| t <= at);
-        self.bursts.insert(index, (at, count));
     }
 }
 
@@ -86,7 +84,7 @@ mod tests {
     #[test]
     fn keepalived_defaults_send_five_now_and_five_after_five_seconds() {
         let mut schedule = Schedule::default();
-        schedule.start(s(10), &Garp::default());
+        schedule.start(s(10), &Garp::default(), Duration::ZERO);
         assert_eq!(schedule.take_due(s(10)), 5);
         assert_eq!(schedule.next_deadline(), Some(s(15)));
         assert_eq!(schedule.take_due(s(14)), 0);
@@ -104,7 +102,7 @@ mod tests {
             ..Garp::default()
         };
         let mut schedule = Schedule::default();
-        schedule.start(s(0), &garp);
+        schedule.start(s(0), &garp, Duration::ZERO);
         assert_eq!(schedule.take_due(s(0)), 3);
         assert_eq!(schedule.next_deadline(), Some(s(60)));
         assert_eq!(schedule.take_due(s(60)), 2);
@@ -115,22 +113,39 @@ mod tests {
     }
 
     #[test]
+    fn garp_interval_spaces_the_messages_of_a_burst() {
+        let ms = Duration::from_millis;
+        let mut schedule = Schedule::default();
+        schedule.start(s(0), &Garp::default(), ms(200));
+        let mut sent = Vec::new();
+        while let Some(at) = schedule.next_deadline() {
+            let n = schedule.take_due(at);
+            sent.push((at, n));
+        }
+        let expected: Vec<(Duration, u32)> = (0..5)
+            .map(|i| (ms(200) * i, 1))
+            .chain((0..5).map(|i| (s(5) + ms(200) * i, 1)))
+            .collect();
+        assert_eq!(sent, expected);
+    }
+
+    #[test]
     fn zero_repeat_sends_nothing() {
         let garp = Garp {
             master_repeat: 0,
             ..Garp::default()
         };
         let mut schedule = Schedule::default();
-        schedule.start(s(0), &garp);
+        schedule.start(s(0), &garp, Duration::ZERO);
         assert_eq!(schedule.next_deadline(), None);
     }
 
     #[test]
     fn restarting_replaces_pending_bursts() {
         let mut schedule = Schedule::default();
-        schedule.start(s(0), &Garp::default());
+        schedule.start(s(0), &Garp::default(), Duration::ZERO);
         schedule.take_due(s(0));
-        schedule.start(s(3), &Garp::default());
+        schedule.start(s(3), &Garp::default(), Duration::ZERO);
         assert_eq!(schedule.take_due(s(3)), 5);
         assert_eq!(schedule.next_deadline(), Some(s(8)));
     }

@@ -470,9 +470,16 @@ impl Daemon {
 
     async fn start_announcing(&mut self, name: &str) {
         let now = self.now();
+        let global = &self.model.global;
         if let Some(router) = self.routers.get_mut(name) {
+            let spacing_us = match router.cfg.family {
+                config::Family::IPv4 => global.garp_interval_us,
+                config::Family::IPv6 => global.gna_interval_us,
+            };
             let garp = router.cfg.garp;
-            router.announce.start(now, &garp);
+            router
+                .announce
+                .start(now, &garp, Duration::from_micros(spacing_us));
         }
         self.send_due_announcements(name, now).await;
     }
