@@ -92,12 +92,17 @@ echo "config of server a:"; sed 's/^/    /' "$WORK/a.conf"
 step "Starting baton on a (priority 150) and b (priority 100)"
 # `ip netns exec` execs the command, so $! is the daemon's own pid.
 for n in a b; do
-    ip netns exec "$P$n" "$BATON" run -f "$WORK/$n.conf" -i "$n" 2>"$WORK/$n.log" &
+    ip netns exec "$P$n" "$BATON" run -f "$WORK/$n.conf" -i "$n" \
+        --socket "$WORK/$n.sock" --state-dir "$WORK/$n-state" 2>"$WORK/$n.log" &
     PIDS+=("$!")
 done
 wait_for_holder a
 echo "the VIP 192.0.2.100 is on server: $(who_holds)"
 in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
+for n in a b; do
+    echo "baton status on $n:"
+    "$BATON" status --socket "$WORK/$n.sock" | sed 's/^/    /' || true
+done
 
 step "Client pings the VIP every 10 ms; taking server a's link down"
 ip netns exec "${P}c" ping -i 0.01 -W 0.1 -D 192.0.2.100 >"$WORK/ping.log" 2>&1 &
@@ -113,6 +118,8 @@ echo "the VIP is now on server: $(who_holds)"
 awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (last && t - last > gap) gap = t - last; last = t }
      END { printf "outage seen by the client: %.0f ms (longest gap between replies)\n", gap }' "$WORK/ping.log"
 echo "server b's log:"; grep -- '->' "$WORK/b.log" | sed 's/^/    /'
+echo "baton status on a (its link is down):"
+"$BATON" status --socket "$WORK/a.sock" | sed 's/^/    /' || true
 
 step "Server a's link comes back: automatic fallback to the preferred server"
 ip -n "${P}a" link set dev veth0 up

@@ -1,9 +1,14 @@
-//! Command line: `baton run`, `baton check-config`.
+//! Command line: `baton run`, `check-config`, and the commands that talk to a running
+//! daemon over its control socket: `status`, `fallback`, `resign`, `lock`, `unlock`,
+//! `reconfigure`.
 
 use baton::config::report::{JsonReport, count, summary_line};
 use baton::config::{self, LoadError, Loaded, Options};
+use baton::control::status::{DaemonStatus, health, render};
+use baton::control::{DEFAULT_SOCKET, DEFAULT_STATE_DIR, client, protocol};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where baton reads its configuration by default.
 pub const DEFAULT_CONFIG: &str = "/etc/baton/baton.conf";
@@ -23,6 +28,23 @@ pub enum Command {
     /// Stops gracefully on SIGTERM/SIGINT (priority-0 advert, VIPs removed); reloads the
     /// configuration on SIGHUP (an invalid one changes nothing).
     Run(Run),
+    /// Show each instance: state, priorities, master, VIPs, counters, alarms.
+    ///
+    /// Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN (daemon not reachable).
+    #[command(alias = "check-status")]
+    Status(Status),
+    /// Manual fallback: take the VIP back now, on the preferred node, once its
+    /// `fallback_check` passes. Refused with the reason otherwise.
+    Fallback(Target),
+    /// Hand the VIP over: advertise priority 0, become BACKUP, do not take it back for a while.
+    Resign(Resign),
+    /// Keep this node from becoming master (maintenance); kept across restarts.
+    Lock(Named),
+    /// Lift a lock.
+    Unlock(Named),
+    /// Reload the configuration (as SIGHUP); an invalid one changes nothing.
+    Reconfigure(Client),
     /// Parse and validate the configuration; print one line per instance when it is valid.
     ///
     /// Exit status: 0 valid (warnings allowed), 1 invalid, 2 file unreadable.
@@ -40,6 +62,57 @@ pub struct Run {
     /// Log format: plain lines (journald-friendly) or JSON objects.
     #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
+    /// The control socket to listen on.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Where state that survives restarts (locks) is kept.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+/// The control socket of the daemon to talk to.
+#[derive(Debug, Args)]
+pub struct Client {
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Status {
+    /// Only this instance.
+    pub instance: Option<String>,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The instance (may be left out when there is only one).
+    pub instance: Option<String>,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Debug, Args)]
+pub struct Resign {
+    /// The instance (may be left out when there is only one).
+    pub instance: Option<String>,
+    /// Seconds during which this node does not take the VIP back by itself.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub hold: u64,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Debug, Args)]
+pub struct Named {
+    /// The instance.
+    pub instance: String,
+    #[command(flatten)]
+    pub client: Client,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -53,7 +126,114 @@ impl Run {
         baton::daemon::Options {
             config: self.file.clone(),
             config_id: self.config_id.clone().or_else(short_hostname),
+            socket: self.socket.clone(),
+            state_dir: self.state_dir.clone(),
         }
+    }
+}
+
+/// How long the CLI waits for the daemon (a fallback runs its check first).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(130);
+
+impl Client {
+    fn ask(&self, command: protocol::Command) -> Result<protocol::Reply, client::ClientError> {
+        client::request(&self.socket, command, CLIENT_TIMEOUT)
+    }
+
+    /// Send an operator command; print what happened. Exit 0 done, 1 refused, 3 unreachable.
+    fn operate(&self, command: protocol::Command) -> Outcome {
+        match self.ask(command) {
+            Err(e) => Outcome::error(3, e.to_string()),
+            Ok(reply) if reply.ok => {
+                let result = reply.result.unwrap_or_default();
+                let text = match (
+                    result.get("instance"),
+                    result.get("state"),
+                    result.get("summary"),
+                ) {
+                    (Some(i), Some(s), _) => format!(
+                        "{}: {}\n",
+                        i.as_str().unwrap_or_default(),
+                        s.as_str().unwrap_or_default()
+                    ),
+                    (_, _, Some(summary)) => {
+                        format!("reloaded: {}\n", summary.as_str().unwrap_or_default())
+                    }
+                    _ => format!("{result}\n"),
+                };
+                Outcome {
+                    stdout: text,
+                    stderr: String::new(),
+                    code: 0,
+                }
+            }
+            Ok(reply) => Outcome::error(1, reply.error.unwrap_or_else(|| "refused".into())),
+        }
+    }
+}
+
+impl Status {
+    pub fn run(&self) -> Outcome {
+        let command = protocol::Command::Status {
+            instance: self.instance.clone(),
+        };
+        let reply = match self.client.ask(command) {
+            Ok(reply) => reply,
+            Err(e) => return Outcome::error(3, format!("UNKNOWN: {e}")),
+        };
+        let Some(value) = reply.result.filter(|_| reply.ok) else {
+            return Outcome::error(3, format!("UNKNOWN: {}", reply.error.unwrap_or_default()));
+        };
+        let status: DaemonStatus = match serde_json::from_value(value.clone()) {
+            Ok(status) => status,
+            Err(e) => return Outcome::error(3, format!("UNKNOWN: unreadable status: {e}")),
+        };
+        let stdout = if self.json {
+            let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+            text
+        } else {
+            render(&status)
+        };
+        Outcome {
+            stdout,
+            stderr: String::new(),
+            code: health(&status).exit_code(),
+        }
+    }
+}
+
+impl Client {
+    pub fn reconfigure(&self) -> Outcome {
+        self.operate(protocol::Command::Reconfigure)
+    }
+}
+
+impl Target {
+    pub fn fallback(&self) -> Outcome {
+        self.client.operate(protocol::Command::Fallback {
+            instance: self.instance.clone(),
+        })
+    }
+}
+
+impl Resign {
+    pub fn run(&self) -> Outcome {
+        self.client.operate(protocol::Command::Resign {
+            instance: self.instance.clone(),
+            hold_s: self.hold,
+        })
+    }
+}
+
+impl Named {
+    pub fn lock(&self, locked: bool) -> Outcome {
+        let instance = self.instance.clone();
+        self.client.operate(if locked {
+            protocol::Command::Lock { instance }
+        } else {
+            protocol::Command::Unlock { instance }
+        })
     }
 }
 
@@ -79,6 +259,16 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub code: u8,
+}
+
+impl Outcome {
+    fn error(code: u8, message: String) -> Outcome {
+        Outcome {
+            stdout: String::new(),
+            stderr: format!("{message}\n"),
+            code,
+        }
+    }
 }
 
 impl CheckConfig {

@@ -4,6 +4,7 @@
 //! See `DESIGN.md` in the shared folder for the architecture.
 
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod net;
 pub mod netlink;

@@ -11,13 +11,20 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => Ok(run(&args)),
-        Command::CheckConfig(args) => {
-            let outcome = args.run();
-            std::io::stdout().write_all(outcome.stdout.as_bytes())?;
-            std::io::stderr().write_all(outcome.stderr.as_bytes())?;
-            Ok(ExitCode::from(outcome.code))
-        }
+        Command::CheckConfig(args) => print(args.run()),
+        Command::Status(args) => print(args.run()),
+        Command::Fallback(args) => print(args.fallback()),
+        Command::Resign(args) => print(args.run()),
+        Command::Lock(args) => print(args.lock(true)),
+        Command::Unlock(args) => print(args.lock(false)),
+        Command::Reconfigure(client) => print(client.reconfigure()),
     }
+}
+
+fn print(outcome: cli::Outcome) -> anyhow::Result<ExitCode> {
+    std::io::stdout().write_all(outcome.stdout.as_bytes())?;
+    std::io::stderr().write_all(outcome.stderr.as_bytes())?;
+    Ok(ExitCode::from(outcome.code))
 }
 
 fn run(args: &cli::Run) -> ExitCode {

@@ -53,6 +53,27 @@ pub fn if_nametoindex(name: &str) -> io::Result<u32> {
     }
 }
 
+/// The id of group `name`, if it exists (`getgrnam_r`).
+pub fn group_id(name: &str) -> Option<u32> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `group` is plain old data; all-zero is a valid value to be overwritten.
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: `name` is a NUL-terminated string,
+    // `group` and `result` are live locals, `buf` is a live buffer of the length passed.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut group,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(group.gr_gid)
+}
+
 /// `setsockopt(fd, level, name, &value, sizeof(int))` for an integer option that
 /// socket2 does not expose (e.g. `IPV6_RECVPKTINFO`).
 pub fn setsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {

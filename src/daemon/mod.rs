@@ -6,6 +6,7 @@
 //! actions are carried out here: adverts sent, addresses added or removed, GARP/NA sent.
 
 mod announce;
+mod control;
 mod router;
 mod translate;
 
@@ -35,6 +36,10 @@ pub struct Options {
     pub config: PathBuf,
     /// The id `@ID` config lines are compared with.
     pub config_id: Option<String>,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// Where locks are kept across restarts.
+    pub state_dir: PathBuf,
 }
 
 /// Why the daemon could not start (or had to stop).
@@ -46,6 +51,8 @@ pub enum DaemonError {
     Instance { instance: String, message: String },
     #[error("netlink: {0}")]
     Netlink(#[from] netlink::NetlinkError),
+    #[error("{0}")]
+    Control(#[from] crate::control::server::ServerError),
     #[error("{what}: {source}")]
     Io {
         what: &'static str,
@@ -108,9 +115,13 @@ enum Packet {
 const PACKET_QUEUE: usize = 1024;
 
 async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
+    let options_state_dir = options.state_dir.clone();
     let (netlink, monitor) = Netlink::new()?;
     let (packet_tx, packet_rx) = mpsc::channel(PACKET_QUEUE);
     let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let listener = crate::control::server::bind(&options.socket)?;
+    let (control_tx, control_rx) = mpsc::channel(16);
+    tokio::task::spawn_local(crate::control::server::serve(listener, control_tx));
     let mut daemon = Daemon {
         origin: Instant::now(),
         options,
@@ -122,14 +133,18 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         announcers: HashMap::new(),
         packet_tx,
         event_tx,
+        locks: control::Locks::load(&options_state_dir),
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
     info!(instances = daemon.routers.len(), "baton started");
     daemon
-        .event_loop(signals, monitor, packet_rx, event_rx)
+        .event_loop(signals, monitor, packet_rx, event_rx, control_rx)
         .await;
     daemon.stop().await;
+    if let Err(e) = std::fs::remove_file(&daemon.options.socket) {
+        warn!("cannot remove {}: {e}", daemon.options.socket.display());
+    }
     info!("baton stopped");
     Ok(())
 }
@@ -172,7 +187,21 @@ struct Daemon {
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
     announcers: HashMap<String, Rc<AnnounceSocket>>,
     packet_tx: mpsc::Sender<Packet>,
-    event_tx: mpsc::UnboundedSender<(String, Event)>,
+    event_tx: mpsc::UnboundedSender<Internal>,
+    /// Instances the operator locked (kept in the state directory).
+    locks: control::Locks,
+}
+
+/// Results of helper tasks, for the event loop.
+enum Internal {
+    /// An event for an instance (the result of an automatic fallback check).
+    Event(String, Event),
+    /// The `fallback_check` an operator's `baton fallback` waited for.
+    FallbackChecked {
+        name: String,
+        outcome: CheckOutcome,
+        reply: tokio::sync::oneshot::Sender<crate::control::protocol::Reply>,
+    },
 }
 
 impl Daemon {
@@ -186,7 +215,8 @@ impl Daemon {
         mut signals: Signals,
         mut monitor: Monitor,
         mut packets: mpsc::Receiver<Packet>,
-        mut events: mpsc::UnboundedReceiver<(String, Event)>,
+        mut events: mpsc::UnboundedReceiver<Internal>,
+        mut control: mpsc::Receiver<crate::control::server::ControlRequest>,
     ) {
         loop {
             let deadline = self.next_deadline().map(|d| self.origin + d);
@@ -200,11 +230,12 @@ impl Daemon {
                 biased;
                 _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
                 _ = signals.interrupt.recv() => { info!("SIGINT: stopping"); return; }
-                _ = signals.hangup.recv() => self.reload().await,
+                _ = signals.hangup.recv() => { let _ = self.reload().await; }
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => self.on_net_event(event).await,
-                Some((name, event)) = events.recv() => self.deliver(&name, event).await,
+                Some(internal) = events.recv() => self.on_internal(internal).await,
+                Some(request) = control.recv() => self.on_control(request).await,
             }
         }
     }
@@ -350,6 +381,13 @@ impl Daemon {
             .is_some_and(|r| r.cfg.dont_track_primary);
         if !link_up && !dont_track {
             self.deliver(name, Event::Fault).await;
+        }
+        if self.locks.contains(name) {
+            info!(
+                instance = name,
+                "locked by the operator (kept across restarts)"
+            );
+            self.deliver(name, Event::Lock).await;
         }
         self.deliver(name, Event::Startup).await;
     }
@@ -520,9 +558,10 @@ impl Daemon {
         let events = self.event_tx.clone();
         let name = name.to_string();
         tokio::task::spawn_local(async move {
-            let passed = run_check(&check).await;
-            info!(instance = %name, "fallback_check {}: {}", check.command, if passed { "passed" } else { "failed" });
-            let _ = events.send((name, Event::FallbackCheck { passed }));
+            let outcome = run_check(&check).await;
+            info!(instance = %name, "fallback_check {}: {}", check.command, outcome.detail);
+            let passed = outcome.passed;
+            let _ = events.send(Internal::Event(name, Event::FallbackCheck { passed }));
         });
     }
 
@@ -676,20 +715,23 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: apply what changed in the configuration; an invalid one changes nothing.
-    async fn reload(&mut self) {
+    /// SIGHUP or `baton reconfigure`: apply what changed in the configuration; an invalid
+    /// one changes nothing. Returns a one-line summary, or why it was refused.
+    async fn reload(&mut self) -> Result<String, String> {
         let new = match load_model(&self.options) {
             Ok(model) => model,
             Err(e) => {
                 error!("reload refused, the running configuration stays: {e}");
-                return;
+                return Err(format!(
+                    "reload refused, the running configuration stays: {e}"
+                ));
             }
         };
         let diff = Model::diff(&self.model, &new);
         if diff.is_empty() {
             info!("reload: configuration unchanged");
             self.model = new;
-            return;
+            return Ok("configuration unchanged".into());
         }
         info!(
             added = diff.added.len(),
@@ -713,6 +755,13 @@ impl Daemon {
         }
         self.close_unused_sockets();
         self.model = new;
+        Ok(format!(
+            "{} added, {} removed, {} changed, {} unchanged",
+            diff.added.len(),
+            diff.removed.len(),
+            diff.changed.len(),
+            diff.unchanged.len()
+        ))
     }
 
     async fn stop_router(&mut self, name: &str) {
@@ -900,27 +949,50 @@ fn scope_number(scope: config::Scope) -> u8 {
     }
 }
 
+/// What a `fallback_check` run gave.
+struct CheckOutcome {
+    passed: bool,
+    /// "passed", "exit status 1: <stderr tail>", "timed out after 10s", ...
+    detail: String,
+}
+
 /// Run a check command with its timeout; success is exit status 0.
-async fn run_check(check: &config::FallbackCheck) -> bool {
+async fn run_check(check: &config::FallbackCheck) -> CheckOutcome {
+    let failed = |detail: String| CheckOutcome {
+        passed: false,
+        detail,
+    };
     let mut command = tokio::process::Command::new(&check.command.program);
-    command.args(&check.command.args).kill_on_drop(true);
+    command
+        .args(&check.command.args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
     let child = match command.spawn() {
         Ok(child) => child,
-        Err(e) => {
-            warn!("cannot run {}: {e}", check.command);
-            return false;
-        }
+        Err(e) => return failed(format!("cannot run {}: {e}", check.command)),
     };
     let timeout = Duration::from_millis(check.timeout_ms);
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => output.status.success(),
-        Ok(Err(e)) => {
-            warn!("{} failed: {e}", check.command);
-            false
+        Ok(Ok(output)) if output.status.success() => CheckOutcome {
+            passed: true,
+            detail: "passed".into(),
+        },
+        Ok(Ok(output)) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: String = stderr
+                .trim()
+                .chars()
+                .rev()
+                .take(300)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            failed(format!("{} ({})", output.status, tail))
         }
-        Err(_) => {
-            warn!("{} timed out after {timeout:?}", check.command);
-            false
-        }
+        Ok(Err(e)) => failed(format!("{} failed: {e}", check.command)),
+        Err(_) => failed(format!("timed out after {timeout:?}")),
     }
 }

@@ -479,27 +479,32 @@ impl Instance {
     }
 
     fn on_fallback(&mut self, now: Duration, out: &mut Vec<Action>) {
+        match self.fallback_refusal() {
+            Some(refusal) => out.push(Action::Refuse(refusal)),
+            None => self.become_master(now, Reason::Fallback, out),
+        }
+    }
+
+    /// Why [`Event::Fallback`] would be refused now, if it would: locked, already master,
+    /// not running, in Fault, or not outranking the master it hears. The I/O layer asks
+    /// before it runs the (slow) `fallback_check` script.
+    pub fn fallback_refusal(&self) -> Option<Refusal> {
         if self.locked {
-            out.push(Action::Refuse(Refusal::Locked));
-            return;
+            return Some(Refusal::Locked);
         }
         if self.state == State::Master {
-            out.push(Action::Refuse(Refusal::AlreadyMaster));
-            return;
+            return Some(Refusal::AlreadyMaster);
         }
         if let Some(refusal) = self.refusal_unless(State::Backup, Refusal::NotRunning) {
-            out.push(Action::Refuse(refusal));
-            return;
+            return Some(refusal);
         }
-        if let Some(m) = self.master.filter(|m| !self.outranks(m)) {
-            out.push(Action::Refuse(Refusal::DoesNotOutrank {
+        self.master
+            .filter(|m| !self.outranks(m))
+            .map(|m| Refusal::DoesNotOutrank {
                 master: m.address,
                 master_priority: m.priority,
                 priority: self.priority,
-            }));
-            return;
-        }
-        self.become_master(now, Reason::Fallback, out);
+            })
     }
 
     /// Does this router beat `other` in an election (RFC 5798 6.4.3 ordering)?

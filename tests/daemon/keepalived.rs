@@ -81,19 +81,7 @@ impl Cluster {
     /// drops ("dropped a packet", "dropped an advert") and every advert whose address list
     /// differs from its own, which is what an interop test wants to see.
     pub fn start_baton(&mut self, node: &str, config: &str) {
-        let conf = self.dir.path().join(format!("{node}.conf"));
-        std::fs::write(&conf, config).expect("write config");
-        let log = self.dir.path().join(format!("{node}.log"));
-        let baton = env!("CARGO_BIN_EXE_baton");
-        let script = format!(
-            "BATON_LOG=debug; export BATON_LOG; exec {baton} run -f {} -i {node} 2>>{}",
-            conf.display(),
-            log.display()
-        );
-        let proc = self.lab.spawn(node, &["sh", "-c", &script]);
-        self.daemons.retain(|(n, _)| n != node);
-        self.daemons
-            .push((node.to_string(), Daemon { proc, log, conf }));
+        self.start_with_env(node, config, "BATON_LOG=debug");
     }
 
     /// Write `config` (keepalived syntax, e.g. an [`Instance::render`](super::Instance))

@@ -92,19 +92,66 @@ impl Cluster {
 
     /// Write `config` for `node` and start `baton run` there; its stderr goes to a log.
     pub fn start(&mut self, node: &str, config: &str) {
+        self.start_with_env(node, config, "");
+    }
+
+    /// Like [`start`](Self::start), with `env` (e.g. `"BATON_LOG=debug"`) set for the
+    /// daemon. Each daemon has its own control socket and state directory in the
+    /// cluster's temp dir.
+    pub fn start_with_env(&mut self, node: &str, config: &str, env: &str) {
         let conf = self.dir.path().join(format!("{node}.conf"));
         std::fs::write(&conf, config).expect("write config");
         let log = self.dir.path().join(format!("{node}.log"));
         let baton = env!("CARGO_BIN_EXE_baton");
         let script = format!(
-            "exec {baton} run -f {} -i {node} 2>>{}",
+            "exec env {env} {baton} run -f {} -i {node} --socket {} --state-dir {} 2>>{}",
             conf.display(),
+            self.socket(node).display(),
+            self.dir.path().join(format!("{node}-state")).display(),
             log.display()
         );
         let proc = self.lab.spawn(node, &["sh", "-c", &script]);
         self.daemons.retain(|(n, _)| n != node);
         self.daemons
             .push((node.to_string(), Daemon { proc, log, conf }));
+    }
+
+    /// The control socket of `node`'s daemon.
+    pub fn socket(&self, node: &str) -> PathBuf {
+        self.dir.path().join(format!("{node}.sock"))
+    }
+
+    /// Run `baton ARGS --socket <node's socket>` (the CLI talks over the socket; it need
+    /// not run in the namespace).
+    pub fn baton(&self, node: &str, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .arg("--socket")
+            .arg(self.socket(node))
+            .output()
+            .expect("run the baton CLI")
+    }
+
+    /// `baton status --json` of `node`, parsed, with its exit code.
+    pub fn status(&self, node: &str) -> (serde_json::Value, i32) {
+        let out = self.baton(node, &["status", "--json"]);
+        let code = out.status.code().unwrap_or(-1);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status of {node} is not JSON ({e}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (json, code)
+    }
+
+    /// Wait until `node`'s control socket answers.
+    pub fn wait_for_socket(&self, node: &str) {
+        let ok = poll(SETTLE, || {
+            self.baton(node, &["status"]).status.code() != Some(3)
+        });
+        assert!(ok, "{node}'s daemon never answered\n{}", self.all_logs());
     }
 
     pub fn daemon(&self, node: &str) -> &Daemon {

@@ -1,0 +1,439 @@
+//! `baton status`: the model the daemon sends (serde), the alarms in plain words, the
+//! human rendering, and the monitoring-plugin exit code (0 OK, 1 WARNING, 2 CRITICAL,
+//! 3 UNKNOWN).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole daemon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub router_id: Option<String>,
+    pub pid: u32,
+    pub uptime_s: f64,
+    pub instances: Vec<InstanceStatus>,
+    /// Packets dropped before reaching an instance (bad header, checksum, unknown VRID...).
+    pub dropped: BTreeMap<String, u64>,
+}
+
+/// One instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub family: String,
+    /// MASTER, BACKUP, FAULT or INIT.
+    pub state: String,
+    /// Seconds since the state was entered.
+    pub since_s: f64,
+    /// Why it was entered.
+    pub reason: String,
+    pub base_priority: u8,
+    pub priority: u8,
+    /// `manual` or `automatic`.
+    pub fallback: String,
+    pub locked: bool,
+    /// The master this node hears (absent when it is master itself or hears none).
+    pub master: Option<MasterStatus>,
+    pub vips: Vec<VipStatus>,
+    pub counters: Counters,
+    /// Adverts dropped by this instance's checks, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    pub alarms: Vec<Alarm>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MasterStatus {
+    pub address: String,
+    pub priority: u8,
+    /// Seconds since its last advert.
+    pub last_advert_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipStatus {
+    pub address: String,
+    /// Really on the interface now.
+    pub present: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub interval_mismatch: u64,
+    pub lower_priority_master: u64,
+}
+
+/// How bad an alarm is, in monitoring-plugin terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Health {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Health {
+    /// The exit status of `baton status`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Health::Ok => 0,
+            Health::Warning => 1,
+            Health::Critical => 2,
+            Health::Unknown => 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub severity: Health,
+    pub message: String,
+}
+
+/// The facts alarms are decided from.
+#[derive(Clone, Debug)]
+pub struct Facts<'a> {
+    pub state: &'a str,
+    pub priority: u8,
+    pub manual_fallback: bool,
+    pub locked: bool,
+    pub master: Option<&'a MasterStatus>,
+    /// Master_Down_Interval in seconds.
+    pub master_down_s: f64,
+    pub vips: &'a [VipStatus],
+    /// Seconds since a lower-priority master was last heard while this node was master.
+    pub lower_master_s: Option<f64>,
+}
+
+/// The alarms of one instance, in plain words.
+pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    let mut raise = |severity, message: String| out.push(Alarm { severity, message });
+    match f.state {
+        "FAULT" => raise(
+            Health::Critical,
+            "in FAULT: the interface or a tracked resource is down".into(),
+        ),
+        "INIT" => raise(Health::Warning, "not running (INIT)".into()),
+        _ => {}
+    }
+    if f.state == "MASTER" {
+        for vip in f.vips.iter().filter(|v| !v.present) {
+            raise(
+                Health::Critical,
+                format!("VIP missing: {} is not on the interface", vip.address),
+            );
+        }
+        if let Some(age) = f.lower_master_s.filter(|&age| age <= 3.0 * f.master_down_s) {
+            raise(
+                Health::Critical,
+                format!("split brain suspected: another master was heard {age:.1}s ago"),
+            );
+        }
+    }
+    if f.state == "BACKUP" {
+        match f.master {
+            None => raise(
+                Health::Critical,
+                "no master seen: nobody holds the VIP".into(),
+            ),
+            Some(m) if m.last_advert_s > f.master_down_s => raise(
+                Health::Critical,
+                format!(
+                    "no master seen for {:.1}s (last: {})",
+                    m.last_advert_s, m.address
+                ),
+            ),
+            Some(m) if f.manual_fallback && m.priority < f.priority => raise(
+                Health::Warning,
+                format!(
+                    "running on the standby: {} (priority {}) holds the VIP while this preferred node \
+                     (priority {}) waits; run `baton fallback` once it has caught up",
+                    m.address, m.priority, f.priority
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if f.locked {
+        raise(
+            Health::Warning,
+            "locked: this node will not become master (`baton unlock`)".into(),
+        );
+    }
+    out
+}
+
+/// The worst health of all instances (OK when there are none with alarms).
+pub fn health(status: &DaemonStatus) -> Health {
+    status
+        .instances
+        .iter()
+        .flat_map(|i| i.alarms.iter().map(|a| a.severity))
+        .max()
+        .unwrap_or(Health::Ok)
+}
+
+/// The human form of `baton status`.
+pub fn render(status: &DaemonStatus) -> String {
+    let mut out = String::new();
+    let health = health(status);
+    let _ = writeln!(
+        out,
+        "baton {:?}: {} instance{}, up {}",
+        health,
+        status.instances.len(),
+        if status.instances.len() == 1 { "" } else { "s" },
+        duration(status.uptime_s)
+    );
+    for i in &status.instances {
+        out.push('\n');
+        render_instance(&mut out, i);
+    }
+    if !status.dropped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\npackets dropped before any instance: {}",
+            counts(&status.dropped)
+        );
+    }
+    out
+}
+
+fn render_instance(out: &mut String, i: &InstanceStatus) {
+    let _ = writeln!(
+        out,
+        "{}  {} for {} ({})",
+        i.name,
+        i.state,
+        duration(i.since_s),
+        i.reason
+    );
+    let _ = writeln!(
+        out,
+        "  VRRPv{} {} vrid {} on {}, priority {} (configured {}), fallback {}{}",
+        i.version,
+        i.family,
+        i.vrid,
+        i.interface,
+        i.priority,
+        i.base_priority,
+        i.fallback,
+        if i.locked { ", LOCKED" } else { "" }
+    );
+    let master = match (&i.master, i.state.as_str()) {
+        (_, "MASTER") => "this node".to_string(),
+        (Some(m), _) => format!(
+            "{} priority {}, last advert {:.1}s ago",
+            m.address, m.priority, m.last_advert_s
+        ),
+        (None, _) => "none heard".to_string(),
+    };
+    let _ = writeln!(out, "  master: {master}");
+    let vips: Vec<String> = i
+        .vips
+        .iter()
+        .map(|v| format!("{}{}", v.address, if v.present { " (present)" } else { "" }))
+        .collect();
+    let _ = writeln!(out, "  VIPs: {}", vips.join(", "));
+    let c = &i.counters;
+    let _ = writeln!(
+        out,
+        "  adverts sent {}, received {}; became master {} times",
+        c.adverts_sent, c.adverts_received, c.became_master
+    );
+    if !i.dropped.is_empty() {
+        let _ = writeln!(out, "  dropped: {}", counts(&i.dropped));
+    }
+    for a in &i.alarms {
+        let _ = writeln!(out, "  {:?}: {}", a.severity, a.message);
+    }
+}
+
+fn counts(map: &BTreeMap<String, u64>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `3d 4h`, `12m 5s`, `3.2s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 60.0 {
+        return format!("{s:.1}s");
+    }
+    let whole = s as u64;
+    let (d, h, m, sec) = (
+        whole / 86_400,
+        whole / 3600 % 24,
+        whole / 60 % 60,
+        whole % 60,
+    );
+    match (d, h) {
+        (0, 0) => format!("{m}m {sec}s"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vips(present: bool) -> Vec<VipStatus> {
+        vec![VipStatus {
+            address: "192.0.2.100/24".into(),
+            present,
+        }]
+    }
+
+    fn facts<'a>(state: &'a str, vips: &'a [VipStatus]) -> Facts<'a> {
+        Facts {
+            state,
+            priority: 150,
+            manual_fallback: false,
+            locked: false,
+            master: None,
+            master_down_s: 3.6,
+            vips,
+            lower_master_s: None,
+        }
+    }
+
+    fn master(priority: u8, age: f64) -> MasterStatus {
+        MasterStatus {
+            address: "192.0.2.2".into(),
+            priority,
+            last_advert_s: age,
+        }
+    }
+
+    #[test]
+    fn a_healthy_master_has_no_alarm() {
+        assert!(alarms(&facts("MASTER", &vips(true))).is_empty());
+    }
+
+    #[test]
+    fn a_missing_vip_on_the_master_is_critical() {
+        let v = vips(false);
+        let a = alarms(&facts("MASTER", &v));
+        assert_eq!(a[0].severity, Health::Critical);
+        assert!(a[0].message.starts_with("VIP missing: 192.0.2.100/24"));
+    }
+
+    #[test]
+    fn split_brain_is_critical_while_recent() {
+        let v = vips(true);
+        let mut f = facts("MASTER", &v);
+        f.lower_master_s = Some(1.0);
+        assert!(alarms(&f)[0].message.starts_with("split brain suspected"));
+        f.lower_master_s = Some(60.0);
+        assert!(alarms(&f).is_empty(), "an old sighting is not an alarm");
+    }
+
+    #[test]
+    fn backup_without_a_master_is_critical() {
+        let v = vips(false);
+        let a = alarms(&facts("BACKUP", &v));
+        assert_eq!(a[0].message, "no master seen: nobody holds the VIP");
+        let stale = master(100, 10.0);
+        let mut f = facts("BACKUP", &v);
+        f.master = Some(&stale);
+        assert!(
+            alarms(&f)[0]
+                .message
+                .starts_with("no master seen for 10.0s")
+        );
+    }
+
+    #[test]
+    fn preferred_node_waiting_for_manual_fallback_warns() {
+        let v = vips(false);
+        let lower = master(100, 0.5);
+        let mut f = facts("BACKUP", &v);
+        f.master = Some(&lower);
+        assert!(
+            alarms(&f).is_empty(),
+            "automatic fallback will take it back"
+        );
+        f.manual_fallback = true;
+        let a = alarms(&f);
+        assert_eq!(a[0].severity, Health::Warning);
+        assert!(
+            a[0].message
+                .starts_with("running on the standby: 192.0.2.2 (priority 100)")
+        );
+    }
+
+    #[test]
+    fn fault_and_lock_are_reported() {
+        let v = vips(false);
+        let mut f = facts("FAULT", &v);
+        f.locked = true;
+        let severities: Vec<Health> = alarms(&f).iter().map(|a| a.severity).collect();
+        assert_eq!(severities, vec![Health::Critical, Health::Warning]);
+    }
+
+    #[test]
+    fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
+        let mut status = DaemonStatus {
+            router_id: None,
+            pid: 1,
+            uptime_s: 75.0,
+            instances: vec![],
+            dropped: BTreeMap::new(),
+        };
+        assert_eq!(health(&status), Health::Ok);
+        let alarm = |severity| Alarm {
+            severity,
+            message: String::new(),
+        };
+        status.instances.push(InstanceStatus {
+            name: "PG_VIP".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 2,
+            family: "IPv4".into(),
+            state: "BACKUP".into(),
+            since_s: 3725.0,
+            reason: "started".into(),
+            base_priority: 150,
+            priority: 150,
+            fallback: "manual".into(),
+            locked: false,
+            master: Some(master(100, 0.4)),
+            vips: vips(false),
+            counters: Counters::default(),
+            dropped: BTreeMap::from([("auth_mismatch".to_string(), 3)]),
+            alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
+        });
+        assert_eq!(health(&status), Health::Critical);
+        assert_eq!(health(&status).exit_code(), 2);
+        let text = render(&status);
+        assert!(
+            text.starts_with("baton Critical: 1 instance, up 1m 15s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PG_VIP  BACKUP for 1h 2m (started)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("master: 192.0.2.2 priority 100, last advert 0.4s ago"),
+            "{text}"
+        );
+        assert!(text.contains("dropped: auth_mismatch 3"), "{text}");
+    }
+}

@@ -1,0 +1,312 @@
+//! The daemon's answers to the control socket: status, fallback, resign, lock, unlock,
+//! reconfigure; and the operator's locks, kept in the state directory across restarts.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::oneshot;
+use tracing::{error, info, warn};
+
+use super::{CheckOutcome, Daemon, Internal, run_check};
+use crate::config::Fallback;
+use crate::control::protocol::{Command, Reply};
+use crate::control::server::ControlRequest;
+use crate::control::status::{
+    self, Counters, DaemonStatus, Facts, InstanceStatus, MasterStatus, VipStatus,
+};
+use crate::vrrp::{Action, Event, State};
+
+/// Instances locked by the operator, persisted one name per line in `STATE_DIR/locks`.
+pub struct Locks {
+    path: PathBuf,
+    names: BTreeSet<String>,
+}
+
+impl Locks {
+    /// Read the locks file; a missing file means no locks.
+    pub fn load(state_dir: &Path) -> Locks {
+        let path = state_dir.join("locks");
+        let names = match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Err(e) => {
+                warn!(
+                    "cannot read {}: {e}; starting without locks",
+                    path.display()
+                );
+                BTreeSet::new()
+            }
+        };
+        Locks { path, names }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    /// Record `name` as locked or not, writing the file atomically (temp file + rename).
+    fn set(&mut self, name: &str, locked: bool) -> std::io::Result<()> {
+        let mut names = self.names.clone();
+        if locked {
+            names.insert(name.to_string());
+        } else {
+            names.remove(name);
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        let temp = self.path.with_extension("tmp");
+        std::fs::write(&temp, text)?;
+        std::fs::rename(&temp, &self.path)?;
+        self.names = names;
+        Ok(())
+    }
+}
+
+impl Daemon {
+    pub(super) async fn on_internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::Event(name, event) => self.deliver(&name, event).await,
+            Internal::FallbackChecked {
+                name,
+                outcome,
+                reply,
+            } => {
+                let answer = self.finish_fallback(&name, outcome).await;
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    pub(super) async fn on_control(&mut self, request: ControlRequest) {
+        let ControlRequest { command, reply } = request;
+        let answer = match command {
+            Command::Status { instance } => self.status_reply(instance.as_deref()).await,
+            Command::Fallback { instance } => match self.resolve(instance.as_deref()) {
+                Ok(name) => return self.start_fallback(name, reply).await,
+                Err(e) => Reply::error(e),
+            },
+            Command::Resign { instance, hold_s } => match self.resolve(instance.as_deref()) {
+                Ok(name) => {
+                    let hold = Duration::from_secs(hold_s);
+                    self.operator(&name, Event::Resign { hold }).await
+                }
+                Err(e) => Reply::error(e),
+            },
+            Command::Lock { instance } => self.set_lock(&instance, true).await,
+            Command::Unlock { instance } => self.set_lock(&instance, false).await,
+            Command::Reconfigure => match self.reload().await {
+                Ok(summary) => Reply::ok(json!({ "summary": summary })),
+                Err(e) => Reply::error(e),
+            },
+        };
+        let _ = reply.send(answer);
+    }
+
+    /// The instance a command is about: the one named, or the only one there is.
+    fn resolve(&self, instance: Option<&str>) -> Result<String, String> {
+        match instance {
+            Some(name) if self.routers.contains_key(name) => Ok(name.to_string()),
+            Some(name) => Err(format!("no instance named {name}; {}", self.names())),
+            None if self.routers.len() == 1 => {
+                Ok(self.routers.keys().next().cloned().unwrap_or_default())
+            }
+            None => Err(format!("name the instance: {}", self.names())),
+        }
+    }
+
+    fn names(&self) -> String {
+        let names: Vec<&str> = self.routers.keys().map(String::as_str).collect();
+        format!("instances: {}", names.join(", "))
+    }
+
+    /// Feed an operator's event and answer with the outcome.
+    async fn operator(&mut self, name: &str, event: Event) -> Reply {
+        let now = self.now();
+        let Some(router) = self.routers.get_mut(name) else {
+            return Reply::error(format!("no instance named {name}"));
+        };
+        let actions = router.machine.handle(now, event.clone());
+        let refusal = actions.iter().find_map(|a| match a {
+            Action::Refuse(r) => Some(*r),
+            _ => None,
+        });
+        self.carry_out(name, actions).await;
+        if let Some(refusal) = refusal {
+            return Reply::error(format!("{name}: refused: {refusal}"));
+        }
+        let state = self.routers.get(name).map(|r| r.machine.state());
+        info!(instance = name, "operator: {event:?} done");
+        Reply::ok(json!({ "instance": name, "state": state.map(State::as_str) }))
+    }
+
+    /// `baton fallback`: refuse at once if the state machine would; otherwise run the
+    /// `fallback_check` (without blocking the event loop) and then take the VIP.
+    async fn start_fallback(&mut self, name: String, reply: oneshot::Sender<Reply>) {
+        let Some(router) = self.routers.get(&name) else {
+            let _ = reply.send(Reply::error(format!("no instance named {name}")));
+            return;
+        };
+        if let Some(refusal) = router.machine.fallback_refusal() {
+            let _ = reply.send(Reply::error(format!("{name}: refused: {refusal}")));
+            return;
+        }
+        let Some(check) = router.cfg.fallback_check.clone() else {
+            let answer = self.operator(&name, Event::Fallback).await;
+            let _ = reply.send(answer);
+            return;
+        };
+        info!(instance = %name, "fallback requested; running fallback_check {}", check.command);
+        let events = self.event_tx.clone();
+        tokio::task::spawn_local(async move {
+            let outcome = run_check(&check).await;
+            let _ = events.send(Internal::FallbackChecked {
+                name,
+                outcome,
+                reply,
+            });
+        });
+    }
+
+    async fn finish_fallback(&mut self, name: &str, outcome: CheckOutcome) -> Reply {
+        if !outcome.passed {
+            warn!(
+                instance = name,
+                "fallback refused: fallback_check {}", outcome.detail
+            );
+            return Reply::error(format!(
+                "{name}: refused: fallback_check failed: {}",
+                outcome.detail
+            ));
+        }
+        self.operator(name, Event::Fallback).await
+    }
+
+    async fn set_lock(&mut self, name: &str, locked: bool) -> Reply {
+        if !self.routers.contains_key(name) {
+            return Reply::error(format!("no instance named {name}; {}", self.names()));
+        }
+        if let Err(e) = self.locks.set(name, locked) {
+            error!(instance = name, "cannot record the lock: {e}");
+            return Reply::error(format!(
+                "cannot record the lock in {}: {e}; nothing changed",
+                self.locks.path.display()
+            ));
+        }
+        let event = if locked { Event::Lock } else { Event::Unlock };
+        self.operator(name, event).await
+    }
+
+    async fn status_reply(&self, instance: Option<&str>) -> Reply {
+        if let Some(name) = instance.filter(|n| !self.routers.contains_key(*n)) {
+            return Reply::error(format!("no instance named {name}; {}", self.names()));
+        }
+        let status = self.status(instance).await;
+        match serde_json::to_value(&status) {
+            Ok(value) => Reply::ok(value),
+            Err(e) => Reply::error(format!("cannot encode the status: {e}")),
+        }
+    }
+
+    async fn status(&self, only: Option<&str>) -> DaemonStatus {
+        let now = self.now();
+        let mut instances = Vec::new();
+        for (name, router) in &self.routers {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            instances.push(self.instance_status(router, now).await);
+        }
+        let mut dropped = std::collections::BTreeMap::new();
+        for ((_, reason), count) in &self.socket_drops {
+            *dropped.entry(reason.to_string()).or_insert(0) += count;
+        }
+        DaemonStatus {
+            router_id: self.model.global.router_id.clone(),
+            pid: std::process::id(),
+            uptime_s: now.as_secs_f64(),
+            instances,
+            dropped,
+        }
+    }
+
+    async fn instance_status(&self, router: &super::Router, now: Duration) -> InstanceStatus {
+        let machine = &router.machine;
+        let mut vips = Vec::new();
+        for placed in &router.vips {
+            let present = match self.netlink.addresses(placed.ifindex).await {
+                Ok(list) => list
+                    .iter()
+                    .any(|&(a, len)| a == placed.vip.addr && len == placed.vip.prefix_len),
+                Err(_) => false,
+            };
+            vips.push(VipStatus {
+                address: placed.vip.to_string(),
+                present,
+            });
+        }
+        let master = machine.master().map(|m| MasterStatus {
+            address: m.address.to_string(),
+            priority: m.priority,
+            last_advert_s: now.saturating_sub(m.at).as_secs_f64(),
+        });
+        let lower_master_s = machine
+            .lower_master()
+            .map(|m| now.saturating_sub(m.at).as_secs_f64());
+        let state = machine.state().as_str();
+        let alarms = status::alarms(&Facts {
+            state,
+            priority: machine.priority(),
+            manual_fallback: router.cfg.fallback == Fallback::Manual,
+            locked: machine.locked(),
+            master: master.as_ref(),
+            master_down_s: machine.master_down_interval().as_secs_f64(),
+            vips: &vips,
+            lower_master_s,
+        });
+        let stats = machine.stats();
+        InstanceStatus {
+            name: router.cfg.name.clone(),
+            interface: router.cfg.interface.clone(),
+            vrid: router.cfg.vrid,
+            version: router.cfg.version.number(),
+            family: format!("{:?}", router.cfg.family),
+            state: state.to_string(),
+            since_s: now.saturating_sub(machine.since()).as_secs_f64(),
+            reason: machine.reason().to_string(),
+            base_priority: router.cfg.priority,
+            priority: machine.priority(),
+            fallback: match router.cfg.fallback {
+                Fallback::Manual => "manual".into(),
+                Fallback::Automatic => "automatic".into(),
+            },
+            locked: machine.locked(),
+            master,
+            vips,
+            counters: Counters {
+                adverts_sent: stats.adverts_sent,
+                adverts_received: stats.adverts_received,
+                priority_zero_sent: stats.priority_zero_sent,
+                priority_zero_received: stats.priority_zero_received,
+                became_master: stats.became_master,
+                released_master: stats.released_master,
+                interval_mismatch: stats.interval_mismatch,
+                lower_priority_master: stats.lower_priority_master,
+            },
+            dropped: router
+                .drops
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            alarms,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The control socket and the operator's commands against real daemons in namespaces:
+//! `baton status` (text, JSON, exit codes), `fallback` (with its check), `resign`, `lock`
+//! (kept across restarts), `unlock`, `reconfigure`, and bad requests.
+
+mod daemon;
+mod lab;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use daemon::{Cluster, Instance};
+use lab::require_root;
+
+const VIP: &str = "192.0.2.100/24";
+const SERVERS: [&str; 2] = ["a", "b"];
+
+fn pair(tag: &str) -> Cluster {
+    Cluster::new(
+        tag,
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    )
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// a (150) master and b (100) backup, both answering on their sockets.
+fn elected(tag: &str, a_extra: &[&str]) -> Cluster {
+    let mut c = pair(tag);
+    let mut a = Instance::fast(150, VIP);
+    for line in a_extra {
+        a = a.with(*line);
+    }
+    c.start("a", &a.render());
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    c.wait_for_socket("b");
+    c
+}
+
+#[test]
+fn status_shows_master_and_backup_with_exit_code_ok() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("status", &[]);
+    let (a, code) = c.status("a");
+    assert_eq!(code, 0, "{a}");
+    let i = &a["instances"][0];
+    assert_eq!(i["name"], "VI_1");
+    assert_eq!(i["state"], "MASTER");
+    assert_eq!(i["priority"], 150);
+    assert_eq!(i["vips"][0]["address"], VIP);
+    assert_eq!(i["vips"][0]["present"], true);
+    assert!(i["counters"]["adverts_sent"].as_u64().unwrap() > 0);
+    let (b, code) = c.status("b");
+    assert_eq!(code, 0, "{b}");
+    let i = &b["instances"][0];
+    assert_eq!(i["state"], "BACKUP");
+    assert_eq!(i["master"]["address"], "192.0.2.1");
+    assert_eq!(i["master"]["priority"], 150);
+    assert_eq!(i["vips"][0]["present"], false);
+    // The human form, and the check-status alias.
+    let out = c.baton("a", &["check-status"]);
+    assert!(
+        stdout(&out).contains("VI_1  MASTER for"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).starts_with("baton Ok: 1 instance"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn status_of_an_unreachable_daemon_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["status", "--socket"])
+        .arg(dir.path().join("none.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).starts_with("UNKNOWN: cannot reach the baton daemon"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn manual_fallback_waits_for_its_check_and_then_takes_the_vip() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("fback");
+    let gate = c.dir.path().join("caught-up");
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let a = Instance::fast(150, VIP)
+        .with("fallback manual")
+        .with(format!(
+            "fallback_check \"/usr/bin/test -e {}\"",
+            gate.display()
+        ));
+    c.start("a", &a.render());
+    c.wait_for_socket("a");
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(1));
+    // The preferred node waits: WARNING, with the reason in plain words.
+    let (status, code) = c.status("a");
+    assert_eq!(code, 1, "{status}");
+    let alarm = status["instances"][0]["alarms"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        alarm.starts_with("running on the standby: 192.0.2.2"),
+        "{alarm}"
+    );
+    // b holds the VIP: a fallback there has nothing to do.
+    let out = c.baton("b", &["fallback"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already MASTER"), "{}", stderr(&out));
+    // The check fails (the database has not caught up): refused, nothing moves.
+    let out = c.baton("a", &["fallback", "VI_1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("fallback_check failed"),
+        "{}",
+        stderr(&out)
+    );
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_millis(500));
+    // Caught up: the fallback goes through.
+    std::fs::write(&gate, "").unwrap();
+    let out = c.baton("a", &["fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "VI_1: MASTER\n");
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let (status, code) = c.status("a");
+    assert_eq!(
+        (status["instances"][0]["state"].as_str(), code),
+        (Some("MASTER"), 0)
+    );
+}
+
+#[test]
+fn fallback_is_refused_when_the_node_does_not_outrank_the_master() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("norank", &[]);
+    let out = c.baton("b", &["fallback"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the current master 192.0.2.1 has priority 150, this node only 100"),
+        "{}",
+        stderr(&out)
+    );
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_millis(500));
+}
+
+#[test]
+fn resign_hands_the_vip_over_and_holds() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("resign", &[]);
+    let out = c.baton("a", &["resign", "--hold", "30"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    // a has the higher priority but holds back.
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(2));
+}
+
+#[test]
+fn lock_survives_a_restart_and_unlock_lets_the_node_back() {
+    if !require_root() {
+        return;
+    }
+    let mut c = elected("lock", &[]);
+    let out = c.baton("a", &["lock", "VI_1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let (status, code) = c.status("a");
+    assert_eq!(status["instances"][0]["locked"], true);
+    assert_eq!(code, 1, "locked is a WARNING");
+    // Restart a: still locked.
+    c.signal("a", "TERM");
+    assert!(
+        c.daemon("a")
+            .proc
+            .wait_timeout(Duration::from_secs(10))
+            .is_some()
+    );
+    c.start("a", &Instance::fast(150, VIP).render());
+    c.wait_for_socket("a");
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(1));
+    assert_eq!(c.status("a").0["instances"][0]["locked"], true);
+    let out = c.baton("a", &["unlock", "VI_1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+}
+
+#[test]
+fn reconfigure_applies_a_valid_config_and_refuses_an_invalid_one() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("reconf", &[]);
+    c.rewrite("a", "vrrp_instance VI_1 {\n    virtual_router_id 0\n}\n");
+    let out = c.baton("a", &["reconfigure"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("reload refused"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("virtual_router_id"),
+        "{}",
+        stderr(&out)
+    );
+    c.rewrite("b", &Instance::fast(200, VIP).render());
+    let out = c.baton("b", &["reconfigure"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "reloaded: 0 added, 0 removed, 1 changed, 0 unchanged\n"
+    );
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+}
+
+#[test]
+fn bad_requests_get_an_error_reply_and_change_nothing() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("badreq", &[]);
+    let requests: [&[u8]; 4] = [
+        b"not json\n",
+        b"{\"version\":7,\"command\":\"status\"}\n",
+        b"{\"version\":1,\"command\":\"lock\",\"instance\":\"NOPE\"}\n",
+        &[b'x'; 10_000],
+    ];
+    for request in requests {
+        let mut stream = UnixStream::connect(c.socket("a")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = stream.write_all(request);
+        let _ = stream.write_all(b"\n");
+        let mut reply = String::new();
+        BufReader::new(&stream).read_line(&mut reply).unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(reply["ok"], false, "{reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // A client that connects and says nothing does not block the others.
+    let _idle = UnixStream::connect(c.socket("a")).unwrap();
+    let (status, code) = c.status("a");
+    assert_eq!(
+        (status["instances"][0]["state"].as_str(), code),
+        (Some("MASTER"), 0)
+    );
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_millis(500));
+}
+
+#[test]
+fn a_second_daemon_on_the_same_socket_refuses_to_start() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("twice", &[]);
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &c.lab.ns("a")])
+        .arg(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "-f"])
+        .arg(&c.daemon("a").conf)
+        .arg("--socket")
+        .arg(c.socket("a"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("already listening"),
+        "{}",
+        stderr(&out)
+    );
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_millis(500));
+}
