@@ -722,3 +722,12 @@ fn reconfigure_keeps_the_state_and_takes_the_new_priority() {
         "new interval from now on"
     );
 }
+
+#[test]
+fn a_slightly_late_timer_keeps_the_advert_cadence() {
+    let (mut instance, at) = master(config(100));
+    let deadline = at + ms(1000);
+    // Delivered 3 ms late: the next advert is still due one interval after the deadline.
+    instance.handle(deadline + ms(3), Event::Timeout);
+    assert_eq!(instance.next_deadline(), Some(deadline + ms(1000)));
+}

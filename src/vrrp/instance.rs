@@ -273,7 +273,7 @@ impl Instance {
             State::Master if self.adver_timer.is_some_and(|t| t <= now) => {
                 // RFC 5798 6.4.3: Adver_Timer fired: send an advert, reset the timer.
                 self.send_advert(self.advertised_priority(), out);
-                self.adver_timer = Some(now + self.advert_interval());
+                self.adver_timer = Some(self.next_advert_after(now));
             }
             State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => {
                 // RFC 5798 6.4.2: Master_Down_Timer fired: become Master.
@@ -281,6 +281,17 @@ impl Instance {
                 self.become_master(now, reason, out);
             }
             _ => {}
+        }
+    }
+
+    /// The next Adver_Timer deadline: one interval after the one that fired, so that a
+    /// timer delivered a little late does not stretch the advert period; but never in the
+    /// past (after a long stall, one interval from now, without a burst of catch-up adverts).
+    fn next_advert_after(&self, now: Duration) -> Duration {
+        let interval = self.advert_interval();
+        match self.adver_timer {
+            Some(fired) if fired + interval > now => fired + interval,
+            _ => now + interval,
         }
     }
 
