@@ -128,6 +128,20 @@ def fmt_ms(values):
     return f"{med:7.1f} ms ({min(values):.1f}..{max(values):.1f})"
 
 
+def valid(nodes, flaps):
+    """A resource run is clean when a kept (nearly) 10,000 adverts/s and b stayed backup."""
+    return nodes["a"][4] >= 8000 and nodes["b"][4] <= 10 and not flaps
+
+
+def describe_validity(daemon, nodes, flaps):
+    if valid(nodes, flaps):
+        return f"clean run (b never became master: {flaps} transitions)"
+    return (
+        f"NOT CLEAN: a sent {nodes['a'][4]}/s of 10000, b sent {nodes['b'][4]}/s "
+        f"(a backup sends none), b became master {flaps} times"
+    )
+
+
 def cmd_report(path):
     settings = []  # in order of first appearance
     bounds = {}
@@ -138,6 +152,7 @@ def cmd_report(path):
     raw = []
     res = {}  # daemon -> {node: (cpu, rss_kb, rss_sum_kb, stable)}
     daemons = []
+    flaps = {}  # daemon -> transitions to master on b in the resource phase
     with open(path, encoding="utf-8") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -158,6 +173,8 @@ def cmd_report(path):
                         takeovers.setdefault((daemon, setting), []).append(float(r[4]))
                     if len(r) >= 6 and r[5] != "nan":
                         overheads.setdefault((daemon, setting), []).append(float(r[5]))
+            elif p[0] == "flaps":
+                flaps[p[1]] = int(p[2])
             elif p[0] == "res":
                 _, daemon, node, cpu, rss, rss_sum, stable, pps = p[:8]
                 if daemon not in daemons:
@@ -248,7 +265,10 @@ def cmd_report(path):
         print(f"{'':<16} packets/s sent (expect a 10000, b ~0): " + ";  ".join(parts))
         for d in cols:
             if d in res:
-                print(f"{'':<16} {d}: 100 VIPs during the window: {res[d]['a'][3]}")
+                print(
+                    f"{'':<16} {d}: {describe_validity(d, res[d], flaps.get(d))}; "
+                    f"VIPs (1 s snapshots): {res[d]['a'][3]}"
+                )
 
     if "baton" in daemons:
         print()
@@ -283,7 +303,15 @@ def cmd_report(path):
             print(line)
         if "baton" in res:
             cb = cpu_total("baton")
-            if "keepalived" in res:
+            bad = [d for d in ("baton", "keepalived") if d in res and not valid(res[d], flaps.get(d))]
+            if bad:
+                print(
+                    f"  CPU: NOT JUDGED, the resource run of {' and '.join(bad)} was not clean "
+                    f"(baton {cb:.1f}%"
+                    + (f", keepalived {cpu_total('keepalived'):.1f}%" if "keepalived" in res else "")
+                    + ")"
+                )
+            elif "keepalived" in res:
                 ck = cpu_total("keepalived")
                 print(
                     f"  CPU: baton {cb:.1f}% vs half of keepalived {ck / 2:.1f}% -> "
