@@ -135,10 +135,10 @@ def valid(nodes, flaps):
 
 def describe_validity(daemon, nodes, flaps):
     if valid(nodes, flaps):
-        return f"clean run (b never became master: {flaps} transitions)"
+        return "clean window (b never became master in it)"
     return (
         f"NOT CLEAN: a sent {nodes['a'][4]}/s of 10000, b sent {nodes['b'][4]}/s "
-        f"(a backup sends none), b became master {flaps} times"
+        f"(a backup sends none), b became master {flaps} times in the window"
     )
 
 
@@ -152,7 +152,8 @@ def cmd_report(path):
     raw = []
     res = {}  # daemon -> {node: (cpu, rss_kb, rss_sum_kb, stable)}
     daemons = []
-    flaps = {}  # daemon -> transitions to master on b in the resource phase
+    flaps = {}  # daemon -> transitions to master on b in the resource window
+    startup_flaps = {}  # daemon -> the same before the window (start-up)
     with open(path, encoding="utf-8") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -175,6 +176,7 @@ def cmd_report(path):
                         overheads.setdefault((daemon, setting), []).append(float(r[5]))
             elif p[0] == "flaps":
                 flaps[p[1]] = int(p[2])
+                startup_flaps[p[1]] = int(p[3])
             elif p[0] == "res":
                 _, daemon, node, cpu, rss, rss_sum, stable, pps = p[:8]
                 if daemon not in daemons:
@@ -267,7 +269,8 @@ def cmd_report(path):
             if d in res:
                 print(
                     f"{'':<16} {d}: {describe_validity(d, res[d], flaps.get(d))}; "
-                    f"VIPs (1 s snapshots): {res[d]['a'][3]}"
+                    f"VIPs (1 s snapshots): {res[d]['a'][3]}; b became master "
+                    f"{startup_flaps.get(d)} times at start-up (before the window)"
                 )
 
     if "baton" in daemons:
