@@ -79,7 +79,7 @@ fn status_shows_master_and_backup_with_exit_code_ok() {
         stdout(&out)
     );
     assert!(
-        stdout(&out).starts_with("baton Ok: 1 instance"),
+        stdout(&out).starts_with("baton OK: 1 instance"),
         "{}",
         stdout(&out)
     );

@@ -84,6 +84,16 @@ pub enum Health {
 }
 
 impl Health {
+    /// The monitoring-plugin word: OK, WARNING, CRITICAL, UNKNOWN.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "OK",
+            Health::Warning => "WARNING",
+            Health::Critical => "CRITICAL",
+            Health::Unknown => "UNKNOWN",
+        }
+    }
+
     /// The exit status of `baton status`.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -191,8 +201,8 @@ pub fn render(status: &DaemonStatus) -> String {
     let health = health(status);
     let _ = writeln!(
         out,
-        "baton {:?}: {} instance{}, up {}",
-        health,
+        "baton {}: {} instance{}, up {}",
+        health.as_str(),
         status.instances.len(),
         if status.instances.len() == 1 { "" } else { "s" },
         duration(status.uptime_s)
@@ -250,14 +260,14 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
     let c = &i.counters;
     let _ = writeln!(
         out,
-        "  adverts sent {}, received {}; became master {} times",
+        "  adverts sent {}, received {}; times became master: {}",
         c.adverts_sent, c.adverts_received, c.became_master
     );
     if !i.dropped.is_empty() {
         let _ = writeln!(out, "  dropped: {}", counts(&i.dropped));
     }
     for a in &i.alarms {
-        let _ = writeln!(out, "  {:?}: {}", a.severity, a.message);
+        let _ = writeln!(out, "  {}: {}", a.severity.as_str(), a.message);
     }
 }
 
@@ -423,7 +433,7 @@ mod tests {
         assert_eq!(health(&status).exit_code(), 2);
         let text = render(&status);
         assert!(
-            text.starts_with("baton Critical: 1 instance, up 1m 15s\n"),
+            text.starts_with("baton CRITICAL: 1 instance, up 1m 15s\n"),
             "{text}"
         );
         assert!(
