@@ -9,6 +9,7 @@ mod lab;
 
 use std::time::Duration;
 
+use daemon::keepalived::Keepalived;
 use daemon::{Cluster, Instance};
 use lab::require_root;
 
@@ -88,19 +89,82 @@ fn assert_wire_compatible(c: &Cluster) {
     );
 }
 
+/// Which side is master when a test starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Master {
+    Baton,
+    Keepalived,
+}
+
+/// Start the group: the master (priority 150) first, then the backup (100), each from
+/// `config(priority, node)`. Wait until the master holds `vip` and the client reaches it
+/// there, then check the backup stays backup for `steady`.
+fn elect(
+    c: &mut Cluster,
+    master: Master,
+    config: impl Fn(u8, &str) -> Instance,
+    vip: &str,
+    vip_addr: &str,
+    steady: Duration,
+) -> Keepalived {
+    let (bt_priority, ka_priority) = match master {
+        Master::Baton => (150, 100),
+        Master::Keepalived => (100, 150),
+    };
+    let ka = if master == Master::Baton {
+        c.start_baton("bt", &config(bt_priority, "bt").render());
+        c.start_keepalived("ka", &config(ka_priority, "ka").render())
+    } else {
+        let ka = c.start_keepalived("ka", &config(ka_priority, "ka").render());
+        c.start_baton("bt", &config(bt_priority, "bt").render());
+        ka
+    };
+    let (winner, loser) = match master {
+        Master::Baton => ("bt", "ka"),
+        Master::Keepalived => ("ka", "bt"),
+    };
+    c.expect_holders(&SERVERS, vip, &[winner]);
+    assert_eq!(c.client_reaches("c", vip_addr), c.lab.mac_str(winner));
+    c.expect_stable(&SERVERS, vip, &[winner], steady);
+    if loser == "ka" {
+        assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    } else {
+        assert!(
+            c.transitions("bt").iter().all(|t| !t.contains("-> MASTER")),
+            "{}",
+            c.log("bt")
+        );
+    }
+    ka
+}
+
+/// VRRPv3 at 0.1 s with one VIP, the same on both sides.
+fn fast(vip: &'static str) -> impl Fn(u8, &str) -> Instance {
+    move |priority, _| Instance::fast(priority, vip)
+}
+
+/// Unicast VRRPv3 at 0.1 s: each node sends from its own address to the other's.
+fn unicast_pair(priority: u8, node: &str) -> Instance {
+    match node {
+        "bt" => unicast(priority, "192.0.2.1", "192.0.2.2"),
+        _ => unicast(priority, "192.0.2.2", "192.0.2.1"),
+    }
+}
+
 #[test]
 fn v3_baton_master_keepalived_backup_then_baton_is_killed() {
     if !require_root() {
         return;
     }
     let mut c = lab("v3bt");
-    c.start_baton("bt", &Instance::fast(150, VIP).render());
-    let _ka = c.start_keepalived("ka", &Instance::fast(100, VIP).render());
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    // keepalived hears baton's adverts and stays backup.
-    c.expect_stable(&SERVERS, VIP, &["bt"], Duration::from_secs(2));
-    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let _ka = elect(
+        &mut c,
+        Master::Baton,
+        fast(VIP),
+        VIP,
+        VIP_ADDR,
+        Duration::from_secs(2),
+    );
     c.signal("bt", "KILL");
     // The dead baton leaves its address behind; keepalived takes over, the client follows.
     c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("ka"));
@@ -115,10 +179,14 @@ fn v3_baton_graceful_stop_hands_over_to_keepalived_with_priority_zero() {
         return;
     }
     let mut c = lab("v3btterm");
-    c.start_baton("bt", &Instance::fast(150, VIP).render());
-    let _ka = c.start_keepalived("ka", &Instance::fast(100, VIP).render());
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    c.expect_stable(&SERVERS, VIP, &["bt"], Duration::from_millis(500));
+    let _ka = elect(
+        &mut c,
+        Master::Baton,
+        fast(VIP),
+        VIP,
+        VIP_ADDR,
+        Duration::from_millis(500),
+    );
     c.signal("bt", "TERM");
     // baton removes its VIP and sends priority 0; keepalived takes over on that advert.
     c.expect_holders(&SERVERS, VIP, &["ka"]);
@@ -138,13 +206,14 @@ fn v3_keepalived_master_baton_backup_then_keepalived_is_killed() {
         return;
     }
     let mut c = lab("v3ka");
-    let ka = c.start_keepalived("ka", &Instance::fast(150, VIP).render());
-    c.start_baton("bt", &Instance::fast(100, VIP).render());
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
-    // baton hears keepalived's adverts and stays backup.
-    c.expect_stable(&SERVERS, VIP, &["ka"], Duration::from_secs(2));
-    assert!(c.transitions("bt").iter().all(|t| !t.contains("-> MASTER")));
+    let ka = elect(
+        &mut c,
+        Master::Keepalived,
+        fast(VIP),
+        VIP,
+        VIP_ADDR,
+        Duration::from_secs(2),
+    );
     ka.kill();
     c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("bt"));
     assert!(c.holders(&SERVERS, VIP).contains(&"bt".to_string()));
@@ -158,10 +227,14 @@ fn v3_keepalived_graceful_stop_hands_over_to_baton_with_priority_zero() {
         return;
     }
     let mut c = lab("v3term");
-    let _ka = c.start_keepalived("ka", &Instance::fast(150, VIP).render());
-    c.start_baton("bt", &Instance::fast(100, VIP).render());
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
+    let _ka = elect(
+        &mut c,
+        Master::Keepalived,
+        fast(VIP),
+        VIP,
+        VIP_ADDR,
+        Duration::ZERO,
+    );
     c.signal("ka", "TERM");
     // keepalived removes its VIP and sends priority 0; baton takes over at once.
     c.expect_holders(&SERVERS, VIP, &["bt"]);
@@ -179,118 +252,111 @@ fn v3_keepalived_graceful_stop_hands_over_to_baton_with_priority_zero() {
     assert_wire_compatible(&c);
 }
 
-#[test]
-fn v2_pass_baton_master_fails_over_to_keepalived_and_back() {
-    if !require_root() {
-        return;
-    }
-    let mut c = lab("v2bt");
-    c.start_baton("bt", &v2_pass(150).render());
-    let _ka = c.start_keepalived("ka", &v2_pass(100).render());
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    c.expect_stable(&SERVERS, VIP, &["bt"], Duration::from_secs(2));
-    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
-    c.lab.link_down("bt");
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
-    c.lab.link_up("bt");
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("bt"));
+/// Link down on the master, the other side takes over; link up, the master takes back.
+fn v2_pass_round_trip(tag: &str, master: Master) {
+    let mut c = lab(tag);
+    let v2 = |priority, _: &str| v2_pass(priority);
+    let _ka = elect(&mut c, master, v2, VIP, VIP_ADDR, Duration::from_secs(2));
+    let (first, second) = match master {
+        Master::Baton => ("bt", "ka"),
+        Master::Keepalived => ("ka", "bt"),
+    };
+    c.lab.link_down(first);
+    c.expect_holders(&SERVERS, VIP, &[second]);
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str(second));
+    c.lab.link_up(first);
+    c.expect_holders(&SERVERS, VIP, &[first]);
+    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str(first));
     assert_wire_compatible(&c);
 }
 
 #[test]
-fn v2_pass_keepalived_master_fails_over_to_baton_and_back() {
-    if !require_root() {
-        return;
+fn v2_pass_baton_master_fails_over_to_keepalived_and_back() {
+    if require_root() {
+        v2_pass_round_trip("v2bt", Master::Baton);
     }
-    let mut c = lab("v2ka");
-    let _ka = c.start_keepalived("ka", &v2_pass(150).render());
-    c.start_baton("bt", &v2_pass(100).render());
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
-    c.expect_stable(&SERVERS, VIP, &["ka"], Duration::from_secs(2));
-    assert!(c.transitions("bt").iter().all(|t| !t.contains("-> MASTER")));
-    c.lab.link_down("ka");
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    c.lab.link_up("ka");
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    c.expect_client_mac("c", VIP_ADDR, &c.lab.mac_str("ka"));
+}
+
+#[test]
+fn v2_pass_keepalived_master_fails_over_to_baton_and_back() {
+    if require_root() {
+        v2_pass_round_trip("v2ka", Master::Keepalived);
+    }
+}
+
+/// VRRPv3 over IPv6: the master is killed, the other side takes over.
+fn ipv6_failover(tag: &str, master: Master) {
+    let mut c = lab(tag);
+    let ka = elect(
+        &mut c,
+        master,
+        fast(VIP6),
+        VIP6,
+        VIP6_ADDR,
+        Duration::from_secs(1),
+    );
+    let survivor = match master {
+        Master::Baton => {
+            c.signal("bt", "KILL");
+            "ka"
+        }
+        Master::Keepalived => {
+            ka.kill();
+            "bt"
+        }
+    };
+    c.expect_client_mac("c", VIP6_ADDR, &c.lab.mac_str(survivor));
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), c.lab.mac_str(survivor));
     assert_wire_compatible(&c);
 }
 
 #[test]
 fn v3_ipv6_baton_master_keepalived_backup() {
-    if !require_root() {
-        return;
+    if require_root() {
+        ipv6_failover("v6bt", Master::Baton);
     }
-    let mut c = lab("v6bt");
-    c.start_baton("bt", &Instance::fast(150, VIP6).render());
-    let _ka = c.start_keepalived("ka", &Instance::fast(100, VIP6).render());
-    c.expect_holders(&SERVERS, VIP6, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP6_ADDR), c.lab.mac_str("bt"));
-    c.expect_stable(&SERVERS, VIP6, &["bt"], Duration::from_secs(1));
-    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
-    c.signal("bt", "KILL");
-    c.expect_client_mac("c", VIP6_ADDR, &c.lab.mac_str("ka"));
-    assert_eq!(c.client_reaches("c", VIP6_ADDR), c.lab.mac_str("ka"));
-    assert_wire_compatible(&c);
 }
 
 #[test]
 fn v3_ipv6_keepalived_master_baton_backup() {
-    if !require_root() {
-        return;
+    if require_root() {
+        ipv6_failover("v6ka", Master::Keepalived);
     }
-    let mut c = lab("v6ka");
-    let ka = c.start_keepalived("ka", &Instance::fast(150, VIP6).render());
-    c.start_baton("bt", &Instance::fast(100, VIP6).render());
-    c.expect_holders(&SERVERS, VIP6, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP6_ADDR), c.lab.mac_str("ka"));
-    c.expect_stable(&SERVERS, VIP6, &["ka"], Duration::from_secs(1));
-    assert!(c.transitions("bt").iter().all(|t| !t.contains("-> MASTER")));
-    ka.kill();
-    c.expect_client_mac("c", VIP6_ADDR, &c.lab.mac_str("bt"));
-    assert_eq!(c.client_reaches("c", VIP6_ADDR), c.lab.mac_str("bt"));
+}
+
+/// Unicast: the master's link goes down, the other side takes over.
+fn unicast_failover(tag: &str, master: Master) {
+    let mut c = lab(tag);
+    let _ka = elect(
+        &mut c,
+        master,
+        unicast_pair,
+        VIP,
+        VIP_ADDR,
+        Duration::from_secs(1),
+    );
+    let (first, second) = match master {
+        Master::Baton => ("bt", "ka"),
+        Master::Keepalived => ("ka", "bt"),
+    };
+    c.lab.link_down(first);
+    c.expect_holders(&SERVERS, VIP, &[second]);
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str(second));
     assert_wire_compatible(&c);
 }
 
 #[test]
 fn unicast_baton_master_keepalived_backup() {
-    if !require_root() {
-        return;
+    if require_root() {
+        unicast_failover("ucbt", Master::Baton);
     }
-    let mut c = lab("ucbt");
-    c.start_baton("bt", &unicast(150, "192.0.2.1", "192.0.2.2").render());
-    let _ka = c.start_keepalived("ka", &unicast(100, "192.0.2.2", "192.0.2.1").render());
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    c.expect_stable(&SERVERS, VIP, &["bt"], Duration::from_secs(1));
-    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
-    c.lab.link_down("bt");
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
-    assert_wire_compatible(&c);
 }
 
 #[test]
 fn unicast_keepalived_master_baton_backup() {
-    if !require_root() {
-        return;
+    if require_root() {
+        unicast_failover("ucka", Master::Keepalived);
     }
-    let mut c = lab("ucka");
-    let _ka = c.start_keepalived("ka", &unicast(150, "192.0.2.2", "192.0.2.1").render());
-    c.start_baton("bt", &unicast(100, "192.0.2.1", "192.0.2.2").render());
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
-    c.expect_stable(&SERVERS, VIP, &["ka"], Duration::from_secs(1));
-    assert!(c.transitions("bt").iter().all(|t| !t.contains("-> MASTER")));
-    c.lab.link_down("ka");
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    assert_wire_compatible(&c);
 }
 
 #[test]
@@ -299,12 +365,14 @@ fn failback_baton_preempts_keepalived_when_its_link_returns() {
         return;
     }
     let mut c = lab("failback");
-    c.start_baton("bt", &Instance::fast(150, VIP).render());
-    let _ka = c.start_keepalived("ka", &Instance::fast(100, VIP).render());
-    c.expect_holders(&SERVERS, VIP, &["bt"]);
-    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("bt"));
-    c.expect_stable(&SERVERS, VIP, &["bt"], Duration::from_millis(500));
-    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let _ka = elect(
+        &mut c,
+        Master::Baton,
+        fast(VIP),
+        VIP,
+        VIP_ADDR,
+        Duration::from_millis(500),
+    );
     c.lab.link_down("bt");
     c.expect_holders(&SERVERS, VIP, &["ka"]);
     assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("ka"));
