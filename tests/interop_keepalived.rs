@@ -96,6 +96,16 @@ enum Master {
     Keepalived,
 }
 
+impl Master {
+    /// (the master's node, the backup's node).
+    fn nodes(self) -> (&'static str, &'static str) {
+        match self {
+            Master::Baton => ("bt", "ka"),
+            Master::Keepalived => ("ka", "bt"),
+        }
+    }
+}
+
 /// Start the group: the master (priority 150) first, then the backup (100), each from
 /// `config(priority, node)`. Wait until the master holds `vip` and the client reaches it
 /// there, then check the backup stays backup for `steady`.
@@ -119,10 +129,7 @@ fn elect(
         c.start_baton("bt", &config(bt_priority, "bt").render());
         ka
     };
-    let (winner, loser) = match master {
-        Master::Baton => ("bt", "ka"),
-        Master::Keepalived => ("ka", "bt"),
-    };
+    let (winner, loser) = master.nodes();
     c.expect_holders(&SERVERS, vip, &[winner]);
     assert_eq!(c.client_reaches("c", vip_addr), c.lab.mac_str(winner));
     c.expect_stable(&SERVERS, vip, &[winner], steady);
@@ -257,10 +264,7 @@ fn v2_pass_round_trip(tag: &str, master: Master) {
     let mut c = lab(tag);
     let v2 = |priority, _: &str| v2_pass(priority);
     let _ka = elect(&mut c, master, v2, VIP, VIP_ADDR, Duration::from_secs(2));
-    let (first, second) = match master {
-        Master::Baton => ("bt", "ka"),
-        Master::Keepalived => ("ka", "bt"),
-    };
+    let (first, second) = master.nodes();
     c.lab.link_down(first);
     c.expect_holders(&SERVERS, VIP, &[second]);
     assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str(second));
@@ -335,10 +339,7 @@ fn unicast_failover(tag: &str, master: Master) {
         VIP_ADDR,
         Duration::from_secs(1),
     );
-    let (first, second) = match master {
-        Master::Baton => ("bt", "ka"),
-        Master::Keepalived => ("ka", "bt"),
-    };
+    let (first, second) = master.nodes();
     c.lab.link_down(first);
     c.expect_holders(&SERVERS, VIP, &[second]);
     assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str(second));
