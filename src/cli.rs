@@ -2,10 +2,10 @@
 //! daemon over its control socket: `status`, `fallback`, `resign`, `lock`, `unlock`,
 //! `reconfigure`.
 
-use baton::config::report::{JsonReport, count, summary_line};
-use baton::config::{self, LoadError, Loaded, Options};
-use baton::control::status::{DaemonStatus, health, render};
-use baton::control::{DEFAULT_SOCKET, DEFAULT_STATE_DIR, client, protocol};
+use crate::config::report::{JsonReport, count, summary_line};
+use crate::config::{self, LoadError, Loaded, Options};
+use crate::control::status::{DaemonStatus, health, render};
+use crate::control::{DEFAULT_SOCKET, DEFAULT_STATE_DIR, client, protocol};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,9 +13,13 @@ use std::time::Duration;
 /// Where baton reads its configuration by default.
 pub const DEFAULT_CONFIG: &str = "/etc/baton/baton.conf";
 
-/// baton: a VRRP daemon that keeps a virtual IP on one server of a group.
+/// A VRRP daemon that keeps a virtual IP on one server of a group (keepalived-compatible).
+///
+/// `baton run` is the daemon; the other commands talk to it over its control socket, except
+/// `check-config`, which only reads the configuration. The configuration language is
+/// keepalived's, with a few extensions: see baton.conf(5).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "baton", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -73,6 +77,7 @@ pub struct Run {
 /// The control socket of the daemon to talk to.
 #[derive(Debug, Args)]
 pub struct Client {
+    /// The daemon's control socket.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
 }
@@ -122,8 +127,8 @@ pub enum LogFormat {
 }
 
 impl Run {
-    pub fn options(&self) -> baton::daemon::Options {
-        baton::daemon::Options {
+    pub fn options(&self) -> crate::daemon::Options {
+        crate::daemon::Options {
             config: self.file.clone(),
             config_id: self.config_id.clone().or_else(short_hostname),
             socket: self.socket.clone(),

@@ -3,6 +3,7 @@
 //! The protocol core (`wire`, `vrrp`) is pure: it never reads a clock, sleeps or does I/O.
 //! See `DESIGN.md` in the shared folder for the architecture.
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;

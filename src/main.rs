@@ -1,9 +1,7 @@
 //! The `baton` binary: parse the command line, dispatch, exit with the command's status.
 
-mod cli;
-
+use baton::cli::{self, Cli, Command, LogFormat};
 use clap::Parser;
-use cli::{Cli, Command, LogFormat};
 use std::io::Write;
 use std::process::ExitCode;
 
