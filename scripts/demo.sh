@@ -5,9 +5,11 @@
 #   server b (192.0.2.2, priority 100) ──┼── bridge ── client c (192.0.2.3)
 #   virtual IP 192.0.2.100 ──────────────┘
 #
-# Builds baton, starts it on both servers, shows who holds the VIP, takes the master's
+# Builds baton, starts it on both servers, shows `baton status` on each, takes the master's
 # link down while the client pings the VIP every 10 ms, shows the outage the client saw
-# and the new master, brings the link back (automatic fallback), stops, removes everything.
+# and the new master, brings the link back (the VIP stays put: `fallback manual`), runs
+# `baton fallback` on server a (refused until its fallback_check passes, then done), stops,
+# removes everything. About a minute after the build.
 # Run as root. Safe to interrupt: everything it made is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +78,7 @@ for n in a b; do
     cat >"$WORK/$n.conf" <<EOF
 # VRRPv3 with 100 ms adverts: the backup takes over about 0.36 s after the last advert.
 vrrp_instance PORTAL {
+    state BACKUP
     interface veth0
     virtual_router_id 51
     version 3
@@ -84,6 +87,10 @@ vrrp_instance PORTAL {
     virtual_ipaddress {
         192.0.2.100/24
     }
+    # A recovered server a does not take the VIP back by itself: the operator runs
+    # \`baton fallback\` once this check passes (think: "my database has caught up").
+    fallback manual
+    fallback_check "/usr/bin/test -e $WORK/$n.caught-up"
 }
 EOF
 done
@@ -117,16 +124,30 @@ wait "$PING" 2>/dev/null || true
 echo "the VIP is now on server: $(who_holds)"
 awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (last && t - last > gap) gap = t - last; last = t }
      END { printf "outage seen by the client: %.0f ms (longest gap between replies)\n", gap }' "$WORK/ping.log"
+grep -E 'packets transmitted' "$WORK/ping.log" | sed 's/^/    ping: /' || true
 echo "server b's log:"; grep -- '->' "$WORK/b.log" | sed 's/^/    /'
 echo "baton status on a (its link is down):"
 "$BATON" status --socket "$WORK/a.sock" | sed 's/^/    /' || true
 
-step "Server a's link comes back: automatic fallback to the preferred server"
+step "Server a's link comes back; with 'fallback manual' the VIP stays on b"
 ip -n "${P}a" link set dev veth0 up
+sleep 2
+echo "the VIP is on server: $(who_holds)"
+echo "baton status on a:"
+"$BATON" status --socket "$WORK/a.sock" | sed 's/^/    /' || true
+
+step "baton fallback on a, before its fallback_check passes: refused"
+"$BATON" fallback --socket "$WORK/a.sock" 2>&1 | sed 's/^/    /' || true
+echo "the VIP is still on server: $(who_holds)"
+
+step "a has caught up (its fallback_check passes now): baton fallback on a"
+touch "$WORK/a.caught-up"
+"$BATON" fallback --socket "$WORK/a.sock" 2>&1 | sed 's/^/    /' || true
 wait_for_holder a
 echo "the VIP is on server: $(who_holds)"
 in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
 echo "server a's log:"; grep -- '->' "$WORK/a.log" | sed 's/^/    /'
+echo "server b's last transition:"; grep -- '->' "$WORK/b.log" | tail -n 1 | sed 's/^/    /'
 
 step "Stopping both daemons (SIGTERM: priority-0 advert, VIP removed)"
 for pid in "${PIDS[@]:0:2}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -134,3 +155,6 @@ for pid in "${PIDS[@]:0:2}"; do wait "$pid" 2>/dev/null || true; done
 echo "the VIP is on: $(who_holds)"
 
 step "Removing the lab"
+cleanup
+left=$(ip netns list | grep -c "^$P" || true)
+echo "namespaces left: $left; the demo is done"
