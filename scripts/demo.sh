@@ -18,9 +18,22 @@ if [ "$(id -u)" != 0 ]; then
     echo "demo.sh needs root (it creates network namespaces): sudo $0" >&2
     exit 1
 fi
-for tool in ip ping cargo; do
-    command -v "$tool" >/dev/null || { echo "demo.sh needs '$tool' (apt-get install iproute2 iputils-ping; Rust from rustup.rs)" >&2; exit 1; }
+# Under sudo, build as the user who ran it: with their Rust toolchain (rustup installs it in
+# their home, off root's PATH), and leaving target/ theirs.
+as_builder() {
+    if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        local home
+        home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+        sudo -u "$SUDO_USER" env "PATH=$home/.cargo/bin:$PATH" "HOME=$home" "$@"
+    else
+        "$@"
+    fi
+}
+for tool in ip ping; do
+    command -v "$tool" >/dev/null || { echo "demo.sh needs '$tool' (apt-get install iproute2 iputils-ping)" >&2; exit 1; }
 done
+as_builder sh -c 'command -v cargo' >/dev/null ||
+    { echo "demo.sh needs Rust's cargo (https://rustup.rs)" >&2; exit 1; }
 
 P="bdemo$$-"
 WORK=$(mktemp -d)
@@ -56,7 +69,7 @@ wait_for_holder() {
 }
 
 step "Building baton (release)"
-cargo build --release --quiet
+as_builder cargo build --release --quiet
 BATON=$PWD/target/release/baton
 
 step "Creating the lab: servers a and b, client c, one bridge"
