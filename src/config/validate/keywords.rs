@@ -40,6 +40,7 @@ pub const GLOBAL: &[&str] = &[
     "vrrp_version",
     "script_user",
     "enable_script_security",
+    "notify_timeout",
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",
