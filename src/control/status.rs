@@ -43,7 +43,55 @@ pub struct InstanceStatus {
     pub counters: Counters,
     /// Adverts dropped by this instance's checks, by reason.
     pub dropped: BTreeMap<String, u64>,
+    /// The `vrrp_sync_group` it belongs to.
+    #[serde(default)]
+    pub sync_group: Option<String>,
+    /// Why it is (or must be) in FAULT.
+    #[serde(default)]
+    pub faults: Vec<String>,
+    /// Tracked interfaces, scripts and files, and what each does to it now.
+    #[serde(default)]
+    pub tracks: Vec<TrackStatus>,
+    /// The last notify hook that finished for it (or for its sync group).
+    #[serde(default)]
+    pub last_hook: Option<HookStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// One tracked thing and its effect on an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackStatus {
+    /// script, interface or file.
+    pub kind: String,
+    pub name: String,
+    /// Up: script succeeding, link up, file value 0 (or not failing).
+    pub up: bool,
+    /// "FAULT", or the priority change it makes now ("+10", "-20", "0").
+    pub effect: String,
+    pub detail: String,
+}
+
+/// How the last notify hook run went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HookStatus {
+    /// The instance, or `group NAME`, whose queue ran it.
+    pub owner: String,
+    /// notify_master, notify_backup, notify_fault, notify_stop, notify, ...
+    pub hook: String,
+    /// The state it ran for.
+    pub state: String,
+    pub command: String,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub error: Option<String>,
+    pub duration_s: f64,
+    pub stderr_tail: String,
+    /// Seconds since it finished.
+    pub age_s: f64,
+    /// Its outcome in words.
+    pub result: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,6 +172,10 @@ pub struct Facts<'a> {
     pub vips: &'a [VipStatus],
     /// Seconds since a lower-priority master was last heard while this node was master.
     pub lower_master_s: Option<f64>,
+    /// Why it is in FAULT.
+    pub faults: &'a [String],
+    pub tracks: &'a [TrackStatus],
+    pub last_hook: Option<&'a HookStatus>,
 }
 
 /// The alarms of one instance, in plain words.
@@ -131,6 +183,10 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     let mut out = Vec::new();
     let mut raise = |severity, message: String| out.push(Alarm { severity, message });
     match f.state {
+        "FAULT" if !f.faults.is_empty() => raise(
+            Health::Critical,
+            format!("in FAULT: {}", f.faults.join("; ")),
+        ),
         "FAULT" => raise(
             Health::Critical,
             "in FAULT: the interface or a tracked resource is down".into(),
@@ -175,6 +231,24 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             ),
             Some(_) => {}
         }
+    }
+    for t in f.tracks.iter().filter(|t| !t.up && t.effect != "FAULT") {
+        raise(
+            Health::Warning,
+            format!(
+                "tracking failed: {} {} ({}), priority {}",
+                t.kind, t.name, t.detail, t.effect
+            ),
+        );
+    }
+    if let Some(hook) = f.last_hook.filter(|h| !h.ok) {
+        raise(
+            Health::Warning,
+            format!(
+                "hook failed: {} for {} ({}): {}",
+                hook.hook, hook.state, hook.owner, hook.result
+            ),
+        );
     }
     if f.locked {
         raise(
@@ -266,6 +340,27 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
     if !i.dropped.is_empty() {
         let _ = writeln!(out, "  dropped: {}", counts(&i.dropped));
     }
+    if let Some(group) = &i.sync_group {
+        let _ = writeln!(out, "  sync group: {group}");
+    }
+    for t in &i.tracks {
+        let _ = writeln!(
+            out,
+            "  track {} {}: {} ({}), effect {}",
+            t.kind,
+            t.name,
+            if t.up { "up" } else { "DOWN" },
+            t.detail,
+            t.effect
+        );
+    }
+    if let Some(h) = &i.last_hook {
+        let _ = writeln!(
+            out,
+            "  last hook: {} for {} {:.0}s ago: {}",
+            h.hook, h.state, h.age_s, h.result
+        );
+    }
     for a in &i.alarms {
         let _ = writeln!(out, "  {}: {}", a.severity.as_str(), a.message);
     }
@@ -319,6 +414,9 @@ mod tests {
             master_down_s: 3.6,
             vips,
             lower_master_s: None,
+            faults: &[],
+            tracks: &[],
+            last_hook: None,
         }
     }
 
@@ -397,6 +495,48 @@ mod tests {
     }
 
     #[test]
+    fn failed_tracking_and_hooks_warn_in_plain_words() {
+        let v = vips(true);
+        let tracks = vec![TrackStatus {
+            kind: "script".into(),
+            name: "chk_pg".into(),
+            up: false,
+            effect: "-20".into(),
+            detail: "exit status 2: no server".into(),
+        }];
+        let hook = HookStatus {
+            owner: "PG_VIP".into(),
+            hook: "notify_master".into(),
+            state: "MASTER".into(),
+            command: "/usr/bin/promote".into(),
+            ok: false,
+            exit_code: None,
+            signal: Some(9),
+            timed_out: true,
+            error: None,
+            duration_s: 5.0,
+            stderr_tail: String::new(),
+            age_s: 1.0,
+            result: "timed out after 5.0s; its process group was killed".into(),
+        };
+        let faults = vec!["script chk_pg is down".to_string()];
+        let mut f = facts("MASTER", &v);
+        f.tracks = &tracks;
+        f.last_hook = Some(&hook);
+        let messages: Vec<String> = alarms(&f).into_iter().map(|a| a.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "tracking failed: script chk_pg (exit status 2: no server), priority -20",
+                "hook failed: notify_master for MASTER (PG_VIP): timed out after 5.0s; its process group was killed",
+            ]
+        );
+        let mut f = facts("FAULT", &v);
+        f.faults = &faults;
+        assert_eq!(alarms(&f)[0].message, "in FAULT: script chk_pg is down");
+    }
+
+    #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
             router_id: None,
@@ -427,6 +567,10 @@ mod tests {
             vips: vips(false),
             counters: Counters::default(),
             dropped: BTreeMap::from([("auth_mismatch".to_string(), 3)]),
+            sync_group: None,
+            faults: vec![],
+            tracks: vec![],
+            last_hook: None,
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);
