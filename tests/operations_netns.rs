@@ -8,6 +8,7 @@ mod lab;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use daemon::{Cluster, Instance, SETTLE};
 use lab::{IFNAME, poll, require_root};
@@ -543,4 +544,60 @@ fn a_sync_group_moves_together_when_one_member_faults() {
         groups[1].contains("| GROUP G MASTER from BACKUP vips=192.0.2.100 192.0.2.101 vrid="),
         "{groups:?}"
     );
+}
+
+#[test]
+fn flap_damping_holds_a_flapping_node_back_across_restarts() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("flap");
+    let a = Instance::fast(150, VIP).with("flap_damping 3 60 30");
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.start("a", &a.render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    // a loses the VIP and takes it back: master twice more makes three times in 60 s.
+    for _ in 0..2 {
+        assert!(
+            c.baton("a", &["resign", "VI_1", "--hold", "0"])
+                .status
+                .success()
+        );
+        c.expect_holders(&SERVERS, VIP, &["a"]);
+    }
+    let (status, code) = c.status("a");
+    let alarms = status["instances"][0]["alarms"].to_string();
+    assert!(
+        alarms.contains("flapping: became master 3 times within 60s"),
+        "{alarms}"
+    );
+    assert_eq!(code, 1, "{status}");
+    // Now it does not take the VIP back from b...
+    assert!(
+        c.baton("a", &["resign", "VI_1", "--hold", "0"])
+            .status
+            .success()
+    );
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(1));
+    // ...not even after a restart of its daemon (the count is kept in the state dir)...
+    c.daemon("a").proc.terminate();
+    assert!(c.daemon("a").proc.wait_timeout(SETTLE).is_some());
+    c.start("a", &a.render());
+    c.wait_for_socket("a");
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(1));
+    let (status, _) = c.status("a");
+    assert!(
+        status["instances"][0]["flap_hold_s"].as_f64().unwrap() > 20.0,
+        "{status}"
+    );
+    // ...but the operator can still move it back.
+    let out = c.baton("a", &["fallback", "VI_1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
 }

@@ -417,6 +417,8 @@ pub struct Instance {
     pub fallback_check: Option<FallbackCheck>,
     /// baton extension: after becoming BACKUP or FAULT, no preemption for this long (0: off).
     pub flap_hold_down_ms: u64,
+    /// baton extension `flap_damping COUNT WINDOW HOLD`.
+    pub flap_damping: Option<FlapDamping>,
     /// 0..=1000 s.
     pub preempt_delay_ms: u64,
     /// Accept packets addressed to the VIPs when not address owner.
@@ -448,6 +450,15 @@ impl Instance {
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
     }
+}
+
+/// `flap_damping COUNT WINDOW HOLD`: after becoming MASTER `count` times within `window`
+/// (counted across restarts), do not preempt for `hold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FlapDamping {
+    pub count: u32,
+    pub window_ms: u64,
+    pub hold_ms: u64,
 }
 
 /// A `vrrp_sync_group`.

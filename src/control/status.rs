@@ -55,7 +55,20 @@ pub struct InstanceStatus {
     /// The last notify hook that finished for it (or for its sync group).
     #[serde(default)]
     pub last_hook: Option<HookStatus>,
+    /// Flap damping in force: no preemption for this many more seconds.
+    #[serde(default)]
+    pub flap_hold_s: Option<f64>,
     pub alarms: Vec<Alarm>,
+}
+
+/// Flap damping in force, for the alarm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Flapping {
+    /// Times it became master within the window.
+    pub count: usize,
+    pub window_s: f64,
+    /// Seconds left without preemption.
+    pub remaining_s: f64,
 }
 
 /// One tracked thing and its effect on an instance.
@@ -176,6 +189,7 @@ pub struct Facts<'a> {
     pub faults: &'a [String],
     pub tracks: &'a [TrackStatus],
     pub last_hook: Option<&'a HookStatus>,
+    pub flapping: Option<Flapping>,
 }
 
 /// The alarms of one instance, in plain words.
@@ -247,6 +261,15 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             format!(
                 "hook failed: {} for {} ({}): {}",
                 hook.hook, hook.state, hook.owner, hook.result
+            ),
+        );
+    }
+    if let Some(flap) = f.flapping {
+        raise(
+            Health::Warning,
+            format!(
+                "flapping: became master {} times within {:.0}s; no preemption for another {:.0}s",
+                flap.count, flap.window_s, flap.remaining_s
             ),
         );
     }
@@ -417,6 +440,7 @@ mod tests {
             faults: &[],
             tracks: &[],
             last_hook: None,
+            flapping: None,
         }
     }
 
@@ -534,6 +558,16 @@ mod tests {
         let mut f = facts("FAULT", &v);
         f.faults = &faults;
         assert_eq!(alarms(&f)[0].message, "in FAULT: script chk_pg is down");
+        let mut f = facts("MASTER", &v);
+        f.flapping = Some(Flapping {
+            count: 3,
+            window_s: 600.0,
+            remaining_s: 1700.2,
+        });
+        assert_eq!(
+            alarms(&f)[0].message,
+            "flapping: became master 3 times within 600s; no preemption for another 1700s"
+        );
     }
 
     #[test]
@@ -571,6 +605,7 @@ mod tests {
             faults: vec![],
             tracks: vec![],
             last_hook: None,
+            flap_hold_s: None,
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);

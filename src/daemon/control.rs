@@ -294,6 +294,15 @@ impl Daemon {
         let verdict = self.verdicts.get(name).cloned().unwrap_or_default();
         let sync_group = self.group_of(name).map(|g| g.name.clone());
         let last_hook = self.last_hook(name, sync_group.as_deref(), now);
+        let flapping = self
+            .damped
+            .get(name)
+            .filter(|d| d.until > now)
+            .map(|d| status::Flapping {
+                count: d.count,
+                window_s: d.window.as_secs_f64(),
+                remaining_s: (d.until - now).as_secs_f64(),
+            });
         let alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
@@ -306,6 +315,7 @@ impl Daemon {
             faults: &verdict.faults,
             tracks: &verdict.items,
             last_hook: last_hook.as_ref(),
+            flapping,
         });
         let stats = machine.stats();
         InstanceStatus {
@@ -340,6 +350,7 @@ impl Daemon {
             faults: verdict.faults.clone(),
             tracks: verdict.items.clone(),
             last_hook,
+            flap_hold_s: flapping.map(|f| f.remaining_s),
             dropped: router
                 .drops
                 .iter()

@@ -7,6 +7,7 @@
 
 mod announce;
 mod control;
+mod flaps;
 mod groups;
 mod health;
 mod hooks;
@@ -148,6 +149,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         verdicts: BTreeMap::new(),
         group_states: BTreeMap::new(),
         stopping: false,
+        damped: BTreeMap::new(),
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -217,6 +219,8 @@ struct Daemon {
     group_states: BTreeMap<String, &'static str>,
     /// The daemon is shutting down: Initialize means STOP for the hooks.
     stopping: bool,
+    /// Instances held back by flap damping.
+    damped: BTreeMap<String, flaps::Damped>,
 }
 
 /// What tracking says of an instance, with its sync group's part.
@@ -423,6 +427,9 @@ impl Daemon {
 
     async fn start_router(&mut self, name: &str) {
         self.apply_tracking().await;
+        if let Some(hold) = self.resume_damping(name) {
+            self.deliver(name, hold).await;
+        }
         if self.locks.contains(name) {
             info!(
                 instance = name,
@@ -478,6 +485,11 @@ impl Daemon {
                 self.notify_lower_priority(&name);
             }
             for (from, to) in moves {
+                if to == State::Master
+                    && let Some(hold) = self.became_master(&name)
+                {
+                    work.push_back((name.clone(), hold));
+                }
                 if budget > 0 {
                     budget -= 1;
                     work.extend(self.group_followers(&name, from, to));

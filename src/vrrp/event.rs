@@ -80,6 +80,9 @@ pub enum Event {
     GroupMaster,
     /// Another member of this instance's sync group left master for backup: follow it.
     GroupBackup,
+    /// Flap damping (baton extension): do not preempt for `hold`. A takeover when no
+    /// master is heard (Master_Down_Timer) still happens.
+    HoldBackup { hold: Duration },
 }
 
 /// Why a transition happened: logged on one line and kept for `baton status`.

@@ -238,6 +238,9 @@ impl Instance {
             Event::FallbackCheck { passed } => self.on_fallback_check(now, passed),
             Event::GroupMaster => self.on_group_master(now, &mut out),
             Event::GroupBackup => self.on_group_backup(now, &mut out),
+            Event::HoldBackup { hold } => {
+                self.no_preempt_until = self.no_preempt_until.max(now + hold);
+            }
         }
         out
     }

@@ -228,6 +228,7 @@ pub const INSTANCE: &[&str] = &[
     "fallback_check",
     "fallback_check_timeout",
     "flap_hold_down",
+    "flap_damping",
 ];
 
 /// keepalived `vrrp_instance` keywords that baton accepts and ignores (with a warning).
