@@ -291,7 +291,12 @@ impl Daemon {
             .map(|m| now.saturating_sub(m.at).as_secs_f64());
         let state = machine.state().as_str();
         let name = &router.cfg.name;
-        let verdict = self.verdicts.get(name).cloned().unwrap_or_default();
+        // Fresh, so a check's latest output shows even when its state did not flip.
+        let verdict = self
+            .verdicts_now()
+            .into_iter()
+            .find_map(|(n, v)| (n == *name).then_some(v))
+            .unwrap_or_default();
         let sync_group = self.group_of(name).map(|g| g.name.clone());
         let last_hook = self.last_hook(name, sync_group.as_deref(), now);
         let flapping = self

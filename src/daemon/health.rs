@@ -101,7 +101,7 @@ impl Daemon {
     }
 
     /// The verdict of every running instance, sync groups included.
-    fn verdicts_now(&self) -> Vec<(String, Verdict)> {
+    pub(super) fn verdicts_now(&self) -> Vec<(String, Verdict)> {
         let mut out: Vec<(String, Verdict)> = Vec::new();
         for (name, router) in &self.routers {
             let cfg = &router.cfg;

@@ -116,6 +116,10 @@ fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
     let program = resolve_program(&spec.command)?;
     if spec.secure {
         check_secure(&program)?;
+        // A shell line's first word is the script it runs.
+        if spec.command.shell.is_some() && spec.command.program.starts_with('/') {
+            check_secure(Path::new(&spec.command.program))?;
+        }
     }
     let mut command = match &spec.command.shell {
         // `sh -c LINE sh ARGS...`: the extra arguments become "$1"... for the line.
