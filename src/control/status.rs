@@ -84,6 +84,23 @@ pub struct TrackStatus {
     pub detail: String,
 }
 
+/// How one run of an external command ended (a hook, a check).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// The command line as configured.
+    pub command: String,
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    /// Why it did not run at all (refused, not found...).
+    pub error: Option<String>,
+    pub duration_s: f64,
+    /// The end of its stderr.
+    pub stderr_tail: String,
+}
+
 /// How the last notify hook run went.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HookStatus {
@@ -93,14 +110,9 @@ pub struct HookStatus {
     pub hook: String,
     /// The state it ran for.
     pub state: String,
-    pub command: String,
     pub ok: bool,
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    pub error: Option<String>,
-    pub duration_s: f64,
-    pub stderr_tail: String,
+    #[serde(flatten)]
+    pub run: RunOutcome,
     /// Seconds since it finished.
     pub age_s: f64,
     /// Its outcome in words.
@@ -532,14 +544,16 @@ mod tests {
             owner: "PG_VIP".into(),
             hook: "notify_master".into(),
             state: "MASTER".into(),
-            command: "/usr/bin/promote".into(),
             ok: false,
-            exit_code: None,
-            signal: Some(9),
-            timed_out: true,
-            error: None,
-            duration_s: 5.0,
-            stderr_tail: String::new(),
+            run: RunOutcome {
+                command: "/usr/bin/promote".into(),
+                exit_code: None,
+                signal: Some(9),
+                timed_out: true,
+                error: None,
+                duration_s: 5.0,
+                stderr_tail: String::new(),
+            },
             age_s: 1.0,
             result: "timed out after 5.0s; its process group was killed".into(),
         };

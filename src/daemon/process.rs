@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
@@ -37,22 +36,7 @@ pub struct Spec {
     pub secure: bool,
 }
 
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// The command line as configured.
-    pub command: String,
-    /// Exit status, when it exited.
-    pub exit_code: Option<i32>,
-    /// The signal that ended it, when one did.
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    /// Why it did not run at all (refused, not found...).
-    pub error: Option<String>,
-    pub duration_s: f64,
-    /// The end of its stderr.
-    pub stderr_tail: String,
-}
+pub use crate::control::status::RunOutcome as Outcome;
 
 impl Outcome {
     pub fn success(&self) -> bool {

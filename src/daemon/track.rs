@@ -175,33 +175,31 @@ impl Trackers {
 
 /// Scripts referenced by any instance or sync group.
 fn used_scripts(model: &Model) -> Vec<String> {
-    let mut names: Vec<String> = model
-        .instances
-        .iter()
-        .flat_map(|i| i.track_scripts.iter().map(|t| t.name.clone()))
-        .chain(
-            model
-                .sync_groups
-                .iter()
-                .flat_map(|g| g.track_scripts.iter().map(|t| t.name.clone())),
-        )
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    used(
+        model,
+        |i| &i.track_scripts,
+        |g| &g.track_scripts,
+        |t| &t.name,
+    )
 }
 
+/// Track files referenced by any instance or sync group.
 fn used_files(model: &Model) -> Vec<String> {
+    used(model, |i| &i.track_files, |g| &g.track_files, |t| &t.name)
+}
+
+fn used<T>(
+    model: &Model,
+    of_instance: impl Fn(&config::Instance) -> &Vec<T>,
+    of_group: impl Fn(&config::SyncGroup) -> &Vec<T>,
+    name: impl Fn(&T) -> &String,
+) -> Vec<String> {
     let mut names: Vec<String> = model
         .instances
         .iter()
-        .flat_map(|i| i.track_files.iter().map(|t| t.name.clone()))
-        .chain(
-            model
-                .sync_groups
-                .iter()
-                .flat_map(|g| g.track_files.iter().map(|t| t.name.clone())),
-        )
+        .flat_map(&of_instance)
+        .chain(model.sync_groups.iter().flat_map(&of_group))
+        .map(|t| name(t).clone())
         .collect();
     names.sort();
     names.dedup();
