@@ -78,6 +78,15 @@ fn entered(c: &Cluster, node: &str) -> Vec<String> {
         .collect()
 }
 
+/// Start a alone with one global_defs line and `instance`; wait until it holds the VIP
+/// and answers.
+fn start_alone(c: &mut Cluster, global: &str, instance: Instance) {
+    let config = format!("global_defs {{\n    {global}\n}}\n{}", instance.render());
+    c.start("a", &config);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+}
+
 #[test]
 fn hooks_run_one_at_a_time_in_transition_order_with_keepalived_arguments() {
     if !require_root() {
@@ -163,16 +172,13 @@ fn a_hung_hook_is_killed_with_its_children_and_the_next_one_runs() {
     let backup_ran = dir.join("backup.ran");
     let backup = dir.join("backup.sh");
     script(&backup, &format!("echo ran >> {}", backup_ran.display()));
-    let config = format!(
-        "global_defs {{\n    notify_timeout 1\n}}\n{}",
+    start_alone(
+        &mut c,
+        "notify_timeout 1",
         Instance::fast(150, VIP)
             .with(format!("notify_master {}", hung.display()))
-            .with(format!("notify_backup {}", backup.display()))
-            .render()
+            .with(format!("notify_backup {}", backup.display())),
     );
-    c.start("a", &config);
-    c.expect_holders(&SERVERS, VIP, &["a"]);
-    c.wait_for_socket("a");
     // The startup BACKUP hook ran; then MASTER's hook hangs until it is killed.
     let killed = poll(SETTLE, || {
         c.status("a").0["instances"][0]["last_hook"]["timed_out"] == true
@@ -221,15 +227,11 @@ fn script_security_refuses_a_script_other_users_can_write() {
     let marker = c.dir.path().join("ran");
     let hook = open_dir.join("hook.sh");
     script(&hook, &format!("touch {}", marker.display()));
-    let config = format!(
-        "global_defs {{\n    enable_script_security\n}}\n{}",
-        Instance::fast(150, VIP)
-            .with(format!("notify_master {}", hook.display()))
-            .render()
+    start_alone(
+        &mut c,
+        "enable_script_security",
+        Instance::fast(150, VIP).with(format!("notify_master {}", hook.display())),
     );
-    c.start("a", &config);
-    c.expect_holders(&SERVERS, VIP, &["a"]);
-    c.wait_for_socket("a");
     let refused = poll(SETTLE, || {
         c.status("a").0["instances"][0]["last_hook"]["error"].is_string()
     });
@@ -260,18 +262,15 @@ fn hooks_run_as_script_user_and_shell_lines_use_the_shell() {
     std::fs::create_dir(&out_dir).unwrap();
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let uid_file = out_dir.join("uid");
-    let config = format!(
-        "global_defs {{\n    script_user nobody\n}}\n{}",
-        Instance::fast(150, VIP)
-            .with(format!(
-                "notify_master \"id -u > {} && echo $BATON_STATE >> {}\"",
-                uid_file.display(),
-                uid_file.display()
-            ))
-            .render()
+    start_alone(
+        &mut c,
+        "script_user nobody",
+        Instance::fast(150, VIP).with(format!(
+            "notify_master \"id -u > {} && echo $BATON_STATE >> {}\"",
+            uid_file.display(),
+            uid_file.display()
+        )),
     );
-    c.start("a", &config);
-    c.expect_holders(&SERVERS, VIP, &["a"]);
     assert!(
         poll(SETTLE, || read(&uid_file).lines().count() == 2),
         "{}",
@@ -297,14 +296,11 @@ fn the_notify_fifo_gets_keepalived_lines() {
     }
     let mut c = pair("fifo");
     let fifo = c.dir.path().join("notify.fifo");
-    let config = format!(
-        "global_defs {{\n    vrrp_notify_fifo {}\n}}\n{}",
-        fifo.display(),
-        Instance::fast(150, VIP).render()
+    start_alone(
+        &mut c,
+        &format!("vrrp_notify_fifo {}", fifo.display()),
+        Instance::fast(150, VIP),
     );
-    c.start("a", &config);
-    c.expect_holders(&SERVERS, VIP, &["a"]);
-    c.wait_for_socket("a");
     // baton keeps the FIFO open read-write, so the lines wait in it for a reader.
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
