@@ -597,3 +597,43 @@ fn flap_damping_holds_a_flapping_node_back_across_restarts() {
     );
     c.expect_holders(&SERVERS, VIP, &["a"]);
 }
+
+#[test]
+fn a_reload_applies_new_tracking_and_hooks() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("retrack");
+    let dir = c.dir.path().to_path_buf();
+    let file = dir.join("value");
+    std::fs::write(&file, "10\n").unwrap();
+    let config = |weight: i32, hook: &str| {
+        format!(
+            "track_file value {{\n    file {}\n    weight {weight}\n}}\n{}",
+            file.display(),
+            Instance::fast(150, VIP)
+                .with("track_file {\n        value\n    }")
+                .with(hook.to_string())
+                .render()
+        )
+    };
+    c.start("a", &config(1, ""));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    assert!(poll(SETTLE, || instance(&c, "a")["priority"] == 160));
+    let marker = dir.join("backup.ran");
+    c.rewrite(
+        "a",
+        &config(-2, &format!("notify_backup \"touch {}\"", marker.display())),
+    );
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(poll(SETTLE, || instance(&c, "a")["priority"] == 130));
+    // The new hook is the one that runs.
+    assert!(c.baton("a", &["resign", "VI_1"]).status.success());
+    assert!(poll(SETTLE, || marker.exists()), "{}", c.log("a"));
+}
