@@ -190,6 +190,7 @@ fn a_hung_hook_is_killed_with_its_children_and_the_next_one_runs() {
     assert_eq!(hook["ok"], false);
     let duration = hook["duration_s"].as_f64().unwrap();
     assert!((1.0..5.0).contains(&duration), "killed after {duration}s");
+    eprintln!("notify_timeout 1: the hung hook was killed after {duration:.3}s");
     assert_eq!(code, 1, "a failed hook is a WARNING: {status}");
     let alarms = status["instances"][0]["alarms"].to_string();
     assert!(
