@@ -70,6 +70,8 @@ fn the_extensions_are_marked_as_such() {
         "fallback_check",
         "fallback_check_timeout",
         "flap_hold_down",
+        "flap_damping",
+        "notify_timeout",
     ] {
         let header = format!(".BI \"{ext} \"");
         let entry = page
