@@ -1,0 +1,388 @@
+//! End to end with real PostgreSQL 15: server `a` (primary, baton priority 150, manual
+//! fallback gated by `baton-pg-caught-up`) and `b` (synchronous replica, priority 100)
+//! behind the VIP; a stand-in portal (HTTP) on each; a client writing unique keys through
+//! the VIP and recording each acknowledged commit; a probe asking each server directly
+//! every 100 ms for its role.
+//!
+//! Each cycle takes `a` down three ways, one after the other: kill -9 of its baton with an
+//! immediate stop of its PostgreSQL; its link down; the whole server frozen (SIGSTOP of
+//! baton and every PostgreSQL process). After each, `a` returns, the hooks rejoin it as a
+//! replica, `baton fallback` on `a` is refused until it has caught up, then succeeds.
+//! After every failover and every fallback:
+//!   - every acknowledged key is on the current primary;
+//!   - the probe never saw two writable primaries in the same round;
+//!   - the portal answers through the VIP.
+//!
+//! `BATON_PG_CYCLES` (default 5) sets the number of cycles; `scripts/soak-postgres` runs
+//! it with more and prints the counts. Needs root and PostgreSQL 15
+//! (`apt-get install postgresql-15`).
+
+mod daemon;
+mod lab;
+mod pg;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use daemon::Instance;
+use lab::{poll, require_root};
+use pg::{PgPair, Role, SERVERS, VIP, VIP_ADDR, now_ms, read_acks, read_probe, script, text};
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// kill -9 of a's baton, then `pg_ctl stop -m immediate` of a's PostgreSQL.
+    Crash,
+    /// a's link down.
+    LinkDown,
+    /// SIGSTOP of a's baton and every process of a's PostgreSQL.
+    Freeze,
+}
+
+const FAULTS: [Fault; 3] = [Fault::Crash, Fault::LinkDown, Fault::Freeze];
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config(pair: &PgPair, node: &str) -> String {
+    let priority = if node == "a" { 150 } else { 100 };
+    let mut inst = Instance {
+        vrid: 51,
+        priority,
+        version: 3,
+        advert_int: "0.2",
+        vips: vec![VIP],
+        extra: vec!["fallback manual".into()],
+    };
+    if node == "a" {
+        inst = inst
+            .with(format!("fallback_check {}", script("baton-pg-caught-up")))
+            .with("fallback_check_timeout 15");
+    }
+    let _ = pair;
+    inst.render()
+}
+
+struct Run {
+    pair: PgPair,
+    acks: std::path::PathBuf,
+    probe: std::path::PathBuf,
+    probe_checked: usize,
+    overlaps: u32,
+    stalled_overlaps: u32,
+    outages: Vec<(String, u64)>,
+    refusals: u32,
+    _procs: Vec<lab::Proc>,
+}
+
+impl Run {
+    fn start_baton(&mut self, node: &str) {
+        let conf = config(&self.pair, node);
+        let env = self.pair.script_env_line(node);
+        self.pair.c.start_with_env(node, &conf, &env);
+        self.pair.c.wait_for_socket(node);
+    }
+
+    fn state(&self, node: &str) -> String {
+        let out = self.pair.c.baton(node, &["status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|j| j["instances"][0]["state"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    fn context(&self) -> String {
+        format!("{}\n{}", self.pair.c.all_logs(), self.pair.pg_logs())
+    }
+
+    fn wait(&self, what: &str, cond: impl FnMut() -> bool) {
+        assert!(
+            poll(WAIT, cond),
+            "{what}: not within {WAIT:?}\n{}",
+            self.context()
+        );
+    }
+
+    /// The checks after every step. `primary` is where the writes must be.
+    fn invariants(&mut self, step: &str, primary: &str) {
+        // Writes go on through the VIP: a new acknowledged write after this point.
+        let before = read_acks(&self.acks).len();
+        self.wait(&format!("{step}: writes through the VIP resume"), || {
+            read_acks(&self.acks).len() > before + 5
+        });
+        // Every acknowledged key is on the current primary.
+        assert_eq!(
+            self.pair.role(primary),
+            Role::Writable,
+            "{step}: {primary} is not a writable primary\n{}",
+            self.context()
+        );
+        let acked = read_acks(&self.acks);
+        let present = self.pair.keys(primary);
+        let lost: Vec<&String> = acked
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !present.contains(*k))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{step}: {} of {} acknowledged keys missing on {primary}: {:?}\n{}",
+            lost.len(),
+            acked.len(),
+            &lost[..lost.len().min(10)],
+            self.context()
+        );
+        // Never two writable primaries in one probe round.
+        let rounds = read_probe(&self.probe);
+        let mut in_overlap = false;
+        let mut in_stalled = false;
+        for (t, states) in &rounds[self.probe_checked.min(rounds.len())..] {
+            let writable = states.iter().filter(|(_, r)| *r == 'W').count();
+            let primaries = states
+                .iter()
+                .filter(|(_, r)| matches!(r, 'W' | 'S'))
+                .count();
+            if writable >= 2 && !in_overlap {
+                self.overlaps += 1;
+                eprintln!("{step}: two writable primaries at {t}: {states:?}");
+            }
+            if primaries >= 2 && !in_stalled {
+                self.stalled_overlaps += 1;
+                eprintln!(
+                    "{step}: a primary that cannot acknowledge beside the writable one at {t}: {states:?}"
+                );
+            }
+            in_overlap = writable >= 2;
+            in_stalled = primaries >= 2;
+        }
+        self.probe_checked = rounds.len();
+        assert_eq!(
+            self.overlaps,
+            0,
+            "{step}: two writable primaries seen\n{}",
+            self.context()
+        );
+        // The portal answers through the VIP.
+        let url = format!("http://{VIP_ADDR}:8080/");
+        let tool = pg::pgtool();
+        let mut body = String::new();
+        let ok = poll(Duration::from_secs(15), || {
+            let out = self.pair.c.lab.exec("c", &["python3", &tool, "get", &url]);
+            body = text(&out);
+            out.status.success()
+        });
+        assert!(
+            ok,
+            "{step}: the portal does not answer through the VIP: {body}\n{}",
+            self.context()
+        );
+        eprintln!(
+            "{step}: ok: {} acknowledged writes, all on {primary}; portal: {}",
+            acked.len(),
+            body.trim()
+        );
+    }
+
+    /// The longest time without an acknowledged write from the last one before `since`
+    /// on: the outage a client saw.
+    fn outage_since(&self, since: u64) -> u64 {
+        let times: Vec<u64> = read_acks(&self.acks).iter().map(|(_, t)| *t).collect();
+        let first = times.iter().rposition(|t| *t < since).unwrap_or(0);
+        times[first..]
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn fail_a(&mut self, fault: Fault) {
+        let t0 = now_ms();
+        match fault {
+            Fault::Crash => {
+                self.pair.c.signal("a", "KILL");
+                self.pair.stop_pg_immediate("a");
+            }
+            Fault::LinkDown => self.pair.c.lab.link_down("a"),
+            Fault::Freeze => {
+                self.pair.signal_pg("a", "STOP");
+                self.pair.c.signal("a", "STOP");
+            }
+        }
+        self.wait(
+            &format!("{fault:?}: b master with a writable primary"),
+            || self.state("b") == "MASTER" && self.pair.role("b") == Role::Writable,
+        );
+        self.invariants(&format!("{fault:?}: failover"), "b");
+        let outage = self.outage_since(t0);
+        eprintln!("{fault:?}: outage {outage} ms");
+        self.outages.push((format!("{fault:?}"), outage));
+    }
+
+    fn restore_a(&mut self, fault: Fault) {
+        match fault {
+            Fault::Crash => self.start_baton("a"),
+            Fault::LinkDown => self.pair.c.lab.link_up("a"),
+            Fault::Freeze => {
+                self.pair.c.signal("a", "CONT");
+                self.pair.signal_pg("a", "CONT");
+            }
+        }
+    }
+
+    /// a returns as a replica; `baton fallback` is refused until it has caught up.
+    fn fall_back(&mut self, fault: Fault) {
+        let step = format!("{fault:?}: fallback");
+        self.wait(&format!("{step}: a back as BACKUP"), || {
+            self.state("a") == "BACKUP"
+        });
+        let mut refused = 0;
+        let deadline = Instant::now() + WAIT;
+        let t0 = loop {
+            let caught_up_before = self.pair.streams_sync("a");
+            let out = self.pair.c.baton("a", &["fallback", "VI_1"]);
+            let t = now_ms();
+            let said = text(&out);
+            if out.status.success() {
+                assert!(
+                    caught_up_before || self.pair.streams_sync("a"),
+                    "{step}: fallback succeeded while a was not a caught-up synchronous replica: {said}\n{}",
+                    self.context()
+                );
+                break t;
+            }
+            assert!(said.contains("refused"), "{step}: {said}");
+            if said.contains("not caught up") {
+                refused += 1;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{step}: never succeeded; last: {said}\n{}",
+                self.context()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        self.refusals += refused;
+        self.wait(&format!("{step}: a primary, b streaming from it"), || {
+            self.state("a") == "MASTER"
+                && self.pair.role("a") == Role::Writable
+                && self.pair.streams_sync("b")
+        });
+        self.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
+        self.invariants(&step, "a");
+        let outage = self.outage_since(t0);
+        eprintln!("{step}: outage {outage} ms, {refused} refusals before");
+        assert!(
+            refused >= 1,
+            "{step}: baton fallback was never refused while a caught up"
+        );
+        self.outages.push((step, outage));
+    }
+}
+
+#[test]
+fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
+    if !require_root() {
+        return;
+    }
+    assert!(
+        Path::new(pg::PGBIN).join("postgres").exists(),
+        "PostgreSQL 15 is not installed: apt-get install postgresql-15"
+    );
+    let cycles: usize = std::env::var("BATON_PG_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let started = Instant::now();
+    let mut pair = PgPair::new("pg");
+    for node in ["a", "b"] {
+        pair.drive_hooks(node);
+    }
+    let acks = pair.root.path().join("acks");
+    let probe = pair.root.path().join("probe");
+    let mut run = Run {
+        pair,
+        acks,
+        probe,
+        probe_checked: 0,
+        overlaps: 0,
+        stalled_overlaps: 0,
+        outages: Vec::new(),
+        refusals: 0,
+        _procs: Vec::new(),
+    };
+    run.start_baton("a");
+    run.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
+    run.start_baton("b");
+    let tool = pg::pgtool();
+    for node in ["a", "b"] {
+        let p = run
+            .pair
+            .c
+            .lab
+            .spawn(node, &["python3", &tool, "http", "8080", node, VIP_ADDR]);
+        run._procs.push(p);
+    }
+    let acks = run.acks.display().to_string();
+    let p = run
+        .pair
+        .c
+        .lab
+        .spawn("c", &["python3", &tool, "writer", VIP_ADDR, "w", &acks]);
+    run._procs.push(p);
+    let probe_file = run.probe.display().to_string();
+    let sock = |n: &str| format!("{n}={}", run.pair.sock(n).display());
+    let (sa, sb) = (sock("a"), sock("b"));
+    let mut probe = pg::HostProc::spawn(&["python3", &tool, "probe", &probe_file, &sa, &sb]);
+    run.invariants("start", "a");
+
+    for cycle in 1..=cycles {
+        for fault in FAULTS {
+            eprintln!("=== cycle {cycle}: {fault:?}");
+            run.fail_a(fault);
+            run.restore_a(fault);
+            run.fall_back(fault);
+        }
+    }
+
+    // Stop the writer, then the final count.
+    for p in &run._procs {
+        p.terminate();
+    }
+    probe.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    let acked = read_acks(&run.acks);
+    let present = run.pair.keys("a");
+    let lost = acked.iter().filter(|(k, _)| !present.contains(k)).count();
+    let failovers: Vec<u64> = run
+        .outages
+        .iter()
+        .filter(|(s, _)| !s.contains("fallback"))
+        .map(|(_, o)| *o)
+        .collect();
+    let fallbacks: Vec<u64> = run
+        .outages
+        .iter()
+        .filter(|(s, _)| s.contains("fallback"))
+        .map(|(_, o)| *o)
+        .collect();
+    let summary = serde_json::json!({
+        "cycles": cycles,
+        "acknowledged_writes": acked.len(),
+        "lost_writes": lost,
+        "overlap_windows": run.overlaps,
+        "stalled_primary_windows": run.stalled_overlaps,
+        "fallback_refusals": run.refusals,
+        "failover_outage_ms": failovers,
+        "fallback_outage_ms": fallbacks,
+        "duration_s": started.elapsed().as_secs(),
+    });
+    println!("BATON-PG-SUMMARY {summary}");
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    assert_eq!(run.overlaps, 0);
+    assert!(
+        acked.len() > 100,
+        "too few writes to mean anything: {}",
+        acked.len()
+    );
+    assert!(
+        run.refusals >= 1,
+        "baton fallback was never refused before the replica caught up"
+    );
+}
