@@ -41,7 +41,8 @@ enum Fault {
 const FAULTS: [Fault; 3] = [Fault::Crash, Fault::LinkDown, Fault::Freeze];
 const WAIT: Duration = Duration::from_secs(60);
 
-fn config(pair: &PgPair, node: &str) -> String {
+/// The node's baton.conf: the hooks under test, run by the daemon.
+fn config(node: &str) -> String {
     let priority = if node == "a" { 150 } else { 100 };
     let mut inst = Instance {
         vrid: 51,
@@ -49,15 +50,26 @@ fn config(pair: &PgPair, node: &str) -> String {
         version: 3,
         advert_int: "0.2",
         vips: vec![VIP],
-        extra: vec!["fallback manual".into()],
+        extra: vec![
+            "fallback manual".into(),
+            "track_script {".into(),
+            "    chk_pg".into(),
+            "}".into(),
+            format!("notify {}", script("baton-pg-notify")),
+        ],
     };
     if node == "a" {
         inst = inst
             .with(format!("fallback_check {}", script("baton-pg-caught-up")))
             .with("fallback_check_timeout 15");
     }
-    let _ = pair;
-    inst.render()
+    format!(
+        "global_defs {{\n    notify_timeout 120\n}}\n\
+         vrrp_script chk_pg {{\n    script {}\n    interval 1\n    timeout 5\n    \
+         fall 1\n    rise 1\n    weight 0\n}}\n{}",
+        script("baton-pg-check"),
+        inst.render()
+    )
 }
 
 struct Run {
@@ -74,7 +86,7 @@ struct Run {
 
 impl Run {
     fn start_baton(&mut self, node: &str) {
-        let conf = config(&self.pair, node);
+        let conf = config(node);
         let env = self.pair.script_env_line(node);
         self.pair.c.start_with_env(node, &conf, &env);
         self.pair.c.wait_for_socket(node);
@@ -290,10 +302,7 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let started = Instant::now();
-    let mut pair = PgPair::new("pg");
-    for node in ["a", "b"] {
-        pair.drive_hooks(node);
-    }
+    let pair = PgPair::new("pg");
     let acks = pair.root.path().join("acks");
     let probe = pair.root.path().join("probe");
     let mut run = Run {

@@ -10,6 +10,9 @@
 //! The hook scripts under test (`scripts/baton-pg-*`) get the node's settings from the
 //! environment, as they would from `/etc/default/baton-pg`.
 //!
+//! The daemons run the hooks (`notify`, `vrrp_script`, `fallback_check`) with the node's
+//! settings in their environment, which the hooks inherit.
+//!
 //! Dropping the pair stops both PostgreSQL servers (by the pid in `postmaster.pid`,
 //! continued first in case a test froze it) before the lab removes the namespaces.
 #![allow(dead_code)]
@@ -18,9 +21,6 @@ use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::daemon::Cluster;
@@ -82,7 +82,6 @@ pub enum Role {
 pub struct PgPair {
     pub c: Cluster,
     pub root: tempfile::TempDir,
-    hooks: Vec<HookDriver>,
 }
 
 impl PgPair {
@@ -103,11 +102,7 @@ impl PgPair {
             .expect("temp dir");
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod temp dir");
-        let pair = PgPair {
-            c,
-            root,
-            hooks: Vec::new(),
-        };
+        let pair = PgPair { c, root };
         for node in SERVERS {
             for sub in ["", "conf", "sock"] {
                 let dir = pair.dir(node).join(sub);
@@ -494,13 +489,6 @@ impl PgPair {
         s
     }
 
-    /// Start the stand-in for baton's notify hooks and track script on `node`: see
-    /// [`HookDriver`].
-    pub fn drive_hooks(&mut self, node: &str) {
-        let driver = HookDriver::start(self, node);
-        self.hooks.push(driver);
-    }
-
     /// Send `signal` to every process of `node`'s server.
     pub fn signal_pg(&self, node: &str, signal: &str) {
         for pid in self.pg_pids(node) {
@@ -513,12 +501,6 @@ impl PgPair {
 
 impl Drop for PgPair {
     fn drop(&mut self) {
-        for h in &self.hooks {
-            h.stop.store(true, Ordering::Relaxed);
-        }
-        for h in self.hooks.drain(..) {
-            let _ = h.thread.join();
-        }
         for node in SERVERS {
             self.signal_pg(node, "CONT");
             if let Some(pm) = self.postmaster(node) {
@@ -543,92 +525,6 @@ fn chown_postgres(path: &Path) {
         .status()
         .expect("chown");
     assert!(status.success(), "chown postgres {}", path.display());
-}
-
-/// Stands in for baton's notify hooks and `track_script` until the daemon runs them:
-/// a thread that reads the node's state from `baton status --json` every 100 ms and,
-/// when it changed, runs `baton-pg-notify` with keepalived's four arguments and the
-/// `BATON_*` environment, one run at a time (as the daemon does); and once a second runs
-/// `baton-pg-check`, and when it fails on a MASTER makes the node leave MASTER
-/// (`baton resign`, what `weight 0` does through FAULT).
-pub struct HookDriver {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl HookDriver {
-    fn start(pair: &PgPair, node: &str) -> HookDriver {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ns = pair.c.lab.ns(node);
-        let env = pair.script_env(node);
-        let socket = pair.c.socket(node);
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut last = String::new();
-            let mut last_check = Instant::now();
-            let mut failures = 0;
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-                    .args(["status", "--json", "--socket"])
-                    .arg(&socket)
-                    .output();
-                let Ok(out) = out else { continue };
-                let Ok(json) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-                    continue;
-                };
-                let inst = &json["instances"][0];
-                let state = inst["state"].as_str().unwrap_or_default().to_string();
-                let prio = inst["priority"].as_u64().unwrap_or_default().to_string();
-                let run = |program: &str, args: &[&str], extra: &[(&str, &str)]| {
-                    let mut cmd = Command::new("ip");
-                    cmd.args(["netns", "exec", &ns, "env"]);
-                    for (k, v) in env.iter() {
-                        cmd.arg(format!("{k}={v}"));
-                    }
-                    for (k, v) in extra {
-                        cmd.arg(format!("{k}={v}"));
-                    }
-                    cmd.arg(script(program)).args(args);
-                    cmd.output()
-                };
-                if matches!(state.as_str(), "MASTER" | "BACKUP" | "FAULT") && state != last {
-                    let previous = if last.is_empty() {
-                        "INIT".to_string()
-                    } else {
-                        last.clone()
-                    };
-                    let _ = run(
-                        "baton-pg-notify",
-                        &["INSTANCE", "VI_1", &state, &prio],
-                        &[
-                            ("BATON_TYPE", "INSTANCE"),
-                            ("BATON_NAME", "VI_1"),
-                            ("BATON_STATE", &state),
-                            ("BATON_PREVIOUS_STATE", &previous),
-                            ("BATON_PRIORITY", &prio),
-                        ],
-                    );
-                    last = state.clone();
-                    continue;
-                }
-                if last_check.elapsed() >= Duration::from_secs(1) {
-                    last_check = Instant::now();
-                    let passed = run("baton-pg-check", &[], &[])
-                        .map(|o| o.status.success())
-                        .unwrap_or(false);
-                    failures = if passed { 0 } else { failures + 1 };
-                    if failures >= 1 && state == "MASTER" && !passed {
-                        let _ = Command::new(env!("CARGO_BIN_EXE_baton"))
-                            .args(["resign", "VI_1", "--hold", "1", "--socket"])
-                            .arg(&socket)
-                            .output();
-                    }
-                }
-            }
-        });
-        HookDriver { stop, thread }
-    }
 }
 
 /// A background helper process and the file it writes.
