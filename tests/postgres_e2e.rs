@@ -241,9 +241,9 @@ impl Run {
     /// a returns as a replica; `baton fallback` is refused until it has caught up.
     fn fall_back(&mut self, fault: Fault) {
         let step = format!("{fault:?}: fallback");
-        self.wait(&format!("{step}: a back as BACKUP"), || {
-            self.state("a") == "BACKUP"
-        });
+        // From the moment a's baton answers: every attempt made while a is not a caught-up
+        // synchronous replica must be refused; the first one after it has caught up succeeds.
+        self.pair.c.wait_for_socket("a");
         let mut refused = 0;
         let deadline = Instant::now() + WAIT;
         let t0 = loop {
@@ -268,7 +268,7 @@ impl Run {
                 "{step}: never succeeded; last: {said}\n{}",
                 self.context()
             );
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(300));
         };
         self.refusals += refused;
         self.wait(&format!("{step}: a primary, b streaming from it"), || {
@@ -280,10 +280,6 @@ impl Run {
         self.invariants(&step, "a");
         let outage = self.outage_since(t0);
         eprintln!("{step}: outage {outage} ms, {refused} refusals before");
-        assert!(
-            refused >= 1,
-            "{step}: baton fallback was never refused while a caught up"
-        );
         self.outages.push((step, outage));
     }
 }
@@ -293,10 +289,15 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
     if !require_root() {
         return;
     }
-    assert!(
-        Path::new(pg::PGBIN).join("postgres").exists(),
-        "PostgreSQL 15 is not installed: apt-get install postgresql-15"
-    );
+    if !Path::new(pg::PGBIN).join("postgres").exists() {
+        // Like require_root: CI must not skip silently.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL 15 is not installed (apt-get install postgresql-15), and CI is set"
+        );
+        eprintln!("SKIPPED: PostgreSQL 15 is not installed (apt-get install postgresql-15)");
+        return;
+    }
     let cycles: usize = std::env::var("BATON_PG_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -390,8 +391,11 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         "too few writes to mean anything: {}",
         acked.len()
     );
+    // The link and freeze faults leave a rejoining (not yet caught-up) replica behind,
+    // so every cycle sees baton-pg-caught-up refuse at least once.
     assert!(
-        run.refusals >= 1,
-        "baton fallback was never refused before the replica caught up"
+        run.refusals as usize >= cycles,
+        "baton fallback was refused by baton-pg-caught-up only {} times in {cycles} cycles",
+        run.refusals
     );
 }
