@@ -383,6 +383,9 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         "fallback_outage_ms": fallbacks,
         "duration_s": started.elapsed().as_secs(),
     });
+    if std::env::var_os("BATON_PG_SHOW_LOGS").is_some() {
+        eprintln!("{}", run.context());
+    }
     println!("BATON-PG-SUMMARY {summary}");
     assert_eq!(lost, 0, "acknowledged writes lost");
     assert_eq!(run.overlaps, 0);

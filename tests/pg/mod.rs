@@ -24,7 +24,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::daemon::Cluster;
-use crate::lab::{Proc, poll};
+use crate::lab::poll;
 
 pub const PGBIN: &str = "/usr/lib/postgresql/15/bin";
 pub const VIP: &str = "192.0.2.100/24";
@@ -478,7 +478,12 @@ impl PgPair {
                 "data.basebackup.log",
             ] {
                 let body = std::fs::read_to_string(self.dir(node).join(f)).unwrap_or_default();
-                let tail: Vec<&str> = body.lines().rev().take(40).collect();
+                let keep = if std::env::var_os("BATON_PG_SHOW_LOGS").is_some() {
+                    100_000
+                } else {
+                    40
+                };
+                let tail: Vec<&str> = body.lines().rev().take(keep).collect();
                 s.push_str(&format!("--- {node}/{f} (tail):\n"));
                 for l in tail.into_iter().rev() {
                     s.push_str(l);
@@ -525,12 +530,6 @@ fn chown_postgres(path: &Path) {
         .status()
         .expect("chown");
     assert!(status.success(), "chown postgres {}", path.display());
-}
-
-/// A background helper process and the file it writes.
-pub struct Helper {
-    pub proc: Proc,
-    pub file: PathBuf,
 }
 
 /// Acknowledged writes: `(key, epoch ms)` from the writer's file.

@@ -111,7 +111,7 @@ def writer(host, prefix, ackfile):
                 f"INSERT INTO acked(k) VALUES ('{key}');\n"
                 f"\\if :ERROR\n\\echo FAIL {key}\n\\else\n\\echo ACK {key}\n\\endif"
             )
-            lines = session.run(script, 3.0)
+            lines = session.run(script, 1.0)
             if lines and f"ACK {key}" in lines:
                 acks.write(f"{key} {int(time.time() * 1000)}\n")
                 time.sleep(0.005)
