@@ -142,7 +142,20 @@ impl Run {
             self.context()
         );
         // Never two writable primaries in one probe round.
-        let rounds = read_probe(&self.probe);
+        // The probe works: since the last check, it has seen the current primary
+        // acknowledge its writes (so a silent probe cannot pass for "no overlap").
+        let mut rounds = Vec::new();
+        let seen = poll(Duration::from_secs(10), || {
+            rounds = read_probe(&self.probe);
+            rounds[self.probe_checked.min(rounds.len())..]
+                .iter()
+                .any(|(_, states)| states.iter().any(|(n, r)| n == primary && *r == 'W'))
+        });
+        assert!(
+            seen,
+            "{step}: the probe never saw {primary} acknowledge a write\n{}",
+            self.context()
+        );
         let mut in_overlap = false;
         let mut in_stalled = false;
         for (t, states) in &rounds[self.probe_checked.min(rounds.len())..] {
