@@ -2,7 +2,10 @@
 //! fallback gated by `baton-pg-caught-up`) and `b` (synchronous replica, priority 100)
 //! behind the VIP; a stand-in portal (HTTP) on each; a client writing unique keys through
 //! the VIP and recording each acknowledged commit; a probe asking each server directly
-//! every 100 ms for its role.
+//! (unix socket) every 100 ms for its role and, on a primary, making a write. A server is
+//! "writable" in a round when that write was acknowledged within 0.5 s; a primary whose
+//! write was refused or hung (synchronous replication on, standby gone: a stale primary
+//! that woke up) is counted apart, as a stalled-primary window.
 //!
 //! Each cycle takes `a` down three ways, one after the other: kill -9 of its baton with an
 //! immediate stop of its PostgreSQL; its link down; the whole server frozen (SIGSTOP of
@@ -10,7 +13,8 @@
 //! replica, `baton fallback` on `a` is refused until it has caught up, then succeeds.
 //! After every failover and every fallback:
 //!   - every acknowledged key is on the current primary;
-//!   - the probe never saw two writable primaries in the same round;
+//!   - the probe never saw two writable primaries in the same round (and did see the
+//!     current primary acknowledge its writes);
 //!   - the portal answers through the VIP.
 //!
 //! `BATON_PG_CYCLES` (default 5) sets the number of cycles; `scripts/soak-postgres` runs
