@@ -86,6 +86,7 @@ struct Run {
     outages: Vec<(String, u64)>,
     refusals: u32,
     _procs: Vec<lab::Proc>,
+    probe_proc: Option<pg::HostProc>,
 }
 
 impl Run {
@@ -301,10 +302,13 @@ impl Run {
     }
 }
 
-#[test]
-fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
+/// The two tests share the machine's two cores badly: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Root and PostgreSQL 15 present; when PostgreSQL is missing, skip unless CI is set.
+fn ready() -> bool {
     if !require_root() {
-        return;
+        return false;
     }
     if !Path::new(pg::PGBIN).join("postgres").exists() {
         // Like require_root: CI must not skip silently.
@@ -313,14 +317,14 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
             "PostgreSQL 15 is not installed (apt-get install postgresql-15), and CI is set"
         );
         eprintln!("SKIPPED: PostgreSQL 15 is not installed (apt-get install postgresql-15)");
-        return;
+        return false;
     }
-    let cycles: usize = std::env::var("BATON_PG_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let started = Instant::now();
-    let pair = PgPair::new("pg");
+    true
+}
+
+/// The pair with baton on both, the portals, the writer and the probe running, checked once.
+fn start(tag: &str) -> Run {
+    let pair = PgPair::new(tag);
     let acks = pair.root.path().join("acks");
     let probe = pair.root.path().join("probe");
     let mut run = Run {
@@ -333,6 +337,7 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         outages: Vec::new(),
         refusals: 0,
         _procs: Vec::new(),
+        probe_proc: None,
     };
     run.start_baton("a");
     run.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
@@ -356,8 +361,32 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
     let probe_file = run.probe.display().to_string();
     let sock = |n: &str| format!("{n}={}", run.pair.sock(n).display());
     let (sa, sb) = (sock("a"), sock("b"));
-    let mut probe = pg::HostProc::spawn(&["python3", &tool, "probe", &probe_file, &sa, &sb]);
+    run.probe_proc = Some(pg::HostProc::spawn(&[
+        "python3",
+        &tool,
+        "probe",
+        &probe_file,
+        &sa,
+        &sb,
+    ]));
     run.invariants("start", "a");
+    run
+}
+
+#[test]
+fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cycles: usize = std::env::var("BATON_PG_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let started = Instant::now();
+    let mut run = start("pg");
 
     for cycle in 1..=cycles {
         for fault in FAULTS {
@@ -372,7 +401,9 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
     for p in &run._procs {
         p.terminate();
     }
-    probe.stop();
+    if let Some(mut probe) = run.probe_proc.take() {
+        probe.stop();
+    }
     std::thread::sleep(Duration::from_millis(500));
     let acked = read_acks(&run.acks);
     let present = run.pair.keys("a");
@@ -417,5 +448,44 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         run.refusals as usize >= cycles,
         "baton fallback was refused by baton-pg-caught-up only {} times in {cycles} cycles",
         run.refusals
+    );
+}
+
+#[test]
+fn a_failed_rewind_falls_back_to_a_base_backup() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgbb");
+    run.fail_a(Fault::LinkDown);
+    // Take from the replication role what pg_rewind needs on the new primary, and only
+    // that: a base backup needs nothing but replication.
+    let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) FROM replicator; \
+                  REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) FROM replicator";
+    assert!(run.pair.sql("b", revoke).is_some(), "REVOKE on b failed");
+    run.restore_a(Fault::LinkDown);
+    run.fall_back(Fault::LinkDown);
+    let log = run.pair.hook_log("a");
+    assert!(
+        log.contains("pg_rewind failed") && log.contains("base backup taken from 192.0.2.2"),
+        "a did not rejoin by a base backup:\n{log}"
+    );
+    // The old data directory was kept aside.
+    assert!(run.pair.dir("a").join("data.before-basebackup").is_dir());
+    for p in &run._procs {
+        p.terminate();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let acked = read_acks(&run.acks);
+    let present = run.pair.keys("a");
+    let lost = acked.iter().filter(|(k, _)| !present.contains(k)).count();
+    assert_eq!(
+        lost,
+        0,
+        "{lost} of {} acknowledged writes lost",
+        acked.len()
     );
 }

@@ -497,8 +497,10 @@ impl PgPair {
     /// Send `signal` to every process of `node`'s server.
     pub fn signal_pg(&self, node: &str, signal: &str) {
         for pid in self.pg_pids(node) {
+            // A process may have ended since it was listed.
             let _ = Command::new("kill")
                 .args([&format!("-{signal}"), &pid.to_string()])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
     }
