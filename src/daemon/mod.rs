@@ -7,6 +7,7 @@
 
 mod announce;
 mod control;
+mod realtime;
 mod router;
 mod translate;
 
@@ -64,6 +65,7 @@ pub enum DaemonError {
 /// Run the daemon until SIGTERM or SIGINT.
 pub fn run(options: Options) -> Result<(), DaemonError> {
     let model = load_model(&options)?;
+    realtime::apply(&model.global);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
