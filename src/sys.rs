@@ -74,6 +74,68 @@ pub fn group_id(name: &str) -> Option<u32> {
     (rc == 0 && !result.is_null()).then_some(group.gr_gid)
 }
 
+/// The uid and primary gid of user `name`, if it exists (`getpwnam_r`).
+pub fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `passwd` is plain old data; all-zero is a valid value to be overwritten.
+    let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: `name` is a NUL-terminated string,
+    // `passwd` and `result` are live locals, `buf` is a live buffer of the length passed.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut passwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some((passwd.pw_uid, passwd.pw_gid))
+}
+
+/// Send SIGKILL to every process of process group `pgid` (a hook that timed out and
+/// whatever it started).
+pub fn kill_process_group(pgid: u32) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process group"))?;
+    // SAFETY: kill(2) takes plain integers; a negative pid names a process group. The
+    // group id was checked above to be > 1, so this can never mean "every process" (-1).
+    let rc = unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Create a FIFO at `path` with `mode` (`mkfifo(3)`); an existing FIFO is fine.
+pub fn make_fifo(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), mode as libc::mode_t) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::AlreadyExists {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path)?.file_type().is_fifo() {
+            return Ok(());
+        }
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a FIFO", path.display()),
+        ));
+    }
+    Err(err)
+}
+
 /// Run the calling process (its main thread, and every thread it creates afterwards) under
 /// the real-time round-robin policy `SCHED_RR` at `priority` (1-99), so that busy ordinary
 /// processes cannot delay its adverts. Needs `CAP_SYS_NICE`.

@@ -411,3 +411,40 @@ fn duplicates_unknowns_and_skipped_blocks_warn() {
     assert_eq!(diags[2].help.as_deref(), Some("did you mean `priority`?"));
     assert!(messages[3].contains("`smtp_alert` in vrrp_instance is not supported"));
 }
+
+#[test]
+fn flap_damping_and_notify_timeout() {
+    let m = ok(&format!(
+        "global_defs {{\n notify_timeout 2.5\n}}\n{}",
+        instance(&format!("flap_damping 3 600 1800\n{VIPS}"))
+    ));
+    assert_eq!(m.global.notify_timeout_ms, 2500);
+    let d = m.instances[0].flap_damping.expect("damping");
+    assert_eq!((d.count, d.window_ms, d.hold_ms), (3, 600_000, 1_800_000));
+    assert_eq!(
+        ok(&instance(VIPS)).global.notify_timeout_ms,
+        config::NOTIFY_TIMEOUT_MS
+    );
+    has_error(
+        &instance(&format!("flap_damping 3 600\n{VIPS}")),
+        "`flap_damping` needs three values: COUNT WINDOW HOLD",
+    );
+    has_error(
+        &instance(&format!("flap_damping 1 600 60\n{VIPS}")),
+        "flap_damping",
+    );
+}
+
+#[test]
+fn shell_lines_are_marked_and_plain_commands_are_not() {
+    let m = ok(&format!(
+        "vrrp_script a {{\n script \"pidof postgres\"\n}}\n\
+         vrrp_script b {{\n script \"[ -f /etc/baton/down ] && exit 1 || exit 0\"\n}}\n{}",
+        instance(&format!("track_script {{\n a\n b\n}}\n{VIPS}"))
+    ));
+    assert_eq!(m.scripts["a"].command.shell, None);
+    assert_eq!(
+        m.scripts["b"].command.shell.as_deref(),
+        Some("[ -f /etc/baton/down ] && exit 1 || exit 0")
+    );
+}

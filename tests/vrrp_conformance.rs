@@ -731,3 +731,68 @@ fn a_slightly_late_timer_keeps_the_advert_cadence() {
     instance.handle(deadline + ms(3), Event::Timeout);
     assert_eq!(instance.next_deadline(), Some(deadline + ms(1000)));
 }
+
+#[test]
+fn sync_group_master_takes_a_backup_member_along_but_not_a_locked_one() {
+    let mut instance = started(config(100));
+    replay(
+        &mut instance,
+        vec![(
+            50,
+            Event::GroupMaster,
+            becomes_master(State::Backup, Reason::SyncGroup, 100),
+        )],
+    );
+    let mut locked = started(config(100));
+    locked.handle(ms(10), Event::Lock);
+    replay(&mut locked, vec![(50, Event::GroupMaster, vec![])]);
+    assert_eq!(locked.state(), State::Backup);
+}
+
+#[test]
+fn sync_group_backup_makes_a_master_member_resign_with_priority_zero() {
+    let (mut instance, at) = master(config(100));
+    let at = at.as_millis() as u64 + 10;
+    replay(
+        &mut instance,
+        vec![
+            (
+                at,
+                Event::GroupBackup,
+                vec![
+                    transition(State::Master, State::Backup, Reason::SyncGroup),
+                    Action::SendAdvert { priority: 0 },
+                    Action::RemoveAddresses,
+                ],
+            ),
+            // Already backup: nothing more.
+            (at + 1, Event::GroupBackup, vec![]),
+        ],
+    );
+}
+
+#[test]
+fn hold_backup_stops_preemption_but_not_a_takeover_when_no_master_is_heard() {
+    let mut instance = started(config(200));
+    replay(
+        &mut instance,
+        vec![
+            (10, Event::HoldBackup { hold: ms(60_000) }, vec![]),
+            // A lower-priority master is not preempted while held...
+            (20, advert(20, 100, 100), vec![]),
+        ],
+    );
+    assert_eq!(instance.state(), State::Backup);
+    // ...but when no master is heard, this router still takes over (availability first).
+    let deadline = instance.next_deadline().expect("master down timer");
+    assert_eq!(
+        deadline,
+        ms(20) + instance.master_down_interval(),
+        "the held router accepted the lower master"
+    );
+    let got = instance.handle(deadline, Event::Timeout);
+    assert_eq!(
+        got[0],
+        transition(State::Backup, State::Master, Reason::MasterDown)
+    );
+}

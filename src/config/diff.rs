@@ -216,7 +216,7 @@ fn instance_changes(
     );
     push_if(
         &mut c,
-        o.flap_hold_down_ms != n.flap_hold_down_ms,
+        o.flap_hold_down_ms != n.flap_hold_down_ms || o.flap_damping != n.flap_damping,
         Change::FlapHoldDown,
     );
     push_if(

@@ -62,6 +62,9 @@ pub struct Global {
     pub strict: bool,
     /// `vrrp_startup_delay`.
     pub startup_delay_ms: u64,
+    /// baton extension `notify_timeout`: a notify hook still running after this is killed
+    /// with its whole process group (default 30 s).
+    pub notify_timeout_ms: u64,
     pub mcast_group4: Ipv4Addr,
     pub mcast_group6: IpAddr,
     /// `vrrp_lower_prio_no_advert`.
@@ -89,6 +92,7 @@ impl Default for Global {
             skip_check_adv_addr: false,
             strict: false,
             startup_delay_ms: 0,
+            notify_timeout_ms: NOTIFY_TIMEOUT_MS,
             mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
             mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
             lower_prio_no_advert: false,
@@ -126,6 +130,9 @@ impl Default for Garp {
     }
 }
 
+/// Default `notify_timeout`: 30 s.
+pub const NOTIFY_TIMEOUT_MS: u64 = 30_000;
+
 /// A FIFO that state changes are written to, optionally with a script reading it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Fifo {
@@ -147,10 +154,17 @@ pub struct RunAs {
 pub struct Command {
     pub program: String,
     pub args: Vec<String>,
+    /// The whole line, when it uses the shell (an unquoted `|`, `&&`, `;`, `>`, `$`, `*`...):
+    /// it is then run as `/bin/sh -c LINE`. Otherwise the program is run directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
 }
 
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(line) = &self.shell {
+            return write!(f, "{line}");
+        }
         write!(f, "{}", self.program)?;
         for a in &self.args {
             if a.contains(char::is_whitespace) || a.is_empty() {
@@ -406,6 +420,8 @@ pub struct Instance {
     pub fallback_check: Option<FallbackCheck>,
     /// baton extension: after becoming BACKUP or FAULT, no preemption for this long (0: off).
     pub flap_hold_down_ms: u64,
+    /// baton extension `flap_damping COUNT WINDOW HOLD`.
+    pub flap_damping: Option<FlapDamping>,
     /// 0..=1000 s.
     pub preempt_delay_ms: u64,
     /// Accept packets addressed to the VIPs when not address owner.
@@ -437,6 +453,15 @@ impl Instance {
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
     }
+}
+
+/// `flap_damping COUNT WINDOW HOLD`: after becoming MASTER `count` times within `window`
+/// (counted across restarts), do not preempt for `hold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FlapDamping {
+    pub count: u32,
+    pub window_ms: u64,
+    pub hold_ms: u64,
 }
 
 /// A `vrrp_sync_group`.

@@ -43,7 +43,80 @@ pub struct InstanceStatus {
     pub counters: Counters,
     /// Adverts dropped by this instance's checks, by reason.
     pub dropped: BTreeMap<String, u64>,
+    /// The `vrrp_sync_group` it belongs to.
+    #[serde(default)]
+    pub sync_group: Option<String>,
+    /// Why it is (or must be) in FAULT.
+    #[serde(default)]
+    pub faults: Vec<String>,
+    /// Tracked interfaces, scripts and files, and what each does to it now.
+    #[serde(default)]
+    pub tracks: Vec<TrackStatus>,
+    /// The last notify hook that finished for it (or for its sync group).
+    #[serde(default)]
+    pub last_hook: Option<HookStatus>,
+    /// Flap damping in force: no preemption for this many more seconds.
+    #[serde(default)]
+    pub flap_hold_s: Option<f64>,
     pub alarms: Vec<Alarm>,
+}
+
+/// Flap damping in force, for the alarm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Flapping {
+    /// Times it became master within the window.
+    pub count: usize,
+    pub window_s: f64,
+    /// Seconds left without preemption.
+    pub remaining_s: f64,
+}
+
+/// One tracked thing and its effect on an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackStatus {
+    /// script, interface or file.
+    pub kind: String,
+    pub name: String,
+    /// Up: script succeeding, link up, file value 0 (or not failing).
+    pub up: bool,
+    /// "FAULT", or the priority change it makes now ("+10", "-20", "0").
+    pub effect: String,
+    pub detail: String,
+}
+
+/// How one run of an external command ended (a hook, a check).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// The command line as configured.
+    pub command: String,
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    /// Why it did not run at all (refused, not found...).
+    pub error: Option<String>,
+    pub duration_s: f64,
+    /// The end of its stderr.
+    pub stderr_tail: String,
+}
+
+/// How the last notify hook run went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HookStatus {
+    /// The instance, or `group NAME`, whose queue ran it.
+    pub owner: String,
+    /// notify_master, notify_backup, notify_fault, notify_stop, notify, ...
+    pub hook: String,
+    /// The state it ran for.
+    pub state: String,
+    pub ok: bool,
+    #[serde(flatten)]
+    pub run: RunOutcome,
+    /// Seconds since it finished.
+    pub age_s: f64,
+    /// Its outcome in words.
+    pub result: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,6 +197,11 @@ pub struct Facts<'a> {
     pub vips: &'a [VipStatus],
     /// Seconds since a lower-priority master was last heard while this node was master.
     pub lower_master_s: Option<f64>,
+    /// Why it is in FAULT.
+    pub faults: &'a [String],
+    pub tracks: &'a [TrackStatus],
+    pub last_hook: Option<&'a HookStatus>,
+    pub flapping: Option<Flapping>,
 }
 
 /// The alarms of one instance, in plain words.
@@ -131,6 +209,10 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     let mut out = Vec::new();
     let mut raise = |severity, message: String| out.push(Alarm { severity, message });
     match f.state {
+        "FAULT" if !f.faults.is_empty() => raise(
+            Health::Critical,
+            format!("in FAULT: {}", f.faults.join("; ")),
+        ),
         "FAULT" => raise(
             Health::Critical,
             "in FAULT: the interface or a tracked resource is down".into(),
@@ -175,6 +257,33 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             ),
             Some(_) => {}
         }
+    }
+    for t in f.tracks.iter().filter(|t| !t.up && t.effect != "FAULT") {
+        raise(
+            Health::Warning,
+            format!(
+                "tracking failed: {} {} ({}), priority {}",
+                t.kind, t.name, t.detail, t.effect
+            ),
+        );
+    }
+    if let Some(hook) = f.last_hook.filter(|h| !h.ok) {
+        raise(
+            Health::Warning,
+            format!(
+                "hook failed: {} for {} ({}): {}",
+                hook.hook, hook.state, hook.owner, hook.result
+            ),
+        );
+    }
+    if let Some(flap) = f.flapping {
+        raise(
+            Health::Warning,
+            format!(
+                "flapping: became master {} times within {:.0}s; no preemption for another {:.0}s",
+                flap.count, flap.window_s, flap.remaining_s
+            ),
+        );
     }
     if f.locked {
         raise(
@@ -266,6 +375,27 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
     if !i.dropped.is_empty() {
         let _ = writeln!(out, "  dropped: {}", counts(&i.dropped));
     }
+    if let Some(group) = &i.sync_group {
+        let _ = writeln!(out, "  sync group: {group}");
+    }
+    for t in &i.tracks {
+        let _ = writeln!(
+            out,
+            "  track {} {}: {} ({}), effect {}",
+            t.kind,
+            t.name,
+            if t.up { "up" } else { "DOWN" },
+            t.detail,
+            t.effect
+        );
+    }
+    if let Some(h) = &i.last_hook {
+        let _ = writeln!(
+            out,
+            "  last hook: {} for {} {:.0}s ago: {}",
+            h.hook, h.state, h.age_s, h.result
+        );
+    }
     for a in &i.alarms {
         let _ = writeln!(out, "  {}: {}", a.severity.as_str(), a.message);
     }
@@ -319,6 +449,10 @@ mod tests {
             master_down_s: 3.6,
             vips,
             lower_master_s: None,
+            faults: &[],
+            tracks: &[],
+            last_hook: None,
+            flapping: None,
         }
     }
 
@@ -397,6 +531,60 @@ mod tests {
     }
 
     #[test]
+    fn failed_tracking_and_hooks_warn_in_plain_words() {
+        let v = vips(true);
+        let tracks = vec![TrackStatus {
+            kind: "script".into(),
+            name: "chk_pg".into(),
+            up: false,
+            effect: "-20".into(),
+            detail: "exit status 2: no server".into(),
+        }];
+        let hook = HookStatus {
+            owner: "PG_VIP".into(),
+            hook: "notify_master".into(),
+            state: "MASTER".into(),
+            ok: false,
+            run: RunOutcome {
+                command: "/usr/bin/promote".into(),
+                exit_code: None,
+                signal: Some(9),
+                timed_out: true,
+                error: None,
+                duration_s: 5.0,
+                stderr_tail: String::new(),
+            },
+            age_s: 1.0,
+            result: "timed out after 5.0s; its process group was killed".into(),
+        };
+        let faults = vec!["script chk_pg is down".to_string()];
+        let mut f = facts("MASTER", &v);
+        f.tracks = &tracks;
+        f.last_hook = Some(&hook);
+        let messages: Vec<String> = alarms(&f).into_iter().map(|a| a.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "tracking failed: script chk_pg (exit status 2: no server), priority -20",
+                "hook failed: notify_master for MASTER (PG_VIP): timed out after 5.0s; its process group was killed",
+            ]
+        );
+        let mut f = facts("FAULT", &v);
+        f.faults = &faults;
+        assert_eq!(alarms(&f)[0].message, "in FAULT: script chk_pg is down");
+        let mut f = facts("MASTER", &v);
+        f.flapping = Some(Flapping {
+            count: 3,
+            window_s: 600.0,
+            remaining_s: 1700.2,
+        });
+        assert_eq!(
+            alarms(&f)[0].message,
+            "flapping: became master 3 times within 600s; no preemption for another 1700s"
+        );
+    }
+
+    #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
             router_id: None,
@@ -427,6 +615,11 @@ mod tests {
             vips: vips(false),
             counters: Counters::default(),
             dropped: BTreeMap::from([("auth_mismatch".to_string(), 3)]),
+            sync_group: None,
+            faults: vec![],
+            tracks: vec![],
+            last_hook: None,
+            flap_hold_s: None,
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);

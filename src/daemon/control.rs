@@ -14,9 +14,9 @@ use crate::config::Fallback;
 use crate::control::protocol::{Command, Reply};
 use crate::control::server::ControlRequest;
 use crate::control::status::{
-    self, Counters, DaemonStatus, Facts, InstanceStatus, MasterStatus, VipStatus,
+    self, Counters, DaemonStatus, Facts, HookStatus, InstanceStatus, MasterStatus, VipStatus,
 };
-use crate::vrrp::{Action, Event, State};
+use crate::vrrp::{Event, State};
 
 /// Instances locked by the operator, persisted one name per line in `STATE_DIR/locks`.
 pub struct Locks {
@@ -74,7 +74,9 @@ impl Locks {
 impl Daemon {
     pub(super) async fn on_internal(&mut self, internal: Internal) {
         match internal {
-            Internal::Event(name, event) => self.deliver(&name, event).await,
+            Internal::Event(name, event) => {
+                self.deliver(&name, event).await;
+            }
             Internal::FallbackChecked {
                 name,
                 outcome,
@@ -82,6 +84,12 @@ impl Daemon {
             } => {
                 let answer = self.finish_fallback(&name, outcome).await;
                 let _ = reply.send(answer);
+            }
+            Internal::HookFinished(finished) => {
+                self.hook_results.insert(finished.owner.clone(), *finished);
+            }
+            other @ (Internal::ScriptRan { .. } | Internal::FileRead { .. }) => {
+                self.on_tracking(other).await
             }
         }
     }
@@ -128,19 +136,33 @@ impl Daemon {
         format!("instances: {}", names.join(", "))
     }
 
+    /// The most recent hook outcome of the instance or of its sync group.
+    fn last_hook(&self, name: &str, group: Option<&str>, now: Duration) -> Option<HookStatus> {
+        let own = self.hook_results.get(name);
+        let group = group.and_then(|g| self.hook_results.get(&super::groups::group_key(g)));
+        let latest = match (own, group) {
+            (Some(a), Some(b)) => Some(if a.at >= b.at { a } else { b }),
+            (a, b) => a.or(b),
+        }?;
+        let o = &latest.outcome;
+        let finished = self.origin + now;
+        Some(HookStatus {
+            owner: latest.owner.clone(),
+            hook: latest.label.to_string(),
+            state: latest.state.to_string(),
+            ok: o.success(),
+            run: o.clone(),
+            age_s: finished.saturating_duration_since(latest.at).as_secs_f64(),
+            result: o.describe(),
+        })
+    }
+
     /// Feed an operator's event and answer with the outcome.
     async fn operator(&mut self, name: &str, event: Event) -> Reply {
-        let now = self.now();
-        let Some(router) = self.routers.get_mut(name) else {
+        if !self.routers.contains_key(name) {
             return Reply::error(format!("no instance named {name}"));
-        };
-        let actions = router.machine.handle(now, event.clone());
-        let refusal = actions.iter().find_map(|a| match a {
-            Action::Refuse(r) => Some(*r),
-            _ => None,
-        });
-        self.carry_out(name, actions).await;
-        if let Some(refusal) = refusal {
+        }
+        if let Some(refusal) = self.deliver(name, event.clone()).await {
             return Reply::error(format!("{name}: refused: {refusal}"));
         }
         let state = self.routers.get(name).map(|r| r.machine.state());
@@ -262,6 +284,24 @@ impl Daemon {
             .lower_master()
             .map(|m| now.saturating_sub(m.at).as_secs_f64());
         let state = machine.state().as_str();
+        let name = &router.cfg.name;
+        // Fresh, so a check's latest output shows even when its state did not flip.
+        let verdict = self
+            .verdicts_now()
+            .into_iter()
+            .find_map(|(n, v)| (n == *name).then_some(v))
+            .unwrap_or_default();
+        let sync_group = self.group_of(name).map(|g| g.name.clone());
+        let last_hook = self.last_hook(name, sync_group.as_deref(), now);
+        let flapping = self
+            .damped
+            .get(name)
+            .filter(|d| d.until > now)
+            .map(|d| status::Flapping {
+                count: d.count,
+                window_s: d.window.as_secs_f64(),
+                remaining_s: (d.until - now).as_secs_f64(),
+            });
         let alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
@@ -271,6 +311,10 @@ impl Daemon {
             master_down_s: machine.master_down_interval().as_secs_f64(),
             vips: &vips,
             lower_master_s,
+            faults: &verdict.faults,
+            tracks: &verdict.items,
+            last_hook: last_hook.as_ref(),
+            flapping,
         });
         let stats = machine.stats();
         InstanceStatus {
@@ -301,6 +345,11 @@ impl Daemon {
                 interval_mismatch: stats.interval_mismatch,
                 lower_priority_master: stats.lower_priority_master,
             },
+            sync_group,
+            faults: verdict.faults.clone(),
+            tracks: verdict.items.clone(),
+            last_hook,
+            flap_hold_s: flapping.map(|f| f.remaining_s),
             dropped: router
                 .drops
                 .iter()

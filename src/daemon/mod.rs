@@ -7,11 +7,17 @@
 
 mod announce;
 mod control;
+mod flaps;
+mod groups;
+mod health;
+mod hooks;
+mod process;
 mod realtime;
 mod router;
+mod track;
 mod translate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -118,6 +124,7 @@ const PACKET_QUEUE: usize = 1024;
 
 async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
     let options_state_dir = options.state_dir.clone();
+    let options_socket = options.socket.clone();
     let (netlink, monitor) = Netlink::new()?;
     let (packet_tx, packet_rx) = mpsc::channel(PACKET_QUEUE);
     let (event_tx, event_rx) = mpsc::unbounded_channel();
@@ -136,6 +143,15 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         packet_tx,
         event_tx,
         locks: control::Locks::load(&options_state_dir),
+        hook_settings: hooks::Settings::of(&model.global, options_socket.clone()),
+        hooks: hooks::Queues::default(),
+        fifos: hooks::Fifos::default(),
+        hook_results: BTreeMap::new(),
+        trackers: track::Trackers::default(),
+        verdicts: BTreeMap::new(),
+        group_states: BTreeMap::new(),
+        stopping: false,
+        damped: BTreeMap::new(),
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -192,6 +208,29 @@ struct Daemon {
     event_tx: mpsc::UnboundedSender<Internal>,
     /// Instances the operator locked (kept in the state directory).
     locks: control::Locks,
+    hook_settings: hooks::Settings,
+    /// One notify queue per instance and sync group.
+    hooks: hooks::Queues,
+    fifos: hooks::Fifos,
+    /// The last hook that finished, by instance or group.
+    hook_results: BTreeMap<String, hooks::Finished>,
+    trackers: track::Trackers,
+    /// What tracking last said of each instance (applied to its state machine).
+    verdicts: BTreeMap<String, Verdict>,
+    /// The state each sync group's hooks were last run for.
+    group_states: BTreeMap<String, &'static str>,
+    /// The daemon is shutting down: Initialize means STOP for the hooks.
+    stopping: bool,
+    /// Instances held back by flap damping.
+    damped: BTreeMap<String, flaps::Damped>,
+}
+
+/// What tracking says of an instance, with its sync group's part.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub faults: Vec<String>,
+    pub priority: u8,
+    pub items: Vec<crate::control::status::TrackStatus>,
 }
 
 /// Results of helper tasks, for the event loop.
@@ -203,6 +242,18 @@ enum Internal {
         name: String,
         outcome: CheckOutcome,
         reply: tokio::sync::oneshot::Sender<crate::control::protocol::Reply>,
+    },
+    /// A notify hook finished.
+    HookFinished(Box<hooks::Finished>),
+    /// A `vrrp_script` check ran.
+    ScriptRan {
+        name: String,
+        outcome: process::Outcome,
+    },
+    /// A tracked file's value changed.
+    FileRead {
+        name: String,
+        state: track::FileState,
     },
 }
 
@@ -251,6 +302,10 @@ impl Daemon {
 
     /// Build and start every instance of `model`.
     async fn start(&mut self, model: &Model) -> Result<(), DaemonError> {
+        self.fifos = hooks::Fifos::open(&model.global, &self.hook_settings);
+        self.trackers
+            .restart(model, &self.hook_settings, &self.event_tx);
+        self.read_links(model).await;
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -373,16 +428,9 @@ impl Daemon {
     }
 
     async fn start_router(&mut self, name: &str) {
-        let link_up = match self.routers.get(name) {
-            Some(r) => self.link_up(&r.cfg.interface).await,
-            None => return,
-        };
-        let dont_track = self
-            .routers
-            .get(name)
-            .is_some_and(|r| r.cfg.dont_track_primary);
-        if !link_up && !dont_track {
-            self.deliver(name, Event::Fault).await;
+        self.apply_tracking().await;
+        if let Some(hold) = self.resume_damping(name) {
+            self.deliver(name, hold).await;
         }
         if self.locks.contains(name) {
             info!(
@@ -404,21 +452,62 @@ impl Daemon {
         }
     }
 
-    /// Feed one event to an instance and carry out what it asks for.
-    async fn deliver(&mut self, name: &str, event: Event) {
-        let now = self.now();
-        let Some(router) = self.routers.get_mut(name) else {
-            return;
-        };
-        let actions = router.machine.handle(now, event);
-        self.carry_out(name, actions).await;
+    /// Feed one event to an instance and carry out what it asks for; then let its sync
+    /// group follow, and run the group's hooks when the whole group changed state.
+    /// Returns why the first event was refused, if it was.
+    async fn deliver(&mut self, name: &str, event: Event) -> Option<crate::vrrp::Refusal> {
+        let mut refusal = None;
+        let mut first = true;
+        let mut work = VecDeque::from([(name.to_string(), event)]);
+        // Each member follows at most once per change, so this ends; the bound is a guard.
+        let mut budget = 4 * self.routers.len() + 4;
+        while let Some((name, event)) = work.pop_front() {
+            let now = self.now();
+            let Some(router) = self.routers.get_mut(&name) else {
+                continue;
+            };
+            let lower_before = router.machine.stats().lower_priority_master;
+            let actions = router.machine.handle(now, event);
+            let lower_after = router.machine.stats().lower_priority_master;
+            if std::mem::take(&mut first) {
+                refusal = actions.iter().find_map(|a| match a {
+                    Action::Refuse(r) => Some(*r),
+                    _ => None,
+                });
+            }
+            let moves: Vec<(State, State)> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Transition { from, to, .. } => Some((*from, *to)),
+                    _ => None,
+                })
+                .collect();
+            self.carry_out(&name, actions).await;
+            if lower_after > lower_before {
+                self.notify_lower_priority(&name);
+            }
+            for (from, to) in moves {
+                if to == State::Master
+                    && let Some(hold) = self.became_master(&name)
+                {
+                    work.push_back((name.clone(), hold));
+                }
+                if budget > 0 {
+                    budget -= 1;
+                    work.extend(self.group_followers(&name, from, to));
+                }
+                self.notify_group(&name);
+            }
+        }
+        refusal
     }
 
     async fn carry_out(&mut self, name: &str, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::Transition { from, to, reason } => {
-                    self.log_transition(name, from, to, reason)
+                    self.log_transition(name, from, to, reason);
+                    self.notify_instance(name, from, to, reason);
                 }
                 Action::AddAddresses => self.add_addresses(name).await,
                 Action::RemoveAddresses => self.remove_addresses(name).await,
@@ -668,28 +757,19 @@ impl Daemon {
         }
     }
 
-    /// A link went down or came up: the instances on it go to or leave FAULT.
-    async fn on_link(&mut self, index: u32, interface: &str, up: bool) {
-        let names: Vec<String> = self
-            .routers
-            .iter()
-            .filter(|(_, r)| r.ifindex == index && !r.cfg.dont_track_primary)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in names {
-            let state = self.routers.get(&name).map(|r| r.machine.state());
-            match (up, state) {
-                (false, Some(s)) if s != State::Fault => {
-                    warn!(instance = %name, "link {interface} is down");
-                    self.deliver(&name, Event::Fault).await;
-                }
-                (true, Some(State::Fault)) => {
-                    info!(instance = %name, "link {interface} is up");
-                    self.deliver(&name, Event::FaultCleared).await;
-                }
-                _ => {}
-            }
+    /// A link went down or came up: the instances on it, or tracking it, go to or leave
+    /// FAULT, or change priority.
+    async fn on_link(&mut self, _index: u32, interface: &str, up: bool) {
+        let before = self.trackers.links.insert(interface.to_string(), up);
+        if before == Some(up) {
+            return;
         }
+        if up {
+            info!("link {interface} is up");
+        } else {
+            warn!("link {interface} is down");
+        }
+        self.apply_tracking().await;
     }
 
     /// Someone removed a VIP while we are master: put it back.
@@ -729,10 +809,12 @@ impl Daemon {
                 ));
             }
         };
+        self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
         if diff.is_empty() {
             info!("reload: configuration unchanged");
             self.model = new;
+            self.apply_tracking().await;
             return Ok("configuration unchanged".into());
         }
         info!(
@@ -757,6 +839,7 @@ impl Daemon {
         }
         self.close_unused_sockets();
         self.model = new;
+        self.apply_tracking().await;
         Ok(format!(
             "{} added, {} removed, {} changed, {} unchanged",
             diff.added.len(),
@@ -769,6 +852,7 @@ impl Daemon {
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
         self.routers.remove(name);
+        self.verdicts.remove(name);
         info!(instance = name, "removed");
     }
 
@@ -841,8 +925,11 @@ impl Daemon {
         }
     }
 
-    /// Graceful stop: every instance sends priority 0 (if master) and removes its VIPs.
+    /// Graceful stop: every instance sends priority 0 (if master) and removes its VIPs;
+    /// then the STOP hooks (and any still queued) run to the end, each within its timeout.
     async fn stop(&mut self) {
+        self.stopping = true;
+        self.trackers.stop();
         let names: Vec<String> = self.routers.keys().cloned().collect();
         for name in names {
             self.deliver(&name, Event::Shutdown).await;
@@ -850,6 +937,8 @@ impl Daemon {
         for open in self.sockets.values() {
             open.task.abort();
         }
+        self.hooks.drain().await;
+        self.fifos.close().await;
     }
 }
 

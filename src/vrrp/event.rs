@@ -75,6 +75,14 @@ pub enum Event {
     /// Result of the `fallback_check` script the state machine asked for with
     /// [`Action::RunFallbackCheck`].
     FallbackCheck { passed: bool },
+    /// Another member of this instance's sync group became master: follow it now
+    /// (keepalived's `vrrp_sync_group`; not in the RFC).
+    GroupMaster,
+    /// Another member of this instance's sync group left master for backup: follow it.
+    GroupBackup,
+    /// Flap damping (baton extension): do not preempt for `hold`. A takeover when no
+    /// master is heard (Master_Down_Timer) still happens.
+    HoldBackup { hold: Duration },
 }
 
 /// Why a transition happened: logged on one line and kept for `baton status`.
@@ -105,6 +113,8 @@ pub enum Reason {
     Locked,
     /// The operator ran `baton fallback`.
     Fallback,
+    /// Another member of the sync group changed state and this one followed.
+    SyncGroup,
 }
 
 impl std::fmt::Display for Reason {
@@ -129,6 +139,7 @@ impl std::fmt::Display for Reason {
             Reason::Resigned => write!(f, "operator resigned"),
             Reason::Locked => write!(f, "operator locked this node"),
             Reason::Fallback => write!(f, "operator fallback"),
+            Reason::SyncGroup => write!(f, "following its sync group"),
         }
     }
 }

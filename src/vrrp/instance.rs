@@ -236,6 +236,11 @@ impl Instance {
             Event::Lock => self.on_lock(now, &mut out),
             Event::Unlock => self.on_unlock(now),
             Event::FallbackCheck { passed } => self.on_fallback_check(now, passed),
+            Event::GroupMaster => self.on_group_master(now, &mut out),
+            Event::GroupBackup => self.on_group_backup(now, &mut out),
+            Event::HoldBackup { hold } => {
+                self.no_preempt_until = self.no_preempt_until.max(now + hold);
+            }
         }
         out
     }
@@ -477,6 +482,24 @@ impl Instance {
             self.become_master(now, Reason::AddressOwner, out);
         } else {
             self.enter_backup(now, Reason::FaultCleared, out);
+        }
+    }
+
+    /// keepalived sync groups (not in the RFC): a member that became master takes the
+    /// others along, as if their Master_Down_Timer had fired (RFC 5798 6.4.2). A locked
+    /// member, or one in Fault or Initialize, stays where it is.
+    fn on_group_master(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.state == State::Backup && !self.locked {
+            self.become_master(now, Reason::SyncGroup, out);
+        }
+    }
+
+    /// keepalived sync groups: a member that went back to backup takes the others along.
+    /// They leave as on shutdown (RFC 5798 6.4.3: priority 0, so the peer's members take
+    /// over after Skew_Time) and do not preempt back for the flap hold-down.
+    fn on_group_backup(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            self.leave_master(now, State::Backup, Reason::SyncGroup, out);
         }
     }
 

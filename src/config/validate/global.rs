@@ -153,6 +153,11 @@ fn read_item(
         "vrrp_check_unicast_src" => g.check_unicast_src = flag(cx, item),
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
+        "notify_timeout" => {
+            if let Some(ms) = values::millis_arg(cx, item, 3600) {
+                g.notify_timeout_ms = ms.max(1);
+            }
+        }
         "vrrp_startup_delay" => {
             g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0)
         }

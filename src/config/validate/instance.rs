@@ -5,6 +5,7 @@ use super::address::{unicast_peer, virtual_address};
 use super::global::{GarpOverrides, GlobalDraft};
 use super::values::{self, bool_opt, flag, int_arg, ip_arg, one_arg};
 use super::{Ctx, Refs, Seen, keywords, tracks};
+use crate::config::FlapDamping;
 use crate::config::model::{
     Auth, Command, Fallback, FallbackCheck, Family, InitialState, Instance, Notify, TrackedFile,
     TrackedInterface, TrackedScript, UnicastPeer, Version, VirtualAddress, Vmac,
@@ -52,6 +53,7 @@ struct Draft {
     fallback_check: Option<Command>,
     fallback_check_timeout: Option<(u64, Span)>,
     flap_hold_down_ms: u64,
+    flap_damping: Option<FlapDamping>,
     preempt_delay_ms: u64,
     accept: Option<bool>,
     garp: GarpOverrides,
@@ -185,11 +187,39 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "flap_hold_down" => {
             d.flap_hold_down_ms = values::millis_arg(cx, item, 86_400).unwrap_or(0);
         }
+        "flap_damping" => d.flap_damping = flap_damping(cx, item),
         _ if keywords::INSTANCE_IGNORED.contains(&kw) => {
             cx.ignored(item, "vrrp_instance");
         }
         _ => cx.unknown(item, "vrrp_instance", keywords::INSTANCE),
     }
+}
+
+/// `flap_damping COUNT WINDOW HOLD`: COUNT 2..=100 times master within WINDOW seconds
+/// (up to a day) holds preemption back for HOLD seconds (up to a day).
+fn flap_damping(cx: &mut Ctx, item: &Item) -> Option<FlapDamping> {
+    let kw = item.keyword.value.as_str();
+    let (Some(count), Some(window), Some(hold)) =
+        (item.args.first(), item.args.get(1), item.args.get(2))
+    else {
+        cx.error(
+            item.keyword.span,
+            format!("`{kw}` needs three values: COUNT WINDOW HOLD"),
+            Some(format!(
+                "for example: {kw} 3 600 1800 (3 times master within 10 minutes: no preemption for 30 minutes)"
+            )),
+        );
+        return None;
+    };
+    values::extra_args(cx, item, 3);
+    let count = values::int_in(cx, kw, count, 2, 100);
+    let window = values::seconds_in(cx, kw, window, 3, 86_400_000);
+    let hold = values::seconds_in(cx, kw, hold, 3, 86_400_000);
+    Some(FlapDamping {
+        count: u32::try_from(count?).ok()?,
+        window_ms: window.filter(|w| *w > 0)?,
+        hold_ms: hold?,
+    })
 }
 
 fn state(cx: &mut Ctx, item: &Item) -> Option<(InitialState, Span)> {
@@ -376,6 +406,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         fallback,
         fallback_check,
         flap_hold_down_ms: d.flap_hold_down_ms,
+        flap_damping: d.flap_damping,
         preempt_delay_ms: d.preempt_delay_ms,
         accept: d.accept.unwrap_or(!strict),
         garp,

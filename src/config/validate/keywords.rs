@@ -40,6 +40,7 @@ pub const GLOBAL: &[&str] = &[
     "vrrp_version",
     "script_user",
     "enable_script_security",
+    "notify_timeout",
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",
@@ -227,6 +228,7 @@ pub const INSTANCE: &[&str] = &[
     "fallback_check",
     "fallback_check_timeout",
     "flap_hold_down",
+    "flap_damping",
 ];
 
 /// keepalived `vrrp_instance` keywords that baton accepts and ignores (with a warning).

@@ -187,6 +187,7 @@ pub fn split_command(line: &str) -> Option<Command> {
     let mut words: Vec<String> = Vec::new();
     let mut current: Option<String> = None;
     let mut quote: Option<char> = None;
+    let mut shell = false;
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match (quote, c) {
@@ -205,7 +206,10 @@ pub fn split_command(line: &str) -> Option<Command> {
                     words.push(w);
                 }
             }
-            (None, c) => current.get_or_insert_with(String::new).push(c),
+            (None, c) => {
+                shell |= SHELL_CHARS.contains(c);
+                current.get_or_insert_with(String::new).push(c)
+            }
         }
     }
     if let Some(w) = current.take() {
@@ -216,8 +220,12 @@ pub fn split_command(line: &str) -> Option<Command> {
     Some(Command {
         program,
         args: words.collect(),
+        shell: shell.then(|| line.trim().to_string()),
     })
 }
+
+/// Characters that, unquoted, make a command line a shell line.
+const SHELL_CHARS: &str = "|&;<>()$`*?[]{}~\n";
 
 /// A command from one argument (usually a quoted string).
 pub fn command(cx: &mut Ctx, kw: &str, arg: &Spanned<String>) -> Option<Command> {
@@ -296,6 +304,14 @@ mod tests {
         let c = split_command("bash -c '</dev/tcp/127.0.0.1/80'").unwrap();
         assert_eq!(c.args, vec!["-c", "</dev/tcp/127.0.0.1/80"]);
         assert_eq!(split_command("   "), None);
+        assert_eq!(c.shell, None);
+        let c = split_command("[[ -f /etc/down ]] && exit 1 || exit 0").unwrap();
+        assert_eq!(
+            c.shell.as_deref(),
+            Some("[[ -f /etc/down ]] && exit 1 || exit 0")
+        );
+        let c = split_command("/bin/echo 'a|b' \"x > y\"").unwrap();
+        assert_eq!(c.shell, None, "quoted metacharacters need no shell");
         assert_eq!(split_command("a ''").unwrap().args, vec![""]);
     }
 }

@@ -1,0 +1,150 @@
+//! Sync groups and notifications: a member's move takes the other members along, and
+//! every state change reaches the hooks and FIFOs of its instance, and of its group once
+//! the whole group is in the new state.
+
+use super::Daemon;
+use super::hooks::{self, Change, Kind};
+use crate::vrrp::{Event, Reason, State};
+
+impl Daemon {
+    /// The events the other members of `name`'s sync group get when it moved `from` → `to`
+    /// (keepalived's rules: MASTER and BACKUP are followed; FAULT is shared through
+    /// tracking, see `health`).
+    pub(super) fn group_followers(
+        &self,
+        name: &str,
+        from: State,
+        to: State,
+    ) -> Vec<(String, Event)> {
+        let Some(group) = self.group_of(name) else {
+            return Vec::new();
+        };
+        let event = match (from, to) {
+            (_, State::Master) => Event::GroupMaster,
+            (State::Master, State::Backup) => Event::GroupBackup,
+            _ => return Vec::new(),
+        };
+        let wanted_from = match event {
+            Event::GroupMaster => State::Backup,
+            _ => State::Master,
+        };
+        group
+            .members
+            .iter()
+            .filter(|m| m.as_str() != name)
+            .filter(|m| {
+                self.routers
+                    .get(m.as_str())
+                    .is_some_and(|r| r.machine.state() == wanted_from)
+            })
+            .map(|m| (m.clone(), event.clone()))
+            .collect()
+    }
+
+    /// Queue the instance's hooks for a transition and write its FIFO line.
+    pub(super) fn notify_instance(&mut self, name: &str, from: State, to: State, reason: Reason) {
+        let shutdown = matches!(reason, Reason::Shutdown);
+        let Some(word) = hooks::state_word(to, shutdown) else {
+            return;
+        };
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        let change = Change {
+            kind: Kind::Instance,
+            name: name.to_string(),
+            state: word,
+            previous: hooks::previous_word(from),
+            priority: router.machine.priority(),
+            interface: router.cfg.interface.clone(),
+            vrid: Some(router.cfg.vrid),
+            vips: router.cfg.vips.iter().map(|v| v.addr.to_string()).collect(),
+            reason: reason.to_string(),
+        };
+        self.fifos.write(&change);
+        let specs = hooks::specs(&router.cfg.notify, &change, &self.hook_settings);
+        self.hooks.push(name, word, specs, &self.event_tx);
+    }
+
+    /// `notify_master_rx_lower_pri`: this master heard a lower-priority master.
+    pub(super) fn notify_lower_priority(&mut self, name: &str) {
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        let Some(hook) = &router.cfg.notify.master_rx_lower_pri else {
+            return;
+        };
+        let change = Change {
+            kind: Kind::Instance,
+            name: name.to_string(),
+            state: "MASTER",
+            previous: "MASTER",
+            priority: router.machine.priority(),
+            interface: router.cfg.interface.clone(),
+            vrid: Some(router.cfg.vrid),
+            vips: router.cfg.vips.iter().map(|v| v.addr.to_string()).collect(),
+            reason: "a lower-priority master was heard".into(),
+        };
+        let env = hooks::environment(&change, &self.hook_settings);
+        let spec = hooks::spec(hook, Vec::new(), &env, &self.hook_settings);
+        self.hooks.push(
+            name,
+            "MASTER",
+            vec![("notify_master_rx_lower_pri", spec)],
+            &self.event_tx,
+        );
+    }
+
+    /// When every member of `name`'s group is in the same state and the group's hooks have
+    /// not run for it yet, run them (with `GROUP name STATE priority`).
+    pub(super) fn notify_group(&mut self, name: &str) {
+        let Some(group) = self.group_of(name).cloned() else {
+            return;
+        };
+        let mut words = Vec::new();
+        let mut priority = 0u8;
+        let mut vips = Vec::new();
+        for member in &group.members {
+            let Some(router) = self.routers.get(member) else {
+                return;
+            };
+            let shutdown = self.stopping || matches!(router.machine.reason(), Reason::Shutdown);
+            match hooks::state_word(router.machine.state(), shutdown) {
+                Some(word) => words.push(word),
+                None => return,
+            }
+            priority = priority.max(router.machine.priority());
+            vips.extend(router.cfg.vips.iter().map(|v| v.addr.to_string()));
+        }
+        let Some(&word) = words.first() else {
+            return;
+        };
+        if words.iter().any(|w| *w != word) {
+            return;
+        }
+        let previous = self.group_states.insert(group.name.clone(), word);
+        if previous == Some(word) {
+            return;
+        }
+        let change = Change {
+            kind: Kind::Group,
+            name: group.name.clone(),
+            state: word,
+            previous: previous.unwrap_or("INIT"),
+            priority,
+            interface: String::new(),
+            vrid: None,
+            vips,
+            reason: format!("every member is {word}"),
+        };
+        self.fifos.write(&change);
+        let specs = hooks::specs(&group.notify, &change, &self.hook_settings);
+        self.hooks
+            .push(&group_key(&group.name), word, specs, &self.event_tx);
+    }
+}
+
+/// The hook queue (and last result) key of a sync group; instances use their own name.
+pub(super) fn group_key(name: &str) -> String {
+    format!("group {name}")
+}

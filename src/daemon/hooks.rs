@@ -1,0 +1,406 @@
+//! Notify hooks: for every state change of an instance or sync group, its scripts run one
+//! at a time, in transition order, never two at once for the same instance or group. Each
+//! queue is a task that works through its jobs; a hook that outlives `notify_timeout` is
+//! killed with its process group and the next one still runs. Every outcome goes back to
+//! the event loop for `baton status`.
+//!
+//! Also the `notify_fifo` / `vrrp_notify_fifo` writer (keepalived's line format).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::Internal;
+use super::process::{self, Outcome, Spec};
+use crate::config::{self, Hook, Notify};
+use crate::vrrp::State;
+
+/// What kind of thing changed state, as keepalived names it in hook arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Instance,
+    Group,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Instance => "INSTANCE",
+            Kind::Group => "GROUP",
+        }
+    }
+}
+
+/// One state change to notify.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub kind: Kind,
+    pub name: String,
+    /// MASTER, BACKUP, FAULT or STOP.
+    pub state: &'static str,
+    pub previous: &'static str,
+    pub priority: u8,
+    pub interface: String,
+    pub vrid: Option<u8>,
+    pub vips: Vec<String>,
+    pub reason: String,
+}
+
+/// The word hooks get for a state: STOP for a shutdown, None for states not notified.
+pub fn state_word(to: State, shutdown: bool) -> Option<&'static str> {
+    match to {
+        State::Master => Some("MASTER"),
+        State::Backup => Some("BACKUP"),
+        State::Fault => Some("FAULT"),
+        State::Initialize if shutdown => Some("STOP"),
+        State::Initialize => None,
+    }
+}
+
+/// The word for the state a change came from.
+pub fn previous_word(from: State) -> &'static str {
+    match from {
+        State::Master => "MASTER",
+        State::Backup => "BACKUP",
+        State::Fault => "FAULT",
+        State::Initialize => "INIT",
+    }
+}
+
+/// Settings every hook shares.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub timeout: std::time::Duration,
+    pub secure: bool,
+    pub script_user: Option<config::RunAs>,
+    /// The control socket, passed to hooks as `BATON_SOCKET`.
+    pub socket: PathBuf,
+}
+
+impl Settings {
+    pub fn of(global: &config::Global, socket: PathBuf) -> Settings {
+        Settings {
+            timeout: std::time::Duration::from_millis(global.notify_timeout_ms),
+            secure: global.enable_script_security,
+            script_user: global.script_user.clone(),
+            socket,
+        }
+    }
+}
+
+/// The commands to run for `change`, in order: the state's own script, then the generic
+/// `notify` with keepalived's four arguments.
+pub fn specs(notify: &Notify, change: &Change, settings: &Settings) -> Vec<(&'static str, Spec)> {
+    let specific = match change.state {
+        "MASTER" => notify.master.as_ref().map(|h| ("notify_master", h)),
+        "BACKUP" => notify.backup.as_ref().map(|h| ("notify_backup", h)),
+        "FAULT" => notify.fault.as_ref().map(|h| ("notify_fault", h)),
+        "STOP" => notify.stop.as_ref().map(|h| ("notify_stop", h)),
+        _ => None,
+    };
+    let env = environment(change, settings);
+    let mut out = Vec::new();
+    if let Some((label, hook)) = specific {
+        out.push((label, spec(hook, Vec::new(), &env, settings)));
+    }
+    if let Some(hook) = &notify.any {
+        let args = vec![
+            change.kind.as_str().to_string(),
+            change.name.clone(),
+            change.state.to_string(),
+            change.priority.to_string(),
+        ];
+        out.push(("notify", spec(hook, args, &env, settings)));
+    }
+    out
+}
+
+/// A single hook with the change's environment (e.g. `notify_master_rx_lower_pri`).
+pub fn spec(
+    hook: &Hook,
+    extra_args: Vec<String>,
+    env: &[(String, String)],
+    settings: &Settings,
+) -> Spec {
+    Spec {
+        command: hook.command.clone(),
+        extra_args,
+        env: env.to_vec(),
+        run_as: hook.run_as.clone().or_else(|| settings.script_user.clone()),
+        timeout: settings.timeout,
+        secure: settings.secure,
+    }
+}
+
+/// The `BATON_*` variables every hook gets.
+pub fn environment(change: &Change, settings: &Settings) -> Vec<(String, String)> {
+    let vars = [
+        ("BATON_TYPE", change.kind.as_str().to_string()),
+        ("BATON_NAME", change.name.clone()),
+        ("BATON_STATE", change.state.to_string()),
+        ("BATON_PREVIOUS_STATE", change.previous.to_string()),
+        ("BATON_PRIORITY", change.priority.to_string()),
+        ("BATON_INTERFACE", change.interface.clone()),
+        (
+            "BATON_VRID",
+            change.vrid.map(|v| v.to_string()).unwrap_or_default(),
+        ),
+        ("BATON_VIPS", change.vips.join(" ")),
+        ("BATON_REASON", change.reason.clone()),
+        ("BATON_SOCKET", settings.socket.display().to_string()),
+    ];
+    vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// One hook's outcome, as `status` shows it.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// The instance or group whose queue ran it.
+    pub owner: String,
+    /// notify_master, notify, ...
+    pub label: &'static str,
+    /// The state it was run for.
+    pub state: &'static str,
+    pub outcome: Outcome,
+    pub at: tokio::time::Instant,
+}
+
+/// A batch of hooks for one change, run in order.
+struct Job {
+    state: &'static str,
+    hooks: Vec<(&'static str, Spec)>,
+}
+
+/// One queue per instance or sync group.
+#[derive(Default)]
+pub struct Queues {
+    queues: HashMap<String, (mpsc::UnboundedSender<Job>, JoinHandle<()>)>,
+}
+
+impl Queues {
+    /// Queue `hooks` for `owner`; they start after every hook queued before for it.
+    pub fn push(
+        &mut self,
+        owner: &str,
+        state: &'static str,
+        hooks: Vec<(&'static str, Spec)>,
+        done: &mpsc::UnboundedSender<Internal>,
+    ) {
+        if hooks.is_empty() {
+            return;
+        }
+        let (sender, _) = self.queues.entry(owner.to_string()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let task = tokio::task::spawn_local(work(owner.to_string(), rx, done.clone()));
+            (tx, task)
+        });
+        if sender.send(Job { state, hooks }).is_err() {
+            warn!(
+                owner,
+                "the hook queue has stopped; hooks for {state} not run"
+            );
+        }
+    }
+
+    /// Let every queue finish what it holds (each hook is bounded by its timeout), then
+    /// end the queue tasks.
+    pub async fn drain(&mut self) {
+        let queues: Vec<_> = self.queues.drain().collect();
+        for (_, (sender, task)) in queues {
+            drop(sender);
+            let _ = task.await;
+        }
+    }
+}
+
+/// A queue's task: run each job's hooks one after the other.
+async fn work(
+    owner: String,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    done: mpsc::UnboundedSender<Internal>,
+) {
+    while let Some(job) = jobs.recv().await {
+        for (label, spec) in job.hooks {
+            let outcome = process::run(&spec).await;
+            if outcome.success() {
+                info!(owner = %owner, "{label} for {}: {} ({:.2}s)", job.state, outcome.describe(), outcome.duration_s);
+            } else {
+                warn!(owner = %owner, "{label} for {} failed: {}", job.state, outcome.describe());
+            }
+            let finished = Finished {
+                owner: owner.clone(),
+                label,
+                state: job.state,
+                outcome,
+                at: tokio::time::Instant::now(),
+            };
+            let _ = done.send(Internal::HookFinished(Box::new(finished)));
+        }
+    }
+}
+
+/// The FIFOs state changes are written to (`notify_fifo`, `vrrp_notify_fifo`).
+#[derive(Default)]
+pub struct Fifos {
+    open: Vec<(PathBuf, File)>,
+    /// The `notify_fifo_script` readers baton started, by process group.
+    readers: Vec<tokio::process::Child>,
+}
+
+impl Fifos {
+    /// Create and open the configured FIFOs; start their reader scripts.
+    pub fn open(global: &config::Global, settings: &Settings) -> Fifos {
+        let mut fifos = Fifos::default();
+        for fifo in [&global.notify_fifo, &global.vrrp_notify_fifo]
+            .into_iter()
+            .flatten()
+        {
+            let path = PathBuf::from(&fifo.path);
+            if fifos.open.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
+            match open_fifo(&path) {
+                Ok(file) => fifos.open.push((path.clone(), file)),
+                Err(e) => {
+                    warn!("cannot open notify FIFO {}: {e}", path.display());
+                    continue;
+                }
+            }
+            if let Some(script) = &fifo.script {
+                fifos.start_reader(script, &path, settings);
+            }
+        }
+        fifos
+    }
+
+    fn start_reader(&mut self, script: &Hook, path: &std::path::Path, settings: &Settings) {
+        let mut spec = spec(script, vec![path.display().to_string()], &[], settings);
+        spec.timeout = std::time::Duration::MAX;
+        match process::spawn_long_running(&spec) {
+            Ok(child) => self.readers.push(child),
+            Err(e) => warn!("cannot start the FIFO script {}: {e}", script.command),
+        }
+    }
+
+    /// Write keepalived's line: `INSTANCE "VI_1" MASTER 100`. Never blocks: a FIFO whose
+    /// reader does not keep up loses the line (with a warning).
+    pub fn write(&mut self, change: &Change) {
+        let line = format!(
+            "{} \"{}\" {} {}\n",
+            change.kind.as_str(),
+            change.name,
+            change.state,
+            change.priority
+        );
+        for (path, file) in &mut self.open {
+            if let Err(e) = file.write_all(line.as_bytes()) {
+                warn!("cannot write to notify FIFO {}: {e}", path.display());
+            }
+        }
+    }
+
+    /// Stop the reader scripts baton started.
+    pub async fn close(&mut self) {
+        for mut child in self.readers.drain(..) {
+            if let Some(pgid) = child.id() {
+                let _ = crate::sys::kill_process_group(pgid);
+            }
+            let _ = child.wait().await;
+        }
+        self.open.clear();
+    }
+}
+
+/// Create the FIFO if needed and open it for writing without blocking: opened read-write,
+/// so the open succeeds with no reader and a write never gets EPIPE.
+fn open_fifo(path: &std::path::Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::sys::make_fifo(path, 0o600)?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(line: &str) -> Option<Hook> {
+        Some(Hook {
+            command: crate::config::validate::values::split_command(line).expect("command"),
+            run_as: None,
+        })
+    }
+
+    fn change(state: &'static str) -> Change {
+        Change {
+            kind: Kind::Instance,
+            name: "VI_1".into(),
+            state,
+            previous: "BACKUP",
+            priority: 150,
+            interface: "eth0".into(),
+            vrid: Some(51),
+            vips: vec!["192.0.2.10".into()],
+            reason: "no advert heard".into(),
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            timeout: std::time::Duration::from_secs(5),
+            secure: false,
+            script_user: None,
+            socket: PathBuf::from("/run/baton/baton.sock"),
+        }
+    }
+
+    #[test]
+    fn the_state_hook_runs_before_the_generic_one_with_keepalived_arguments() {
+        let notify = Notify {
+            any: hook("/usr/bin/notify.sh all"),
+            master: hook("/usr/bin/master.sh"),
+            backup: hook("/usr/bin/backup.sh"),
+            ..Notify::default()
+        };
+        let specs = specs(&notify, &change("MASTER"), &settings());
+        let labels: Vec<_> = specs.iter().map(|(l, _)| *l).collect();
+        assert_eq!(labels, ["notify_master", "notify"]);
+        assert!(specs[0].1.extra_args.is_empty());
+        assert_eq!(specs[1].1.command.args, ["all"]);
+        assert_eq!(specs[1].1.extra_args, ["INSTANCE", "VI_1", "MASTER", "150"]);
+        let env = &specs[1].1.env;
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("BATON_STATE"), Some("MASTER"));
+        assert_eq!(get("BATON_PREVIOUS_STATE"), Some("BACKUP"));
+        assert_eq!(get("BATON_VIPS"), Some("192.0.2.10"));
+        assert_eq!(get("BATON_VRID"), Some("51"));
+        assert_eq!(get("BATON_SOCKET"), Some("/run/baton/baton.sock"));
+    }
+
+    #[test]
+    fn a_state_without_its_own_hook_runs_only_the_generic_one() {
+        let notify = Notify {
+            any: hook("/usr/bin/notify.sh"),
+            ..Notify::default()
+        };
+        let specs = specs(&notify, &change("STOP"), &settings());
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].1.extra_args[2], "STOP");
+    }
+
+    #[test]
+    fn states_map_to_keepalived_words() {
+        assert_eq!(state_word(State::Initialize, true), Some("STOP"));
+        assert_eq!(state_word(State::Initialize, false), None);
+        assert_eq!(state_word(State::Fault, false), Some("FAULT"));
+        assert_eq!(previous_word(State::Initialize), "INIT");
+    }
+}

@@ -1,0 +1,323 @@
+//! Running one external command for the daemon (notify hooks, track scripts): in its own
+//! process group, as its configured user, with a timeout after which the whole group is
+//! killed, keeping the tail of what it wrote on stderr.
+//!
+//! A script is refused before it runs if `enable_script_security` is set and a non-root
+//! user could change it (the file or any directory above it).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
+
+use crate::config::{self, RunAs};
+
+/// At most this much of a command's stderr is kept (its end).
+const STDERR_TAIL: usize = 400;
+
+/// After the command exits, how long its stderr is still read (a child it left behind may
+/// hold the pipe open; it is not waited for).
+const STDERR_GRACE: Duration = Duration::from_millis(100);
+
+/// Everything needed to run one command.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub command: config::Command,
+    /// Appended to the command's own arguments (the generic `notify` gets four).
+    pub extra_args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The user to run as: the hook's own, else `script_user`, else root.
+    pub run_as: Option<RunAs>,
+    pub timeout: Duration,
+    /// `enable_script_security`.
+    pub secure: bool,
+}
+
+pub use crate::control::status::RunOutcome as Outcome;
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out && self.error.is_none()
+    }
+
+    /// One line for the log and `status`: "exit status 0", "killed after 5s timeout"...
+    pub fn describe(&self) -> String {
+        let what = if let Some(e) = &self.error {
+            e.clone()
+        } else if self.timed_out {
+            format!(
+                "timed out after {:.1}s; its process group was killed",
+                self.duration_s
+            )
+        } else if let Some(code) = self.exit_code {
+            format!("exit status {code}")
+        } else if let Some(signal) = self.signal {
+            format!("killed by signal {signal}")
+        } else {
+            "ended".to_string()
+        };
+        if self.stderr_tail.is_empty() {
+            what
+        } else {
+            format!("{what}: {}", self.stderr_tail)
+        }
+    }
+}
+
+/// Run `spec` to completion (or to its timeout).
+pub async fn run(spec: &Spec) -> Outcome {
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        command: spec.command.to_string(),
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        error: None,
+        duration_s: 0.0,
+        stderr_tail: String::new(),
+    };
+    match prepare(spec) {
+        Ok(command) => execute(command, spec.timeout, &mut outcome).await,
+        Err(e) => outcome.error = Some(e),
+    }
+    outcome.duration_s = started.elapsed().as_secs_f64();
+    outcome
+}
+
+/// Start a command that runs as long as the daemon (a `notify_fifo_script`), in its own
+/// process group; its stderr goes to the daemon's.
+pub fn spawn_long_running(spec: &Spec) -> Result<tokio::process::Child, String> {
+    let mut command = prepare(spec)?;
+    command.stderr(Stdio::inherit());
+    command.spawn().map_err(|e| e.to_string())
+}
+
+/// Build the command: program or `/bin/sh -c`, arguments, environment, user, process group.
+fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
+    let program = resolve_program(&spec.command)?;
+    if spec.secure {
+        check_secure(&program)?;
+        // A shell line's first word is the script it runs.
+        if spec.command.shell.is_some() && spec.command.program.starts_with('/') {
+            check_secure(Path::new(&spec.command.program))?;
+        }
+    }
+    let mut command = match &spec.command.shell {
+        // `sh -c LINE sh ARGS...`: the extra arguments become "$1"... for the line.
+        Some(line) => {
+            let mut c = tokio::process::Command::new("/bin/sh");
+            let line = if spec.extra_args.is_empty() {
+                line.clone()
+            } else {
+                format!("{line} \"$@\"")
+            };
+            c.arg("-c").arg(line).arg("sh");
+            c
+        }
+        None => {
+            let mut c = tokio::process::Command::new(&program);
+            c.args(&spec.command.args);
+            c
+        }
+    };
+    command
+        .args(&spec.extra_args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(run_as) = &spec.run_as {
+        let (uid, gid) = ids(run_as)?;
+        command.uid(uid).gid(gid);
+    }
+    Ok(command)
+}
+
+async fn execute(mut command: tokio::process::Command, timeout: Duration, outcome: &mut Outcome) {
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            outcome.error = Some(format!("cannot run {}: {e}", outcome.command));
+            return;
+        }
+    };
+    let pgid = child.id();
+    let mut stderr = child.stderr.take();
+    let tail = tokio::task::spawn_local(async move {
+        let mut kept = Vec::new();
+        if let Some(pipe) = stderr.as_mut() {
+            read_tail(pipe, &mut kept).await;
+        }
+        kept
+    });
+    let status = tokio::time::timeout(timeout, child.wait()).await;
+    match status {
+        Ok(Ok(status)) => record_status(status, outcome),
+        Ok(Err(e)) => outcome.error = Some(format!("waiting for {}: {e}", outcome.command)),
+        Err(_) => {
+            outcome.timed_out = true;
+            if let Some(pgid) = pgid {
+                // The hook and everything it started; the group may already be gone.
+                let _ = crate::sys::kill_process_group(pgid);
+            }
+            if let Ok(status) = child.wait().await {
+                record_status(status, outcome);
+            }
+        }
+    }
+    let kept = match tokio::time::timeout(STDERR_GRACE, tail).await {
+        Ok(Ok(kept)) => kept,
+        _ => Vec::new(),
+    };
+    outcome.stderr_tail = tail_text(&kept);
+}
+
+fn record_status(status: ExitStatus, outcome: &mut Outcome) {
+    use std::os::unix::process::ExitStatusExt;
+    outcome.exit_code = status.code();
+    outcome.signal = status.signal();
+}
+
+/// Read a pipe to its end, keeping only the last `STDERR_TAIL` bytes or so.
+async fn read_tail(pipe: &mut tokio::process::ChildStderr, kept: &mut Vec<u8>) {
+    let mut buf = [0u8; 1024];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                kept.extend_from_slice(buf.get(..n).unwrap_or_default());
+                if kept.len() > 4 * STDERR_TAIL {
+                    let cut = kept.len() - STDERR_TAIL;
+                    kept.drain(..cut);
+                }
+            }
+        }
+    }
+}
+
+/// The last lines of `bytes`, at most `STDERR_TAIL` characters, newlines shown as " | ".
+fn tail_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let joined = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let count = joined.chars().count();
+    joined
+        .chars()
+        .skip(count.saturating_sub(STDERR_TAIL))
+        .collect()
+}
+
+/// The program as a path: absolute as configured, else found on `PATH`. Shell lines run
+/// `/bin/sh`.
+fn resolve_program(command: &config::Command) -> Result<PathBuf, String> {
+    if command.shell.is_some() {
+        return Ok(PathBuf::from("/bin/sh"));
+    }
+    let program = Path::new(&command.program);
+    if program.components().count() > 1 {
+        return Ok(program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("{} not found on PATH", command.program))
+}
+
+/// `enable_script_security`: refuse a program that a non-root user could replace or edit:
+/// the file itself or any directory above it is owned by a non-root user, or writable by
+/// a non-root group or by everyone (a sticky directory such as /tmp is safe for files
+/// root owns).
+pub fn check_secure(program: &Path) -> Result<(), String> {
+    let real = program
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let mut current = Some(real.as_path());
+    let mut is_file = true;
+    while let Some(path) = current {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(why) = insecure(&meta, is_file) {
+            return Err(format!(
+                "refused by enable_script_security: {} {why}",
+                path.display()
+            ));
+        }
+        is_file = false;
+        current = path.parent();
+    }
+    Ok(())
+}
+
+/// Why `meta` lets a non-root user change what lies at or below it, if it does.
+fn insecure(meta: &std::fs::Metadata, is_file: bool) -> Option<String> {
+    const GROUP_WRITE: u32 = 0o020;
+    const OTHER_WRITE: u32 = 0o002;
+    const STICKY: u32 = 0o1000;
+    let mode = meta.mode();
+    if meta.uid() != 0 {
+        return Some(format!("is owned by uid {}", meta.uid()));
+    }
+    if mode & GROUP_WRITE != 0 && meta.gid() != 0 {
+        return Some(format!("is writable by group id {}", meta.gid()));
+    }
+    if mode & OTHER_WRITE != 0 && (is_file || mode & STICKY == 0) {
+        return Some("is writable by every user".to_string());
+    }
+    None
+}
+
+/// The uid and gid of `run_as`.
+fn ids(run_as: &RunAs) -> Result<(u32, u32), String> {
+    let (uid, primary) = crate::sys::user_ids(&run_as.user)
+        .ok_or_else(|| format!("no user named {}", run_as.user))?;
+    let gid = match &run_as.group {
+        Some(group) => {
+            crate::sys::group_id(group).ok_or_else(|| format!("no group named {group}"))?
+        }
+        None => primary,
+    };
+    Ok((uid, gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end_on_one_line() {
+        assert_eq!(
+            tail_text(b"first\n\nsecond  \nthird\n"),
+            "first | second | third"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(tail_text(long.as_bytes()).len(), STDERR_TAIL);
+    }
+
+    #[test]
+    fn describe_says_what_happened() {
+        let mut o = Outcome {
+            command: "/bin/false".into(),
+            exit_code: Some(1),
+            signal: None,
+            timed_out: false,
+            error: None,
+            duration_s: 0.01,
+            stderr_tail: "boom".into(),
+        };
+        assert!(!o.success());
+        assert_eq!(o.describe(), "exit status 1: boom");
+        o.exit_code = None;
+        o.timed_out = true;
+        o.duration_s = 5.0;
+        assert!(o.describe().starts_with("timed out after 5.0s"));
+    }
+}
