@@ -7,7 +7,8 @@
 //! of a shows exactly that many more drops under that kind's named reason and nothing else
 //! changed. Then x floods 10,000 adverts per second for 5 s, cycling through every kind;
 //! a's CPU time is read from /proc during the flood. Through all of it, a stays master of
-//! every instance, b stays backup, no transition is logged and each VIP is on a only.
+//! every instance, b stays backup, no transition is logged, no notify hook runs and each VIP
+//! is on a only.
 //!
 //! Needs root (CI runs as root).
 
@@ -43,13 +44,17 @@ const EACH: u64 = 3;
 const FLOOD_RATE: u64 = 10_000;
 const FLOOD_SECONDS: u64 = 5;
 
-fn config(priority: u8, me: Ipv4Addr, peer: Ipv4Addr) -> String {
+fn config(priority: u8, me: Ipv4Addr, peer: Ipv4Addr, hook: &str) -> String {
     format!(
-        "vrrp_instance V2_PASS {{
+        "global_defs {{
+    notify_timeout 5
+}}
+vrrp_instance V2_PASS {{
     interface {IFNAME}
     virtual_router_id 51
     version 2
     priority {priority}
+    notify \"{hook}\"
     advert_int 1
     authentication {{
         auth_type PASS
@@ -64,6 +69,7 @@ vrrp_instance V3_UNICAST {{
     virtual_router_id 52
     version 3
     priority {priority}
+    notify \"{hook}\"
     advert_int 0.5
     unicast_src_ip {me}
     unicast_peer {{
@@ -78,6 +84,7 @@ vrrp_instance V3_STRICT {{
     virtual_router_id 53
     version 3
     priority {priority}
+    notify \"{hook}\"
     advert_int 0.5
     strict_mode on
     virtual_ipaddress {{
@@ -89,6 +96,7 @@ vrrp_instance V6 {{
     virtual_router_id 56
     version 3
     priority {priority}
+    notify \"{hook}\"
     advert_int 0.5
     virtual_ipaddress {{
         {}
@@ -610,8 +618,19 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
             ],
         );
     }
-    c.start("a", &config(200, A4, B4));
-    c.start("b", &config(100, B4, A4));
+    // Every hook run appends a line to one file.
+    let hook_log = c.dir.path().join("hooks.log");
+    let hook = c.dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", hook_log.display()),
+    )
+    .expect("write hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod hook");
+    let hook = hook.display().to_string();
+    c.start("a", &config(200, A4, B4, &hook));
+    c.start("b", &config(100, B4, A4, &hook));
     for vip in VIPS {
         c.expect_holders(&SERVERS, vip, &["a"]);
     }
@@ -627,6 +646,18 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
     });
     assert!(settled, "not settled: {:?}\n{}", roles(&c), c.all_logs());
     let before = roles(&c);
+    // The start-up hooks: every instance enters BACKUP on both servers, then MASTER on a.
+    let hooks = || std::fs::read_to_string(&hook_log).unwrap_or_default();
+    let hooks_started = poll(daemon::SETTLE, || {
+        hooks().lines().count() == 3 * INSTANCES.len()
+    });
+    assert!(
+        hooks_started,
+        "start-up hooks: {:?}\n{}",
+        hooks(),
+        c.all_logs()
+    );
+    let hooks_before = hooks();
     let log_len = |node: &str| c.log(node).lines().filter(|l| l.contains(" -> ")).count();
     let transitions = (log_len("a"), log_len("b"));
 
@@ -711,6 +742,7 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
     for vip in VIPS {
         c.expect_stable(&SERVERS, vip, &["a"], Duration::from_millis(200));
     }
+    assert_eq!(hooks(), hooks_before, "a notify hook ran");
     assert_eq!(
         (log_len("a"), log_len("b")),
         transitions,
