@@ -136,6 +136,47 @@ pub fn make_fifo(path: &Path, mode: u32) -> io::Result<()> {
     Err(err)
 }
 
+/// Run the calling process (its main thread, and every thread it creates afterwards) under
+/// the real-time round-robin policy `SCHED_RR` at `priority` (1-99), so that busy ordinary
+/// processes cannot delay its adverts. Needs `CAP_SYS_NICE`.
+pub fn set_realtime(priority: u8) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority),
+    };
+    // SAFETY: `param` is a live, initialised sched_param that the kernel only reads;
+    // pid 0 means the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Lock every page the process has and will have into RAM (`mlockall(MCL_CURRENT |
+/// MCL_FUTURE)`), so it never waits for a page to come back from swap. Needs
+/// `CAP_IPC_LOCK` or a large enough `RLIMIT_MEMLOCK`.
+pub fn lock_memory() -> io::Result<()> {
+    // SAFETY: mlockall takes only flags and changes no memory contents.
+    let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Set the nice value of the calling process (-20 highest to 19 lowest).
+pub fn set_nice(nice: i8) -> io::Result<()> {
+    // SAFETY: setpriority takes only integers; who 0 with PRIO_PROCESS is this process.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, i32::from(nice)) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// `setsockopt(fd, level, name, &value, sizeof(int))` for an integer option that
 /// socket2 does not expose (e.g. `IPV6_RECVPKTINFO`).
 pub fn setsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {

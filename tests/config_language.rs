@@ -365,7 +365,7 @@ fn global_defs_are_typed() {
     let text = format!(
         "global_defs {{\n router_id r1\n vrrp_version 3\n script_user baton\n enable_script_security\n \
          vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n vrrp_garp_interval 0.001\n \
-         vrrp_rt_priority 50\n vrrp_priority -5\n vrrp_startup_delay 5.5\n notify_fifo /run/f\n \
+         vrrp_rt_priority 50\n vrrp_priority -5\n vrrp_no_swap\n vrrp_startup_delay 5.5\n notify_fifo /run/f\n \
          vrrp_iptables\n}}\n{}",
         instance(&format!("garp_master_repeat 4\n{VIPS}"))
     );
@@ -377,8 +377,8 @@ fn global_defs_are_typed() {
     assert_eq!((g.garp.master_delay_s, g.garp.master_repeat), (1, 2));
     assert_eq!(g.garp_interval_us, 1000);
     assert_eq!(
-        (g.rt_priority, g.nice, g.startup_delay_ms),
-        (Some(50), Some(-5), 5500)
+        (g.rt_priority, g.nice, g.no_swap, g.startup_delay_ms),
+        (Some(50), Some(-5), true, 5500)
     );
     let i = &model.instances[0];
     assert_eq!(i.version, Version::V3);

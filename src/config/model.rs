@@ -54,6 +54,8 @@ pub struct Global {
     pub rt_priority: Option<u8>,
     /// `vrrp_priority`: nice value -20..=19.
     pub nice: Option<i8>,
+    /// `vrrp_no_swap`: lock the daemon's memory (`mlockall`) so it is never paged out.
+    pub no_swap: bool,
     pub check_unicast_src: bool,
     pub skip_check_adv_addr: bool,
     /// `vrrp_strict`: strict RFC compliance (no auth, no unicast, no accept mode by default).
@@ -85,6 +87,7 @@ impl Default for Global {
             vrrp_notify_fifo: None,
             rt_priority: None,
             nice: None,
+            no_swap: false,
             check_unicast_src: false,
             skip_check_adv_addr: false,
             strict: false,

@@ -12,6 +12,7 @@ mod groups;
 mod health;
 mod hooks;
 mod process;
+mod realtime;
 mod router;
 mod track;
 mod translate;
@@ -70,6 +71,7 @@ pub enum DaemonError {
 /// Run the daemon until SIGTERM or SIGINT.
 pub fn run(options: Options) -> Result<(), DaemonError> {
     let model = load_model(&options)?;
+    realtime::apply(&model.global);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -39,8 +39,11 @@ pub enum Drop {
     Version,
     #[error("virtual router ID differs")]
     Vrid,
-    /// RFC 3768 7.1: authentication type or password differs.
-    #[error("authentication does not match")]
+    /// RFC 3768 7.1: the authentication type differs (e.g. none where PASS is configured).
+    #[error("authentication type differs")]
+    AuthType,
+    /// RFC 3768 7.1: the authentication type matches but the password differs.
+    #[error("authentication password does not match")]
     Auth,
     #[error("sent by this router")]
     OwnPacket,
@@ -59,6 +62,7 @@ impl Drop {
             Drop::Ttl(_) => "bad_ttl",
             Drop::Version => "version_mismatch",
             Drop::Vrid => "vrid_mismatch",
+            Drop::AuthType => "auth_type_mismatch",
             Drop::Auth => "auth_mismatch",
             Drop::OwnPacket => "own_packet",
             Drop::UnknownPeer => "unknown_peer",
@@ -82,6 +86,9 @@ impl Filter {
             return Err(Drop::Vrid);
         }
         // RFC 3768 7.1: the authentication type and data must match the local ones.
+        if std::mem::discriminant(&repr.auth) != std::mem::discriminant(&self.auth) {
+            return Err(Drop::AuthType);
+        }
         if repr.auth != self.auth {
             return Err(Drop::Auth);
         }
@@ -177,7 +184,7 @@ mod tests {
             auth: Auth::None,
             ..repr()
         };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::Auth));
+        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::AuthType));
         assert_eq!(f.check(v4(1), 255, &repr()), Err(Drop::OwnPacket));
     }
 

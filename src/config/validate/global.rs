@@ -149,6 +149,7 @@ fn read_item(
         }
         "vrrp_rt_priority" => g.rt_priority = int_arg(cx, item, 1, 99).map(|v| v as u8),
         "vrrp_priority" => g.nice = int_arg(cx, item, -20, 19).map(|v| v as i8),
+        "vrrp_no_swap" => g.no_swap = flag(cx, item),
         "vrrp_check_unicast_src" => g.check_unicast_src = flag(cx, item),
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),

@@ -1,0 +1,7 @@
+//! cargo-fuzz target; the checks are in `fuzz/checks.rs` (see `checks::control_request`).
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::control_request(data));
