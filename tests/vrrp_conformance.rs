@@ -796,3 +796,28 @@ fn hold_backup_stops_preemption_but_not_a_takeover_when_no_master_is_heard() {
         transition(State::Backup, State::Master, Reason::MasterDown)
     );
 }
+
+#[test]
+fn a_flood_of_lower_priority_adverts_gets_one_answer_per_interval() {
+    let (mut instance, at) = master(config(200));
+    let t = at.as_millis() as u64 + 10;
+    let answer = || vec![Action::SendAdvert { priority: 200 }];
+    let mut first = answer();
+    first.push(Action::Announce);
+    replay(
+        &mut instance,
+        vec![
+            // A split brain: answer at once and announce the addresses.
+            (t, advert(20, 100, 100), first.clone()),
+            // More within the same interval: counted, not answered.
+            (t + 10, advert(20, 100, 100), vec![]),
+            (t + 500, advert(20, 100, 100), vec![]),
+            // One interval later: answered again, but no new announcement.
+            (t + 1000, advert(20, 100, 100), answer()),
+            // Heard again after a silence longer than Master_Down_Interval: a new split
+            // brain, announced again.
+            (t + 6000, advert(20, 100, 100), first),
+        ],
+    );
+    assert_eq!(instance.stats().lower_priority_master, 5);
+}

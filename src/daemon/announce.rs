@@ -1,11 +1,18 @@
 //! When to send gratuitous ARPs / unsolicited neighbour advertisements after becoming master:
 //! keepalived's `garp_master_repeat` messages at once, the same again `garp_master_delay`
 //! later, then `garp_master_refresh_repeat` every `garp_master_refresh` while master.
+//! baton adds one message per address 1.1 s after the first burst: Linux ignores a neighbour
+//! update that comes within `locktime` (1 s by default) of the last one, so after a split
+//! brain, where the other master announced the same address a moment before, the first
+//! burst can be lost on the clients and only the second, 5 s later, would move them.
 //! Pure: the daemon asks for due bursts with the current time.
 
 use std::time::Duration;
 
 use crate::config::Garp;
+
+/// Just past Linux's default neighbour `locktime` (1 s).
+const PAST_LOCKTIME: Duration = Duration::from_millis(1100);
 
 /// Pending bursts of one instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,10 +30,12 @@ impl Schedule {
         self.bursts.clear();
         if garp.master_repeat > 0 {
             self.push_burst(now, garp.master_repeat, spacing);
+            self.push_burst(now + PAST_LOCKTIME, 1, spacing);
             if garp.master_delay_s > 0 {
                 let later = now + Duration::from_secs(u64::from(garp.master_delay_s));
                 self.push_burst(later, garp.master_repeat, spacing);
             }
+            self.bursts.sort_by_key(|&(at, _)| at);
         }
         self.refresh = (garp.master_refresh_s > 0 && garp.master_refresh_repeat > 0).then(|| {
             let period = Duration::from_secs(u64::from(garp.master_refresh_s));
@@ -86,6 +95,10 @@ mod tests {
         let mut schedule = Schedule::default();
         schedule.start(s(10), &Garp::default(), Duration::ZERO);
         assert_eq!(schedule.take_due(s(10)), 5);
+        // One more past the clients' neighbour locktime (baton's addition).
+        assert_eq!(schedule.next_deadline(), Some(s(10) + PAST_LOCKTIME));
+        assert_eq!(schedule.take_due(s(11)), 0);
+        assert_eq!(schedule.take_due(s(12)), 1);
         assert_eq!(schedule.next_deadline(), Some(s(15)));
         assert_eq!(schedule.take_due(s(14)), 0);
         assert_eq!(schedule.take_due(s(15)), 5);
@@ -104,6 +117,7 @@ mod tests {
         let mut schedule = Schedule::default();
         schedule.start(s(0), &garp, Duration::ZERO);
         assert_eq!(schedule.take_due(s(0)), 3);
+        assert_eq!(schedule.take_due(s(2)), 1);
         assert_eq!(schedule.next_deadline(), Some(s(60)));
         assert_eq!(schedule.take_due(s(60)), 2);
         assert_eq!(schedule.next_deadline(), Some(s(120)));
@@ -124,6 +138,7 @@ mod tests {
         }
         let expected: Vec<(Duration, u32)> = (0..5)
             .map(|i| (ms(200) * i, 1))
+            .chain([(PAST_LOCKTIME, 1)])
             .chain((0..5).map(|i| (s(5) + ms(200) * i, 1)))
             .collect();
         assert_eq!(sent, expected);
@@ -147,6 +162,7 @@ mod tests {
         schedule.take_due(s(0));
         schedule.start(s(3), &Garp::default(), Duration::ZERO);
         assert_eq!(schedule.take_due(s(3)), 5);
+        assert_eq!(schedule.take_due(s(5)), 1);
         assert_eq!(schedule.next_deadline(), Some(s(8)));
     }
 }

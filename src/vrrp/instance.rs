@@ -100,6 +100,8 @@ pub struct Instance {
     lower_master: Option<Heard>,
     resigned_master: Option<IpAddr>,
     lower_master_since: Option<Duration>,
+    /// When this master last answered a lower-priority master.
+    last_lower_answer: Option<Duration>,
     discarded_lower: bool,
     no_preempt_until: Duration,
     locked: bool,
@@ -125,6 +127,7 @@ impl Instance {
             lower_master: None,
             resigned_master: None,
             lower_master_since: None,
+            last_lower_answer: None,
             discarded_lower: false,
             no_preempt_until: Duration::ZERO,
             locked: false,
@@ -444,17 +447,29 @@ impl Instance {
         }
         // RFC 5798 6.4.3 says discard. Like keepalived, answer a lower-priority master at once
         // and re-announce the addresses, so a healed split brain converges within one
-        // round trip and the clients' ARP caches follow.
+        // round trip and the clients' ARP caches follow. Unlike keepalived, at most one
+        // answer per Advertisement_Interval, and the addresses are announced again only
+        // for a new split brain (none heard for Master_Down_Interval): a flood of forged
+        // lower-priority adverts cannot make this master flood the network.
         self.stats.lower_priority_master += 1;
+        let previous = self.lower_master.map(|h| h.at);
         self.lower_master = Some(Heard {
             address: advert.src,
             priority: advert.priority,
             interval_cs: advert.interval_cs,
             at: now,
         });
-        self.send_advert(self.advertised_priority(), out);
-        out.push(Action::Announce);
-        self.adver_timer = Some(now + self.advert_interval());
+        let answered = self
+            .last_lower_answer
+            .is_some_and(|t| now < t + self.advert_interval());
+        if !answered {
+            self.last_lower_answer = Some(now);
+            self.send_advert(self.advertised_priority(), out);
+            self.adver_timer = Some(now + self.advert_interval());
+        }
+        if previous.is_none_or(|at| now >= at + self.master_down_interval()) {
+            out.push(Action::Announce);
+        }
     }
 
     /// RFC 5798 6.4.3: is the sender of `advert` a better master than this router?
