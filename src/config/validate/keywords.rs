@@ -283,8 +283,9 @@ pub const SYNC_GROUP_IGNORED: &[&str] = &[
 pub const AUTH: &[&str] = &["auth_type", "auth_pass"];
 
 /// Edit distance between two words, or `None` if it is more than `limit`.
-fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
+/// Levenshtein distance between `a` and `b` if it is at most `limit`; stops as soon as
+/// every cell of a row is over the limit.
+fn distance_chars(a: &[char], b: &str, limit: usize) -> Option<usize> {
     let b: Vec<char> = b.chars().collect();
     if a.len().abs_diff(b.len()) > limit {
         return None;
@@ -296,6 +297,9 @@ fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
             let cost = usize::from(ca != cb);
             row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
         }
+        if row.iter().all(|&d| d > limit) {
+            return None;
+        }
         prev = row;
     }
     let d = prev[b.len()];
@@ -304,9 +308,17 @@ fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
 
 /// The closest keyword within edit distance 2 among `known`.
 pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    const LIMIT: usize = 2;
+    let longest = known.iter().map(|k| k.len()).max().unwrap_or(0);
+    // Keywords are ASCII: a word with more characters than the longest plus the limit
+    // is near none of them (and is not even read to its end).
+    let chars: Vec<char> = word.chars().take(longest + LIMIT + 1).collect();
+    if chars.len() > longest + LIMIT {
+        return None;
+    }
     known
         .iter()
-        .filter_map(|k| distance(word, k, 2).map(|d| (d, *k)))
+        .filter_map(|k| distance_chars(&chars, k, LIMIT).map(|d| (d, *k)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -314,6 +326,11 @@ pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+        let a: Vec<char> = a.chars().collect();
+        distance_chars(&a, b, limit)
+    }
 
     #[test]
     fn suggestions() {
@@ -323,5 +340,8 @@ mod tests {
         assert_eq!(distance("abc", "abc", 2), Some(0));
         assert_eq!(distance("", "ab", 2), Some(2));
         assert_eq!(distance("", "abc", 2), None);
+        assert_eq!(distance("kitten", "sitting", 2), None);
+        assert_eq!(distance("kitten", "sittin", 2), Some(2));
+        assert_eq!(closest(&"x".repeat(10_000), INSTANCE), None);
     }
 }
