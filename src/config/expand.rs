@@ -79,6 +79,9 @@ const INCLUDE_KEYWORDS: [&str; 6] = [
 const MAX_INCLUDE_DEPTH: usize = 16;
 const MAX_SUBSTITUTION_DEPTH: usize = 16;
 const MAX_LINE_LEN: usize = 64 * 1024;
+/// All text that parameter substitution may produce: a multi-line parameter that uses
+/// itself can otherwise multiply its lines at every level (found by the config fuzzer).
+const MAX_SUBSTITUTED: usize = 4 * 1024 * 1024;
 
 /// Where one byte of a logical line came from.
 #[derive(Clone, Copy, Debug)]
@@ -218,6 +221,7 @@ pub fn expand(
         dirs: Vec::new(),
         tokens: Vec::new(),
         diagnostics: Vec::new(),
+        substituted: 0,
     };
     let dir = Path::new(path).parent().map(Path::to_path_buf);
     expander.expand_file(path, text, dir);
@@ -236,6 +240,8 @@ struct Expander<'a> {
     dirs: Vec<Option<PathBuf>>,
     tokens: Vec<Token>,
     diagnostics: Vec<Diagnostic>,
+    /// Bytes produced by substitution so far (bounded by `MAX_SUBSTITUTED`).
+    substituted: usize,
 }
 
 impl Expander<'_> {
@@ -305,6 +311,18 @@ impl Expander<'_> {
             return;
         }
         if let Some(substituted) = self.substitute(&line) {
+            if self.substituted > MAX_SUBSTITUTED {
+                return;
+            }
+            self.substituted += substituted.text.len();
+            if self.substituted > MAX_SUBSTITUTED {
+                let span = line.span(0, line.text.len());
+                self.diagnostics.push(
+                    Diagnostic::error(span, "parameter substitution expands to more than 4 MiB")
+                        .with_help("a multi-line parameter probably uses itself"),
+                );
+                return;
+            }
             for sub in substituted.split_lines() {
                 self.process(sub, depth + 1);
             }
