@@ -124,6 +124,7 @@ pub fn parse_text(name: &str, text: String, options: &Options, files: &dyn Files
     let had_errors = diagnostics.iter().any(Diagnostic::is_error);
     let (model, more) = validate::build(&items);
     diagnostics.extend(more);
+    diag::dedup(&mut diagnostics);
     diag::sort(&mut diagnostics);
     Loaded {
         sources,

@@ -282,25 +282,36 @@ pub const SYNC_GROUP_IGNORED: &[&str] = &[
 
 pub const AUTH: &[&str] = &["auth_type", "auth_pass"];
 
-/// Edit distance between two words, or `None` if it is more than `limit`.
-/// Levenshtein distance between `a` and `b` if it is at most `limit`; stops as soon as
-/// every cell of a row is over the limit.
-fn distance_chars(a: &[char], b: &str, limit: usize) -> Option<usize> {
-    let b: Vec<char> = b.chars().collect();
+/// Levenshtein distance between `a` and the ASCII keyword `b` if it is at most `limit`;
+/// stops as soon as every cell of a row is over the limit. `prev` and `row` are scratch
+/// rows, reused across keywords (this runs for every unknown word).
+fn distance_chars(
+    a: &[char],
+    b: &str,
+    limit: usize,
+    prev: &mut Vec<usize>,
+    row: &mut Vec<usize>,
+) -> Option<usize> {
+    let b = b.as_bytes();
     if a.len().abs_diff(b.len()) > limit {
         return None;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+    prev.clear();
+    prev.extend(0..=b.len());
+    for (i, &ca) in a.iter().enumerate() {
+        row.clear();
+        row.push(i + 1);
+        let mut row_min = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != char::from(cb));
+            let d = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+            row_min = row_min.min(d);
+            row.push(d);
         }
-        if row.iter().all(|&d| d > limit) {
+        if row_min > limit {
             return None;
         }
-        prev = row;
+        std::mem::swap(prev, row);
     }
     let d = prev[b.len()];
     (d <= limit).then_some(d)
@@ -316,9 +327,10 @@ pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     if chars.len() > longest + LIMIT {
         return None;
     }
+    let (mut prev, mut row) = (Vec::new(), Vec::new());
     known
         .iter()
-        .filter_map(|k| distance_chars(&chars, k, LIMIT).map(|d| (d, *k)))
+        .filter_map(|k| distance_chars(&chars, k, LIMIT, &mut prev, &mut row).map(|d| (d, *k)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -329,7 +341,7 @@ mod tests {
 
     fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
         let a: Vec<char> = a.chars().collect();
-        distance_chars(&a, b, limit)
+        distance_chars(&a, b, limit, &mut Vec::new(), &mut Vec::new())
     }
 
     #[test]
@@ -343,5 +355,27 @@ mod tests {
         assert_eq!(distance("kitten", "sitting", 2), None);
         assert_eq!(distance("kitten", "sittin", 2), Some(2));
         assert_eq!(closest(&"x".repeat(10_000), INSTANCE), None);
+        assert_eq!(closest("prïority", INSTANCE), Some("priority"));
+    }
+
+    #[test]
+    fn keywords_are_ascii() {
+        // `distance_chars` compares keyword bytes with the word's characters.
+        let lists = [
+            TOP,
+            TOP_SKIPPED,
+            GLOBAL,
+            GLOBAL_IGNORED,
+            SCRIPT,
+            TRACK_FILE,
+            INSTANCE,
+            INSTANCE_IGNORED,
+            SYNC_GROUP,
+            SYNC_GROUP_IGNORED,
+            AUTH,
+        ];
+        for k in lists.iter().flat_map(|l| l.iter()) {
+            assert!(k.is_ascii(), "{k}");
+        }
     }
 }
