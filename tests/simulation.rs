@@ -219,6 +219,33 @@ fn partition_gives_one_master_per_side_and_heal_gives_one_in_all() {
 }
 
 #[test]
+fn healed_split_brain_makes_the_remaining_master_announce_whoever_speaks_first() {
+    // Both routers alone and master; the heal falls at every phase of their advert
+    // timers. Whichever advert crosses first, the master that stays must announce its
+    // addresses after the heal: the clients followed the other one during the split.
+    for offset_ms in (0..100).step_by(7) {
+        let mut lan = Lan::v3(12, &[150, 100], 10);
+        lan.start_all();
+        settle(&mut lan);
+        lan.partition(&[0, 1]);
+        settle(&mut lan);
+        assert_eq!(lan.masters(), vec![0, 1]);
+        lan.run_for(ms(offset_ms));
+        let healed_at = lan.now;
+        lan.heal();
+        lan.run_for(ms(500));
+        let context = format!("heal {offset_ms} ms into the interval");
+        assert_eq!(lan.masters(), vec![0], "{context}");
+        assert_eq!(lan.vip_holders(), vec![0], "{context}");
+        assert!(
+            lan.nodes[0].last_announce.is_some_and(|t| t >= healed_at),
+            "{context}: no announcement after the heal (last {:?})",
+            lan.nodes[0].last_announce
+        );
+    }
+}
+
+#[test]
 fn fast_adverts_with_jitter_cause_no_false_transition() {
     let mut lan = Lan::v3(8, &[100, 200], 1);
     lan.delay = Duration::from_micros(200);

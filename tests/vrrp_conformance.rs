@@ -271,7 +271,7 @@ fn late_timeout_sends_one_advert_and_rearms_from_now() {
 }
 
 #[test]
-fn master_yields_to_a_higher_priority_without_sending_priority_zero() {
+fn master_yields_to_a_higher_priority_with_a_last_advert_not_priority_zero() {
     let (mut instance, _) = master(config(100));
     replay(
         &mut instance,
@@ -287,6 +287,10 @@ fn master_yields_to_a_higher_priority_without_sending_priority_zero() {
                         priority: 150,
                     },
                 ),
+                // Not priority 0 (that would start an election among other backups), but
+                // one advert at its own priority, so that the better master learns of the
+                // split brain even if it never heard this one, and re-announces.
+                Action::SendAdvert { priority: 100 },
                 Action::RemoveAddresses,
             ],
         )],

@@ -616,7 +616,16 @@ impl Instance {
     fn leave_master(&mut self, now: Duration, to: State, reason: Reason, out: &mut Vec<Action>) {
         self.enter(now, to, reason, out);
         self.stats.released_master += 1;
-        if !matches!(reason, Reason::Preempted { .. }) {
+        if matches!(reason, Reason::Preempted { .. }) {
+            // Not in RFC 5798 6.4.3, which goes to Backup silently. After a two-way
+            // partition both routers are master; when it heals, the better one may never
+            // hear this one (its first advert here came first), so it would not announce
+            // the addresses again and the clients would keep this router's MAC until their
+            // neighbour entry timed out (up to 8 s in the soak). One last advert at our
+            // priority makes it answer as to any lower-priority master: an advert and a
+            // fresh announcement (keepalived does the same on a lower-priority advert).
+            self.send_advert(self.advertised_priority(), out);
+        } else {
             self.send_advert(STOP_PRIORITY, out);
         }
         out.push(Action::RemoveAddresses);

@@ -53,6 +53,8 @@ pub struct Node {
     pub segment: usize,
     /// Addresses held (AddAddresses without a later RemoveAddresses).
     pub holds_vip: bool,
+    /// When it last announced its addresses (gratuitous ARP / unsolicited NA).
+    pub last_announce: Option<Duration>,
     ear: Ear,
 }
 
@@ -93,6 +95,7 @@ impl Lan {
                 running: false,
                 segment: 0,
                 holds_vip: false,
+                last_announce: None,
                 ear: Ear::default(),
             })
             .collect();
@@ -271,7 +274,8 @@ impl Lan {
             Action::AddAddresses => self.nodes[node].holds_vip = true,
             Action::RemoveAddresses => self.nodes[node].holds_vip = false,
             Action::Transition { from, to, reason } => self.record(node, from, to, reason),
-            Action::Announce | Action::RunFallbackCheck | Action::Refuse(_) => {}
+            Action::Announce => self.nodes[node].last_announce = Some(self.now),
+            Action::RunFallbackCheck | Action::Refuse(_) => {}
         }
     }
 
