@@ -638,3 +638,55 @@ fn a_reload_applies_new_tracking_and_hooks() {
     assert!(c.baton("a", &["resign", "VI_1"]).status.success());
     assert!(poll(SETTLE, || marker.exists()), "{}", c.log("a"));
 }
+
+#[test]
+fn a_master_that_cannot_send_adverts_logs_it_once_and_raises_an_alarm() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("sendfail");
+    start_alone(&mut c, "notify_timeout 5", Instance::fast(150, VIP));
+    let nft = |args: &[&str]| {
+        let mut cmd = vec!["nft"];
+        cmd.extend_from_slice(args);
+        c.lab.exec_ok("a", &cmd);
+    };
+    // The master's own VRRP output is refused (EPERM), as a firewall rule would.
+    nft(&["add", "table", "inet", "t"]);
+    nft(&[
+        "add",
+        "chain",
+        "inet",
+        "t",
+        "out",
+        "{ type filter hook output priority 0; }",
+    ]);
+    nft(&[
+        "add", "rule", "inet", "t", "out", "ip", "protocol", "112", "drop",
+    ]);
+    let unsent = || instance(&c, "a")["counters"]["adverts_unsent"].as_u64();
+    assert!(
+        poll(Duration::from_secs(10), || unsent() >= Some(20)),
+        "{}",
+        instance(&c, "a")
+    );
+    let (status, code) = c.status("a");
+    let alarms = status["instances"][0]["alarms"].to_string();
+    assert!(alarms.contains("adverts cannot be sent"), "{status}");
+    assert!(alarms.contains("Operation not permitted"), "{status}");
+    assert_eq!(code, 2, "CRITICAL: {status}");
+    // 20 and more failures, one warning (the next comes after 10 s).
+    let log = c.log("a");
+    assert_eq!(log.matches("cannot send an advert").count(), 1, "{log}");
+    nft(&["delete", "table", "inet", "t"]);
+    assert!(
+        poll(Duration::from_secs(10), || c
+            .log("a")
+            .contains("adverts are sent again to 224.0.0.18, after")),
+        "{}",
+        c.log("a")
+    );
+    let a = instance(&c, "a");
+    assert!(!a["alarms"].to_string().contains("adverts cannot"), "{a}");
+    assert_eq!(a["state"], "MASTER", "{a}");
+}

@@ -144,6 +144,9 @@ pub struct Counters {
     pub released_master: u64,
     pub interval_mismatch: u64,
     pub lower_priority_master: u64,
+    /// Adverts the socket refused to send (a firewall rule, a down link).
+    #[serde(default)]
+    pub adverts_unsent: u64,
 }
 
 /// How bad an alarm is, in monitoring-plugin terms.
@@ -202,6 +205,8 @@ pub struct Facts<'a> {
     pub tracks: &'a [TrackStatus],
     pub last_hook: Option<&'a HookStatus>,
     pub flapping: Option<Flapping>,
+    /// Adverts that failed in a row and the latest error, while sending fails.
+    pub send_failing: Option<(u64, &'a str)>,
 }
 
 /// The alarms of one instance, in plain words.
@@ -225,6 +230,15 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             raise(
                 Health::Critical,
                 format!("VIP missing: {} is not on the interface", vip.address),
+            );
+        }
+        if let Some((failed, error)) = f.send_failing {
+            raise(
+                Health::Critical,
+                format!(
+                    "adverts cannot be sent ({failed} failed in a row: {error}); \
+                     the backup will take over and both will hold the VIP"
+                ),
             );
         }
         if let Some(age) = f.lower_master_s.filter(|&age| age <= 3.0 * f.master_down_s) {
@@ -367,9 +381,14 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         .collect();
     let _ = writeln!(out, "  VIPs: {}", vips.join(", "));
     let c = &i.counters;
+    let unsent = if c.adverts_unsent > 0 {
+        format!(" ({} could not be sent)", c.adverts_unsent)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "  adverts sent {}, received {}; times became master: {}",
+        "  adverts sent {}{unsent}, received {}; times became master: {}",
         c.adverts_sent, c.adverts_received, c.became_master
     );
     if !i.dropped.is_empty() {
@@ -453,6 +472,7 @@ mod tests {
             tracks: &[],
             last_hook: None,
             flapping: None,
+            send_failing: None,
         }
     }
 
@@ -467,6 +487,23 @@ mod tests {
     #[test]
     fn a_healthy_master_has_no_alarm() {
         assert!(alarms(&facts("MASTER", &vips(true))).is_empty());
+    }
+
+    #[test]
+    fn a_master_that_cannot_send_is_critical() {
+        let vips = vips(true);
+        let mut f = facts("MASTER", &vips);
+        f.send_failing = Some((12, "Operation not permitted (os error 1)"));
+        let got = alarms(&f);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].severity, Health::Critical);
+        assert!(
+            got[0]
+                .message
+                .starts_with("adverts cannot be sent (12 failed in a row: Operation not permitted"),
+            "{}",
+            got[0].message
+        );
     }
 
     #[test]

@@ -315,6 +315,7 @@ impl Daemon {
             tracks: &verdict.items,
             last_hook: last_hook.as_ref(),
             flapping,
+            send_failing: router.send_errors.failing(),
         });
         let stats = machine.stats();
         InstanceStatus {
@@ -344,6 +345,7 @@ impl Daemon {
                 released_master: stats.released_master,
                 interval_mismatch: stats.interval_mismatch,
                 lower_priority_master: stats.lower_priority_master,
+                adverts_unsent: router.send_errors.total,
             },
             sync_group,
             faults: verdict.faults.clone(),

@@ -14,6 +14,7 @@ mod hooks;
 mod process;
 mod realtime;
 mod router;
+mod send_errors;
 mod track;
 mod translate;
 
@@ -570,7 +571,8 @@ impl Daemon {
     }
 
     async fn send_advert(&mut self, name: &str, priority: u8) {
-        let Some(router) = self.routers.get(name) else {
+        let now = self.now();
+        let Some(router) = self.routers.get_mut(name) else {
             return;
         };
         let Some(open) = self.sockets.get(&router.socket) else {
@@ -591,9 +593,11 @@ impl Daemon {
                 error!(instance = name, "cannot build an advert: {e}");
                 return;
             }
-            if let Err(e) = open.socket.send(bytes, dst).await {
-                warn!(instance = name, "cannot send an advert to {dst}: {e}");
-            }
+            let report = match open.socket.send(bytes, dst).await {
+                Ok(_) => router.send_errors.sent(),
+                Err(e) => router.send_errors.failed(now, e.to_string()),
+            };
+            log_send_report(name, dst, report, &router.send_errors);
         }
     }
 
@@ -1085,5 +1089,32 @@ async fn run_check(check: &config::FallbackCheck) -> CheckOutcome {
         }
         Ok(Err(e)) => failed(format!("{} failed: {e}", check.command)),
         Err(_) => failed(format!("timed out after {timeout:?}")),
+    }
+}
+
+/// Logs what [`send_errors::SendErrors`] decided about one advert send.
+fn log_send_report(
+    name: &str,
+    dst: std::net::IpAddr,
+    report: send_errors::Report,
+    errors: &send_errors::SendErrors,
+) {
+    use send_errors::Report;
+    let error = errors.failing().map_or("", |(_, e)| e);
+    match report {
+        Report::Quiet => {}
+        Report::Failing => warn!(
+            instance = name,
+            "cannot send an advert to {dst}: {error} (repeats are logged every {}s)",
+            send_errors::EVERY.as_secs()
+        ),
+        Report::StillFailing { failed } => warn!(
+            instance = name,
+            "still cannot send adverts to {dst}: {failed} more failed: {error}"
+        ),
+        Report::Recovered { failed } => info!(
+            instance = name,
+            "adverts are sent again to {dst}, after {failed} failed"
+        ),
     }
 }

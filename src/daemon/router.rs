@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::announce;
+use super::send_errors::SendErrors;
 use super::translate;
 use crate::config;
 use crate::net::Family;
@@ -60,6 +61,8 @@ pub struct Router {
     pub announce: announce::Schedule,
     /// Dropped packets by reason.
     pub drops: BTreeMap<&'static str, u64>,
+    /// Adverts that could not be sent, and what to log about them.
+    pub send_errors: SendErrors,
 }
 
 impl Router {
@@ -81,6 +84,7 @@ impl Router {
             vips,
             announce: announce::Schedule::default(),
             drops: BTreeMap::new(),
+            send_errors: SendErrors::default(),
         }
     }
 
