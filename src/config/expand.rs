@@ -277,9 +277,12 @@ impl Expander<'_> {
         self.dirs.pop();
     }
 
-    fn process(&mut self, mut line: Line, depth: usize) {
+    /// Expands one line (substituting parameters, recursively) into tokens. Returns false
+    /// when substitution ran away: the caller then drops the rest of that expansion, so a
+    /// self-using parameter gives one error, not one per copy.
+    fn process(&mut self, mut line: Line, depth: usize) -> bool {
         if line.text.trim().is_empty() {
-            return;
+            return true;
         }
         if depth > MAX_SUBSTITUTION_DEPTH || line.text.len() > MAX_LINE_LEN {
             let span = line.span(0, line.text.len());
@@ -287,11 +290,11 @@ impl Expander<'_> {
                 Diagnostic::error(span, "parameter substitution does not terminate")
                     .with_help("a parameter's value refers to itself"),
             );
-            return;
+            return false;
         }
         if let Some(cond) = lex::condition(&line.text) {
             if !cond.holds(self.options.config_id.as_deref()) {
-                return;
+                return true;
             }
             line = line.slice(cond.rest, line.text.len());
         }
@@ -303,16 +306,16 @@ impl Expander<'_> {
                 Diagnostic::warning(span, "~SEQ and ~LST blocks are not supported; line ignored")
                     .with_help("write the lines out one by one"),
             );
-            return;
+            return true;
         }
         if let Some((name, value_start)) = lex::definition(&line.text) {
             let value = line.text[value_start..].trim().to_string();
             self.params.insert(name, value);
-            return;
+            return true;
         }
         if let Some(substituted) = self.substitute(&line) {
             if self.substituted > MAX_SUBSTITUTED {
-                return;
+                return false;
             }
             self.substituted += substituted.text.len();
             if self.substituted > MAX_SUBSTITUTED {
@@ -321,15 +324,16 @@ impl Expander<'_> {
                     Diagnostic::error(span, "parameter substitution expands to more than 4 MiB")
                         .with_help("a multi-line parameter probably uses itself"),
                 );
-                return;
+                return false;
             }
-            for sub in substituted.split_lines() {
-                self.process(sub, depth + 1);
-            }
-            return;
+            return substituted
+                .split_lines()
+                .into_iter()
+                .all(|sub| self.process(sub, depth + 1));
         }
         line.text = line.text.replace('\n', " ");
         self.tokenize(&line);
+        true
     }
 
     fn param_value(&self, name: &str) -> Option<String> {
