@@ -44,7 +44,7 @@ const EACH: u64 = 3;
 const FLOOD_RATE: u64 = 10_000;
 const FLOOD_SECONDS: u64 = 5;
 
-fn config(priority: u8, me: Ipv4Addr, peer: Ipv4Addr, hook: &str) -> String {
+fn config(priority: u8, me: Ipv4Addr, peer: Ipv4Addr, hook: &str, rx_hook: &str) -> String {
     format!(
         "global_defs {{
     notify_timeout 5
@@ -55,6 +55,7 @@ vrrp_instance V2_PASS {{
     version 2
     priority {priority}
     notify \"{hook}\"
+    notify_master_rx_lower_pri \"{rx_hook}\"
     advert_int 1
     authentication {{
         auth_type PASS
@@ -629,8 +630,22 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod hook");
     let hook = hook.display().to_string();
-    c.start("a", &config(200, A4, B4, &hook));
-    c.start("b", &config(100, B4, A4, &hook));
+    // notify_master_rx_lower_pri of V2_PASS: the lower-priority kinds and the flood reach it.
+    let rx_log = c.dir.path().join("rx.log");
+    let rx_hook = c.dir.path().join("rx.sh");
+    std::fs::write(
+        &rx_hook,
+        format!("#!/bin/sh\necho rx >> {}\n", rx_log.display()),
+    )
+    .expect("write hook");
+    std::fs::set_permissions(
+        &rx_hook,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod hook");
+    let rx_hook = rx_hook.display().to_string();
+    c.start("a", &config(200, A4, B4, &hook, &rx_hook));
+    c.start("b", &config(100, B4, A4, &hook, &rx_hook));
     for vip in VIPS {
         c.expect_holders(&SERVERS, vip, &["a"]);
     }
@@ -750,6 +765,18 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
         c.expect_stable(&SERVERS, vip, &["a"], Duration::from_millis(200));
     }
     assert_eq!(hooks(), hooks_before, "a notify hook ran");
+    // Thousands of lower-priority adverts; notify_master_rx_lower_pri runs once per split
+    // brain (after Master_Down_Interval without one), not once per advert.
+    std::thread::sleep(Duration::from_secs(1));
+    let rx_runs = std::fs::read_to_string(&rx_log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    println!("notify_master_rx_lower_pri ran {rx_runs} times");
+    assert!(
+        (1..=4).contains(&rx_runs),
+        "notify_master_rx_lower_pri ran {rx_runs} times"
+    );
     assert_eq!(
         (log_len("a"), log_len("b")),
         transitions,

@@ -469,7 +469,11 @@ impl Daemon {
             };
             let lower_before = router.machine.stats().lower_priority_master;
             let actions = router.machine.handle(now, event);
-            let lower_after = router.machine.stats().lower_priority_master;
+            // notify_master_rx_lower_pri runs when the core re-announces for a new split
+            // brain, not for every lower-priority advert: a flood of them (the hostile test
+            // sends 10,000/s) must not start a process for each.
+            let new_split_brain = router.machine.stats().lower_priority_master > lower_before
+                && actions.iter().any(|a| matches!(a, Action::Announce));
             if std::mem::take(&mut first) {
                 refusal = actions.iter().find_map(|a| match a {
                     Action::Refuse(r) => Some(*r),
@@ -484,7 +488,7 @@ impl Daemon {
                 })
                 .collect();
             self.carry_out(&name, actions).await;
-            if lower_after > lower_before {
+            if new_split_brain {
                 self.notify_lower_priority(&name);
             }
             for (from, to) in moves {
