@@ -585,6 +585,9 @@ impl Daemon {
         let repr = translate::advert(&router.cfg, priority);
         let mut buf = [0u8; 1500];
         let len = repr.buffer_len();
+        // One advert goes to the group or to each unicast peer; it counts as unsent when
+        // any destination refused it (a peer without a route), and is logged as one.
+        let mut refused = None;
         for dst in translate::destinations(&router.cfg) {
             let Some(bytes) = buf.get_mut(..len) else {
                 error!(
@@ -597,12 +600,15 @@ impl Daemon {
                 error!(instance = name, "cannot build an advert: {e}");
                 return;
             }
-            let report = match open.socket.send(bytes, dst).await {
-                Ok(_) => router.send_errors.sent(),
-                Err(e) => router.send_errors.failed(now, e.to_string()),
-            };
-            log_send_report(name, dst, report, &router.send_errors);
+            if let Err(e) = open.socket.send(bytes, dst).await {
+                refused.get_or_insert(e.to_string());
+            }
         }
+        let report = match refused {
+            None => router.send_errors.sent(),
+            Some(error) => router.send_errors.failed(now, error),
+        };
+        log_send_report(name, report, &router.send_errors);
     }
 
     async fn start_announcing(&mut self, name: &str) {
@@ -1097,28 +1103,23 @@ async fn run_check(check: &config::FallbackCheck) -> CheckOutcome {
 }
 
 /// Logs what [`send_errors::SendErrors`] decided about one advert send.
-fn log_send_report(
-    name: &str,
-    dst: std::net::IpAddr,
-    report: send_errors::Report,
-    errors: &send_errors::SendErrors,
-) {
+fn log_send_report(name: &str, report: send_errors::Report, errors: &send_errors::SendErrors) {
     use send_errors::Report;
     let error = errors.failing().map_or("", |(_, e)| e);
     match report {
         Report::Quiet => {}
         Report::Failing => warn!(
             instance = name,
-            "cannot send an advert to {dst}: {error} (repeats are logged every {}s)",
+            "cannot send an advert: {error} (repeats are logged every {}s)",
             send_errors::EVERY.as_secs()
         ),
         Report::StillFailing { failed } => warn!(
             instance = name,
-            "still cannot send adverts to {dst}: {failed} more failed: {error}"
+            "still cannot send adverts: {failed} more failed, the latest: {error}"
         ),
         Report::Recovered { failed } => info!(
             instance = name,
-            "adverts are sent again to {dst}, after {failed} failed"
+            "adverts are sent again, after {failed} failed"
         ),
     }
 }
