@@ -43,7 +43,15 @@ fn election_by_priority() {
     }
     let c = elected("elect");
     c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(1));
-    assert!(c.transitions("b").iter().all(|t| !t.contains("-> MASTER")));
+    // Both start at once, so b's timer may fire before a's first advert arrives (on a
+    // loaded machine); then a preempts it (RFC 5798 6.4.2). Either way b ends as backup,
+    // having become master at most that once.
+    let b = c.transitions("b");
+    assert!(b.last().is_some_and(|t| t.contains("-> BACKUP")), "{b:?}");
+    assert!(
+        b.iter().filter(|t| t.contains("-> MASTER")).count() <= 1,
+        "{b:?}"
+    );
 }
 
 #[test]
