@@ -334,6 +334,46 @@ fn master_answers_a_lower_master_at_once_and_reannounces() {
 }
 
 #[test]
+fn master_announces_again_when_a_lower_master_goes_quiet() {
+    // Not in RFC 5798: the other master's gratuitous ARPs may have pulled clients away
+    // during the split brain; when it has been quiet for Master_Down_Interval (it yielded,
+    // or the partition ended), the addresses are announced once more.
+    let (mut instance, _) = master(config(200));
+    replay(
+        &mut instance,
+        vec![
+            (
+                5000,
+                advert(20, 100, 100),
+                vec![Action::SendAdvert { priority: 200 }, Action::Announce],
+            ),
+            (5500, advert(20, 100, 100), vec![]),
+        ],
+    );
+    let ends = ms(5500) + timers::master_down_interval(Version::V3, 200, 100);
+    let mut next = instance.next_deadline().unwrap();
+    while next < ends {
+        assert_eq!(
+            instance.handle(next, Event::Timeout),
+            vec![Action::SendAdvert { priority: 200 }],
+            "at {next:?}"
+        );
+        next = instance.next_deadline().unwrap();
+    }
+    assert_eq!(next, ends);
+    assert_eq!(
+        instance.handle(ends, Event::Timeout),
+        vec![Action::Announce]
+    );
+    let after = instance.next_deadline().unwrap();
+    assert!(after > ends);
+    assert_eq!(
+        instance.handle(after, Event::Timeout),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+}
+
+#[test]
 fn master_hearing_priority_zero_advertises_at_once() {
     let (mut instance, _) = master(config(200));
     replay(

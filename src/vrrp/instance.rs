@@ -100,6 +100,9 @@ pub struct Instance {
     lower_master: Option<Heard>,
     resigned_master: Option<IpAddr>,
     lower_master_since: Option<Duration>,
+    /// While MASTER: Master_Down_Interval after the last lower-priority master's advert, when
+    /// that split brain counts as over and the addresses are announced once more.
+    split_brain_ends_at: Option<Duration>,
     /// When this master last answered a lower-priority master.
     last_lower_answer: Option<Duration>,
     discarded_lower: bool,
@@ -127,6 +130,7 @@ impl Instance {
             lower_master: None,
             resigned_master: None,
             lower_master_since: None,
+            split_brain_ends_at: None,
             last_lower_answer: None,
             discarded_lower: false,
             no_preempt_until: Duration::ZERO,
@@ -217,10 +221,14 @@ impl Instance {
 
     /// The time at which the caller must deliver [`Event::Timeout`], if any.
     pub fn next_deadline(&self) -> Option<Duration> {
-        match (self.adver_timer, self.master_down_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.adver_timer,
+            self.master_down_timer,
+            self.split_brain_ends_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Feed one event; returns the actions to carry out, in order.
@@ -278,10 +286,19 @@ impl Instance {
 
     fn on_timeout(&mut self, now: Duration, out: &mut Vec<Action>) {
         match self.state {
-            State::Master if self.adver_timer.is_some_and(|t| t <= now) => {
-                // RFC 5798 6.4.3: Adver_Timer fired: send an advert, reset the timer.
-                self.send_advert(self.advertised_priority(), out);
-                self.adver_timer = Some(self.next_advert_after(now));
+            State::Master => {
+                if self.adver_timer.is_some_and(|t| t <= now) {
+                    // RFC 5798 6.4.3: Adver_Timer fired: send an advert, reset the timer.
+                    self.send_advert(self.advertised_priority(), out);
+                    self.adver_timer = Some(self.next_advert_after(now));
+                }
+                if self.split_brain_ends_at.is_some_and(|t| t <= now) {
+                    // Not in RFC 5798: the lower-priority master has gone quiet (it yielded
+                    // or is gone). While both were master, its gratuitous ARPs may have come
+                    // after ours and pulled clients away; announce once more now it is over.
+                    self.split_brain_ends_at = None;
+                    out.push(Action::Announce);
+                }
             }
             State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => {
                 // RFC 5798 6.4.2: Master_Down_Timer fired: become Master.
@@ -452,6 +469,7 @@ impl Instance {
         // for a new split brain (none heard for Master_Down_Interval): a flood of forged
         // lower-priority adverts cannot make this master flood the network.
         self.stats.lower_priority_master += 1;
+        self.split_brain_ends_at = Some(now + self.master_down_interval());
         let previous = self.lower_master.map(|h| h.at);
         self.lower_master = Some(Heard {
             address: advert.src,
@@ -648,6 +666,7 @@ impl Instance {
         self.adver_timer = None;
         self.master_down_timer = None;
         self.lower_master_since = None;
+        self.split_brain_ends_at = None;
         self.discarded_lower = false;
         self.resigned_master = None;
         self.gate_passed = false;
