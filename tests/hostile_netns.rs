@@ -463,6 +463,19 @@ fn kinds() -> Vec<Kind> {
     ]
 }
 
+/// An executable script `dir/name` that appends `echo WORDS` to `log`; returns its path.
+fn logging_hook(dir: &std::path::Path, name: &str, words: &str, log: &std::path::Path) -> String {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\necho {words} >> {}\n", log.display()),
+    )
+    .expect("write hook");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod hook");
+    path.display().to_string()
+}
+
 /// Raw sockets in x's namespace that send [`Wire`] packets.
 struct Injector {
     v4: Socket,
@@ -621,29 +634,10 @@ fn hostile_adverts_are_dropped_and_counted_and_the_master_stays() {
     }
     // Every hook run appends a line to one file.
     let hook_log = c.dir.path().join("hooks.log");
-    let hook = c.dir.path().join("hook.sh");
-    std::fs::write(
-        &hook,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", hook_log.display()),
-    )
-    .expect("write hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod hook");
-    let hook = hook.display().to_string();
+    let hook = logging_hook(c.dir.path(), "hook.sh", "\"$*\"", &hook_log);
     // notify_master_rx_lower_pri of V2_PASS: the lower-priority kinds and the flood reach it.
     let rx_log = c.dir.path().join("rx.log");
-    let rx_hook = c.dir.path().join("rx.sh");
-    std::fs::write(
-        &rx_hook,
-        format!("#!/bin/sh\necho rx >> {}\n", rx_log.display()),
-    )
-    .expect("write hook");
-    std::fs::set_permissions(
-        &rx_hook,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod hook");
-    let rx_hook = rx_hook.display().to_string();
+    let rx_hook = logging_hook(c.dir.path(), "rx.sh", "rx", &rx_log);
     c.start("a", &config(200, A4, B4, &hook, &rx_hook));
     c.start("b", &config(100, B4, A4, &hook, &rx_hook));
     for vip in VIPS {
