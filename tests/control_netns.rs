@@ -152,7 +152,8 @@ fn manual_fallback_waits_for_its_check_and_then_takes_the_vip() {
     let (status, code) = c.status("a");
     assert_eq!(
         (status["instances"][0]["state"].as_str(), code),
-        (Some("MASTER"), 0)
+        (Some("MASTER"), 0),
+        "{status}"
     );
 }
 

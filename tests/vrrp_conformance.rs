@@ -374,6 +374,29 @@ fn master_announces_again_when_a_lower_master_goes_quiet() {
 }
 
 #[test]
+fn the_last_advert_of_the_master_it_displaced_is_no_split_brain() {
+    // After preempting b, b's adverts for one Master_Down_Interval (one sent before it
+    // heard us, and its last as it yields, see
+    // master_yields_to_a_higher_priority_with_a_last_advert_not_priority_zero) are
+    // expected: no answer, no announcement, no split-brain record. Later, they are one.
+    let mut instance = started(config(200));
+    assert_eq!(instance.handle(ms(100), advert(20, 100, 100)), vec![]);
+    let at = instance.next_deadline().unwrap();
+    instance.handle(at, Event::Timeout);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(instance.handle(at + ms(1), advert(20, 100, 100)), vec![]);
+    assert_eq!(instance.handle(at + ms(2), advert(20, 100, 100)), vec![]);
+    assert_eq!(instance.stats().lower_priority_master, 0);
+    assert_eq!(instance.lower_master(), None);
+    let window = timers::master_down_interval(Version::V3, 200, 100);
+    assert_eq!(
+        instance.handle(at + window, advert(20, 100, 100)),
+        vec![Action::SendAdvert { priority: 200 }, Action::Announce]
+    );
+    assert_eq!(instance.stats().lower_priority_master, 1);
+}
+
+#[test]
 fn master_hearing_priority_zero_advertises_at_once() {
     let (mut instance, _) = master(config(200));
     replay(

@@ -103,6 +103,10 @@ pub struct Instance {
     /// While MASTER: Master_Down_Interval after the last lower-priority master's advert, when
     /// that split brain counts as over and the addresses are announced once more.
     split_brain_ends_at: Option<Duration>,
+    /// After taking over from a master it heard: that master's address, and until when its
+    /// last advert (sent as it yields, see `leave_master`) is expected rather than a sign
+    /// of split brain.
+    displaced: Option<(IpAddr, Duration)>,
     /// When this master last answered a lower-priority master.
     last_lower_answer: Option<Duration>,
     discarded_lower: bool,
@@ -131,6 +135,7 @@ impl Instance {
             resigned_master: None,
             lower_master_since: None,
             split_brain_ends_at: None,
+            displaced: None,
             last_lower_answer: None,
             discarded_lower: false,
             no_preempt_until: Duration::ZERO,
@@ -468,6 +473,15 @@ impl Instance {
         // answer per Advertisement_Interval, and the addresses are announced again only
         // for a new split brain (none heard for Master_Down_Interval): a flood of forged
         // lower-priority adverts cannot make this master flood the network.
+        if self
+            .displaced
+            .is_some_and(|(address, until)| address == advert.src && now < until)
+        {
+            // The master this router just took over from: its adverts sent before it
+            // heard ours, and its last one as it yields (see `leave_master`), are
+            // expected for one Master_Down_Interval, not a split brain; nothing to answer.
+            return;
+        }
         self.stats.lower_priority_master += 1;
         self.split_brain_ends_at = Some(now + self.master_down_interval());
         let previous = self.lower_master.map(|h| h.at);
@@ -621,7 +635,9 @@ impl Instance {
 
     /// RFC 5798 6.4.1 / 6.4.2: send an advert, announce the addresses, set Adver_Timer.
     fn become_master(&mut self, now: Duration, reason: Reason, out: &mut Vec<Action>) {
+        let displaced = self.master.map(|m| m.address);
         self.enter(now, State::Master, reason, out);
+        self.displaced = displaced.map(|address| (address, now + self.master_down_interval()));
         self.stats.became_master += 1;
         out.push(Action::AddAddresses);
         self.send_advert(self.advertised_priority(), out);
@@ -667,6 +683,7 @@ impl Instance {
         self.master_down_timer = None;
         self.lower_master_since = None;
         self.split_brain_ends_at = None;
+        self.displaced = None;
         self.discarded_lower = false;
         self.resigned_master = None;
         self.gate_passed = false;
