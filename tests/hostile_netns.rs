@@ -65,6 +65,7 @@ vrrp_instance V2_PASS {{
         {}
     }}
 }}
+# min_ttl turns on check_unicast_src (keepalived): only the peer, only with TTL 255.
 vrrp_instance V3_UNICAST {{
     interface {IFNAME}
     virtual_router_id 52
@@ -74,7 +75,7 @@ vrrp_instance V3_UNICAST {{
     advert_int 0.5
     unicast_src_ip {me}
     unicast_peer {{
-        {peer}
+        {peer} min_ttl 255
     }}
     virtual_ipaddress {{
         {}
@@ -369,9 +370,9 @@ fn kinds() -> Vec<Kind> {
             Instance("V2_PASS", "bad_ttl"),
         ),
         v4_kind(
-            "TTL 1 to the unicast instance",
+            "TTL 1 from the unicast peer (its min_ttl is 255)",
             v3(52, 50, vip4(102)),
-            (X4, A4, 1),
+            (B4, A4, 1),
             none,
             true,
             Instance("V3_UNICAST", "bad_ttl"),

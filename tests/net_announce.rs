@@ -140,7 +140,7 @@ fn unsolicited_na_moves_neighbour_entry_to_the_new_holder() {
     );
     let target = vip.parse().expect("literal");
     // keepalived sends the NA from the VIP itself.
-    let frame = ndp::unsolicited_na(lab.mac("c"), target, target);
+    let frame = ndp::unsolicited_na(lab.mac("c"), target, target, false);
     announce_from_c_until_b_moves(&lab, vip, &frame);
 }
 

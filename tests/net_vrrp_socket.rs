@@ -34,8 +34,9 @@ fn advert(version: Version, vip: IpAddr) -> Repr {
 }
 
 /// Node `a` sends `payload` to `dst` from `a_src` (repeatedly, bounded, until `b`
-/// got one); `b` receives on its own socket. Afterwards `a` checks that it did
-/// not receive its own packet (multicast loop off). Returns what `b` got.
+/// got one); `b` receives on its own socket, which joined `dst` if it is a group. Afterwards
+/// `a` checks that it did not receive its own packet (multicast loop off). Returns what `b`
+/// got.
 fn exchange(
     lab: &Lab,
     family: Family,
@@ -44,6 +45,25 @@ fn exchange(
     payload: &[u8],
     dst: IpAddr,
 ) -> (Received, Vec<u8>) {
+    exchange_with_ttl(lab, family, (a_src, b_src), payload, dst, 255)
+}
+
+fn is_multicast(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    }
+}
+
+/// [`exchange`], sending with TTL / hop limit `ttl`.
+fn exchange_with_ttl(
+    lab: &Lab,
+    family: Family,
+    (a_src, b_src): (IpAddr, IpAddr),
+    payload: &[u8],
+    dst: IpAddr,
+    ttl: u8,
+) -> (Received, Vec<u8>) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let done = AtomicBool::new(false);
     let (path_a, path_b) = (lab.netns_path("a"), lab.netns_path("b"));
@@ -51,6 +71,9 @@ fn exchange(
         let receiver = s.spawn(|| {
             lab::block_on_in(&path_b, TIMEOUT, || async {
                 let socket = VrrpSocket::open(IFNAME, family, b_src).expect("open in b");
+                if is_multicast(dst) {
+                    socket.join(dst).expect("join in b");
+                }
                 ready_tx.send(()).expect("main thread waits");
                 let mut buf = [0u8; 1500];
                 let got = socket.recv(&mut buf).await.expect("receive in b");
@@ -66,7 +89,7 @@ fn exchange(
                     if done.load(Ordering::SeqCst) {
                         break;
                     }
-                    socket.send(payload, dst).await.expect("send from a");
+                    socket.send(payload, dst, ttl).await.expect("send from a");
                     tokio::time::sleep(SEND_GAP).await;
                 }
                 let mut buf = [0u8; 1500];
@@ -104,6 +127,7 @@ fn check_v4(version: Version, dst: IpAddr) {
     assert_eq!(got.src, a);
     assert_eq!(got.dst, dst);
     assert_eq!(got.ttl, 255);
+    assert_eq!(got.tos, 0xc0, "DSCP CS6, as keepalived and FRR");
     assert_eq!(bytes, payload);
     let parsed = Repr::parse(&bytes, got.src, got.dst, ChecksumMode::Rfc)
         .expect("decodes with a valid checksum");
@@ -150,6 +174,7 @@ fn v3_ipv6_multicast_advert_arrives_from_link_local_with_hop_limit_255() {
     assert_eq!(got.src, a);
     assert_eq!(got.dst, dst);
     assert_eq!(got.ttl, 255);
+    assert_eq!(got.tos, 0xc0, "traffic class CS6, as keepalived and FRR");
     let parsed = Repr::parse(&bytes, got.src, got.dst, ChecksumMode::Rfc)
         .expect("decodes with a valid checksum");
     assert_eq!(parsed, repr);
@@ -179,6 +204,64 @@ fn v3_ipv6_unicast_advert_arrives() {
 }
 
 #[test]
+fn v3_ipv4_advert_to_another_multicast_group_arrives_once_joined() {
+    check_v4(Version::V3, v4("224.0.0.19"));
+}
+
+#[test]
+fn v3_ipv6_advert_to_another_multicast_group_arrives_once_joined() {
+    if !lab::require_root() {
+        return;
+    }
+    let lab = Lab::new("v6g");
+    lab.node("a", &["2001:db8::1/64"]);
+    lab.node("b", &["2001:db8::2/64"]);
+    let a_ll = lab.run_in("a", TIMEOUT, || async {
+        baton::net::interface_info(IFNAME)
+            .await
+            .expect("interface_info")
+    });
+    let a = IpAddr::V6(a_ll.ipv6_link_local.expect("link-local"));
+    let b: IpAddr = "2001:db8::2".parse().expect("literal");
+    let dst: IpAddr = "ff02::13".parse().expect("literal");
+    let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
+    let payload = repr.to_bytes(a, dst, ChecksumMode::Rfc).expect("emit");
+    let (got, bytes) = exchange(&lab, Family::V6, a, b, &payload, dst);
+    assert_eq!((got.src, got.dst, got.ttl), (a, dst, 255));
+    Repr::parse(&bytes, got.src, got.dst, ChecksumMode::Rfc).expect("valid checksum");
+}
+
+/// keepalived's `unicast_ttl`: a unicast advert leaves with the TTL / hop limit asked for.
+#[test]
+fn unicast_adverts_carry_the_requested_ttl_in_both_families() {
+    if !lab::require_root() {
+        return;
+    }
+    let lab = ipv4_lab("uttl");
+    let (a, b) = (v4("192.0.2.1"), v4("192.0.2.2"));
+    let repr = advert(Version::V3, v4("192.0.2.100"));
+    let payload = repr.to_bytes(a, b, ChecksumMode::Rfc).expect("emit");
+    let (got, _) = exchange_with_ttl(&lab, Family::V4, (a, b), &payload, b, 64);
+    assert_eq!((got.dst, got.ttl, got.tos), (b, 64, 0xc0));
+    drop(lab);
+
+    let lab = Lab::new("uttl6");
+    lab.node("a", &["2001:db8::1/64"]);
+    lab.node("b", &["2001:db8::2/64"]);
+    let a_ll = lab.run_in("a", TIMEOUT, || async {
+        baton::net::interface_info(IFNAME)
+            .await
+            .expect("interface_info")
+    });
+    let a = IpAddr::V6(a_ll.ipv6_link_local.expect("link-local"));
+    let b: IpAddr = "2001:db8::2".parse().expect("literal");
+    let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
+    let payload = repr.to_bytes(a, b, ChecksumMode::Rfc).expect("emit");
+    let (got, _) = exchange_with_ttl(&lab, Family::V6, (a, b), &payload, b, 7);
+    assert_eq!((got.dst, got.ttl, got.tos), (b, 7, 0xc0));
+}
+
+#[test]
 fn packet_with_ttl_64_is_reported_with_ttl_64() {
     if !lab::require_root() {
         return;
@@ -196,6 +279,7 @@ fn packet_with_ttl_64_is_reported_with_ttl_64() {
         let receiver = s.spawn(|| {
             lab::block_on_in(&path_b, TIMEOUT, || async {
                 let socket = VrrpSocket::open(IFNAME, Family::V4, b).expect("open in b");
+                socket.join(dst).expect("join in b");
                 ready_tx.send(()).expect("main thread waits");
                 let mut buf = [0u8; 1500];
                 let got = socket.recv(&mut buf).await.expect("receive in b");

@@ -101,6 +101,21 @@ impl Default for Global {
     }
 }
 
+impl Global {
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6` for `family` when it is not the standard
+    /// group (224.0.0.18 / ff02::12); instances without `mcast_dst_ip` use it.
+    pub fn mcast_group(&self, family: Family) -> Option<IpAddr> {
+        let standard = Global::default();
+        match family {
+            Family::IPv4 => (self.mcast_group4 != standard.mcast_group4)
+                .then_some(IpAddr::V4(self.mcast_group4)),
+            Family::IPv6 => {
+                (self.mcast_group6 != standard.mcast_group6).then_some(self.mcast_group6)
+            }
+        }
+    }
+}
+
 /// Gratuitous ARP / unsolicited NA settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Garp {
@@ -432,6 +447,8 @@ pub struct Instance {
     pub strict: bool,
     pub skip_check_adv_addr: bool,
     pub check_unicast_src: bool,
+    /// `unicast_ttl`: the TTL / hop limit of unicast adverts (default 255).
+    pub unicast_ttl: Option<u8>,
     /// `debug LEVEL` 0..=4 (kept, unused).
     pub debug: u8,
 }

@@ -347,6 +347,13 @@ impl Daemon {
         };
         self.open_socket(&key)
             .map_err(|e| fail(format!("cannot open the VRRP socket: {e}")))?;
+        if !cfg.is_unicast()
+            && let Some(open) = self.sockets.get(&key)
+        {
+            open.socket
+                .join(translate::multicast_group(cfg))
+                .map_err(|e| fail(e.to_string()))?;
+        }
         let mut vips = Vec::new();
         for vip in &cfg.vips {
             let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
@@ -363,6 +370,7 @@ impl Daemon {
             vips.push(PlacedVip {
                 vip: vip.clone(),
                 ifindex: on.index,
+                forwards_ipv6: vip.addr.is_ipv6() && crate::net::ipv6_forwarding(&dev),
                 interface: dev,
                 mac: on.mac,
             });
@@ -583,6 +591,7 @@ impl Daemon {
             return;
         };
         let repr = translate::advert(&router.cfg, priority);
+        let ttl = translate::ttl(&router.cfg);
         let mut buf = [0u8; 1500];
         let len = repr.buffer_len();
         // One advert goes to the group or to each unicast peer; it counts as unsent when
@@ -600,7 +609,7 @@ impl Daemon {
                 error!(instance = name, "cannot build an advert: {e}");
                 return;
             }
-            if let Err(e) = open.socket.send(bytes, dst).await {
+            if let Err(e) = open.socket.send(bytes, dst, ttl).await {
                 refused.get_or_insert(e.to_string());
             }
         }
@@ -623,6 +632,12 @@ impl Daemon {
             router
                 .announce
                 .start(now, &garp, Duration::from_micros(spacing_us));
+            // keepalived reads the forwarding setting again before announcing, too.
+            for placed in &mut router.vips {
+                if placed.vip.addr.is_ipv6() {
+                    placed.forwards_ipv6 = crate::net::ipv6_forwarding(&placed.interface);
+                }
+            }
         }
         self.send_due_announcements(name, now).await;
     }
@@ -636,8 +651,9 @@ impl Daemon {
             for placed in &router.vips {
                 let frame = match placed.vip.addr {
                     IpAddr::V4(ip) => arp::gratuitous_arp(placed.mac, ip),
-                    // Like keepalived: the NA comes from the address it announces.
-                    IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip),
+                    // Like keepalived: the NA comes from the address it announces, with
+                    // the router flag when the interface forwards IPv6.
+                    IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip, placed.forwards_ipv6),
                 };
                 let Some(socket) = self.announcers.get(&placed.interface) else {
                     continue;
@@ -722,7 +738,10 @@ impl Daemon {
         let Some(router) = self.routers.get_mut(&name) else {
             return;
         };
-        let advert = match router.filter.check(received.src, received.ttl, &repr) {
+        let advert = match router
+            .filter
+            .check(received.src, received.dst, received.ttl, &repr)
+        {
             Ok(advert) => advert,
             Err(drop) => {
                 router.count_drop(drop.kind());

@@ -49,6 +49,8 @@ pub struct PlacedVip {
     pub ifindex: u32,
     pub interface: String,
     pub mac: [u8; 6],
+    /// `net.ipv6.conf.IF.forwarding` when last announced: the NA's router flag.
+    pub forwards_ipv6: bool,
 }
 
 pub struct Router {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{self, Family};
-use crate::vrrp::receive::Filter;
+use crate::vrrp::receive::{Filter, Mode, UnicastPeer};
 use crate::vrrp::{self};
 use crate::wire::vrrp::{Auth, IPV4_MULTICAST, IPV6_MULTICAST, Repr};
 
@@ -50,23 +50,57 @@ pub fn filter(instance: &config::Instance, own: Vec<IpAddr>) -> Filter {
         vrid: instance.vrid,
         auth: wire_auth(instance),
         vips: instance.vips.iter().map(|v| v.addr).collect(),
-        unicast_peers: instance.unicast_peers.iter().map(|p| p.addr).collect(),
+        mode: mode(instance),
         own_addresses: own,
         strict_owner: instance.strict,
     }
 }
 
-/// Where adverts go: the unicast peers, or the family's multicast group.
-pub fn destinations(instance: &config::Instance) -> Vec<IpAddr> {
-    if instance.is_unicast() {
-        return instance.unicast_peers.iter().map(|p| p.addr).collect();
+/// How the instance's adverts travel: to its multicast group, or to its unicast peers.
+pub fn mode(instance: &config::Instance) -> Mode {
+    if !instance.is_unicast() {
+        return Mode::Multicast(multicast_group(instance));
     }
+    let peers = instance
+        .unicast_peers
+        .iter()
+        .map(|p| UnicastPeer {
+            addr: p.addr,
+            ttl: p.min_ttl.unwrap_or(0)..=p.max_ttl.unwrap_or(u8::MAX),
+        })
+        .collect();
+    Mode::Unicast {
+        peers,
+        check_source: instance.check_unicast_src,
+    }
+}
+
+/// The multicast group of the instance: `mcast_dst_ip` (which the config resolves from
+/// `vrrp_mcast_group4/6` when unset), else 224.0.0.18 / ff02::12.
+pub fn multicast_group(instance: &config::Instance) -> IpAddr {
     if let Some(dst) = instance.mcast_dst_ip {
-        return vec![dst];
+        return dst;
     }
     match instance.family {
-        Family::IPv4 => vec![IpAddr::V4(IPV4_MULTICAST)],
-        Family::IPv6 => vec![IpAddr::V6(IPV6_MULTICAST)],
+        Family::IPv4 => IpAddr::V4(IPV4_MULTICAST),
+        Family::IPv6 => IpAddr::V6(IPV6_MULTICAST),
+    }
+}
+
+/// Where adverts go: the unicast peers, or the instance's multicast group.
+pub fn destinations(instance: &config::Instance) -> Vec<IpAddr> {
+    match mode(instance) {
+        Mode::Multicast(group) => vec![group],
+        Mode::Unicast { peers, .. } => peers.into_iter().map(|p| p.addr).collect(),
+    }
+}
+
+/// The TTL / hop limit of the instance's adverts: 255 (RFC 5798 5.1.1.3 / 5.1.2.3), or
+/// `unicast_ttl` for unicast adverts.
+pub fn ttl(instance: &config::Instance) -> u8 {
+    match instance.unicast_ttl {
+        Some(ttl) if instance.is_unicast() => ttl,
+        _ => crate::wire::vrrp::TTL,
     }
 }
 
@@ -141,7 +175,7 @@ mod tests {
         ));
         let peers: Vec<IpAddr> = vec!["192.0.2.2".parse().unwrap(), "192.0.2.3".parse().unwrap()];
         assert_eq!(destinations(&unicast), peers);
-        assert_eq!(filter(&unicast, vec![]).unicast_peers, peers);
+        assert!(filter(&unicast, vec![]).is_unicast());
         let v6 = instance(
             "interface eth0\nvirtual_router_id 51\nversion 3\n\
              virtual_ipaddress {\n2001:db8::100/64\n}",
@@ -150,6 +184,65 @@ mod tests {
             destinations(&v6),
             vec!["ff02::12".parse::<IpAddr>().unwrap()]
         );
+    }
+
+    #[test]
+    fn the_global_multicast_group_applies_unless_the_instance_names_one() {
+        let global = |body: &str| {
+            let text = format!(
+                "global_defs {{\nvrrp_mcast_group4 224.0.0.19\nvrrp_mcast_group6 ff02::13\n}}\n\
+                 vrrp_instance VI {{\n{body}\n}}\n"
+            );
+            let (model, diagnostics) = parse_str("test.conf", &text);
+            let model = model.unwrap_or_else(|| panic!("valid config: {diagnostics:?}"));
+            model.instances[0].clone()
+        };
+        let v4 = global(BASE);
+        assert_eq!(destinations(&v4), vec![v("224.0.0.19")]);
+        assert_eq!(filter(&v4, vec![]).mode, Mode::Multicast(v("224.0.0.19")));
+        let own = global(&format!("{BASE}\nmcast_dst_ip 224.0.0.20"));
+        assert_eq!(destinations(&own), vec![v("224.0.0.20")]);
+        let v6 = global(
+            "interface eth0\nvirtual_router_id 51\nversion 3\n\
+             virtual_ipaddress {\n2001:db8::100/64\n}",
+        );
+        assert_eq!(destinations(&v6), vec![v("ff02::13")]);
+        assert_eq!(multicast_group(&instance(BASE)), v("224.0.0.18"));
+    }
+
+    #[test]
+    fn unicast_ttl_applies_to_unicast_adverts_only() {
+        let unicast = instance(&format!(
+            "{BASE}\nunicast_ttl 64\nunicast_peer {{\n192.0.2.2 min_ttl 60 max_ttl 64\n}}"
+        ));
+        assert_eq!(ttl(&unicast), 64);
+        assert_eq!(
+            mode(&unicast),
+            Mode::Unicast {
+                peers: vec![UnicastPeer {
+                    addr: v("192.0.2.2"),
+                    ttl: 60..=64
+                }],
+                check_source: true,
+            },
+            "min_ttl/max_ttl turn on check_unicast_src"
+        );
+        assert_eq!(ttl(&instance(&format!("{BASE}\nunicast_ttl 64"))), 255);
+        let plain = instance(&format!("{BASE}\nunicast_peer {{\n192.0.2.2\n}}"));
+        assert_eq!(
+            mode(&plain),
+            Mode::Unicast {
+                peers: vec![UnicastPeer {
+                    addr: v("192.0.2.2"),
+                    ttl: 0..=255
+                }],
+                check_source: false,
+            }
+        );
+    }
+
+    fn v(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]

@@ -77,3 +77,15 @@ impl AnnounceSocket {
         NetError::check_sent(sent, frame.len(), &self.interface)
     }
 }
+
+/// Whether `interface` forwards IPv6 (`net.ipv6.conf.IF.forwarding`, in the caller's network
+/// namespace): keepalived then sets the router flag of its neighbour advertisements. A
+/// procfs sysctl is read from memory, never from a disk, so this cannot stall the caller;
+/// an unreadable value counts as "not forwarding" (a host, the common case).
+pub fn ipv6_forwarding(interface: &str) -> bool {
+    if interface.is_empty() || interface.contains('/') || interface.starts_with('.') {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|v| v.trim() != "0")
+}

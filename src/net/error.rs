@@ -30,6 +30,16 @@ pub enum NetError {
         /// OS error.
         source: io::Error,
     },
+    /// Joining a multicast group failed.
+    #[error("joining the multicast group {group} on {interface} failed: {source}")]
+    Join {
+        /// The group (an instance's `vrrp_mcast_group4/6` or `mcast_dst_ip`).
+        group: IpAddr,
+        /// Interface name.
+        interface: String,
+        /// OS error.
+        source: io::Error,
+    },
     /// Creating or binding the packet socket failed.
     #[error("{op} for the packet socket on {interface} failed: {source}")]
     PacketSetup {

@@ -10,7 +10,7 @@ mod announce;
 mod error;
 mod vrrp_socket;
 
-pub use announce::AnnounceSocket;
+pub use announce::{AnnounceSocket, ipv6_forwarding};
 pub use error::NetError;
 pub use vrrp_socket::{Family, Received, VrrpSocket};
 

@@ -10,7 +10,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::sys;
-use crate::wire::vrrp::{IPV4_MULTICAST, IPV6_MULTICAST, PROTOCOL, TTL, split_ipv4};
+use crate::wire::vrrp::{IPV4_MULTICAST, IPV6_MULTICAST, PROTOCOL, TOS_CS6, TTL, split_ipv4};
 
 use super::NetError;
 
@@ -59,8 +59,10 @@ pub struct Received {
     /// IP destination address: the multicast group, or our address for unicast.
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit, as received. RFC 5798 5.1.1.3 / 5.1.2.3: the
-    /// caller drops the packet unless it is 255.
+    /// caller drops a multicast advert unless it is 255.
     pub ttl: u8,
+    /// IPv4 type of service or IPv6 traffic class, as received (DSCP and ECN).
+    pub tos: u8,
     /// Length of the VRRP message at the front of the buffer.
     pub len: usize,
 }
@@ -68,8 +70,10 @@ pub struct Received {
 /// A raw IP socket for VRRP (protocol 112) on one interface and address family.
 ///
 /// Set up as keepalived does: bound to the interface (`SO_BINDTODEVICE`),
-/// member of the VRRP group on that interface, multicast and unicast TTL / hop
-/// limit 255, multicast loopback off (we never hear our own adverts).
+/// member of the instances' multicast groups on that interface ([`join`](Self::join)),
+/// multicast and unicast TTL / hop limit 255 (a unicast advert may ask for another with
+/// `unicast_ttl`), DSCP CS6 (TOS / traffic class 0xc0, as keepalived and FRR), multicast
+/// loopback off (we never hear our own adverts).
 ///
 /// * IPv4: received datagrams include the IP header, which is checked and
 ///   stripped with [`split_ipv4`]; the source address of sent packets is forced to
@@ -93,13 +97,16 @@ pub struct VrrpSocket {
     source: IpAddr,
 }
 
-/// Control buffer large enough for IPV6_HOPLIMIT + IPV6_PKTINFO (and one spare).
-const CONTROL_LEN: usize = sys::cmsg_space(4) + sys::cmsg_space(20) + sys::cmsg_space(20);
+/// Control buffer large enough for IPV6_HOPLIMIT + IPV6_TCLASS + IPV6_PKTINFO (and one
+/// spare).
+const CONTROL_LEN: usize =
+    sys::cmsg_space(4) + sys::cmsg_space(4) + sys::cmsg_space(20) + sys::cmsg_space(20);
 
 impl VrrpSocket {
     /// Open the socket on `interface` for `family`, sending from `source` (an IPv4
-    /// address of the interface, or its IPv6 link-local address), and join the
-    /// VRRP multicast group. Must be called within a tokio runtime with IO enabled.
+    /// address of the interface, or its IPv6 link-local address). It joins no group yet:
+    /// call [`join`](Self::join) with each instance's group. Must be called within a tokio
+    /// runtime with IO enabled.
     pub fn open(interface: &str, family: Family, source: IpAddr) -> Result<VrrpSocket, NetError> {
         if Family::of(source) != family {
             return Err(NetError::WrongFamily {
@@ -138,8 +145,8 @@ impl VrrpSocket {
         match source {
             IpAddr::V4(src) => {
                 socket
-                    .join_multicast_v4_n(&IPV4_MULTICAST, &InterfaceIndexOrAddress::Index(ifindex))
-                    .map_err(setup("join 224.0.0.18"))?;
+                    .set_tos(u32::from(TOS_CS6))
+                    .map_err(setup("IP_TOS"))?;
                 socket
                     .set_multicast_if_v4(&src)
                     .map_err(setup("IP_MULTICAST_IF"))?;
@@ -153,8 +160,11 @@ impl VrrpSocket {
             }
             IpAddr::V6(_) => {
                 socket
-                    .join_multicast_v6(&IPV6_MULTICAST, ifindex)
-                    .map_err(setup("join ff02::12"))?;
+                    .set_tclass_v6(u32::from(TOS_CS6))
+                    .map_err(setup("IPV6_TCLASS"))?;
+                socket
+                    .set_recv_tclass_v6(true)
+                    .map_err(setup("IPV6_RECVTCLASS"))?;
                 socket
                     .set_multicast_if_v6(ifindex)
                     .map_err(setup("IPV6_MULTICAST_IF"))?;
@@ -187,6 +197,37 @@ impl VrrpSocket {
             family,
             source,
         })
+    }
+
+    /// Join the multicast `group` on the socket's interface (224.0.0.18 / ff02::12, or a
+    /// `vrrp_mcast_group4/6` / `mcast_dst_ip` group). Joining a group twice is not an error.
+    pub fn join(&self, group: IpAddr) -> Result<(), NetError> {
+        let socket = self.fd.get_ref();
+        let joined = match group {
+            IpAddr::V4(g) if self.family == Family::V4 => {
+                socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(self.ifindex))
+            }
+            IpAddr::V6(g) if self.family == Family::V6 => {
+                socket.join_multicast_v6(&g, self.ifindex)
+            }
+            _ => {
+                return Err(NetError::WrongFamily {
+                    what: "multicast group",
+                    addr: group,
+                    family: self.family,
+                    interface: self.interface.clone(),
+                });
+            }
+        };
+        match joined {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            Err(source) => Err(NetError::Join {
+                group,
+                interface: self.interface.clone(),
+                source,
+            }),
+            Ok(()) => Ok(()),
+        }
     }
 
     /// The interface name.
@@ -243,6 +284,7 @@ impl VrrpSocket {
             src: IpAddr::V4(header.src),
             dst: IpAddr::V4(header.dst),
             ttl: header.ttl,
+            tos: header.tos,
             len: payload_len,
         })
     }
@@ -264,6 +306,7 @@ impl VrrpSocket {
         }
         let mut dst = None;
         let mut hop_limit = None;
+        let mut tclass = None;
         for cmsg in sys::cmsgs(control.get(..msg.control_len).unwrap_or_default()) {
             match (cmsg.level, cmsg.kind) {
                 (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
@@ -271,6 +314,9 @@ impl VrrpSocket {
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                     hop_limit = sys::parse_cmsg_int(cmsg.data).and_then(|h| u8::try_from(h).ok());
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => {
+                    tclass = sys::parse_cmsg_int(cmsg.data).and_then(|t| u8::try_from(t).ok());
                 }
                 _ => {}
             }
@@ -289,6 +335,7 @@ impl VrrpSocket {
             src: IpAddr::V6(src),
             dst: IpAddr::V6(dst),
             ttl,
+            tos: tclass.unwrap_or(0),
             len: msg.len,
         })
     }
@@ -302,16 +349,17 @@ impl VrrpSocket {
     }
 
     /// Send one VRRP message (already emitted with our [`source`](Self::source)
-    /// and `dst` in its checksum) to `dst`: the multicast group or a unicast peer.
-    pub async fn send(&self, payload: &[u8], dst: IpAddr) -> Result<(), NetError> {
+    /// and `dst` in its checksum) to `dst`: the multicast group or a unicast peer, with
+    /// TTL / hop limit `ttl` (255 but for keepalived's `unicast_ttl`).
+    pub async fn send(&self, payload: &[u8], dst: IpAddr, ttl: u8) -> Result<(), NetError> {
         let (addr, control) = match (dst, self.source) {
             (IpAddr::V4(d), IpAddr::V4(s)) => (
                 SockAddr::from(SocketAddrV4::new(d, 0)),
-                control_v4(self.ifindex, s),
+                control_v4(self.ifindex, s, ttl),
             ),
             (IpAddr::V6(d), IpAddr::V6(s)) => (
                 SockAddr::from(SocketAddrV6::new(d, 0, 0, scope_for(d, self.ifindex))),
-                control_v6(self.ifindex, s),
+                control_v6(self.ifindex, s, ttl),
             ),
             _ => {
                 return Err(NetError::WrongFamily {
@@ -343,25 +391,36 @@ impl VrrpSocket {
     }
 }
 
-fn control_v4(ifindex: u32, src: Ipv4Addr) -> Vec<u8> {
-    let mut control = Vec::with_capacity(sys::cmsg_space(12));
+/// `IP_PKTINFO` (the source address), and `IP_TTL` when `ttl` is not the socket's 255.
+fn control_v4(ifindex: u32, src: Ipv4Addr, ttl: u8) -> Vec<u8> {
+    let mut control = Vec::with_capacity(sys::cmsg_space(12) + sys::cmsg_space(4));
     sys::push_cmsg(
         &mut control,
         libc::IPPROTO_IP,
         libc::IP_PKTINFO,
         &sys::in_pktinfo(ifindex, src),
     );
+    if ttl != TTL {
+        let ttl = i32::from(ttl).to_ne_bytes();
+        sys::push_cmsg(&mut control, libc::IPPROTO_IP, libc::IP_TTL, &ttl);
+    }
     control
 }
 
-fn control_v6(ifindex: u32, src: Ipv6Addr) -> Vec<u8> {
-    let mut control = Vec::with_capacity(sys::cmsg_space(20));
+/// `IPV6_PKTINFO` (the source address), and `IPV6_HOPLIMIT` when `ttl` is not the
+/// socket's 255.
+fn control_v6(ifindex: u32, src: Ipv6Addr, ttl: u8) -> Vec<u8> {
+    let mut control = Vec::with_capacity(sys::cmsg_space(20) + sys::cmsg_space(4));
     sys::push_cmsg(
         &mut control,
         libc::IPPROTO_IPV6,
         libc::IPV6_PKTINFO,
         &sys::in6_pktinfo(ifindex, src),
     );
+    if ttl != TTL {
+        let hops = i32::from(ttl).to_ne_bytes();
+        sys::push_cmsg(&mut control, libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &hops);
+    }
     control
 }
 

@@ -1,9 +1,11 @@
 //! Receive-side checks of RFC 5798 section 7.1 (RFC 3768 section 7.1) that come after
-//! decoding: hop limit, version, authentication, the source of the packet and what it claims.
+//! decoding: destination, hop limit, version, authentication, the source of the packet and
+//! what it claims.
 //! A packet that passes becomes an [`Advert`] for [`Instance::handle`](super::Instance::handle);
 //! one that fails is dropped with a reason the daemon counts.
 
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 
 use super::event::Advert;
 use super::instance::OWNER_PRIORITY;
@@ -18,8 +20,8 @@ pub struct Filter {
     pub auth: Auth,
     /// The virtual addresses of the instance.
     pub vips: Vec<IpAddr>,
-    /// Unicast peers; empty means multicast, where any sender is heard.
-    pub unicast_peers: Vec<IpAddr>,
+    /// Where this instance's adverts are sent: its multicast group, or its unicast peers.
+    pub mode: Mode,
     /// This router's own addresses: its own packets coming back are ignored.
     pub own_addresses: Vec<IpAddr>,
     /// Drop priority-255 adverts whose source is not one of the virtual addresses
@@ -29,12 +31,42 @@ pub struct Filter {
     pub strict_owner: bool,
 }
 
+/// How an instance's adverts travel, and so what it accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// To a multicast group (224.0.0.18 / ff02::12 unless `vrrp_mcast_group4/6` or
+    /// `mcast_dst_ip` say otherwise): only adverts sent to that group, with TTL 255, count.
+    Multicast(IpAddr),
+    /// To unicast peers (keepalived's `unicast_peer`): adverts sent to one of our addresses.
+    Unicast {
+        peers: Vec<UnicastPeer>,
+        /// Hear only the listed peers (keepalived's `check_unicast_src`, also turned on by
+        /// a `min_ttl`/`max_ttl` on a peer). Off: any sender is heard, as in keepalived.
+        check_source: bool,
+    },
+}
+
+/// One `unicast_peer` line as the receive side needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    /// The TTL / hop limit accepted from this peer (`min_ttl`..=`max_ttl`, 0..=255 unless
+    /// configured).
+    pub ttl: RangeInclusive<u8>,
+}
+
 /// Why a decoded packet was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Drop {
-    /// RFC 5798 7.1: the TTL / hop limit must be 255 (the packet was routed otherwise).
-    #[error("TTL/hop limit {0}, expected 255")]
+    /// RFC 5798 7.1: the TTL / hop limit of a multicast advert must be 255 (the packet was
+    /// routed otherwise); a unicast peer's must be within its `min_ttl`..`max_ttl`.
+    #[error("TTL/hop limit {0} is outside what this instance accepts")]
     Ttl(u8),
+    /// Sent to another multicast group (a `vrrp_mcast_group4/6` or `mcast_dst_ip` of
+    /// another group), or to a multicast group while this instance is unicast, or to a
+    /// unicast address while it is multicast.
+    #[error("sent to {0}, not to this instance's group or address")]
+    Destination(IpAddr),
     #[error("VRRP version differs from the configured one")]
     Version,
     #[error("virtual router ID differs")]
@@ -60,6 +92,7 @@ impl Drop {
     pub fn kind(&self) -> &'static str {
         match self {
             Drop::Ttl(_) => "bad_ttl",
+            Drop::Destination(_) => "other_destination",
             Drop::Version => "version_mismatch",
             Drop::Vrid => "vrid_mismatch",
             Drop::AuthType => "auth_type_mismatch",
@@ -72,11 +105,31 @@ impl Drop {
 }
 
 impl Filter {
-    /// Check a decoded advert received from `src` with `ttl`.
-    pub fn check(&self, src: IpAddr, ttl: u8, repr: &Repr) -> Result<Advert, Drop> {
-        // RFC 5798 7.1: MUST verify that the IP TTL / hop limit is 255.
-        if ttl != TTL {
-            return Err(Drop::Ttl(ttl));
+    /// Check a decoded advert received from `src`, sent to `dst`, with `ttl`.
+    pub fn check(&self, src: IpAddr, dst: IpAddr, ttl: u8, repr: &Repr) -> Result<Advert, Drop> {
+        if self.own_addresses.contains(&src) {
+            return Err(Drop::OwnPacket);
+        }
+        match &self.mode {
+            Mode::Multicast(group) => {
+                // The group is this instance's channel (keepalived binds its socket to it).
+                if dst != *group {
+                    return Err(Drop::Destination(dst));
+                }
+                // RFC 5798 7.1: MUST verify that the IP TTL / hop limit is 255.
+                if ttl != TTL {
+                    return Err(Drop::Ttl(ttl));
+                }
+            }
+            Mode::Unicast { .. } => {
+                // keepalived's unicast socket is bound to its own address: it never hears
+                // multicast adverts. It checks no TTL on unicast unless a peer has
+                // min_ttl/max_ttl (below), and sends IPv6 unicast with the kernel's default
+                // hop limit: requiring 255 would make two masters.
+                if is_multicast(dst) {
+                    return Err(Drop::Destination(dst));
+                }
+            }
         }
         // RFC 5798 7.1: MUST verify the version and that the VRID is configured.
         if repr.version != self.version {
@@ -92,11 +145,19 @@ impl Filter {
         if repr.auth != self.auth {
             return Err(Drop::Auth);
         }
-        if self.own_addresses.contains(&src) {
-            return Err(Drop::OwnPacket);
-        }
-        if !self.unicast_peers.is_empty() && !self.unicast_peers.contains(&src) {
-            return Err(Drop::UnknownPeer);
+        if let Mode::Unicast {
+            peers,
+            check_source: true,
+        } = &self.mode
+        {
+            // keepalived's check_unicast_src: only the listed peers, each within its TTLs.
+            let peer = peers
+                .iter()
+                .find(|p| p.addr == src)
+                .ok_or(Drop::UnknownPeer)?;
+            if !peer.ttl.contains(&ttl) {
+                return Err(Drop::Ttl(ttl));
+            }
         }
         if self.strict_owner && repr.priority == OWNER_PRIORITY && !self.vips.contains(&src) {
             return Err(Drop::FakeOwner);
@@ -108,11 +169,23 @@ impl Filter {
         })
     }
 
+    /// Whether this instance sends to unicast peers.
+    pub fn is_unicast(&self) -> bool {
+        matches!(self.mode, Mode::Unicast { .. })
+    }
+
     /// RFC 5798 7.1 (MAY): does the advert list exactly our virtual addresses? keepalived
     /// logs a mismatch and still accepts the packet; so does baton.
     pub fn addresses_match(&self, repr: &Repr) -> bool {
         repr.addresses.len() == self.vips.len()
             && repr.addresses.iter().all(|a| self.vips.contains(a))
+    }
+}
+
+fn is_multicast(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
     }
 }
 
@@ -126,13 +199,15 @@ mod tests {
         IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
     }
 
+    const GROUP: IpAddr = IpAddr::V4(crate::wire::vrrp::IPV4_MULTICAST);
+
     fn filter() -> Filter {
         Filter {
             version: Version::V2,
             vrid: 51,
             auth: Auth::Pass(*b"secret\0\0"),
             vips: vec![v4(100)],
-            unicast_peers: vec![],
+            mode: Mode::Multicast(GROUP),
             own_addresses: vec![v4(1)],
             strict_owner: false,
         }
@@ -151,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_good_advert_passes() {
-        let advert = filter().check(v4(2), 255, &repr()).unwrap();
+        let advert = filter().check(v4(2), GROUP, 255, &repr()).unwrap();
         assert_eq!(
             advert,
             Advert {
@@ -166,26 +241,26 @@ mod tests {
     #[test]
     fn each_check_drops_with_its_reason() {
         let f = filter();
-        assert_eq!(f.check(v4(2), 64, &repr()), Err(Drop::Ttl(64)));
+        assert_eq!(f.check(v4(2), GROUP, 64, &repr()), Err(Drop::Ttl(64)));
         let r = Repr {
             version: Version::V3,
             auth: Auth::None,
             ..repr()
         };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::Version));
+        assert_eq!(f.check(v4(2), GROUP, 255, &r), Err(Drop::Version));
         let r = Repr { vrid: 52, ..repr() };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::Vrid));
+        assert_eq!(f.check(v4(2), GROUP, 255, &r), Err(Drop::Vrid));
         let r = Repr {
             auth: Auth::Pass(*b"wrong\0\0\0"),
             ..repr()
         };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::Auth));
+        assert_eq!(f.check(v4(2), GROUP, 255, &r), Err(Drop::Auth));
         let r = Repr {
             auth: Auth::None,
             ..repr()
         };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::AuthType));
-        assert_eq!(f.check(v4(1), 255, &repr()), Err(Drop::OwnPacket));
+        assert_eq!(f.check(v4(2), GROUP, 255, &r), Err(Drop::AuthType));
+        assert_eq!(f.check(v4(1), GROUP, 255, &repr()), Err(Drop::OwnPacket));
     }
 
     #[test]
@@ -194,26 +269,74 @@ mod tests {
             priority: 255,
             ..repr()
         };
-        assert!(filter().check(v4(2), 255, &r).is_ok(), "lenient by default");
+        assert!(
+            filter().check(v4(2), GROUP, 255, &r).is_ok(),
+            "lenient by default"
+        );
         let f = Filter {
             strict_owner: true,
             ..filter()
         };
-        assert_eq!(f.check(v4(2), 255, &r), Err(Drop::FakeOwner));
+        assert_eq!(f.check(v4(2), GROUP, 255, &r), Err(Drop::FakeOwner));
         assert!(
-            f.check(v4(100), 255, &r).is_ok(),
+            f.check(v4(100), GROUP, 255, &r).is_ok(),
             "the real owner sends from the VIP"
         );
     }
 
+    fn unicast(check_source: bool, ttl: RangeInclusive<u8>) -> Filter {
+        Filter {
+            mode: Mode::Unicast {
+                peers: vec![UnicastPeer { addr: v4(3), ttl }],
+                check_source,
+            },
+            ..filter()
+        }
+    }
+
     #[test]
-    fn unicast_mode_hears_only_its_peers() {
-        let f = Filter {
-            unicast_peers: vec![v4(3)],
+    fn unicast_hears_any_sender_and_any_ttl_like_keepalived() {
+        let f = unicast(false, 0..=255);
+        // keepalived sends IPv6 unicast with the kernel's hop limit (64): heard.
+        assert!(f.check(v4(2), v4(1), 64, &repr()).is_ok());
+        assert!(f.check(v4(3), v4(1), 1, &repr()).is_ok());
+    }
+
+    #[test]
+    fn check_unicast_src_hears_only_its_peers_within_their_ttls() {
+        let f = unicast(true, 0..=255);
+        assert_eq!(f.check(v4(2), v4(1), 255, &repr()), Err(Drop::UnknownPeer));
+        assert!(f.check(v4(3), v4(1), 64, &repr()).is_ok());
+        let f = unicast(true, 250..=255);
+        assert_eq!(f.check(v4(3), v4(1), 64, &repr()), Err(Drop::Ttl(64)));
+        assert!(f.check(v4(3), v4(1), 254, &repr()).is_ok());
+    }
+
+    #[test]
+    fn destination_must_be_the_instance_channel() {
+        let other_group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 19));
+        assert_eq!(
+            filter().check(v4(2), other_group, 255, &repr()),
+            Err(Drop::Destination(other_group))
+        );
+        assert_eq!(
+            filter().check(v4(2), v4(1), 255, &repr()),
+            Err(Drop::Destination(v4(1))),
+            "a unicast advert is not for a multicast instance"
+        );
+        let on_19 = Filter {
+            mode: Mode::Multicast(other_group),
             ..filter()
         };
-        assert_eq!(f.check(v4(2), 255, &repr()), Err(Drop::UnknownPeer));
-        assert!(f.check(v4(3), 255, &repr()).is_ok());
+        assert!(on_19.check(v4(2), other_group, 255, &repr()).is_ok());
+        assert_eq!(
+            on_19.check(v4(2), GROUP, 255, &repr()),
+            Err(Drop::Destination(GROUP))
+        );
+        assert_eq!(
+            unicast(false, 0..=255).check(v4(3), GROUP, 255, &repr()),
+            Err(Drop::Destination(GROUP))
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ mod field {
 /// `target`, sent from `src` (the interface's link-local address) and `mac`.
 ///
 /// Ethernet dst 33:33:00:00:00:01, IPv6 dst ff02::1, hop limit 255; flags:
-/// override set, router and solicited clear; one target link-layer address option.
+/// override set, solicited clear, router set when `router` (keepalived's rule: the
+/// interface forwards IPv6, `net.ipv6.conf.IF.forwarding`; RFC 4861 4.4 says R tells
+/// whether the sender is a router, RFC 5798 6.4.2 / RFC 9568 want it for a virtual
+/// router that routes); one target link-layer address option.
 /// keepalived 2.2.7 sends the same frame with `src` equal to `target`.
 ///
 /// ```text
@@ -75,10 +78,10 @@ mod field {
 /// |   Type (2)    |  Length (1)   |    Link-Layer Address ...     |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
-pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr, router: bool) -> Vec<u8> {
     let mut frame = vec![0; FRAME_LEN];
     // Cannot fail: the buffer has exactly the needed length.
-    let _ = write_unsolicited_na(&mut frame, mac, src, target);
+    let _ = write_unsolicited_na(&mut frame, mac, src, target, router);
     frame
 }
 
@@ -87,6 +90,7 @@ fn write_unsolicited_na(
     mac: [u8; 6],
     src: Ipv6Addr,
     target: Ipv6Addr,
+    router: bool,
 ) -> Option<()> {
     let mut eth = MutableEthernetPacket::new(frame)?;
     eth.set_destination(MacAddr::from(ALL_NODES_MAC));
@@ -103,7 +107,11 @@ fn write_unsolicited_na(
     let mut na = MutableNeighborAdvertPacket::new(na_bytes)?;
     na.set_icmpv6_type(Icmpv6Types::NeighborAdvert);
     na.set_icmpv6_code(Icmpv6Codes::NoCode);
-    na.set_flags(FLAG_OVERRIDE);
+    na.set_flags(if router {
+        FLAG_OVERRIDE | FLAG_ROUTER
+    } else {
+        FLAG_OVERRIDE
+    });
     na.set_target_addr(target);
     na.set_options(&[NdpOption {
         option_type: NdpOptionTypes::TargetLLAddr,
@@ -292,19 +300,19 @@ mod tests {
 
     #[test]
     fn identical_to_keepalived_with_vip_source() {
-        assert_eq!(unsolicited_na(MAC, vip(), vip()), hex(KEEPALIVED));
+        assert_eq!(unsolicited_na(MAC, vip(), vip(), false), hex(KEEPALIVED));
     }
 
     #[test]
     fn builds_expected_frame() {
-        let frame = unsolicited_na(MAC, ll(), vip());
+        let frame = unsolicited_na(MAC, ll(), vip(), false);
         assert_eq!(frame.len(), FRAME_LEN);
         assert_eq!(frame, hex(EXPECTED_LL));
     }
 
     #[test]
     fn reparses_with_pnet() {
-        let frame = unsolicited_na(MAC, ll(), vip());
+        let frame = unsolicited_na(MAC, ll(), vip(), false);
         let eth = EthernetPacket::new(&frame).unwrap();
         assert_eq!(eth.get_destination(), MacAddr::from(ALL_NODES_MAC));
         assert_eq!(eth.get_source(), MacAddr::from(MAC));
@@ -331,8 +339,15 @@ mod tests {
     }
 
     #[test]
+    fn router_flag_is_set_for_a_forwarding_interface() {
+        let parsed = NaFrame::parse(&unsolicited_na(MAC, vip(), vip(), true)).unwrap();
+        assert!(parsed.router() && parsed.override_flag() && !parsed.solicited());
+        assert_eq!(parsed.target, vip());
+    }
+
+    #[test]
     fn parse_roundtrip() {
-        let parsed = NaFrame::parse(&unsolicited_na(MAC, ll(), vip())).unwrap();
+        let parsed = NaFrame::parse(&unsolicited_na(MAC, ll(), vip(), false)).unwrap();
         assert_eq!(parsed.eth_dst, ALL_NODES_MAC);
         assert_eq!(parsed.eth_src, MAC);
         assert_eq!(parsed.src, ll());
@@ -356,7 +371,7 @@ mod tests {
 
     #[test]
     fn parse_errors() {
-        let frame = unsolicited_na(MAC, ll(), vip());
+        let frame = unsolicited_na(MAC, ll(), vip(), false);
         let kind = |b: &[u8]| NaFrame::parse(b).unwrap_err().kind();
         for len in 0..FRAME_LEN - 8 {
             assert!(NaFrame::parse(&frame[..len]).is_err(), "len {len}");

@@ -654,7 +654,9 @@ pub struct Ipv4Header {
     pub src: Ipv4Addr,
     /// Destination address.
     pub dst: Ipv4Addr,
-    /// Time to live (must be 255 for VRRP; checked by the caller).
+    /// Type of service: DSCP and ECN (keepalived and FRR send CS6, 0xc0).
+    pub tos: u8,
+    /// Time to live (must be 255 for multicast VRRP; checked by the caller).
     pub ttl: u8,
     /// Protocol number (112 for VRRP; checked by the caller).
     pub protocol: u8,
@@ -663,12 +665,17 @@ pub struct Ipv4Header {
 /// Byte offsets in the IPv4 header (RFC 791 3.1).
 mod ipv4_field {
     pub const VER_IHL: usize = 0;
+    pub const TOS: usize = 1;
     pub const TOTAL_LEN: usize = 2;
     pub const TTL: usize = 8;
     pub const PROTOCOL: usize = 9;
     pub const SRC: usize = 12;
     pub const DST: usize = 16;
 }
+
+/// DSCP CS6 ("network control", RFC 4594) in the IPv4 TOS / IPv6 traffic class byte: what
+/// keepalived and FRR send VRRP with.
+pub const TOS_CS6: u8 = 0xc0;
 
 /// Minimum IPv4 header length.
 pub const IPV4_MIN_HEADER_LEN: usize = 20;
@@ -734,6 +741,7 @@ pub fn split_ipv4(bytes: &[u8]) -> Result<(Ipv4Header, &[u8]), DecodeError> {
     let head = Ipv4Header {
         src: addr(ipv4_field::SRC),
         dst: addr(ipv4_field::DST),
+        tos: fixed[ipv4_field::TOS],
         ttl: fixed[ipv4_field::TTL],
         protocol: fixed[ipv4_field::PROTOCOL],
     };
@@ -795,6 +803,7 @@ mod tests {
         let bytes = hex(capture);
         let (ip, payload) = split_ipv4(&bytes).unwrap();
         assert_eq!(ip.ttl, TTL);
+        assert_eq!(ip.tos, TOS_CS6, "keepalived sends CS6");
         assert_eq!(ip.protocol, PROTOCOL);
         assert_eq!(ip.src, Ipv4Addr::new(192, 0, 2, 1));
         assert_eq!(ip.dst, IPV4_MULTICAST);

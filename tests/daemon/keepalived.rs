@@ -1,4 +1,6 @@
-//! keepalived (the Debian package, 2.2.7) as a peer of baton in the namespace lab.
+//! keepalived as a peer of baton in the namespace lab: the Debian package (2.2.7) and the
+//! newest release (2.4.3), built from `../shared/peers/` by `.ci/run` into
+//! [`KEEPALIVED_243`].
 //!
 //! keepalived runs in the foreground (`-n`) but still forks a VRRP child process, which is
 //! the one that speaks VRRP and owns the VIPs. The parent is spawned through the lab (so the
@@ -18,6 +20,53 @@ use crate::lab::poll;
 
 /// Where the Debian package installs it.
 pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
+/// Where `../shared/peers/build-keepalived-2.4.3.sh` installs the newest release.
+pub const KEEPALIVED_243: &str = "/opt/keepalived-2.4.3/sbin/keepalived";
+
+/// Which keepalived a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Debian's 2.2.7.
+    Debian,
+    /// 2.4.3 built from the release tarball.
+    Release243,
+}
+
+impl Peer {
+    pub fn binary(self) -> &'static str {
+        match self {
+            Peer::Debian => KEEPALIVED,
+            Peer::Release243 => KEEPALIVED_243,
+        }
+    }
+
+    /// Whether this peer can run here. Under CI (`CI=true`) a missing peer fails the test
+    /// instead: CI installs both, and an interop test must never be skipped there.
+    pub fn available(self) -> bool {
+        let present = std::path::Path::new(self.binary()).exists();
+        if !present {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{} is missing under CI: .ci/run installs keepalived and builds 2.4.3",
+                self.binary()
+            );
+            eprintln!(
+                "skipped: {} is missing (apt install keepalived; \
+                 sudo ../shared/peers/build-keepalived-2.4.3.sh)",
+                self.binary()
+            );
+        }
+        present
+    }
+
+    /// 2.4.3 built with `--disable-lvs` runs VRRP only; with `--vrrp` it ignored `-f`.
+    fn vrrp_flag(self) -> &'static str {
+        match self {
+            Peer::Debian => "--vrrp ",
+            Peer::Release243 => "",
+        }
+    }
+}
 
 /// The processes of one keepalived started by [`Cluster::start_keepalived`]. Hold it for
 /// as long as the test runs (declared after the cluster, it is dropped first): dropping it
@@ -88,9 +137,16 @@ impl Cluster {
     /// for `node` and start keepalived there: foreground, VRRP only, no respawn, pid files
     /// and its log (stderr) in the cluster's temp dir. Returns once the VRRP child runs.
     pub fn start_keepalived(&mut self, node: &str, config: &str) -> Keepalived {
+        self.start_keepalived_peer(node, config, Peer::Debian)
+    }
+
+    /// [`start_keepalived`](Self::start_keepalived) with the given keepalived release.
+    pub fn start_keepalived_peer(&mut self, node: &str, config: &str, peer: Peer) -> Keepalived {
+        let binary = peer.binary();
         assert!(
-            std::path::Path::new(KEEPALIVED).exists(),
-            "{KEEPALIVED} is missing: the interop tests need keepalived (apt install keepalived)"
+            std::path::Path::new(binary).exists(),
+            "{binary} is missing: the interop tests need keepalived (apt install keepalived; \
+             ../shared/peers/build-keepalived-2.4.3.sh for 2.4.3)"
         );
         let dir = self.dir.path();
         let conf = dir.join(format!("{node}.keepalived.conf"));
@@ -99,8 +155,9 @@ impl Cluster {
         let pid_file = dir.join(format!("{node}.keepalived.pid"));
         let vrrp_pid_file = dir.join(format!("{node}.keepalived-vrrp.pid"));
         let script = format!(
-            "exec {KEEPALIVED} --dont-fork --log-console --no-syslog --log-detail --vrrp \
+            "exec {binary} --dont-fork --log-console --no-syslog --log-detail {}\
              --dont-respawn -f {} -p {} -r {} -i {node} 2>>{} >&2",
+            peer.vrrp_flag(),
             conf.display(),
             pid_file.display(),
             vrrp_pid_file.display(),

@@ -62,6 +62,7 @@ struct Draft {
     strict: Option<bool>,
     skip_check_adv_addr: Option<bool>,
     check_unicast_src: Option<bool>,
+    unicast_ttl: Option<u8>,
     debug: u8,
 }
 
@@ -178,6 +179,7 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "strict_mode" => d.strict = bool_opt(cx, item),
         "skip_check_adv_addr" => d.skip_check_adv_addr = bool_opt(cx, item),
         "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),
+        "unicast_ttl" => d.unicast_ttl = int_arg(cx, item, 1, 255).map(|v| v as u8),
         "debug" => d.debug = int_arg(cx, item, 0, 4).unwrap_or(0) as u8,
         "fallback" => d.fallback = fallback(cx, item),
         "fallback_check" => d.fallback_check = script_command(cx, item),
@@ -395,7 +397,8 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         vips: d.vips.into_iter().map(|(v, _)| v).collect(),
         excluded_vips: d.excluded,
         mcast_src_ip: d.mcast_src.map(|a| a.0),
-        mcast_dst_ip: d.mcast_dst.map(|a| a.0),
+        // keepalived: an instance without mcast_dst_ip uses vrrp_mcast_group4/6.
+        mcast_dst_ip: d.mcast_dst.map(|a| a.0).or(g.mcast_group(family)),
         unicast_src_ip: d.unicast_src.map(|a| a.0),
         unicast_peers: d.peers.into_iter().map(|(p, _)| p).collect(),
         auth: d.auth.map(|a| a.0),
@@ -415,6 +418,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         strict,
         skip_check_adv_addr: d.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
         check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,
+        unicast_ttl: d.unicast_ttl,
         debug: d.debug,
     };
     Some(Built {
