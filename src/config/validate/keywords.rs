@@ -566,6 +566,11 @@ mod tests {
         for k in lists.iter().flat_map(|l| l.iter()) {
             assert!(k.is_ascii(), "{k}");
         }
+        for list in [GLOBAL_REFUSED, INSTANCE_REFUSED, SYNC_GROUP_REFUSED] {
+            for (k, _) in list {
+                assert!(k.is_ascii(), "{k}");
+            }
+        }
     }
 }
 
