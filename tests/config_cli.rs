@@ -70,6 +70,26 @@ fn invalid_config_reports_every_error_and_exits_1() {
     assert_eq!(text(&out.stderr), expected);
 }
 
+/// `auth_type AH` is refused (keepalived with AH drops plain adverts: two masters), with
+/// the place and what to do.
+#[test]
+fn auth_type_ah_is_an_error() {
+    let path = "tests/fixtures/config/bad/auth-ah.conf";
+    let out = run(&["-f", path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: auth_type AH (IPsec AH, IP protocol 51) is not implemented"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!(" --> {path}:6:19\n")), "{stderr}");
+    assert!(
+        stderr.contains("^^ use `auth_type PASS` on both nodes"),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(&format!("error: {path} is invalid: 1 error, 0 warnings\n")));
+}
+
 #[test]
 fn unreadable_file_exits_2_with_the_os_error() {
     let out = run(&["-f", "/nonexistent/baton.conf"]);
@@ -92,14 +112,18 @@ fn json_report() {
     assert_eq!(text(&out.stderr), "");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["valid"], false);
-    assert_eq!(json["errors"].as_array().map(Vec::len), Some(4));
-    assert_eq!(json["errors"][0]["line"], 12);
-    assert_eq!(json["errors"][0]["col"], 23);
-    assert_eq!(json["errors"][0]["help"], "expected a number from 1 to 255");
+    assert_eq!(json["errors"].as_array().map(Vec::len), Some(6));
+    // `priorty` leaves `state MASTER` without a priority (keepalived would make it 255).
+    assert_eq!(json["errors"][0]["line"], 10);
+    assert_eq!(json["errors"][1]["line"], 12);
+    assert_eq!(json["errors"][1]["col"], 23);
+    assert_eq!(json["errors"][1]["help"], "expected a number from 1 to 255");
     assert_eq!(
-        json["warnings"][0]["message"],
+        json["errors"][2]["message"],
         "unknown keyword `priorty` in vrrp_instance"
     );
+    assert_eq!(json["errors"][2]["help"], "did you mean `priority`?");
+    assert_eq!(json["warnings"].as_array().map(Vec::len), Some(0));
 
     let out = run(&["-f", "conf/examples/sync-group.conf", "--json"]);
     assert_eq!(out.status.code(), Some(0));

@@ -48,7 +48,8 @@ fn include_with_glob_is_relative_to_the_including_file() {
     fs::create_dir(&conf_d).expect("mkdir");
     fs::write(
         dir.path().join("main.conf"),
-        "include conf.d/*.conf\nvrrp_script chk {\n script /bin/true\n}\n",
+        "include conf.d/*.conf\nvrrp_script chk {\n script /bin/true\n}\n\
+         global_defs {\n baton_unknown_keywords warning\n}\n",
     )
     .expect("write");
     fs::write(
@@ -95,15 +96,120 @@ fn include_that_matches_nothing_warns_and_unreadable_main_file_is_an_error() {
 }
 
 #[test]
-fn include_loop_is_bounded() {
+fn include_loop_is_an_error_naming_the_chain() {
     let dir = tempfile::tempdir().expect("tempdir");
     let main = dir.path().join("loop.conf");
     fs::write(&main, "include loop.conf\n").expect("write");
     let loaded = config::load(&main).expect("load");
+    let e = loaded.errors().next().expect("error");
+    assert!(e.message.contains("include cycle"), "{e:?}");
+    assert_eq!((e.span.line, e.span.col), (1, 9));
+
+    fs::write(dir.path().join("a.conf"), "\ninclude b.conf\n").expect("write");
+    fs::write(dir.path().join("b.conf"), "include ./a.conf\n").expect("write");
+    let loaded = config::load(&dir.path().join("a.conf")).expect("load");
+    let errors: Vec<_> = loaded.errors().collect();
+    assert_eq!(errors.len(), 1, "{}", loaded.render());
+    let e = errors[0];
+    assert!(
+        e.message.contains("a.conf includes") && e.message.contains("b.conf includes"),
+        "{e:?}"
+    );
+    assert!(loaded.sources.path(e.span.file).ends_with("b.conf"));
+    assert_eq!((e.span.line, e.span.col), (1, 9));
+    assert!(!loaded.is_valid());
+}
+
+/// A glob that matches the file it is in: every file includes every file. Without cycle
+/// detection 2 files made 65,536 reads and 3 files took over 20 s.
+#[test]
+fn self_including_glob_stops_at_the_cycle() {
+    for count in [2, 3] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..count {
+            fs::write(dir.path().join(format!("{i}.conf")), "include *.conf\n").expect("write");
+        }
+        let loaded = config::load(&dir.path().join("0.conf")).expect("load");
+        assert!(!loaded.is_valid());
+        assert!(
+            loaded.errors().all(|e| e.message.contains("include cycle")),
+            "{}",
+            loaded.render()
+        );
+        assert!(loaded.errors().next().is_some());
+        // Each file read once per path through the include tree, no more: 1 + 1 for two
+        // files, 1 + 2 + 2 for three.
+        assert_eq!(loaded.sources.len(), if count == 2 { 2 } else { 5 });
+    }
+}
+
+/// Files that include the next one twice side by side (no cycle): 2^16 reads without the
+/// cap on the number of files.
+#[test]
+fn side_by_side_includes_are_capped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..16 {
+        fs::write(
+            dir.path().join(format!("f{i}.conf")),
+            format!("include f{n}.conf\ninclude f{n}.conf\n", n = i + 1),
+        )
+        .expect("write");
+    }
+    fs::write(dir.path().join("f16.conf"), "# leaf\n").expect("write");
+    let loaded = config::load(&dir.path().join("f0.conf")).expect("load");
+    let errors: Vec<_> = loaded.errors().collect();
+    assert_eq!(errors.len(), 1, "{}", loaded.render());
+    assert!(
+        errors[0].message.contains("too many configuration files")
+            && errors[0].message.contains("1000"),
+        "{:?}",
+        errors[0]
+    );
+    assert_eq!(loaded.sources.len(), config::expand::MAX_CONFIG_FILES);
+    // Twice side by side within the caps is allowed.
+    let loaded = config::load(&dir.path().join("f12.conf")).expect("load");
+    assert!(loaded.is_valid(), "{}", loaded.render());
+    assert_eq!(loaded.sources.len(), 31);
+}
+
+#[test]
+fn included_bytes_are_capped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mib = "# filler line of a comment\n".repeat(1024 * 1024 / 27 + 1);
+    fs::write(dir.path().join("big.conf"), &mib).expect("write");
+    fs::write(
+        dir.path().join("main.conf"),
+        "include big.conf\n".repeat(20),
+    )
+    .expect("write");
+    let loaded = config::load(&dir.path().join("main.conf")).expect("load");
+    let errors: Vec<_> = loaded.errors().collect();
+    assert_eq!(errors.len(), 1, "{}", loaded.render());
+    assert!(
+        errors[0].message.contains("configuration too large"),
+        "{:?}",
+        errors[0]
+    );
+    assert_eq!(errors[0].span.line, 16);
+}
+
+#[test]
+fn include_of_a_fifo_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.conf");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    fs::write(dir.path().join("main.conf"), "include fifo.conf\n").expect("write");
+    let loaded = config::load(&dir.path().join("main.conf")).expect("load");
     assert!(
         loaded
             .errors()
-            .any(|e| e.message.contains("nested too deeply"))
+            .any(|e| e.message.contains("not a regular file")),
+        "{}",
+        loaded.render()
     );
 }
 
@@ -168,7 +274,7 @@ fn full_address_line_syntax() {
     let text = instance(
         "virtual_ipaddress {\n 192.0.2.7/24 brd 192.0.2.255 dev eth1 scope link label eth1:7 \
          peer 192.0.2.8 home -nodad noprefixroute autojoin no_track preferred_lft forever\n \
-         192.0.2.9 brd +\n}\nvirtual_ipaddress_excluded {\n 2001:db8::7/64 dev eth0\n}\n",
+         192.0.2.9 brd +\n}\n",
     );
     let model = ok(&text);
     let i = &model.instances[0];
@@ -185,7 +291,6 @@ fn full_address_line_syntax() {
     assert_eq!(v.preferred_lft, Some(config::PreferredLifetime::Forever));
     assert_eq!(i.vips[1].brd, Some(config::Broadcast::SetHostBits));
     assert_eq!(i.vips[1].prefix_len, 32);
-    assert_eq!(i.excluded_vips[0].prefix_len, 64);
 }
 
 #[test]
@@ -267,8 +372,39 @@ fn authentication_rules() {
         &auth("PASS", "x").replace(" interface", " version 3\n interface"),
         "only supported with VRRPv2",
     );
-    let model = has_warning(&auth("AH", "x"), "AH is not supported");
-    assert_eq!(model.instances[0].auth, None);
+    // AH: an error (keepalived drops plain adverts when it expects AH: two masters).
+    let text = auth("AH", "x");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].message.contains("auth_type AH"), "{errs:#?}");
+    assert!(errs[0].message.contains("both nodes would be master"));
+    assert_eq!((errs[0].span.line, errs[0].span.col), (5, 12));
+    let help = errs[0].help.as_deref().unwrap_or("");
+    assert!(
+        help.contains("PASS") && help.contains("on both nodes"),
+        "{help}"
+    );
+    has_error(&auth("ah", "x"), "auth_type AH");
+    // An unknown keyword inside authentication (a future auth scheme) is an error.
+    has_error(
+        &instance(&format!(
+            "authentication {{\n auth_type PASS\n auth_pass x\n auth_key 1\n}}\n{VIPS}"
+        )),
+        "unknown keyword `auth_key` in authentication",
+    );
+    // keepalived 2.4's HMAC authentication has its own error.
+    let errs = errors(&instance(&format!(
+        "auth_hmac {{\n key 1 secret\n active_key 1\n}}\n{VIPS}"
+    )));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0]
+            .message
+            .contains("keepalived 2.4 HMAC authentication is not implemented by this baton"),
+        "{errs:#?}"
+    );
+    assert!(errs[0].message.contains("both nodes would be master"));
+    assert_eq!((errs[0].span.line, errs[0].span.col), (4, 2));
 }
 
 #[test]
@@ -320,7 +456,7 @@ fn fallback_extension() {
         "manual or automatic",
     );
     has_warning(
-        &instance(&format!("state MASTER\nnopreempt\n{VIPS}")),
+        &instance(&format!("state MASTER\npriority 150\nnopreempt\n{VIPS}")),
         "no effect with state MASTER",
     );
 }
@@ -365,7 +501,7 @@ fn global_defs_are_typed() {
     let text = format!(
         "global_defs {{\n router_id r1\n vrrp_version 3\n script_user baton\n enable_script_security\n \
          vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n vrrp_garp_interval 0.001\n \
-         vrrp_rt_priority 50\n vrrp_priority -5\n vrrp_no_swap\n vrrp_startup_delay 5.5\n notify_fifo /run/f\n \
+         vrrp_rt_priority 50\n vrrp_priority -5\n vrrp_no_swap\n notify_fifo /run/f\n \
          vrrp_iptables\n}}\n{}",
         instance(&format!("garp_master_repeat 4\n{VIPS}"))
     );
@@ -377,8 +513,8 @@ fn global_defs_are_typed() {
     assert_eq!((g.garp.master_delay_s, g.garp.master_repeat), (1, 2));
     assert_eq!(g.garp_interval_us, 1000);
     assert_eq!(
-        (g.rt_priority, g.nice, g.no_swap, g.startup_delay_ms),
-        (Some(50), Some(-5), true, 5500)
+        (g.rt_priority, g.nice, g.no_swap),
+        (Some(50), Some(-5), true)
     );
     let i = &model.instances[0];
     assert_eq!(i.version, Version::V3);
@@ -393,23 +529,208 @@ fn global_defs_are_typed() {
 }
 
 #[test]
-fn duplicates_unknowns_and_skipped_blocks_warn() {
+fn duplicates_and_skipped_blocks_warn_unknowns_are_errors() {
+    let body = format!("priority 10\npriority 20\nprioritee 5\nsmtp_alert\n{VIPS}");
     let text = format!(
         "virtual_server 192.0.2.1 80 {{\n real_server 192.0.2.2 80 {{\n weight 1\n }}\n}}\n{}",
-        instance(&format!(
-            "priority 10\npriority 20\nprioritee 5\nsmtp_alert\n{VIPS}"
-        ))
+        instance(&body)
     );
     let (model, diags) = config::parse_str("t.conf", &text);
-    let model = model.expect("valid");
-    assert_eq!(model.instances[0].priority, 20);
+    assert!(model.is_none());
     let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 4, "{messages:#?}");
     assert!(messages[0].contains("`virtual_server` block is not used"));
     assert!(messages[1].contains("`priority` is set twice"));
     assert!(messages[2].contains("unknown keyword `prioritee`"));
+    assert!(diags[2].is_error());
+    assert_eq!((diags[2].span.line, diags[2].span.col), (11, 1));
     assert_eq!(diags[2].help.as_deref(), Some("did you mean `priority`?"));
     assert!(messages[3].contains("`smtp_alert` in vrrp_instance is not supported"));
+    assert!(!diags[3].is_error());
+
+    // The opt-out: one global_defs line, before or after, makes them warnings again.
+    let opt_out = "global_defs {\n baton_unknown_keywords warning\n}\n";
+    for text in [format!("{opt_out}{text}"), format!("{text}{opt_out}")] {
+        let (model, diags) = config::parse_str("t.conf", &text);
+        let model = model.unwrap_or_else(|| panic!("valid: {diags:#?}"));
+        assert_eq!(model.instances[0].priority, 20);
+        let unknown = diags
+            .iter()
+            .find(|d| d.message.contains("unknown keyword `prioritee`"))
+            .expect("still reported");
+        assert!(!unknown.is_error());
+        assert_eq!(unknown.help.as_deref(), Some("did you mean `priority`?"));
+    }
+    // `error` is the default; anything else is a mistake.
+    has_error(
+        &format!("global_defs {{\n baton_unknown_keywords error\n}}\n{text}"),
+        "unknown keyword `prioritee`",
+    );
+    has_error(
+        &format!(
+            "global_defs {{\n baton_unknown_keywords warn\n}}\n{}",
+            instance(VIPS)
+        ),
+        "baton_unknown_keywords must be `error` or `warning`",
+    );
+    // Every block's unknown keywords are errors; the help names the opt-out.
+    for text in [
+        format!("global_defs {{\n zzz_new 1\n}}\n{}", instance(VIPS)),
+        format!(
+            "vrrp_script s {{\n script /bin/true\n zzz_new 1\n}}\n{}",
+            instance(VIPS)
+        ),
+        format!(
+            "{}vrrp_sync_group G {{\n group {{\n VI_1\n }}\n zzz_new 1\n}}\n",
+            instance(VIPS)
+        ),
+        instance(&format!("zzz_new 1\n{VIPS}")),
+        format!("zzz_new 1\n{}", instance(VIPS)),
+    ] {
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].message.contains("unknown keyword `zzz_new`"));
+        assert!(
+            errs[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("baton_unknown_keywords warning")),
+            "{errs:#?}"
+        );
+    }
+}
+
+/// Keywords whose absence of effect would change who hears whom, who wins or what goes on
+/// the wire are errors, whatever `baton_unknown_keywords` says; harmless ones warn.
+/// keepalived derives priority 255 (address owner) from `state MASTER` alone; baton's
+/// default is 100. Refuse the silent disagreement.
+#[test]
+fn state_master_without_priority_is_an_error() {
+    let errs = errors(&instance(&format!("state MASTER\n{VIPS}")));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0]
+            .message
+            .contains("`state MASTER` without `priority`")
+    );
+    assert_eq!((errs[0].span.line, errs[0].span.col), (4, 8));
+    assert_eq!(
+        ok(&instance(&format!("state MASTER\npriority 255\n{VIPS}"))).instances[0].priority,
+        255
+    );
+    assert_eq!(
+        ok(&instance(&format!("state BACKUP\n{VIPS}"))).instances[0].priority,
+        100
+    );
+}
+
+#[test]
+fn refused_keywords_are_errors_with_the_reason() {
+    use config::validate::keywords::{GLOBAL_REFUSED, INSTANCE_REFUSED, SYNC_GROUP_REFUSED};
+    let opt_out = "global_defs {\n baton_unknown_keywords warning\n}\n";
+    let check = |text: String, kw: &str, block: &str, line: u32| {
+        for text in [text.clone(), format!("{text}{opt_out}")] {
+            let errs = errors(&text);
+            assert_eq!(errs.len(), 1, "{kw}: {errs:#?}");
+            assert!(
+                errs[0]
+                    .message
+                    .starts_with(&format!("baton does not implement `{kw}` (in {block})")),
+                "{errs:#?}"
+            );
+            assert_eq!(errs[0].span.line, line, "{kw}");
+            assert!(
+                errs[0]
+                    .help
+                    .as_deref()
+                    .is_some_and(|h| h.contains("remove"))
+            );
+        }
+    };
+    for (kw, _) in GLOBAL_REFUSED {
+        check(
+            format!("global_defs {{\n {kw} 1\n}}\n{}", instance(VIPS)),
+            kw,
+            "global_defs",
+            2,
+        );
+    }
+    for (kw, _) in INSTANCE_REFUSED {
+        check(instance(&format!("{kw} 1\n{VIPS}")), kw, "vrrp_instance", 4);
+        // Also written as a block.
+        check(
+            instance(&format!("{kw} {{\n x\n}}\n{VIPS}")),
+            kw,
+            "vrrp_instance",
+            4,
+        );
+    }
+    for (kw, _) in SYNC_GROUP_REFUSED {
+        check(
+            format!(
+                "{}vrrp_sync_group G {{\n group {{\n VI_1\n }}\n {kw} {{\n p\n }}\n}}\n",
+                instance(VIPS)
+            ),
+            kw,
+            "vrrp_sync_group",
+            13,
+        );
+    }
+    // Examples of harmless ones: a warning, the file loads.
+    has_warning(
+        &format!(
+            "global_defs {{\n smtp_server 192.0.2.9\n}}\n{}",
+            instance(VIPS)
+        ),
+        "`smtp_server` in global_defs is not supported",
+    );
+    has_warning(
+        &instance(&format!("promote_secondaries\n{VIPS}")),
+        "`promote_secondaries` in vrrp_instance is not supported",
+    );
+}
+
+/// keepalived drops the weights a sync group member tracks itself unless the group says
+/// `sync_group_tracking_weight`; baton applies them: refuse the difference.
+#[test]
+fn weighted_tracking_in_a_sync_group_needs_sync_group_tracking_weight() {
+    let member = |name: &str, vrid: u8, track: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n {track}\n \
+             virtual_ipaddress {{\n 192.0.2.{vrid}\n }}\n}}\n"
+        )
+    };
+    let script = "vrrp_script chk {\n script /bin/true\n weight -20\n}\n";
+    let group = |extra: &str| format!("vrrp_sync_group G {{\n group {{\n A\n B\n }}\n{extra}}}\n");
+    let members = format!(
+        "{script}{}{}",
+        member("A", 1, "track_script {\n chk\n }"),
+        member("B", 2, "track_interface {\n eth1 weight 10\n }")
+    );
+    let errs = errors(&format!("{members}{}", group("")));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(errs[0].message.contains("`A` is in sync group `G`"));
+    assert!(errs[0].message.contains("script chk (weight -20)"));
+    assert!(errs[1].message.contains("interface eth1 (weight 10)"));
+    assert!(
+        errs[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("sync_group_tracking_weight"))
+    );
+    let m = ok(&format!(
+        "{members}{}",
+        group(" sync_group_tracking_weight\n")
+    ));
+    assert!(m.sync_groups[0].tracking_weight);
+    ok(&format!("{members}{}", group(" global_tracking\n")));
+    // Weight 0 (failure means FAULT) is what keepalived does without the keyword.
+    ok(&format!(
+        "{script}{}{}{}",
+        member("A", 1, "track_script {\n chk weight 0\n }"),
+        member("B", 2, "track_interface {\n eth1\n }"),
+        group("")
+    ));
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn unknown_keyword_suggests_a_known_one() {
     assert_eq!(
         render(&text),
         "\
-warning: unknown keyword `advert_itn` in vrrp_instance
+error: unknown keyword `advert_itn` in vrrp_instance
  --> /etc/baton/baton.conf:7:5
   |
 7 |     advert_itn 1

@@ -38,15 +38,47 @@ pub trait Files {
     fn read(&self, path: &Path) -> io::Result<String>;
     /// The paths matching a glob pattern, sorted.
     fn glob(&self, pattern: &str) -> Result<Vec<PathBuf>, String>;
+    /// The path that identifies a file for include-cycle detection (the real filesystem
+    /// resolves symlinks, `.` and `..`); the path itself by default.
+    fn canonical(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
 }
 
 /// The real filesystem.
 pub struct RealFiles;
 
 impl Files for RealFiles {
+    /// Reads a regular file of at most [`MAX_CONFIG_BYTES`], without blocking on a FIFO or
+    /// a device (opened non-blocking, refused unless it is a regular file).
     fn read(&self, path: &Path) -> io::Result<String> {
-        let bytes = std::fs::read(path)?;
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let limit = MAX_CONFIG_BYTES as u64;
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("larger than {} MiB", MAX_CONFIG_BYTES >> 20),
+            ));
+        }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn canonical(&self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
     }
 
     fn glob(&self, pattern: &str) -> Result<Vec<PathBuf>, String> {
@@ -77,6 +109,13 @@ const INCLUDE_KEYWORDS: [&str; 6] = [
     "include", "includer", "includem", "includew", "includeb", "includea",
 ];
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// The most files one configuration may read, the main file included: a glob that matches
+/// the directory it is in, or files that include each other side by side, could otherwise
+/// fan out exponentially.
+pub const MAX_CONFIG_FILES: usize = 1000;
+/// The most bytes one configuration may read, over all its files (and the most one file
+/// may have).
+pub const MAX_CONFIG_BYTES: usize = 16 * 1024 * 1024;
 const MAX_SUBSTITUTION_DEPTH: usize = 16;
 const MAX_LINE_LEN: usize = 64 * 1024;
 /// All text that parameter substitution may produce: a multi-line parameter that uses
@@ -222,8 +261,14 @@ pub fn expand(
         tokens: Vec::new(),
         diagnostics: Vec::new(),
         substituted: 0,
+        stack: Vec::new(),
+        files_read: 1,
+        bytes_read: text.len(),
+        exhausted: false,
     };
     let dir = Path::new(path).parent().map(Path::to_path_buf);
+    let canonical = files.canonical(Path::new(path));
+    expander.stack.push((canonical, path.to_string()));
     expander.expand_file(path, text, dir);
     Expanded {
         tokens: expander.tokens,
@@ -242,6 +287,13 @@ struct Expander<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Bytes produced by substitution so far (bounded by `MAX_SUBSTITUTED`).
     substituted: usize,
+    /// The files being read, outermost first: canonical path and path as shown.
+    stack: Vec<(PathBuf, String)>,
+    /// Files and bytes read so far (bounded by `MAX_CONFIG_FILES`, `MAX_CONFIG_BYTES`).
+    files_read: usize,
+    bytes_read: usize,
+    /// A cap was reached: every later include is skipped (reported once).
+    exhausted: bool,
 }
 
 impl Expander<'_> {
@@ -428,6 +480,9 @@ impl Expander<'_> {
     }
 
     fn include(&mut self, line: &Line, tokens: &[lex::LineToken]) {
+        if self.exhausted {
+            return;
+        }
         let keyword_span = line.span(tokens[0].start, tokens[0].end);
         let Some(arg) = tokens.get(1) else {
             self.diagnostics.push(
@@ -477,19 +532,76 @@ impl Expander<'_> {
             ));
         }
         for path in paths {
+            if self.exhausted {
+                return;
+            }
             self.include_file(&path, span);
         }
     }
 
     fn include_file(&mut self, path: &Path, span: Span) {
+        let shown = path.display().to_string();
+        let canonical = self.files.canonical(path);
+        if let Some(start) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let chain: Vec<&str> = self.stack[start..]
+                .iter()
+                .map(|(_, p)| p.as_str())
+                .chain(std::iter::once(shown.as_str()))
+                .collect();
+            self.diagnostics.push(
+                Diagnostic::error(span, format!("include cycle: {}", chain.join(" includes ")))
+                    .with_help(
+                        "a file cannot include itself, directly or through other files; \
+                     narrow the pattern (a glob must not match the file it is in)",
+                    ),
+            );
+            return;
+        }
+        if self.files_read >= MAX_CONFIG_FILES {
+            self.exhausted = true;
+            self.diagnostics.push(
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "too many configuration files: {shown} would be file number {}, \
+                         over the limit of {MAX_CONFIG_FILES}; it and every later include \
+                         are not read",
+                        self.files_read + 1
+                    ),
+                )
+                .with_help(
+                    "the same files are probably included again and again; include each once",
+                ),
+            );
+            return;
+        }
         match self.files.read(path) {
             Ok(text) => {
+                self.files_read += 1;
+                self.bytes_read = self.bytes_read.saturating_add(text.len());
+                if self.bytes_read > MAX_CONFIG_BYTES {
+                    self.exhausted = true;
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            span,
+                            format!(
+                                "configuration too large: with {shown} the files read come to \
+                                 more than {} MiB; it and every later include are not read",
+                                MAX_CONFIG_BYTES >> 20
+                            ),
+                        )
+                        .with_help("the same files are probably included again and again; include each once"),
+                    );
+                    return;
+                }
                 let dir = path.parent().map(Path::to_path_buf);
-                self.expand_file(&path.display().to_string(), text, dir);
+                self.stack.push((canonical, shown.clone()));
+                self.expand_file(&shown, text, dir);
+                self.stack.pop();
             }
             Err(e) => self.diagnostics.push(Diagnostic::error(
                 span,
-                format!("cannot read included file {}: {e}", path.display()),
+                format!("cannot read included file {shown}: {e}"),
             )),
         }
     }

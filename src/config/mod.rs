@@ -22,12 +22,17 @@
 //! - `flap_hold_down SECONDS`: after becoming BACKUP or FAULT, do not become MASTER by
 //!   preemption again for this long (default 0 = off).
 //!
-//! # What is read but not acted on
+//! # What is read but not acted on, and what is refused
 //!
-//! keepalived keywords that baton does not implement (LVS, checkers, SMTP, SNMP, routes and
-//! rules, VMAC, BFD, ...) produce a warning naming them and are otherwise ignored; blocks such
-//! as `virtual_server` are skipped whole with one warning. `~SEQ`/`~LST` lines are reported
-//! and skipped.
+//! keepalived keywords that are harmless to ignore (LVS, checkers, SMTP, SNMP, process
+//! tuning, ...) produce a warning naming them; blocks such as `virtual_server` are skipped
+//! whole with one warning. Keywords whose absence of effect would change who hears whom,
+//! who wins or what goes on the wire (`auth_type AH`, `auth_hmac`, `use_vmac`,
+//! `virtual_routes`, `track_process`, ...: [`validate::keywords`]) are errors. Unknown
+//! keywords are errors too, unless `global_defs` says `baton_unknown_keywords warning`.
+//! `~SEQ`/`~LST` lines are reported and skipped. Includes are bounded: no cycles (by
+//! canonical path), at most [`expand::MAX_CONFIG_FILES`] files and
+//! [`expand::MAX_CONFIG_BYTES`] bytes.
 
 pub mod diag;
 pub mod diff;

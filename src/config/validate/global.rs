@@ -158,8 +158,21 @@ fn read_item(
                 g.notify_timeout_ms = ms.max(1);
             }
         }
-        "vrrp_startup_delay" => {
-            g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0)
+        super::UNKNOWN_KEYWORDS => {
+            // Read before anything else by `unknown_keywords_are_warnings`; checked here.
+            if let Some(arg) = one_arg(cx, item, "warning")
+                && !matches!(arg.value.as_str(), "warning" | "error")
+            {
+                cx.error(
+                    arg.span,
+                    format!(
+                        "{} must be `error` or `warning`, found `{}`",
+                        super::UNKNOWN_KEYWORDS,
+                        arg.value
+                    ),
+                    Some("expected error (the default) or warning".to_string()),
+                );
+            }
         }
         "vrrp_mcast_group4" => {
             if let Some(IpAddr::V4(a)) = multicast(cx, item, false) {
@@ -171,15 +184,27 @@ fn read_item(
                 g.mcast_group6 = a;
             }
         }
-        "vrrp_lower_prio_no_advert" => {
-            g.lower_prio_no_advert = bool_opt(cx, item).unwrap_or(false);
-        }
-        "vrrp_higher_prio_send_advert" => {
-            g.higher_prio_send_advert = bool_opt(cx, item).unwrap_or(false);
+        _ if let Some(why) = keywords::refused(keywords::GLOBAL_REFUSED, kw) => {
+            cx.refused(item, "global_defs", why);
         }
         _ if keywords::GLOBAL_IGNORED.contains(&kw) => cx.ignored(item, "global_defs"),
         _ => cx.unknown(item, "global_defs", keywords::GLOBAL),
     }
+}
+
+/// Whether any `global_defs` says `baton_unknown_keywords warning`. It applies to the
+/// whole configuration, wherever it is written (before or after the unknown keywords,
+/// in the main file or an included one); the last one wins.
+pub fn unknown_keywords_are_warnings(items: &[Item]) -> bool {
+    items
+        .iter()
+        .filter(|i| i.keyword.value == "global_defs")
+        .filter_map(|i| i.block.as_ref())
+        .flat_map(|b| b.items.iter())
+        .filter(|i| i.keyword.value == super::UNKNOWN_KEYWORDS)
+        .filter_map(|i| i.args.first())
+        .next_back()
+        .is_some_and(|a| a.value == "warning")
 }
 
 fn micros(cx: &mut Ctx, item: &Item) -> Option<u64> {

@@ -89,10 +89,13 @@ fn error_count(cx: &Ctx) -> usize {
 
 fn read_item(cx: &mut Ctx, d: &mut Draft, seen: &mut Seen, item: &Item, refs: &Refs) {
     let kw = item.keyword.value.as_str();
+    if let Some(why) = keywords::refused(keywords::INSTANCE_REFUSED, kw) {
+        cx.refused(item, "vrrp_instance", why);
+        return;
+    }
     let is_block = matches!(
         kw,
         "virtual_ipaddress"
-            | "virtual_ipaddress_excluded"
             | "unicast_peer"
             | "authentication"
             | "track_interface"
@@ -125,10 +128,6 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
                     add_vip(cx, &mut d.vips, v, line.keyword.span);
                 }
             }
-        }
-        "virtual_ipaddress_excluded" => {
-            d.excluded
-                .extend(items.iter().filter_map(|line| virtual_address(cx, line)));
         }
         "unicast_peer" => {
             for line in items {
@@ -174,8 +173,6 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "preempt" => d.preempt = flag(cx, item).then_some(span),
         "preempt_delay" => d.preempt_delay_ms = values::millis_arg(cx, item, 1000).unwrap_or(0),
         "accept" => d.accept = Some(flag(cx, item)),
-        "no_accept" => d.accept = Some(!flag(cx, item)),
-        "use_vmac" => d.use_vmac = Some(use_vmac(cx, item)),
         "strict_mode" => d.strict = bool_opt(cx, item),
         "skip_check_adv_addr" => d.skip_check_adv_addr = bool_opt(cx, item),
         "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),
@@ -268,19 +265,6 @@ fn script_command(cx: &mut Ctx, item: &Item) -> Option<Command> {
     Some(cmd)
 }
 
-fn use_vmac(cx: &mut Ctx, item: &Item) -> Vmac {
-    cx.warning(
-        item.keyword.span,
-        "use_vmac is not supported by baton yet; the VIPs will use the interface's own MAC",
-        None,
-    );
-    values::extra_args(cx, item, 2);
-    Vmac {
-        name: item.args.first().map(|a| a.value.clone()),
-        mac: item.args.get(1).map(|a| a.value.clone()),
-    }
-}
-
 fn authentication(cx: &mut Ctx, item: &Item, items: &[Item]) -> Option<(Auth, Span)> {
     let mut kind: Option<&Spanned<String>> = None;
     let mut pass: Option<&Spanned<String>> = None;
@@ -302,11 +286,18 @@ fn authentication(cx: &mut Ctx, item: &Item, items: &[Item]) -> Option<(Auth, Sp
     match kind.map(|k| k.value.to_ascii_uppercase()) {
         Some(k) if k == "PASS" => {}
         Some(k) if k == "AH" => {
-            // A warning, not an error, so that keepalived's sample configs load.
-            cx.warning(
+            // Running without authentication would be less security than the file asks
+            // for, and keepalived drops adverts without the AH header: both would be master.
+            cx.error(
                 kind.map_or(span, |k| k.span),
-                "auth_type AH is not supported by baton; this instance runs without authentication",
-                Some("use auth_type PASS, or remove the authentication block".to_string()),
+                "auth_type AH (IPsec AH, IP protocol 51) is not implemented by baton; a \
+                 keepalived node with AH drops baton's plain adverts and both nodes would be \
+                 master",
+                Some(
+                    "use `auth_type PASS` on both nodes, or remove the authentication block on \
+                     both nodes"
+                        .to_string(),
+                ),
             );
             return None;
         }
@@ -374,6 +365,18 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         .as_ref()
         .map_or(Some(100), |a| advert_int(cx, a, version));
     let strict = d.strict.unwrap_or(g.strict);
+    if let (Some((InitialState::Master, span)), None) = (d.state, d.priority) {
+        // keepalived derives the priority from `state MASTER`: 255, the address owner.
+        cx.error(
+            span,
+            "`state MASTER` without `priority`: keepalived makes this node the address owner \
+             (priority 255), baton would use 100, so the nodes would not agree on who wins",
+            Some(
+                "write the priority: `priority 255` as keepalived does, or the one you mean"
+                    .to_string(),
+            ),
+        );
+    }
     check_addresses(cx, &d, family, strict);
     check_auth(cx, &d, version, strict);
     let fallback = resolve_fallback(cx, &d);
@@ -476,8 +479,8 @@ fn family(cx: &mut Ctx, name: &Spanned<String>, d: &Draft) -> Family {
                     vip.addr
                 ),
                 Some(
-                    "use one family per vrrp_instance; put other addresses in \
-                     virtual_ipaddress_excluded or another instance"
+                    "use one family per vrrp_instance; put the other addresses in another \
+                     instance"
                         .to_string(),
                 ),
             );

@@ -60,11 +60,9 @@ pub const GLOBAL: &[&str] = &[
     "vrrp_check_unicast_src",
     "vrrp_skip_check_adv_addr",
     "vrrp_strict",
-    "vrrp_startup_delay",
     "vrrp_mcast_group4",
     "vrrp_mcast_group6",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_higher_prio_send_advert",
+    "baton_unknown_keywords",
 ];
 
 /// keepalived `global_defs` keywords that baton accepts and ignores (with a warning): the
@@ -113,8 +111,6 @@ pub const GLOBAL_IGNORED: &[&str] = &[
     "nftables_ipvs",
     "nftables_ipvs_priority",
     "nftables_ipvs_start_fwmark",
-    "vrrp_garp_extra_if",
-    "vrrp_down_timer_adverts",
     "vrrp_cpu_affinity",
     "vrrp_rlimit_rttime",
     "vrrp_notify_priority_changes",
@@ -167,6 +163,85 @@ pub const GLOBAL_IGNORED: &[&str] = &[
     "instance",
     "use_pid_dir",
     "child_wait_time",
+    "bfd_rlimit_rtime",
+    "checker_rlimit_rtime",
+    "vrrp_rlimit_rtime",
+    "dbus_no_interface_name",
+    "disable_local_igmp",
+    "iproute_etc_dir",
+    "iproute_usr_dir",
+    "json_dump_file",
+    "json_version",
+    "lvs_flush_onstop",
+    "lvs_process_name",
+    "no_email_faults",
+    "process_names",
+    "snmp_rs_stats_update_interval",
+    "snmp_vs_stats_update_interval",
+    "state_dump_file",
+    "stats_dump_file",
+    "use_symlink_paths",
+];
+
+/// keepalived `global_defs` keywords that baton refuses (an error, never a warning): not
+/// acting on them would change who hears whom, who wins the election or what goes on the
+/// wire. Each with what it would change.
+pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
+    (
+        "vrrp_startup_delay",
+        "this node would start VRRP at once and could become master before its network \
+         hears the other node's adverts",
+    ),
+    (
+        "vrrp_delay_after_boot",
+        "this node would start VRRP at once and could become master before its network \
+         hears the other node's adverts",
+    ),
+    (
+        "vrrp_lower_prio_no_advert",
+        "a master would still answer lower-priority adverts (what goes on the wire)",
+    ),
+    (
+        "vrrp_higher_prio_send_advert",
+        "a master would not advertise before yielding to a higher priority (what goes on \
+         the wire)",
+    ),
+    (
+        "vrrp_garp_extra_if",
+        "no periodic gratuitous ARPs would go out on the extra interfaces",
+    ),
+    (
+        "vrrp_vmac_garp_intvl",
+        "no periodic gratuitous ARPs would go out on the extra interfaces",
+    ),
+    (
+        "vrrp_down_timer_adverts",
+        "a backup would take over after a different number of missed adverts than the \
+         other node expects",
+    ),
+    (
+        "vrrp_owner_ignore_adverts",
+        "an address owner would still yield to other adverts (who wins the election)",
+    ),
+    (
+        "v3_checksum_as_v2",
+        "VRRPv3 IPv4 adverts would carry a checksum the other node rejects: both nodes \
+         would be master",
+    ),
+];
+
+/// Parsed and checked, but this version does not act on them; harmless to ignore (listed
+/// in baton.conf(5), "WHAT THIS VERSION DOES NOT ACT ON YET").
+pub const NOT_ACTED_ON: &[&str] = &[
+    "state",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "vrrp_skip_check_adv_addr",
+    "skip_check_adv_addr",
+    "preferred_lft",
+    "debug",
 ];
 
 pub const SCRIPT: &[&str] = &[
@@ -191,7 +266,6 @@ pub const INSTANCE: &[&str] = &[
     "version",
     "native_ipv6",
     "virtual_ipaddress",
-    "virtual_ipaddress_excluded",
     "mcast_src_ip",
     "mcast_dst_ip",
     "unicast_src_ip",
@@ -206,7 +280,6 @@ pub const INSTANCE: &[&str] = &[
     "preempt",
     "preempt_delay",
     "accept",
-    "no_accept",
     "garp_master_delay",
     "garp_master_repeat",
     "garp_lower_prio_delay",
@@ -219,7 +292,6 @@ pub const INSTANCE: &[&str] = &[
     "notify_fault",
     "notify_stop",
     "notify_master_rx_lower_pri",
-    "use_vmac",
     "strict_mode",
     "skip_check_adv_addr",
     "check_unicast_src",
@@ -236,26 +308,123 @@ pub const INSTANCE: &[&str] = &[
 pub const INSTANCE_IGNORED: &[&str] = &[
     "smtp_alert",
     "lvs_sync_daemon_interface",
-    "virtual_routes",
-    "virtual_rules",
-    "vrf",
-    "use_vmac_addr",
-    "vmac_xmit_base",
-    "use_ipvlan",
-    "track_process",
-    "track_bfd",
-    "track_src_ip",
-    "unicast_fault_no_peer",
-    "old_unicast_checksum",
-    "garp_extra_if",
-    "down_timer_adverts",
-    "lower_prio_no_advert",
-    "higher_prio_send_advert",
     "promote_secondaries",
     "notify_priority_changes",
     "notify_deleted",
     "kernel_rx_buf_size",
     "linkbeat_use_polling",
+    "no_virtual_ipaddress",
+];
+
+/// keepalived `vrrp_instance` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
+pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
+    (
+        "auth_hmac",
+        "keepalived 2.4 HMAC authentication is not implemented by this baton; its adverts \
+         would carry no HMAC, the other node would drop them and both nodes would be master",
+    ),
+    (
+        "use_vmac",
+        "adverts and gratuitous ARPs would carry the interface's own MAC, not the virtual \
+         MAC clients and the other node expect",
+    ),
+    (
+        "use_vmac_addr",
+        "addresses would not be put on VMAC interfaces (what goes on the wire)",
+    ),
+    (
+        "vmac_xmit_base",
+        "adverts would go out on a different interface than the file asks (who hears whom)",
+    ),
+    (
+        "use_ipvlan",
+        "no ipvlan interface would be made; adverts and addresses would use the interface \
+         itself",
+    ),
+    (
+        "vrf",
+        "adverts and addresses would be in the default VRF, not the one asked (who hears \
+         whom)",
+    ),
+    (
+        "track_process",
+        "the tracked processes' weights and faults would be dropped (who wins the \
+         election); the vrrp_track_process blocks are skipped",
+    ),
+    (
+        "track_bfd",
+        "the BFD sessions' weights and faults would be dropped (who wins the election); \
+         the bfd_instance blocks are skipped",
+    ),
+    (
+        "track_src_ip",
+        "losing the source address would not put the instance in FAULT (who wins the \
+         election)",
+    ),
+    (
+        "unicast_fault_no_peer",
+        "an instance without peers would not be in FAULT (who wins the election)",
+    ),
+    (
+        "old_unicast_checksum",
+        "unicast adverts would carry a checksum the other node rejects: both nodes would \
+         be master",
+    ),
+    (
+        "v3_checksum_as_v2",
+        "VRRPv3 IPv4 adverts would carry a checksum the other node rejects: both nodes \
+         would be master",
+    ),
+    (
+        "garp_extra_if",
+        "no periodic gratuitous ARPs would go out on the extra interfaces",
+    ),
+    (
+        "vmac_garp_intvl",
+        "no periodic gratuitous ARPs would go out on the extra interfaces",
+    ),
+    (
+        "down_timer_adverts",
+        "a backup would take over after a different number of missed adverts than the \
+         other node expects",
+    ),
+    (
+        "lower_prio_no_advert",
+        "a master would still answer lower-priority adverts (what goes on the wire)",
+    ),
+    (
+        "higher_prio_send_advert",
+        "a master would not advertise before yielding to a higher priority (what goes on \
+         the wire)",
+    ),
+    (
+        "owner_ignore_adverts",
+        "an address owner would still yield to other adverts (who wins the election)",
+    ),
+    (
+        "timer_expired_backup",
+        "a master with nopreempt would not return to backup when another may have taken \
+         over: both nodes could be master",
+    ),
+    (
+        "thread_timer_expired",
+        "a master with nopreempt would not return to backup when another may have taken \
+         over: both nodes could be master",
+    ),
+    (
+        "virtual_ipaddress_excluded",
+        "the master would not hold these addresses",
+    ),
+    (
+        "virtual_routes",
+        "the master would not install these routes",
+    ),
+    ("virtual_rules", "the master would not install these rules"),
+    (
+        "no_accept",
+        "the master would accept traffic for the virtual addresses that the file says to \
+         drop (baton installs no firewall rules)",
+    ),
 ];
 
 pub const SYNC_GROUP: &[&str] = &[
@@ -269,16 +438,32 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_script",
     "track_file",
     "sync_group_tracking_weight",
+    "global_tracking",
 ];
 
-pub const SYNC_GROUP_IGNORED: &[&str] = &[
-    "smtp_alert",
-    "global_tracking",
-    "notify_priority_changes",
-    "notify_deleted",
-    "track_process",
-    "track_bfd",
+pub const SYNC_GROUP_IGNORED: &[&str] =
+    &["smtp_alert", "notify_priority_changes", "notify_deleted"];
+
+/// keepalived `vrrp_sync_group` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
+pub const SYNC_GROUP_REFUSED: &[(&str, &str)] = &[
+    (
+        "track_process",
+        "the tracked processes' faults would be dropped (who wins the election); the \
+         vrrp_track_process blocks are skipped",
+    ),
+    (
+        "track_bfd",
+        "the BFD sessions' faults would be dropped (who wins the election); the \
+         bfd_instance blocks are skipped",
+    ),
 ];
+
+/// The reason a keyword is refused in `list`, if it is.
+pub fn refused(list: &[(&'static str, &'static str)], keyword: &str) -> Option<&'static str> {
+    list.iter()
+        .find(|(k, _)| *k == keyword)
+        .map(|(_, why)| *why)
+}
 
 pub const AUTH: &[&str] = &["auth_type", "auth_pass"];
 
@@ -376,6 +561,126 @@ mod tests {
         ];
         for k in lists.iter().flat_map(|l| l.iter()) {
             assert!(k.is_ascii(), "{k}");
+        }
+        for list in [GLOBAL_REFUSED, INSTANCE_REFUSED, SYNC_GROUP_REFUSED] {
+            for (k, _) in list {
+                assert!(k.is_ascii(), "{k}");
+            }
+        }
+    }
+}
+
+/// baton.conf(5) lists the refused, ignored and not-acted-on keywords; these tests keep its
+/// lists and the tables above the same.
+#[cfg(test)]
+mod man_page {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const PAGE: &str = include_str!("../../../packaging/baton.conf.5");
+
+    /// The text of the section `.SH "TITLE"`, up to the next `.SH`.
+    fn section(title: &str) -> &'static str {
+        let header = format!(".SH \"{title}\"\n");
+        let start = PAGE
+            .find(&header)
+            .unwrap_or_else(|| panic!("no section {title}"))
+            + header.len();
+        let rest = &PAGE[start..];
+        &rest[..rest.find("\n.SH ").unwrap_or(rest.len())]
+    }
+
+    /// Every keyword of the tables checked here.
+    fn universe() -> BTreeSet<&'static str> {
+        let mut all: BTreeSet<&str> = NOT_ACTED_ON.iter().copied().collect();
+        for list in [GLOBAL_IGNORED, INSTANCE_IGNORED, SYNC_GROUP_IGNORED] {
+            all.extend(list.iter().copied());
+        }
+        for list in [GLOBAL_REFUSED, INSTANCE_REFUSED, SYNC_GROUP_REFUSED] {
+            all.extend(list.iter().map(|(k, _)| *k));
+        }
+        all
+    }
+
+    /// The keywords of the tables named in `.B`/`.BR` lines of `text`.
+    fn listed(text: &str) -> BTreeSet<&'static str> {
+        let all = universe();
+        text.lines()
+            .filter_map(|l| l.strip_prefix(".BR ").or_else(|| l.strip_prefix(".B ")))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter_map(|w| all.get(w).copied())
+            .collect()
+    }
+
+    fn set(list: &[&'static str]) -> BTreeSet<&'static str> {
+        list.iter().copied().collect()
+    }
+
+    fn keys(list: &[(&'static str, &'static str)]) -> BTreeSet<&'static str> {
+        list.iter().map(|(k, _)| *k).collect()
+    }
+
+    /// The part of `text` after `from`, up to `to` (or its end).
+    fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
+        let start = text.find(from).unwrap_or_else(|| panic!("no {from:?}")) + from.len();
+        let rest = &text[start..];
+        &rest[..rest.find(to).unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn not_acted_on_list_matches() {
+        assert_eq!(
+            listed(section("WHAT THIS VERSION DOES NOT ACT ON YET")),
+            set(NOT_ACTED_ON)
+        );
+    }
+
+    #[test]
+    fn refused_lists_match() {
+        let refused = section("WHAT BATON REFUSES");
+        for (block, list) in [
+            ("global_defs", GLOBAL_REFUSED),
+            ("vrrp_instance", INSTANCE_REFUSED),
+            ("vrrp_sync_group", SYNC_GROUP_REFUSED),
+        ] {
+            let part = between(refused, &format!(".TP\n.B {block}\n"), ".TP\n");
+            assert_eq!(listed(part), keys(list), "{block}");
+        }
+    }
+
+    #[test]
+    fn ignored_lists_match() {
+        let with_warning = "Accepted and ignored with a warning";
+        let instance = between(section("VRRP_INSTANCE"), with_warning, "Refused");
+        assert_eq!(listed(instance), set(INSTANCE_IGNORED));
+        let group = between(section("VRRP_SYNC_GROUP"), with_warning, "Refused");
+        assert_eq!(listed(group), set(SYNC_GROUP_IGNORED));
+        // global_defs: examples only, each of them really ignored.
+        let global = between(section("GLOBAL_DEFS"), with_warning, ".SH");
+        let examples = listed(global);
+        assert!(examples.len() >= 5);
+        assert!(examples.is_subset(&set(GLOBAL_IGNORED)), "{examples:?}");
+    }
+
+    #[test]
+    fn tables_do_not_overlap() {
+        let parsed: BTreeSet<&str> = [GLOBAL, INSTANCE, SYNC_GROUP]
+            .iter()
+            .flat_map(|l| l.iter().copied())
+            .collect();
+        for list in [GLOBAL_REFUSED, INSTANCE_REFUSED, SYNC_GROUP_REFUSED] {
+            for (k, _) in list {
+                assert!(!parsed.contains(k), "{k} is both read and refused");
+            }
+        }
+        for (ignored, refused) in [
+            (GLOBAL_IGNORED, GLOBAL_REFUSED),
+            (INSTANCE_IGNORED, INSTANCE_REFUSED),
+            (SYNC_GROUP_IGNORED, SYNC_GROUP_REFUSED),
+        ] {
+            for (k, _) in refused {
+                assert!(!ignored.contains(k), "{k} is both ignored and refused");
+            }
         }
     }
 }

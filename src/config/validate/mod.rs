@@ -22,7 +22,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 #[derive(Default)]
 pub struct Ctx {
     pub diagnostics: Vec<Diagnostic>,
+    /// `baton_unknown_keywords warning`: unknown keywords are warnings, not errors.
+    pub unknown_is_warning: bool,
 }
+
+/// The `global_defs` keyword that turns unknown keywords from errors into warnings.
+pub const UNKNOWN_KEYWORDS: &str = "baton_unknown_keywords";
 
 impl Ctx {
     pub fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
@@ -37,14 +42,40 @@ impl Ctx {
         self.diagnostics.push(d);
     }
 
-    /// "unknown keyword `foo` in BLOCK", with a suggestion when one is close.
+    /// "unknown keyword `foo` in BLOCK", with a suggestion when one is close: an error,
+    /// or a warning with `baton_unknown_keywords warning`. An unknown keyword may be a
+    /// newer keepalived feature that changes the election or the wire (e.g. a new
+    /// authentication), so running without it is not assumed to be safe.
     pub fn unknown(&mut self, item: &Item, block: &str, known: &[&str]) {
-        let help =
-            keywords::closest(&item.keyword.value, known).map(|k| format!("did you mean `{k}`?"));
-        self.warning(
+        let suggestion = keywords::closest(&item.keyword.value, known);
+        let message = format!("unknown keyword `{}` in {block}", item.keyword.value);
+        if self.unknown_is_warning {
+            let help = suggestion.map(|k| format!("did you mean `{k}`?"));
+            self.warning(item.keyword.span, message, help);
+            return;
+        }
+        let help = match suggestion {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!(
+                "baton does not know it, so it cannot tell whether ignoring it is safe; remove \
+                 it, or add `{UNKNOWN_KEYWORDS} warning` to global_defs to ignore unknown \
+                 keywords with a warning"
+            ),
+        };
+        self.error(item.keyword.span, message, Some(help));
+    }
+
+    /// A keepalived keyword that baton does not implement and refuses, because running
+    /// without it would change who hears whom, who wins or what goes on the wire.
+    pub fn refused(&mut self, item: &Item, block: &str, why: &str) {
+        let kw = &item.keyword.value;
+        self.error(
             item.keyword.span,
-            format!("unknown keyword `{}` in {block}", item.keyword.value),
-            help,
+            format!("baton does not implement `{kw}` (in {block}); without it, {why}"),
+            Some(format!(
+                "remove `{kw}` here and on the other nodes, or keep keepalived for this \
+                 instance"
+            )),
         );
     }
 
@@ -130,7 +161,10 @@ impl Seen {
 
 /// Builds the model from the item tree. `None` when there is any error.
 pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
-    let mut cx = Ctx::default();
+    let mut cx = Ctx {
+        unknown_is_warning: global::unknown_keywords_are_warnings(items),
+        ..Ctx::default()
+    };
     let global = global::build(&mut cx, items);
     let scripts = scripts::build_scripts(&mut cx, items);
     let track_files = scripts::build_track_files(&mut cx, items);
@@ -163,6 +197,9 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     }
     check_instances(&mut cx, &instances);
     let sync_groups = sync::check(&mut cx, groups, &declared);
+    for group in &sync_groups {
+        sync::check_member_weights(&mut cx, group, &instances, &refs);
+    }
     let model = Model {
         global: global.global,
         scripts: scripts.valid,

@@ -14,6 +14,69 @@ pub struct GroupDraft {
     members: Vec<Spanned<String>>,
 }
 
+/// keepalived ignores the weights of what a sync group member tracks itself (a weighted
+/// script or file is not tracked at all, a weighted interface means FAULT) unless the
+/// group says `sync_group_tracking_weight`; baton always applies them. Rather than run
+/// with a priority the keepalived node would not compute, a weighted track in a member of
+/// a group without the keyword is an error at the member's name in `group { ... }`.
+pub fn check_member_weights(
+    cx: &mut Ctx,
+    group: &SyncGroup,
+    instances: &[super::instance::Built],
+    refs: &Refs,
+) {
+    if group.tracking_weight {
+        return;
+    }
+    for member in &group.members {
+        let Some(built) = instances.iter().find(|b| &b.instance.name == member) else {
+            continue;
+        };
+        let i = &built.instance;
+        let mut weighted: Vec<String> = Vec::new();
+        for t in &i.track_interfaces {
+            if t.weight != 0 {
+                weighted.push(format!("interface {} (weight {})", t.name, t.weight));
+            }
+        }
+        for t in &i.track_scripts {
+            let own = refs.scripts.valid.get(&t.name).map_or(0, |s| s.weight);
+            let w = t.weight.unwrap_or(own);
+            if w != 0 {
+                weighted.push(format!("script {} (weight {w})", t.name));
+            }
+        }
+        for t in &i.track_files {
+            let own = refs.track_files.valid.get(&t.name).map_or(0, |f| f.weight);
+            let w = t.weight.unwrap_or(own);
+            if w != 0 {
+                weighted.push(format!("file {} (weight {w})", t.name));
+            }
+        }
+        if weighted.is_empty() {
+            continue;
+        }
+        cx.error(
+            built.name_span,
+            format!(
+                "vrrp_instance `{}` is in sync group `{}` and tracks with weights: {}; \
+                 keepalived ignores such weights unless the group sets \
+                 sync_group_tracking_weight, baton applies them, so the nodes could \
+                 disagree on who wins",
+                i.name,
+                group.name,
+                weighted.join(", ")
+            ),
+            Some(format!(
+                "add `sync_group_tracking_weight` to vrrp_sync_group `{}` (the weights \
+                 apply, on keepalived nodes too), or give these tracks weight 0 (a failure \
+                 means FAULT)",
+                group.name
+            )),
+        );
+    }
+}
+
 pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
     let name = cx.name(item)?.clone();
     let children = cx.block(item, "group { VI_1 VI_2 }")?;
@@ -50,9 +113,12 @@ pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
                     _ => group.track_files = tracks::files(cx, items, refs),
                 }
             }
-            "sync_group_tracking_weight" => {
+            "sync_group_tracking_weight" | "global_tracking" => {
                 cx.no_block(child);
                 group.tracking_weight = bool_opt(cx, child).unwrap_or(false);
+            }
+            _ if let Some(why) = keywords::refused(keywords::SYNC_GROUP_REFUSED, kw) => {
+                cx.refused(child, "vrrp_sync_group", why);
             }
             _ if keywords::SYNC_GROUP_IGNORED.contains(&kw) => {
                 cx.ignored(child, "vrrp_sync_group");
