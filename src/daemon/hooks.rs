@@ -6,13 +6,16 @@
 //!
 //! Also the `notify_fifo` / `vrrp_notify_fifo` writer (keepalived's line format).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Internal;
@@ -83,6 +86,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The uid of `script_user`, whose files root may also use.
+    pub fn script_uid(&self) -> Option<u32> {
+        let user = self.script_user.as_ref()?;
+        crate::sys::user_ids(&user.user).map(|(uid, _)| uid)
+    }
+
     pub fn of(global: &config::Global, socket: PathBuf) -> Settings {
         Settings {
             timeout: std::time::Duration::from_millis(global.notify_timeout_ms),
@@ -176,10 +185,25 @@ struct Job {
     hooks: Vec<(&'static str, Spec)>,
 }
 
-/// One queue per instance or sync group.
+/// One queue per instance or sync group, and the `fallback_check` runs in flight.
 #[derive(Default)]
 pub struct Queues {
     queues: HashMap<String, (mpsc::UnboundedSender<Job>, JoinHandle<()>)>,
+    /// When the running `fallback_check` of each instance started.
+    checks: Rc<RefCell<HashMap<String, Instant>>>,
+}
+
+/// A `fallback_check` in flight; dropping it (when the check has ended) frees the instance
+/// for the next one.
+pub struct Running {
+    checks: Rc<RefCell<HashMap<String, Instant>>>,
+    name: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.checks.borrow_mut().remove(&self.name);
+    }
 }
 
 impl Queues {
@@ -205,6 +229,23 @@ impl Queues {
                 "the hook queue has stopped; hooks for {state} not run"
             );
         }
+    }
+
+    /// Claim the one `fallback_check` run `name` may have at a time; refused (with the
+    /// reason, for the operator) while one runs, whoever started it.
+    pub fn start_check(&self, name: &str) -> Result<Running, String> {
+        let mut checks = self.checks.borrow_mut();
+        if let Some(started) = checks.get(name) {
+            return Err(format!(
+                "a fallback check is already running (started {}s ago)",
+                started.elapsed().as_secs()
+            ));
+        }
+        checks.insert(name.to_string(), Instant::now());
+        Ok(Running {
+            checks: Rc::clone(&self.checks),
+            name: name.to_string(),
+        })
     }
 
     /// Let every queue finish what it holds (each hook is bounded by its timeout), then
@@ -244,6 +285,49 @@ async fn work(
     }
 }
 
+/// What a `fallback_check` run gave.
+pub struct CheckOutcome {
+    pub passed: bool,
+    /// "passed", "exit status 1: <stderr tail>", "timed out after 10.0s; ...", ...
+    pub detail: String,
+}
+
+/// Run `check` for instance `name` like every other script: the shell form, script
+/// security, `script_user`, its own process group killed whole at
+/// `fallback_check_timeout`. Success is exit status 0.
+pub async fn run_check(
+    name: &str,
+    check: &config::FallbackCheck,
+    settings: &Settings,
+) -> CheckOutcome {
+    let spec = Spec {
+        command: check.command.clone(),
+        extra_args: Vec::new(),
+        env: vec![
+            ("BATON_NAME".to_string(), name.to_string()),
+            (
+                "BATON_SOCKET".to_string(),
+                settings.socket.display().to_string(),
+            ),
+        ],
+        run_as: settings.script_user.clone(),
+        timeout: std::time::Duration::from_millis(check.timeout_ms),
+        secure: settings.secure,
+    };
+    let outcome = process::run(&spec).await;
+    if outcome.success() {
+        CheckOutcome {
+            passed: true,
+            detail: "passed".into(),
+        }
+    } else {
+        CheckOutcome {
+            passed: false,
+            detail: outcome.describe(),
+        }
+    }
+}
+
 /// The FIFOs state changes are written to (`notify_fifo`, `vrrp_notify_fifo`).
 #[derive(Default)]
 pub struct Fifos {
@@ -264,10 +348,13 @@ impl Fifos {
             if fifos.open.iter().any(|(p, _)| *p == path) {
                 continue;
             }
-            match open_fifo(&path) {
+            match open_fifo(&path, settings.script_uid()) {
                 Ok(file) => fifos.open.push((path.clone(), file)),
                 Err(e) => {
-                    warn!("cannot open notify FIFO {}: {e}", path.display());
+                    warn!(
+                        "notify FIFO {}: {e}; no state changes are written to it",
+                        path.display()
+                    );
                     continue;
                 }
             }
@@ -317,15 +404,21 @@ impl Fifos {
 }
 
 /// Create the FIFO if needed and open it for writing without blocking: opened read-write,
-/// so the open succeeds with no reader and a write never gets EPIPE.
-fn open_fifo(path: &std::path::Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    crate::sys::make_fifo(path, 0o600)?;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+/// so the open succeeds with no reader and a write never gets EPIPE. What is found at the
+/// path must be a FIFO owned by root or the script user: a symbolic link is not followed,
+/// and a regular file is not written to.
+fn open_fifo(path: &std::path::Path, script_uid: Option<u32>) -> Result<File, String> {
+    use std::os::unix::fs::FileTypeExt;
+    crate::sys::make_fifo(path, 0o600).map_err(|e| e.to_string())?;
+    let file = process::open_nofollow(path, false)?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.file_type().is_fifo() {
+        return Err("is not a FIFO; not written to".to_string());
+    }
+    if let Some(why) = process::foreign_owner(&meta, script_uid) {
+        return Err(why);
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ impl Trackers {
             .into_iter()
             .filter_map(|name| {
                 let cfg = model.track_files.get(&name)?;
-                init_file(cfg);
+                init_file(cfg, settings.script_uid());
                 Some((name, cfg.path.clone()))
             })
             .collect();
@@ -291,15 +291,37 @@ fn parse_value(text: &str) -> FileState {
 }
 
 /// `init_file`: write the initial value when the file is missing, or always with
-/// `overwrite`.
-fn init_file(cfg: &config::TrackFile) {
+/// `overwrite`. A symbolic link in its place is not followed, and a file owned by a user
+/// other than root or the script user, or that is not a regular file, is left alone.
+fn init_file(cfg: &config::TrackFile, script_uid: Option<u32>) {
+    use std::io::Write as _;
     let Some(init) = &cfg.init else { return };
-    let exists = std::path::Path::new(&cfg.path).exists();
-    if exists && !init.overwrite {
-        return;
+    let path = std::path::Path::new(&cfg.path);
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            warn!(
+                "track file {}: init_file refused: is a symbolic link; not followed",
+                cfg.path
+            );
+            return;
+        }
+        Ok(_) if !init.overwrite => return,
+        _ => {}
     }
-    if let Err(e) = std::fs::write(&cfg.path, format!("{}\n", init.value)) {
-        warn!("track file {}: cannot initialise it: {e}", cfg.path);
+    let result = process::open_nofollow(path, true).and_then(|mut file| {
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("is not a regular file; not written to".to_string());
+        }
+        if let Some(why) = process::foreign_owner(&meta, script_uid) {
+            return Err(why);
+        }
+        file.set_len(0)
+            .and_then(|()| file.write_all(format!("{}\n", init.value).as_bytes()))
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = result {
+        warn!("track file {}: init_file refused: {e}", cfg.path);
     }
 }
 
