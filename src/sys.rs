@@ -177,9 +177,7 @@ pub fn reset_scheduling_on_fork() -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `param` is a live, initialised sched_param that the kernel only reads.
-    let rc = unsafe {
-        libc::sched_setscheduler(0, policy | libc::SCHED_RESET_ON_FORK, &param)
-    };
+    let rc = unsafe { libc::sched_setscheduler(0, policy | libc::SCHED_RESET_ON_FORK, &param) };
     if rc == 0 {
         Ok(())
     } else {

@@ -112,10 +112,8 @@ fn hooks_and_what_they_start_run_at_normal_priority() {
     )
     .expect("write the hook");
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let instance = Instance::fast(150, "192.0.2.100/24").with(format!(
-        "notify_master {}",
-        hook.display()
-    ));
+    let instance =
+        Instance::fast(150, "192.0.2.100/24").with(format!("notify_master {}", hook.display()));
     c.start("a", &format!("{GLOBAL}{}", instance.render()));
     let pid = started(&c);
     assert_eq!(stat_field(pid, 41), 2, "the daemon runs under SCHED_RR");
@@ -128,7 +126,11 @@ fn hooks_and_what_they_start_run_at_normal_priority() {
     for (who, path) in [("the hook", &hook_stat), ("its child", &child_stat)] {
         let stat = read(path);
         assert_eq!(field(&stat, 41), 0, "{who} runs under SCHED_OTHER: {stat}");
-        assert_eq!(field(&stat, 40), 0, "{who} has no real-time priority: {stat}");
+        assert_eq!(
+            field(&stat, 40),
+            0,
+            "{who} has no real-time priority: {stat}"
+        );
         assert_eq!(field(&stat, 19), 0, "{who} has nice 0: {stat}");
     }
 }

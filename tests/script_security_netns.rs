@@ -107,11 +107,9 @@ fn a_fallback_check_runs_as_script_user() {
     // nobody must reach the output directory.
     std::fs::set_permissions(c.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let uid_file = open_dir(&c).join("uid");
-    waiting_for_fallback(
-        &mut c,
-        "script_user nobody",
-        &format!("\"id -u > {}\"", uid_file.display()),
-    );
+    let check = c.dir.path().join("check.sh");
+    script(&check, &format!("id -u > {}", uid_file.display()));
+    waiting_for_fallback(&mut c, "script_user nobody", &check.display().to_string());
     let out = c.baton("a", &["fallback", "VI_1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     c.expect_holders(&SERVERS, VIP, &["a"]);
@@ -250,8 +248,7 @@ fn a_shell_line_is_refused_under_script_security() {
     );
     let error = hook["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("is a shell line")
-            && error.contains("put the line in a root-owned script"),
+        error.contains("is a shell line") && error.contains("put the line in a root-owned script"),
         "{hook}"
     );
     assert!(!marker.exists(), "the shell line ran");
@@ -331,6 +328,14 @@ fn a_link_at_the_notify_fifo_path_is_not_followed() {
             && log.contains("exists and is not a FIFO"),
         "{log}"
     );
+    let (status, code) = c.status("a");
+    let alarms = status["instances"][0]["alarms"].to_string();
+    assert_eq!(code, 1, "a refused FIFO is a WARNING: {alarms}");
+    assert!(
+        alarms.contains(&format!("notify FIFO {}", fifo.display()))
+            && alarms.contains(&format!("notify FIFO {}", plain.display())),
+        "{alarms}"
+    );
 }
 
 #[test]
@@ -361,5 +366,52 @@ fn a_link_at_the_init_file_path_is_not_followed() {
             path.display()
         )),
         "{log}"
+    );
+    let (status, code) = c.status("a");
+    let alarms = status["instances"][0]["alarms"].to_string();
+    assert_eq!(code, 1, "a refused init_file is a WARNING: {alarms}");
+    assert!(alarms.contains("init_file refused"), "{alarms}");
+}
+
+#[test]
+fn a_check_cut_short_by_a_reload_is_killed_with_its_children() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("cutshort");
+    let child_pid = c.dir.path().join("child.pid");
+    let check = c.dir.path().join("check.sh");
+    // The first run hangs with a child; later runs pass at once.
+    script(
+        &check,
+        &format!(
+            "[ -e {pid} ] && exit 0\nsleep 300 &\necho $! > {pid}\nwait",
+            pid = child_pid.display()
+        ),
+    );
+    let config = |interval: u32| {
+        format!(
+            "vrrp_script chk {{\n    script {}\n    interval {interval}\n    timeout 60\n}}\n{}",
+            check.display(),
+            Instance::fast(150, VIP)
+                .with("track_script {\n        chk\n    }")
+                .render()
+        )
+    };
+    c.start("a", &config(1));
+    c.wait_for_socket("a");
+    assert!(
+        poll(SETTLE, || !read(&child_pid).trim().is_empty()),
+        "the check never started its child\n{}",
+        c.log("a")
+    );
+    let pid = read(&child_pid).trim().to_string();
+    // A reload restarts the checks: the hung run is given up, with everything it started.
+    c.rewrite("a", &config(2));
+    c.signal("a", "HUP");
+    assert!(
+        poll(SETTLE, || !Path::new(&format!("/proc/{pid}")).exists()),
+        "the check's child {pid} outlived the reload\n{}",
+        c.log("a")
     );
 }

@@ -307,7 +307,7 @@ impl Daemon {
                 window_s: d.window.as_secs_f64(),
                 remaining_s: (d.until - now).as_secs_f64(),
             });
-        let alarms = status::alarms(&Facts {
+        let mut alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
             manual_fallback: router.cfg.fallback == Fallback::Manual,
@@ -322,6 +322,7 @@ impl Daemon {
             flapping,
             send_failing: router.send_errors.failing(),
         });
+        alarms.extend(self.file_alarms());
         let stats = machine.stats();
         InstanceStatus {
             name: router.cfg.name.clone(),

@@ -128,9 +128,7 @@ pub(super) fn read_state(path: &Path) -> std::io::Result<Option<String>> {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(std::io::Error::other(
-                "it is a symbolic link; not followed",
-            ));
+            return Err(std::io::Error::other("it is a symbolic link; not followed"));
         }
         Err(e) => return Err(e),
     };

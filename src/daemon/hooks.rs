@@ -334,6 +334,8 @@ pub struct Fifos {
     open: Vec<(PathBuf, File)>,
     /// The `notify_fifo_script` readers baton started, by process group.
     readers: Vec<tokio::process::Child>,
+    /// Why a configured FIFO is not written to, for `status`.
+    pub refused: Vec<String>,
 }
 
 impl Fifos {
@@ -351,10 +353,12 @@ impl Fifos {
             match open_fifo(&path, settings.script_uid()) {
                 Ok(file) => fifos.open.push((path.clone(), file)),
                 Err(e) => {
-                    warn!(
+                    let why = format!(
                         "notify FIFO {}: {e}; no state changes are written to it",
                         path.display()
                     );
+                    warn!("{why}");
+                    fifos.refused.push(why);
                     continue;
                 }
             }
@@ -487,6 +491,27 @@ mod tests {
         let specs = specs(&notify, &change("STOP"), &settings());
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].1.extra_args[2], "STOP");
+    }
+
+    #[test]
+    fn a_fifo_of_another_user_or_a_regular_file_is_not_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        assert!(open_fifo(&fifo, None).is_ok(), "created and opened");
+        // Owned by someone else (nobody, 65534): refused unless that is the script user.
+        if std::os::unix::fs::chown(&fifo, Some(65534), None).is_ok() {
+            let e = open_fifo(&fifo, None).expect_err("foreign owner");
+            assert!(e.contains("is owned by uid 65534"), "{e}");
+            assert!(open_fifo(&fifo, Some(65534)).is_ok(), "the script user's");
+        }
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "keep").expect("write");
+        let e = open_fifo(&plain, None).expect_err("a regular file");
+        assert!(e.contains("not a FIFO"), "{e}");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).expect("link");
+        let e = open_fifo(&link, None).expect_err("a link");
+        assert!(e.contains("symbolic link"), "{e}");
     }
 
     #[test]

@@ -165,6 +165,7 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
         }
     };
     let pgid = child.id();
+    let mut abandoned = Abandoned(pgid);
     let mut stderr = child.stderr.take();
     let tail = tokio::task::spawn_local(async move {
         let mut kept = Vec::new();
@@ -174,6 +175,10 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
         kept
     });
     let status = tokio::time::timeout(timeout, child.wait()).await;
+    if matches!(status, Ok(Ok(_))) {
+        // Whatever it left running in its group (a service it started) is not ours.
+        abandoned.0 = None;
+    }
     match status {
         Ok(Ok(status)) => record_status(status, outcome),
         Ok(Err(e)) => outcome.error = Some(format!("waiting for {}: {e}", outcome.command)),
@@ -188,11 +193,25 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
             }
         }
     }
+    abandoned.0 = None;
     let kept = match tokio::time::timeout(STDERR_GRACE, tail).await {
         Ok(Ok(kept)) => kept,
         _ => Vec::new(),
     };
     outcome.stderr_tail = tail_text(&kept);
+}
+
+/// The process group of a command whose run was given up while its leader still ran
+/// (the task ended by a reload or by the daemon stopping): killed whole, not just the
+/// leader, when this is dropped armed.
+struct Abandoned(Option<u32>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = crate::sys::kill_process_group(pgid);
+        }
+    }
 }
 
 fn record_status(status: ExitStatus, outcome: &mut Outcome) {
@@ -355,9 +374,8 @@ fn insecure(meta: &std::fs::Metadata, is_file: bool) -> Option<String> {
 /// the daemon: it is owned by a user other than root and `allowed` (the script user).
 pub fn foreign_owner(meta: &std::fs::Metadata, allowed: Option<u32>) -> Option<String> {
     let uid = meta.uid();
-    (uid != 0 && Some(uid) != allowed).then(|| {
-        format!("is owned by uid {uid}, neither root nor the script user; not used")
-    })
+    (uid != 0 && Some(uid) != allowed)
+        .then(|| format!("is owned by uid {uid}, neither root nor the script user; not used"))
 }
 
 /// Open `path` for writing without following a symbolic link in its last place
@@ -455,9 +473,8 @@ mod tests {
 
     #[test]
     fn a_shell_line_is_refused_under_script_security() {
-        let command =
-            crate::config::validate::values::split_command("/bin/true && /bin/false")
-                .expect("command");
+        let command = crate::config::validate::values::split_command("/bin/true && /bin/false")
+            .expect("command");
         assert!(command.shell.is_some());
         let spec = Spec {
             command,

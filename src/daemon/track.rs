@@ -82,6 +82,8 @@ pub struct Trackers {
     pub files: BTreeMap<String, FileState>,
     /// Interface name → link up.
     pub links: BTreeMap<String, bool>,
+    /// Why an `init_file` was not written, for `status` (until the next start or reload).
+    pub refused: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -118,11 +120,15 @@ impl Trackers {
             )));
         }
         self.scripts = scripts;
+        self.refused.clear();
+        let script_uid = settings.script_uid();
         let files: BTreeMap<String, String> = used_files(model)
             .into_iter()
             .filter_map(|name| {
                 let cfg = model.track_files.get(&name)?;
-                init_file(cfg, settings.script_uid());
+                if let Err(why) = init_file(cfg, script_uid) {
+                    self.refused.push(why);
+                }
                 Some((name, cfg.path.clone()))
             })
             .collect();
@@ -293,36 +299,39 @@ fn parse_value(text: &str) -> FileState {
 /// `init_file`: write the initial value when the file is missing, or always with
 /// `overwrite`. A symbolic link in its place is not followed, and a file owned by a user
 /// other than root or the script user, or that is not a regular file, is left alone.
-fn init_file(cfg: &config::TrackFile, script_uid: Option<u32>) {
+/// Returns why it was refused, as logged.
+fn init_file(cfg: &config::TrackFile, script_uid: Option<u32>) -> Result<(), String> {
     use std::io::Write as _;
-    let Some(init) = &cfg.init else { return };
+    let Some(init) = &cfg.init else {
+        return Ok(());
+    };
     let path = std::path::Path::new(&cfg.path);
-    match std::fs::symlink_metadata(path) {
+    let result = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
-            warn!(
-                "track file {}: init_file refused: is a symbolic link; not followed",
-                cfg.path
-            );
-            return;
+            Err("is a symbolic link; not followed".to_string())
         }
-        Ok(_) if !init.overwrite => return,
-        _ => {}
-    }
-    let result = process::open_nofollow(path, true).and_then(|mut file| {
-        let meta = file.metadata().map_err(|e| e.to_string())?;
-        if !meta.is_file() {
-            return Err("is not a regular file; not written to".to_string());
-        }
-        if let Some(why) = process::foreign_owner(&meta, script_uid) {
-            return Err(why);
-        }
-        file.set_len(0)
-            .and_then(|()| file.write_all(format!("{}\n", init.value).as_bytes()))
-            .map_err(|e| e.to_string())
-    });
-    if let Err(e) = result {
-        warn!("track file {}: init_file refused: {e}", cfg.path);
-    }
+        Ok(_) if !init.overwrite => return Ok(()),
+        _ => Ok(()),
+    };
+    let result = result
+        .and_then(|()| process::open_nofollow(path, true))
+        .and_then(|mut file| {
+            let meta = file.metadata().map_err(|e| e.to_string())?;
+            if !meta.is_file() {
+                return Err("is not a regular file; not written to".to_string());
+            }
+            if let Some(why) = process::foreign_owner(&meta, script_uid) {
+                return Err(why);
+            }
+            file.set_len(0)
+                .and_then(|()| file.write_all(format!("{}\n", init.value).as_bytes()))
+                .map_err(|e| e.to_string())
+        });
+    result.map_err(|e| {
+        let why = format!("track file {}: init_file refused: {e}", cfg.path);
+        warn!("{why}");
+        why
+    })
 }
 
 /// What the tracked things say about one instance.
