@@ -415,3 +415,26 @@ fn a_check_cut_short_by_a_reload_is_killed_with_its_children() {
         c.log("a")
     );
 }
+
+#[test]
+fn a_fifo_at_a_track_file_path_does_not_stall_the_daemon() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("tfifo");
+    let path = c.dir.path().join("prio");
+    baton::sys::make_fifo(&path, 0o600).unwrap();
+    let config = format!(
+        "track_file prio {{\n    file {}\n    weight -1\n}}\n{}",
+        path.display(),
+        Instance::fast(150, VIP)
+            .with("track_file {\n        prio\n    }")
+            .render()
+    );
+    c.start("a", &config);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    let (status, _) = c.status("a");
+    let tracks = status["instances"][0]["tracks"].to_string();
+    assert!(tracks.contains("not a regular file"), "{status}");
+}

@@ -270,9 +270,14 @@ async fn poll_files(files: BTreeMap<String, String>, done: mpsc::UnboundedSender
     }
 }
 
+/// At most this much of a tracked file is read (its number is at the start).
+const TRACK_FILE_READ: u64 = 4096;
+
 /// The number at the start of the file; a missing file or one without a number reads as 0.
+/// Only a regular file is read, without blocking (a FIFO planted at the path would stall
+/// the event loop) and only its first `TRACK_FILE_READ` bytes.
 pub fn read_value(path: &str) -> FileState {
-    match std::fs::read_to_string(path) {
+    match read_start(path) {
         Ok(text) => parse_value(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState {
             value: 0,
@@ -283,6 +288,21 @@ pub fn read_value(path: &str) -> FileState {
             note: Some(format!("cannot read it ({e}), read as 0")),
         },
     }
+}
+
+fn read_start(path: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(TRACK_FILE_READ).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn parse_value(text: &str) -> FileState {
