@@ -350,7 +350,18 @@ impl Fifos {
             if fifos.open.iter().any(|(p, _)| *p == path) {
                 continue;
             }
-            match open_fifo(&path, settings.script_uid()) {
+            // Root, the script user and the FIFO's own user may own it.
+            let owners: Vec<u32> = settings
+                .script_uid()
+                .into_iter()
+                .chain(
+                    fifo.run_as
+                        .as_ref()
+                        .and_then(|r| crate::sys::user_ids(&r.user))
+                        .map(|(uid, _)| uid),
+                )
+                .collect();
+            match open_fifo(&path, &owners) {
                 Ok(file) => fifos.open.push((path.clone(), file)),
                 Err(e) => {
                     let why = format!(
@@ -411,7 +422,7 @@ impl Fifos {
 /// so the open succeeds with no reader and a write never gets EPIPE. What is found at the
 /// path must be a FIFO owned by root or the script user: a symbolic link is not followed,
 /// and a regular file is not written to.
-fn open_fifo(path: &std::path::Path, script_uid: Option<u32>) -> Result<File, String> {
+fn open_fifo(path: &std::path::Path, owners: &[u32]) -> Result<File, String> {
     use std::os::unix::fs::FileTypeExt;
     crate::sys::make_fifo(path, 0o600).map_err(|e| e.to_string())?;
     let file = process::open_nofollow(path, false)?;
@@ -419,7 +430,7 @@ fn open_fifo(path: &std::path::Path, script_uid: Option<u32>) -> Result<File, St
     if !meta.file_type().is_fifo() {
         return Err("is not a FIFO; not written to".to_string());
     }
-    if let Some(why) = process::foreign_owner(&meta, script_uid) {
+    if let Some(why) = process::foreign_owner(&meta, owners) {
         return Err(why);
     }
     Ok(file)
@@ -497,20 +508,20 @@ mod tests {
     fn a_fifo_of_another_user_or_a_regular_file_is_not_written() {
         let dir = tempfile::tempdir().expect("tempdir");
         let fifo = dir.path().join("fifo");
-        assert!(open_fifo(&fifo, None).is_ok(), "created and opened");
+        assert!(open_fifo(&fifo, &[]).is_ok(), "created and opened");
         // Owned by someone else (nobody, 65534): refused unless that is the script user.
         if std::os::unix::fs::chown(&fifo, Some(65534), None).is_ok() {
-            let e = open_fifo(&fifo, None).expect_err("foreign owner");
+            let e = open_fifo(&fifo, &[]).expect_err("foreign owner");
             assert!(e.contains("is owned by uid 65534"), "{e}");
-            assert!(open_fifo(&fifo, Some(65534)).is_ok(), "the script user's");
+            assert!(open_fifo(&fifo, &[65534]).is_ok(), "the script user's");
         }
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "keep").expect("write");
-        let e = open_fifo(&plain, None).expect_err("a regular file");
+        let e = open_fifo(&plain, &[]).expect_err("a regular file");
         assert!(e.contains("not a FIFO"), "{e}");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&fifo, &link).expect("link");
-        let e = open_fifo(&link, None).expect_err("a link");
+        let e = open_fifo(&link, &[]).expect_err("a link");
         assert!(e.contains("symbolic link"), "{e}");
     }
 

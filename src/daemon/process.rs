@@ -371,10 +371,11 @@ fn insecure(meta: &std::fs::Metadata, is_file: bool) -> Option<String> {
 }
 
 /// Why root must not use a file it opened (without following a symbolic link) for
-/// the daemon: it is owned by a user other than root and `allowed` (the script user).
-pub fn foreign_owner(meta: &std::fs::Metadata, allowed: Option<u32>) -> Option<String> {
+/// the daemon: it is owned by a user other than root and the `allowed` ones (the script
+/// user, the user configured for the file).
+pub fn foreign_owner(meta: &std::fs::Metadata, allowed: &[u32]) -> Option<String> {
     let uid = meta.uid();
-    (uid != 0 && Some(uid) != allowed)
+    (uid != 0 && !allowed.contains(&uid))
         .then(|| format!("is owned by uid {uid}, neither root nor the script user; not used"))
 }
 

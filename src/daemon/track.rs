@@ -340,7 +340,7 @@ fn init_file(cfg: &config::TrackFile, script_uid: Option<u32>) -> Result<(), Str
             if !meta.is_file() {
                 return Err("is not a regular file; not written to".to_string());
             }
-            if let Some(why) = process::foreign_owner(&meta, script_uid) {
+            if let Some(why) = process::foreign_owner(&meta, script_uid.as_slice()) {
                 return Err(why);
             }
             file.set_len(0)
