@@ -100,8 +100,11 @@ pub fn spawn_long_running(spec: &Spec) -> Result<tokio::process::Child, String> 
 /// Under `enable_script_security` the program is checked along the path as configured
 /// (every directory walked, also those holding a symbolic link on the way) and the
 /// symlink-free path that was checked is what runs: nothing can be swapped in between,
-/// because every directory on it and the file itself can only be changed by root. A shell
-/// line is refused: the commands it runs cannot all be checked.
+/// because every directory on it and the file itself can only be changed by root. (Running
+/// an open descriptor with `fexecve` was not chosen: a `#!` script run that way needs the
+/// descriptor left open across exec, so the interpreter can open `/dev/fd/N`, which leaks
+/// it into the script and needs /proc; the checked root-only path gives the same
+/// guarantee.) A shell line is refused: the commands it runs cannot all be checked.
 fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
     if spec.secure
         && let Some(line) = &spec.command.shell
