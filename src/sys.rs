@@ -125,12 +125,19 @@ pub fn make_fifo(path: &Path, mode: u32) -> io::Result<()> {
     let err = io::Error::last_os_error();
     if err.kind() == io::ErrorKind::AlreadyExists {
         use std::os::unix::fs::FileTypeExt;
-        if std::fs::metadata(path)?.file_type().is_fifo() {
+        // Not followed: a symbolic link in its place is not a FIFO.
+        let kind = std::fs::symlink_metadata(path)?.file_type();
+        if kind.is_fifo() {
             return Ok(());
         }
+        let what = if kind.is_symlink() {
+            "a symbolic link (not followed)"
+        } else {
+            "not a FIFO"
+        };
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("{} exists and is not a FIFO", path.display()),
+            format!("exists and is {what}"),
         ));
     }
     Err(err)
@@ -146,6 +153,31 @@ pub fn set_realtime(priority: u8) -> io::Result<()> {
     // SAFETY: `param` is a live, initialised sched_param that the kernel only reads;
     // pid 0 means the calling thread.
     let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Keep the calling thread's scheduling policy and priority, and set
+/// `SCHED_RESET_ON_FORK` on it: every process (and thread) it starts afterwards begins
+/// under `SCHED_OTHER`, and with nice 0 when the caller's nice value is negative
+/// (sched(7)). So hooks, and the services they start, do not inherit the daemon's
+/// real-time priority or its raised nice value.
+pub fn reset_scheduling_on_fork() -> io::Result<()> {
+    // SAFETY: sched_getscheduler takes only a pid; 0 means the calling thread.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    if policy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a live sched_param the kernel writes; pid 0 is the calling thread.
+    if unsafe { libc::sched_getparam(0, &mut param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `param` is a live, initialised sched_param that the kernel only reads.
+    let rc = unsafe { libc::sched_setscheduler(0, policy | libc::SCHED_RESET_ON_FORK, &param) };
     if rc == 0 {
         Ok(())
     } else {

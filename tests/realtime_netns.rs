@@ -5,6 +5,8 @@
 mod daemon;
 mod lab;
 
+use std::os::unix::fs::PermissionsExt;
+
 use daemon::{Cluster, Instance};
 use lab::{poll, require_root};
 
@@ -14,6 +16,11 @@ const GLOBAL: &str =
 /// Fields of /proc/PID/stat, numbered as in proc(5) (1 = pid).
 fn stat_field(pid: u64, n: usize) -> i64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    field(&stat, n)
+}
+
+/// Field `n` of the text of a /proc/PID/stat file.
+fn field(stat: &str, n: usize) -> i64 {
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
     rest.split_whitespace()
         .nth(n - 3)
@@ -84,4 +91,46 @@ fn without_the_capability_the_daemon_says_so_and_runs() {
         log.contains("vrrp_priority -5: cannot set the nice value"),
         "{log}"
     );
+}
+
+#[test]
+fn hooks_and_what_they_start_run_at_normal_priority() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new("rthook", &[("a", &["192.0.2.1/24"])]);
+    let hook_stat = c.dir.path().join("hook.stat");
+    let child_stat = c.dir.path().join("child.stat");
+    let hook = c.dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat /proc/$$/stat > {}\ncat /proc/self/stat > {}\n",
+            hook_stat.display(),
+            child_stat.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let instance =
+        Instance::fast(150, "192.0.2.100/24").with(format!("notify_master {}", hook.display()));
+    c.start("a", &format!("{GLOBAL}{}", instance.render()));
+    let pid = started(&c);
+    assert_eq!(stat_field(pid, 41), 2, "the daemon runs under SCHED_RR");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(
+        poll(daemon::SETTLE, || !read(&child_stat).is_empty()),
+        "the hook did not run\n{}",
+        c.all_logs()
+    );
+    for (who, path) in [("the hook", &hook_stat), ("its child", &child_stat)] {
+        let stat = read(path);
+        assert_eq!(field(&stat, 41), 0, "{who} runs under SCHED_OTHER: {stat}");
+        assert_eq!(
+            field(&stat, 40),
+            0,
+            "{who} has no real-time priority: {stat}"
+        );
+        assert_eq!(field(&stat, 19), 0, "{who} has nice 0: {stat}");
+    }
 }

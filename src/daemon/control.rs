@@ -28,14 +28,14 @@ impl Locks {
     /// Read the locks file; a missing file means no locks.
     pub fn load(state_dir: &Path) -> Locks {
         let path = state_dir.join("locks");
-        let names = match std::fs::read_to_string(&path) {
+        let names = match super::flaps::read_state(&path) {
             Ok(text) => text
+                .unwrap_or_default()
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
             Err(e) => {
                 warn!(
                     "cannot read {}: {e}; starting without locks",
@@ -51,7 +51,8 @@ impl Locks {
         self.names.contains(name)
     }
 
-    /// Record `name` as locked or not, writing the file atomically (temp file + rename).
+    /// Record `name` as locked or not, writing the file atomically (temp file, fsync,
+    /// rename, fsync of the directory).
     fn set(&mut self, name: &str, locked: bool) -> std::io::Result<()> {
         let mut names = self.names.clone();
         if locked {
@@ -59,13 +60,8 @@ impl Locks {
         } else {
             names.remove(name);
         }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let text: String = names.iter().map(|n| format!("{n}\n")).collect();
-        let temp = self.path.with_extension("tmp");
-        std::fs::write(&temp, text)?;
-        std::fs::rename(&temp, &self.path)?;
+        super::flaps::write_state(&self.path, &text)?;
         self.names = names;
         Ok(())
     }
@@ -186,10 +182,19 @@ impl Daemon {
             let _ = reply.send(answer);
             return;
         };
+        let running = match self.hooks.start_check(&name) {
+            Ok(running) => running,
+            Err(refusal) => {
+                let _ = reply.send(Reply::error(format!("{name}: refused: {refusal}")));
+                return;
+            }
+        };
         info!(instance = %name, "fallback requested; running fallback_check {}", check.command);
+        let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
         tokio::task::spawn_local(async move {
-            let outcome = run_check(&check).await;
+            let outcome = run_check(&name, &check, &settings).await;
+            drop(running);
             let _ = events.send(Internal::FallbackChecked {
                 name,
                 outcome,
@@ -302,7 +307,7 @@ impl Daemon {
                 window_s: d.window.as_secs_f64(),
                 remaining_s: (d.until - now).as_secs_f64(),
             });
-        let alarms = status::alarms(&Facts {
+        let mut alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
             manual_fallback: router.cfg.fallback == Fallback::Manual,
@@ -317,6 +322,7 @@ impl Daemon {
             flapping,
             send_failing: router.send_errors.failing(),
         });
+        alarms.extend(self.file_alarms());
         let stats = machine.stats();
         InstanceStatus {
             name: router.cfg.name.clone(),

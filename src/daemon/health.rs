@@ -13,6 +13,21 @@ use crate::config::Model;
 use crate::vrrp::Event;
 
 impl Daemon {
+    /// Files the daemon was configured to write and refused to (a link, a regular file
+    /// in place of a FIFO, a foreign owner): a WARNING on every instance until fixed and
+    /// reloaded.
+    pub(super) fn file_alarms(&self) -> Vec<crate::control::status::Alarm> {
+        self.fifos
+            .refused
+            .iter()
+            .chain(&self.trackers.refused)
+            .map(|why| crate::control::status::Alarm {
+                severity: crate::control::status::Health::Warning,
+                message: why.clone(),
+            })
+            .collect()
+    }
+
     /// Read the link state of every interface an instance runs on or tracks.
     pub(super) async fn read_links(&mut self, model: &Model) {
         let mut names: BTreeSet<String> = BTreeSet::new();

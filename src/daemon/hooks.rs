@@ -6,13 +6,16 @@
 //!
 //! Also the `notify_fifo` / `vrrp_notify_fifo` writer (keepalived's line format).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Internal;
@@ -83,6 +86,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The uid of `script_user`, whose files root may also use.
+    pub fn script_uid(&self) -> Option<u32> {
+        let user = self.script_user.as_ref()?;
+        crate::sys::user_ids(&user.user).map(|(uid, _)| uid)
+    }
+
     pub fn of(global: &config::Global, socket: PathBuf) -> Settings {
         Settings {
             timeout: std::time::Duration::from_millis(global.notify_timeout_ms),
@@ -176,10 +185,25 @@ struct Job {
     hooks: Vec<(&'static str, Spec)>,
 }
 
-/// One queue per instance or sync group.
+/// One queue per instance or sync group, and the `fallback_check` runs in flight.
 #[derive(Default)]
 pub struct Queues {
     queues: HashMap<String, (mpsc::UnboundedSender<Job>, JoinHandle<()>)>,
+    /// When the running `fallback_check` of each instance started.
+    checks: Rc<RefCell<HashMap<String, Instant>>>,
+}
+
+/// A `fallback_check` in flight; dropping it (when the check has ended) frees the instance
+/// for the next one.
+pub struct Running {
+    checks: Rc<RefCell<HashMap<String, Instant>>>,
+    name: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.checks.borrow_mut().remove(&self.name);
+    }
 }
 
 impl Queues {
@@ -205,6 +229,23 @@ impl Queues {
                 "the hook queue has stopped; hooks for {state} not run"
             );
         }
+    }
+
+    /// Claim the one `fallback_check` run `name` may have at a time; refused (with the
+    /// reason, for the operator) while one runs, whoever started it.
+    pub fn start_check(&self, name: &str) -> Result<Running, String> {
+        let mut checks = self.checks.borrow_mut();
+        if let Some(started) = checks.get(name) {
+            return Err(format!(
+                "a fallback check is already running (started {}s ago)",
+                started.elapsed().as_secs()
+            ));
+        }
+        checks.insert(name.to_string(), Instant::now());
+        Ok(Running {
+            checks: Rc::clone(&self.checks),
+            name: name.to_string(),
+        })
     }
 
     /// Let every queue finish what it holds (each hook is bounded by its timeout), then
@@ -244,12 +285,57 @@ async fn work(
     }
 }
 
+/// What a `fallback_check` run gave.
+pub struct CheckOutcome {
+    pub passed: bool,
+    /// "passed", "exit status 1: <stderr tail>", "timed out after 10.0s; ...", ...
+    pub detail: String,
+}
+
+/// Run `check` for instance `name` like every other script: the shell form, script
+/// security, `script_user`, its own process group killed whole at
+/// `fallback_check_timeout`. Success is exit status 0.
+pub async fn run_check(
+    name: &str,
+    check: &config::FallbackCheck,
+    settings: &Settings,
+) -> CheckOutcome {
+    let spec = Spec {
+        command: check.command.clone(),
+        extra_args: Vec::new(),
+        env: vec![
+            ("BATON_NAME".to_string(), name.to_string()),
+            (
+                "BATON_SOCKET".to_string(),
+                settings.socket.display().to_string(),
+            ),
+        ],
+        run_as: settings.script_user.clone(),
+        timeout: std::time::Duration::from_millis(check.timeout_ms),
+        secure: settings.secure,
+    };
+    let outcome = process::run(&spec).await;
+    if outcome.success() {
+        CheckOutcome {
+            passed: true,
+            detail: "passed".into(),
+        }
+    } else {
+        CheckOutcome {
+            passed: false,
+            detail: outcome.describe(),
+        }
+    }
+}
+
 /// The FIFOs state changes are written to (`notify_fifo`, `vrrp_notify_fifo`).
 #[derive(Default)]
 pub struct Fifos {
     open: Vec<(PathBuf, File)>,
     /// The `notify_fifo_script` readers baton started, by process group.
     readers: Vec<tokio::process::Child>,
+    /// Why a configured FIFO is not written to, for `status`.
+    pub refused: Vec<String>,
 }
 
 impl Fifos {
@@ -264,10 +350,26 @@ impl Fifos {
             if fifos.open.iter().any(|(p, _)| *p == path) {
                 continue;
             }
-            match open_fifo(&path) {
+            // Root, the script user and the FIFO's own user may own it.
+            let owners: Vec<u32> = settings
+                .script_uid()
+                .into_iter()
+                .chain(
+                    fifo.run_as
+                        .as_ref()
+                        .and_then(|r| crate::sys::user_ids(&r.user))
+                        .map(|(uid, _)| uid),
+                )
+                .collect();
+            match open_fifo(&path, &owners) {
                 Ok(file) => fifos.open.push((path.clone(), file)),
                 Err(e) => {
-                    warn!("cannot open notify FIFO {}: {e}", path.display());
+                    let why = format!(
+                        "notify FIFO {}: {e}; no state changes are written to it",
+                        path.display()
+                    );
+                    warn!("{why}");
+                    fifos.refused.push(why);
                     continue;
                 }
             }
@@ -317,15 +419,21 @@ impl Fifos {
 }
 
 /// Create the FIFO if needed and open it for writing without blocking: opened read-write,
-/// so the open succeeds with no reader and a write never gets EPIPE.
-fn open_fifo(path: &std::path::Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    crate::sys::make_fifo(path, 0o600)?;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+/// so the open succeeds with no reader and a write never gets EPIPE. What is found at the
+/// path must be a FIFO owned by root or the script user: a symbolic link is not followed,
+/// and a regular file is not written to.
+fn open_fifo(path: &std::path::Path, owners: &[u32]) -> Result<File, String> {
+    use std::os::unix::fs::FileTypeExt;
+    crate::sys::make_fifo(path, 0o600).map_err(|e| e.to_string())?;
+    let file = process::open_nofollow(path, false)?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.file_type().is_fifo() {
+        return Err("is not a FIFO; not written to".to_string());
+    }
+    if let Some(why) = process::foreign_owner(&meta, owners) {
+        return Err(why);
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -394,6 +502,27 @@ mod tests {
         let specs = specs(&notify, &change("STOP"), &settings());
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].1.extra_args[2], "STOP");
+    }
+
+    #[test]
+    fn a_fifo_of_another_user_or_a_regular_file_is_not_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        assert!(open_fifo(&fifo, &[]).is_ok(), "created and opened");
+        // Owned by someone else (nobody, 65534): refused unless that is the script user.
+        if std::os::unix::fs::chown(&fifo, Some(65534), None).is_ok() {
+            let e = open_fifo(&fifo, &[]).expect_err("foreign owner");
+            assert!(e.contains("is owned by uid 65534"), "{e}");
+            assert!(open_fifo(&fifo, &[65534]).is_ok(), "the script user's");
+        }
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "keep").expect("write");
+        let e = open_fifo(&plain, &[]).expect_err("a regular file");
+        assert!(e.contains("not a FIFO"), "{e}");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).expect("link");
+        let e = open_fifo(&link, &[]).expect_err("a link");
+        assert!(e.contains("symbolic link"), "{e}");
     }
 
     #[test]

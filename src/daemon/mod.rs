@@ -36,6 +36,7 @@ use crate::netlink::{self, Monitor, NetEvent, Netlink};
 use crate::vrrp::{Action, Event, State};
 use crate::wire::vrrp::{ChecksumMode, Repr};
 use crate::wire::{arp, ndp};
+use hooks::{CheckOutcome, run_check};
 use router::{FamilyKey, PlacedVip, Router, SocketKey};
 
 /// What `baton run` needs to start.
@@ -676,10 +677,16 @@ impl Daemon {
         else {
             return;
         };
+        let Ok(running) = self.hooks.start_check(name) else {
+            // The one in flight answers; the state machine asks again after its interval.
+            return;
+        };
+        let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
         let name = name.to_string();
         tokio::task::spawn_local(async move {
-            let outcome = run_check(&check).await;
+            let outcome = run_check(&name, &check, &settings).await;
+            drop(running);
             info!(instance = %name, "fallback_check {}: {}", check.command, outcome.detail);
             let passed = outcome.passed;
             let _ = events.send(Internal::Event(name, Event::FallbackCheck { passed }));
@@ -1070,54 +1077,6 @@ fn scope_number(scope: config::Scope) -> u8 {
         config::Scope::Link => 253,
         config::Scope::Host => 254,
         config::Scope::Nowhere => 255,
-    }
-}
-
-/// What a `fallback_check` run gave.
-struct CheckOutcome {
-    passed: bool,
-    /// "passed", "exit status 1: <stderr tail>", "timed out after 10s", ...
-    detail: String,
-}
-
-/// Run a check command with its timeout; success is exit status 0.
-async fn run_check(check: &config::FallbackCheck) -> CheckOutcome {
-    let failed = |detail: String| CheckOutcome {
-        passed: false,
-        detail,
-    };
-    let mut command = tokio::process::Command::new(&check.command.program);
-    command
-        .args(&check.command.args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return failed(format!("cannot run {}: {e}", check.command)),
-    };
-    let timeout = Duration::from_millis(check.timeout_ms);
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) if output.status.success() => CheckOutcome {
-            passed: true,
-            detail: "passed".into(),
-        },
-        Ok(Ok(output)) => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let tail: String = stderr
-                .trim()
-                .chars()
-                .rev()
-                .take(300)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            failed(format!("{} ({})", output.status, tail))
-        }
-        Ok(Err(e)) => failed(format!("{} failed: {e}", check.command)),
-        Err(_) => failed(format!("timed out after {timeout:?}")),
     }
 }
 

@@ -96,14 +96,24 @@ pub fn spawn_long_running(spec: &Spec) -> Result<tokio::process::Child, String> 
 }
 
 /// Build the command: program or `/bin/sh -c`, arguments, environment, user, process group.
+///
+/// Under `enable_script_security` the program is checked along the path as configured
+/// (every directory walked, also those holding a symbolic link on the way) and the
+/// symlink-free path that was checked is what runs: nothing can be swapped in between,
+/// because every directory on it and the file itself can only be changed by root. (Running
+/// an open descriptor with `fexecve` was not chosen: a `#!` script run that way needs the
+/// descriptor left open across exec, so the interpreter can open `/dev/fd/N`, which leaks
+/// it into the script and needs /proc; the checked root-only path gives the same
+/// guarantee.) A shell line is refused: the commands it runs cannot all be checked.
 fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
-    let program = resolve_program(&spec.command)?;
+    if spec.secure
+        && let Some(line) = &spec.command.shell
+    {
+        return Err(shell_refusal(line));
+    }
+    let mut program = resolve_program(&spec.command)?;
     if spec.secure {
-        check_secure(&program)?;
-        // A shell line's first word is the script it runs.
-        if spec.command.shell.is_some() && spec.command.program.starts_with('/') {
-            check_secure(Path::new(&spec.command.program))?;
-        }
+        program = check_secure(&program)?;
     }
     let mut command = match &spec.command.shell {
         // `sh -c LINE sh ARGS...`: the extra arguments become "$1"... for the line.
@@ -119,6 +129,8 @@ fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
         }
         None => {
             let mut c = tokio::process::Command::new(&program);
+            // The program sees the name it was configured with.
+            c.arg0(&spec.command.program);
             c.args(&spec.command.args);
             c
         }
@@ -138,6 +150,15 @@ fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
     Ok(command)
 }
 
+/// Why a shell line does not run under `enable_script_security`.
+fn shell_refusal(line: &str) -> String {
+    format!(
+        "refused by enable_script_security: `{line}` is a shell line, and the commands a \
+         shell line runs cannot be checked; put the line in a root-owned script and \
+         configure that script instead"
+    )
+}
+
 async fn execute(mut command: tokio::process::Command, timeout: Duration, outcome: &mut Outcome) {
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -147,6 +168,7 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
         }
     };
     let pgid = child.id();
+    let mut abandoned = Abandoned(pgid);
     let mut stderr = child.stderr.take();
     let tail = tokio::task::spawn_local(async move {
         let mut kept = Vec::new();
@@ -156,6 +178,10 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
         kept
     });
     let status = tokio::time::timeout(timeout, child.wait()).await;
+    if matches!(status, Ok(Ok(_))) {
+        // Whatever it left running in its group (a service it started) is not ours.
+        abandoned.0 = None;
+    }
     match status {
         Ok(Ok(status)) => record_status(status, outcome),
         Ok(Err(e)) => outcome.error = Some(format!("waiting for {}: {e}", outcome.command)),
@@ -170,11 +196,25 @@ async fn execute(mut command: tokio::process::Command, timeout: Duration, outcom
             }
         }
     }
+    abandoned.0 = None;
     let kept = match tokio::time::timeout(STDERR_GRACE, tail).await {
         Ok(Ok(kept)) => kept,
         _ => Vec::new(),
     };
     outcome.stderr_tail = tail_text(&kept);
+}
+
+/// The process group of a command whose run was given up while its leader still ran
+/// (the task ended by a reload or by the daemon stopping): killed whole, not just the
+/// leader, when this is dropped armed.
+struct Abandoned(Option<u32>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = crate::sys::kill_process_group(pgid);
+        }
+    }
 }
 
 fn record_status(status: ExitStatus, outcome: &mut Outcome) {
@@ -233,28 +273,86 @@ fn resolve_program(command: &config::Command) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{} not found on PATH", command.program))
 }
 
+/// At most this many symbolic links are followed while resolving a script (as the kernel).
+const MAX_SYMLINKS: usize = 40;
+
 /// `enable_script_security`: refuse a program that a non-root user could replace or edit:
-/// the file itself or any directory above it is owned by a non-root user, or writable by
-/// a non-root group or by everyone (a sticky directory such as /tmp is safe for files
-/// root owns).
-pub fn check_secure(program: &Path) -> Result<(), String> {
-    let real = program
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
-    let mut current = Some(real.as_path());
-    let mut is_file = true;
-    while let Some(path) = current {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some(why) = insecure(&meta, is_file) {
-            return Err(format!(
-                "refused by enable_script_security: {} {why}",
-                path.display()
-            ));
-        }
-        is_file = false;
-        current = path.parent();
+/// the file itself, or any directory walked to reach it, is owned by a non-root user, or
+/// writable by a non-root group or by everyone (a sticky directory such as /tmp is safe for
+/// files root owns). The configured path is walked one name at a time, so a directory
+/// that only holds a symbolic link on the way is checked too, and so is every directory
+/// the link leads through. Returns the resolved path, free of symbolic links, that was
+/// checked: run that one, not the configured path.
+pub fn check_secure(program: &Path) -> Result<PathBuf, String> {
+    let refuse = |path: &Path, why: String| {
+        format!(
+            "refused by enable_script_security: {} {why} (on the way to {})",
+            path.display(),
+            program.display()
+        )
+    };
+    let start = if program.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().map_err(|e| format!("{}: {e}", program.display()))?
+    };
+    // The names still to walk, the next one last: the starting directory's, then the
+    // program's.
+    let mut pending = names(&start);
+    pending.extend(names(program));
+    pending.reverse();
+    let mut current = PathBuf::from("/");
+    let root = std::fs::symlink_metadata("/").map_err(|e| format!("/: {e}"))?;
+    if let Some(why) = insecure(&root, false) {
+        return Err(refuse(Path::new("/"), why));
     }
-    Ok(())
+    let mut links = 0;
+    while let Some(name) = pending.pop() {
+        if name == ".." {
+            current.pop();
+            continue;
+        }
+        let next = current.join(&name);
+        let meta =
+            std::fs::symlink_metadata(&next).map_err(|e| format!("{}: {e}", next.display()))?;
+        if meta.file_type().is_symlink() {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(format!("{}: too many symbolic links", program.display()));
+            }
+            let target =
+                std::fs::read_link(&next).map_err(|e| format!("{}: {e}", next.display()))?;
+            if target.is_absolute() {
+                current = PathBuf::from("/");
+            }
+            pending.extend(names(&target).into_iter().rev());
+            continue;
+        }
+        let is_file = pending.is_empty();
+        if !is_file && !meta.is_dir() {
+            return Err(format!("{}: not a directory", next.display()));
+        }
+        if is_file && !meta.is_file() {
+            return Err(format!("{}: not a regular file", next.display()));
+        }
+        if let Some(why) = insecure(&meta, is_file) {
+            return Err(refuse(&next, why));
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+/// The names of `path`, in order; `..` kept, `.` and the root dropped.
+fn names(path: &Path) -> Vec<std::ffi::OsString> {
+    use std::path::Component;
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why `meta` lets a non-root user change what lies at or below it, if it does.
@@ -273,6 +371,36 @@ fn insecure(meta: &std::fs::Metadata, is_file: bool) -> Option<String> {
         return Some("is writable by every user".to_string());
     }
     None
+}
+
+/// Why root must not use a file it opened (without following a symbolic link) for
+/// the daemon: it is owned by a user other than root and the `allowed` ones (the script
+/// user, the user configured for the file).
+pub fn foreign_owner(meta: &std::fs::Metadata, allowed: &[u32]) -> Option<String> {
+    let uid = meta.uid();
+    (uid != 0 && !allowed.contains(&uid))
+        .then(|| format!("is owned by uid {uid}, neither root nor the script user; not used"))
+}
+
+/// Open `path` for writing without following a symbolic link in its last place
+/// (`O_NOFOLLOW`) or blocking (`O_NONBLOCK`), creating it (mode 0644) if `create`.
+/// A symbolic link gets a plain error instead of ELOOP.
+pub fn open_nofollow(path: &Path, create: bool) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                "is a symbolic link; not followed".to_string()
+            } else {
+                e.to_string()
+            }
+        })
 }
 
 /// The uid and gid of `run_as`.
@@ -300,6 +428,68 @@ mod tests {
         );
         let long = "x".repeat(1000);
         assert_eq!(tail_text(long.as_bytes()).len(), STDERR_TAIL);
+    }
+
+    /// A root-owned, private directory for files (the tests run as root).
+    fn private_dir() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        dir
+    }
+
+    fn executable(path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, "#!/bin/sh\nexit 0\n").expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    #[test]
+    fn script_security_checks_the_directory_holding_a_link_and_returns_what_it_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = private_dir();
+        if std::fs::metadata(dir.path()).expect("stat").uid() != 0 {
+            return; // only root can make root-owned files
+        }
+        let real = dir.path().join("real.sh");
+        executable(&real);
+        // Reached through a link in a root-owned directory: the real file is what runs.
+        let safe_link = dir.path().join("safe-link");
+        std::os::unix::fs::symlink(&real, &safe_link).expect("link");
+        let checked = check_secure(&safe_link).expect("secure");
+        assert_eq!(checked, real.canonicalize().expect("canonical"));
+        // The same link in a directory everyone may write to is refused, even though
+        // the script it points to is safe.
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let link = open.join("hook.sh");
+        std::os::unix::fs::symlink(&real, &link).expect("link");
+        let e = check_secure(&link).expect_err("insecure");
+        assert!(
+            e.contains("refused by enable_script_security")
+                && e.contains(&open.display().to_string())
+                && e.contains("writable by every user"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_shell_line_is_refused_under_script_security() {
+        let command = crate::config::validate::values::split_command("/bin/true && /bin/false")
+            .expect("command");
+        assert!(command.shell.is_some());
+        let spec = Spec {
+            command,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+            run_as: None,
+            timeout: Duration::from_secs(1),
+            secure: true,
+        };
+        let e = prepare(&spec).expect_err("refused");
+        assert!(e.contains("put the line in a root-owned script"), "{e}");
     }
 
     #[test]

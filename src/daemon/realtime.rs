@@ -4,6 +4,10 @@
 //! `CAP_SYS_NICE` / `CAP_IPC_LOCK`, e.g. in a restricted container) the daemon says so
 //! and runs without it. Done before the runtime starts, so every thread inherits it.
 //! Like keepalived, a reload does not change them: they need a restart.
+//!
+//! The daemon's scheduling carries `SCHED_RESET_ON_FORK`: every hook, check and whatever
+//! they start (e.g. a database) begins under `SCHED_OTHER` with nice 0, not at the
+//! daemon's real-time or raised priority.
 
 use tracing::{info, warn};
 
@@ -28,6 +32,15 @@ pub fn apply(global: &Global) {
                 "vrrp_rt_priority {priority}: cannot switch to real-time scheduling ({e}; \
                  needs CAP_SYS_NICE); running with normal scheduling"
             ),
+        }
+    }
+    if global.nice.is_some() || global.rt_priority.is_some() {
+        // Hooks and what they start (a database...) run at normal priority.
+        if let Err(e) = sys::reset_scheduling_on_fork() {
+            warn!(
+                "cannot set SCHED_RESET_ON_FORK ({e}); hooks may inherit the daemon's \
+                 scheduling priority"
+            );
         }
     }
     if global.no_swap {

@@ -82,6 +82,8 @@ pub struct Trackers {
     pub files: BTreeMap<String, FileState>,
     /// Interface name → link up.
     pub links: BTreeMap<String, bool>,
+    /// Why an `init_file` was not written, for `status` (until the next start or reload).
+    pub refused: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -118,11 +120,15 @@ impl Trackers {
             )));
         }
         self.scripts = scripts;
+        self.refused.clear();
+        let script_uid = settings.script_uid();
         let files: BTreeMap<String, String> = used_files(model)
             .into_iter()
             .filter_map(|name| {
                 let cfg = model.track_files.get(&name)?;
-                init_file(cfg);
+                if let Err(why) = init_file(cfg, script_uid) {
+                    self.refused.push(why);
+                }
                 Some((name, cfg.path.clone()))
             })
             .collect();
@@ -264,9 +270,14 @@ async fn poll_files(files: BTreeMap<String, String>, done: mpsc::UnboundedSender
     }
 }
 
+/// At most this much of a tracked file is read (its number is at the start).
+const TRACK_FILE_READ: u64 = 4096;
+
 /// The number at the start of the file; a missing file or one without a number reads as 0.
+/// Only a regular file is read, without blocking (a FIFO planted at the path would stall
+/// the event loop) and only its first `TRACK_FILE_READ` bytes.
 pub fn read_value(path: &str) -> FileState {
-    match std::fs::read_to_string(path) {
+    match read_start(path) {
         Ok(text) => parse_value(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileState {
             value: 0,
@@ -277,6 +288,21 @@ pub fn read_value(path: &str) -> FileState {
             note: Some(format!("cannot read it ({e}), read as 0")),
         },
     }
+}
+
+fn read_start(path: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(TRACK_FILE_READ).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn parse_value(text: &str) -> FileState {
@@ -291,16 +317,41 @@ fn parse_value(text: &str) -> FileState {
 }
 
 /// `init_file`: write the initial value when the file is missing, or always with
-/// `overwrite`.
-fn init_file(cfg: &config::TrackFile) {
-    let Some(init) = &cfg.init else { return };
-    let exists = std::path::Path::new(&cfg.path).exists();
-    if exists && !init.overwrite {
-        return;
-    }
-    if let Err(e) = std::fs::write(&cfg.path, format!("{}\n", init.value)) {
-        warn!("track file {}: cannot initialise it: {e}", cfg.path);
-    }
+/// `overwrite`. A symbolic link in its place is not followed, and a file owned by a user
+/// other than root or the script user, or that is not a regular file, is left alone.
+/// Returns why it was refused, as logged.
+fn init_file(cfg: &config::TrackFile, script_uid: Option<u32>) -> Result<(), String> {
+    use std::io::Write as _;
+    let Some(init) = &cfg.init else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(&cfg.path);
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err("is a symbolic link; not followed".to_string())
+        }
+        Ok(_) if !init.overwrite => return Ok(()),
+        _ => Ok(()),
+    };
+    let result = result
+        .and_then(|()| process::open_nofollow(path, true))
+        .and_then(|mut file| {
+            let meta = file.metadata().map_err(|e| e.to_string())?;
+            if !meta.is_file() {
+                return Err("is not a regular file; not written to".to_string());
+            }
+            if let Some(why) = process::foreign_owner(&meta, script_uid.as_slice()) {
+                return Err(why);
+            }
+            file.set_len(0)
+                .and_then(|()| file.write_all(format!("{}\n", init.value).as_bytes()))
+                .map_err(|e| e.to_string())
+        });
+    result.map_err(|e| {
+        let why = format!("track file {}: init_file refused: {e}", cfg.path);
+        warn!("{why}");
+        why
+    })
 }
 
 /// What the tracked things say about one instance.
