@@ -769,3 +769,31 @@ fn shell_lines_are_marked_and_plain_commands_are_not() {
         Some("[ -f /etc/baton/down ] && exit 1 || exit 0")
     );
 }
+
+/// Under `enable_script_security` the daemon refuses to run a shell line (the commands it
+/// runs cannot all be checked): the file says so at load, wherever global_defs is written,
+/// instead of a notify_master that never runs at the moment of a failover.
+#[test]
+fn shell_lines_are_errors_under_script_security() {
+    let hook = "notify_master \"/usr/bin/true && /usr/bin/false\"\n";
+    let secure = "global_defs {\n enable_script_security\n}\n";
+    has_error(
+        &format!("{}{secure}", instance(&format!("{hook}{VIPS}"))),
+        "a shell line cannot run under enable_script_security",
+    );
+    has_error(
+        &format!(
+            "{secure}vrrp_script chk {{\n script \"test -f /etc/ok || exit 1\"\n}}\n{}",
+            instance(VIPS)
+        ),
+        "a shell line cannot run under enable_script_security",
+    );
+    // Without script security the same line is a shell line, as in keepalived.
+    let model = ok(&instance(&format!("{hook}{VIPS}")));
+    assert!(model.instances[0].notify.master.is_some());
+    // A plain program with arguments is fine under script security.
+    ok(&format!(
+        "{secure}{}",
+        instance(&format!("notify_master \"/usr/bin/logger master\"\n{VIPS}"))
+    ));
+}

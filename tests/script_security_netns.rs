@@ -234,22 +234,65 @@ fn a_script_reached_through_a_link_in_a_user_writable_directory_is_refused() {
     assert!(!marker.exists(), "the script ran");
 }
 
+/// A shell line under `enable_script_security` is refused when the file is loaded (the
+/// daemon also refuses to run one, `process::prepare`): `check-config` names it, and
+/// `baton run` does not start with it, so no hook is found missing at failover time.
 #[test]
 fn a_shell_line_is_refused_under_script_security() {
-    if !require_root() {
-        return;
-    }
-    let mut c = pair("secshell");
-    let marker = c.dir.path().join("ran");
-    let hook = hook_outcome(
-        &mut c,
-        "enable_script_security",
-        &format!("\"/bin/touch {} && /bin/true\"", marker.display()),
-    );
-    let error = hook["error"].as_str().unwrap_or_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let conf = dir.path().join("baton.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n    enable_script_security\n}}\n{}",
+            Instance::fast(150, VIP)
+                .with(format!(
+                    "notify_master \"/bin/touch {} && /bin/true\"",
+                    marker.display()
+                ))
+                .render()
+        ),
+    )
+    .expect("write config");
+    let baton = env!("CARGO_BIN_EXE_baton");
+    let check = std::process::Command::new(baton)
+        .args(["check-config", "-f"])
+        .arg(&conf)
+        .output()
+        .expect("run check-config");
+    let stderr = String::from_utf8_lossy(&check.stderr);
     assert!(
-        error.contains("is a shell line") && error.contains("put the line in a root-owned script"),
-        "{hook}"
+        !check.status.success(),
+        "check-config accepted it: {stderr}"
+    );
+    assert!(
+        stderr.contains("a shell line cannot run under enable_script_security")
+            && stderr.contains("root-owned script"),
+        "{stderr}"
+    );
+    let mut run = std::process::Command::new(baton)
+        .args(["run", "-f"])
+        .arg(&conf)
+        .arg("--socket")
+        .arg(dir.path().join("sock"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run baton");
+    let mut status = None;
+    poll(SETTLE, || {
+        status = run.try_wait().expect("wait");
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = run.kill();
+        let _ = run.wait();
+    }
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "baton run started with it: {status:?}"
     );
     assert!(!marker.exists(), "the shell line ran");
 }

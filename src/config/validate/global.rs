@@ -195,6 +195,17 @@ fn read_item(
 /// Whether any `global_defs` says `baton_unknown_keywords warning`. It applies to the
 /// whole configuration, wherever it is written (before or after the unknown keywords,
 /// in the main file or an included one); the last one wins.
+/// Whether any `global_defs` turns on `enable_script_security` (read before the rest, so
+/// that every script command can be checked against it wherever it is written).
+pub fn script_security(items: &[Item]) -> bool {
+    items
+        .iter()
+        .filter(|i| i.keyword.value == "global_defs")
+        .filter_map(|i| i.block.as_ref())
+        .flat_map(|b| b.items.iter())
+        .any(|i| i.keyword.value == "enable_script_security")
+}
+
 pub fn unknown_keywords_are_warnings(items: &[Item]) -> bool {
     items
         .iter()

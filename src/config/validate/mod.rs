@@ -24,6 +24,8 @@ pub struct Ctx {
     pub diagnostics: Vec<Diagnostic>,
     /// `baton_unknown_keywords warning`: unknown keywords are warnings, not errors.
     pub unknown_is_warning: bool,
+    /// `enable_script_security`: a shell line cannot be checked, so it is an error.
+    pub script_security: bool,
 }
 
 /// The `global_defs` keyword that turns unknown keywords from errors into warnings.
@@ -163,6 +165,7 @@ impl Seen {
 pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     let mut cx = Ctx {
         unknown_is_warning: global::unknown_keywords_are_warnings(items),
+        script_security: global::script_security(items),
         ..Ctx::default()
     };
     let global = global::build(&mut cx, items);

@@ -230,12 +230,24 @@ const SHELL_CHARS: &str = "|&;<>()$`*?[]{}~\n";
 /// A command from one argument (usually a quoted string).
 pub fn command(cx: &mut Ctx, kw: &str, arg: &Spanned<String>) -> Option<Command> {
     let cmd = split_command(&arg.value);
-    if cmd.is_none() {
-        cx.error(
+    match &cmd {
+        None => cx.error(
             arg.span,
             format!("{kw}: the command is empty"),
             Some("expected a program path, e.g. \"/usr/local/bin/notify.sh arg\"".to_string()),
-        );
+        ),
+        // The daemon would refuse to run it (the commands a shell line runs cannot all be
+        // checked): say so now, not when the hook should promote a database.
+        Some(c) if cx.script_security && c.shell.is_some() => cx.error(
+            arg.span,
+            format!("{kw}: a shell line cannot run under enable_script_security"),
+            Some(
+                "the commands a shell line runs cannot all be checked; put the line in a \
+                 root-owned script and give that script's path here"
+                    .to_string(),
+            ),
+        ),
+        Some(_) => {}
     }
     cmd
 }
