@@ -332,6 +332,40 @@ mod tests {
         assert!(resign.event().unwrap_err().contains("from 0 to 86400"));
     }
 
+    /// The request goes through the daemon's translation into a real state machine, at a
+    /// clock as late as a `Duration` goes: the master hands over and nothing overflows.
+    #[test]
+    fn the_longest_hold_at_any_time_leaves_a_working_core() {
+        use crate::vrrp::{Action, Config, Instance, State};
+        use crate::wire::vrrp::Version;
+        let line = br#"{"version":1,"command":"resign","hold_s":86400}"#;
+        let event = parse_request(line)
+            .unwrap()
+            .command
+            .event()
+            .unwrap()
+            .unwrap();
+        for now in [
+            Duration::from_secs(1),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::MAX,
+        ] {
+            let address = "192.0.2.1".parse().unwrap();
+            let mut machine = Instance::new(Config::new(Version::V3, 255, 100, address));
+            machine.handle(now, Event::Startup);
+            assert_eq!(machine.state(), State::Master);
+            let actions = machine.handle(now, event.clone());
+            assert!(
+                actions.contains(&Action::SendAdvert { priority: 0 }),
+                "{actions:?}"
+            );
+            assert_eq!(machine.state(), State::Backup);
+            assert!(machine.no_preempt_until() >= now);
+            let deadline = machine.next_deadline().unwrap();
+            machine.handle(deadline, Event::Timeout);
+        }
+    }
+
     #[test]
     fn replies_are_single_lines() {
         let line = Reply::error("no such\ninstance").to_line();
