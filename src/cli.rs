@@ -105,8 +105,10 @@ pub struct Target {
 pub struct Resign {
     /// The instance (may be left out when there is only one).
     pub instance: Option<String>,
-    /// Seconds during which this node does not take the VIP back by itself.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// Seconds during which this node does not take the VIP back by itself (0 to 86400;
+    /// to keep it out for longer, use `baton lock`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=protocol::MAX_HOLD_S))]
     pub hold: u64,
     #[command(flatten)]
     pub client: Client,

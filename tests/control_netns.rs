@@ -298,3 +298,131 @@ fn a_second_daemon_on_the_same_socket_refuses_to_start() {
     );
     c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_millis(500));
 }
+
+/// Open `fifo` for writing if a reader has it open (never waits for one).
+fn fifo_writer(fifo: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(fifo)
+        .ok()
+}
+
+/// Wait (bounded) for the daemon to open `fifo` for reading, and keep it waiting: the
+/// writer that is returned, once dropped, ends what the daemon reads.
+fn fifo_reader_waiting(
+    fifo: &std::path::Path,
+    give_up: impl Fn() -> bool,
+) -> Option<std::fs::File> {
+    let mut writer = None;
+    lab::poll(Duration::from_secs(10), || {
+        writer = fifo_writer(fifo);
+        writer.is_some() || give_up()
+    });
+    writer
+}
+
+/// One request line on `socket`, the reply within 5 s (None if none came).
+fn ask_raw(socket: &std::path::Path, request: &str) -> Option<serde_json::Value> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    stream.write_all(b"\n").ok()?;
+    let mut reply = String::new();
+    BufReader::new(&stream).read_line(&mut reply).ok()?;
+    serde_json::from_str(&reply).ok()
+}
+
+#[test]
+fn a_reload_stuck_reading_a_slow_file_holds_up_nothing() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("slowrl", &[]);
+    // The configuration now includes a FIFO: reading it waits until the test writes it,
+    // which stands for a slow disk, a hung NFS mount or thousands of includes.
+    let fifo = c.dir.path().join("slow.conf");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    c.rewrite("a", &format!("include {}\n", fifo.display()));
+    c.signal("a", "HUP");
+    let Some(mut first) = fifo_reader_waiting(&fifo, || c.log("a").contains("reload refused"))
+    else {
+        // The include code refuses a FIFO outright: the reload changes nothing, at once.
+        assert!(c.log("a").contains("reload refused"), "{}", c.log("a"));
+        let (status, _) = c.status("a");
+        assert_eq!(status["instances"][0]["state"], "MASTER", "{status}");
+        return;
+    };
+    // While the file is being read: the control socket answers, adverts go on (b stays
+    // BACKUP), and two more reloads are queued behind it.
+    let status = ask_raw(&c.socket("a"), r#"{"version":1,"command":"status"}"#)
+        .unwrap_or_else(|| panic!("status did not answer during the reload\n{}", c.log("a")));
+    assert_eq!(
+        status["result"]["instances"][0]["state"], "MASTER",
+        "{status}"
+    );
+    let reconfigures: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+                .args(["reconfigure", "--socket"])
+                .arg(c.socket("a"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    assert!(lab::poll(Duration::from_secs(10), || {
+        c.log("a").matches("one more reload follows").count() == 2
+    }));
+    c.expect_stable(&SERVERS, VIP, &["a"], Duration::from_secs(1));
+    assert!(
+        !c.transitions("b").iter().any(|t| t.contains("-> MASTER")),
+        "{:?}",
+        c.transitions("b")
+    );
+    // The file arrives (a higher priority): applied. The two queued reloads were
+    // coalesced into one more read of the file, which both clients wait for.
+    let config = Instance::fast(160, VIP).render();
+    first.write_all(config.as_bytes()).unwrap();
+    drop(first);
+    // Applied (so the first read has closed the FIFO); then the queued read opens it.
+    assert!(
+        lab::poll(Duration::from_secs(10), || c
+            .log("a")
+            .contains("reload: updated in place")),
+        "{}",
+        c.log("a")
+    );
+    let mut second = fifo_reader_waiting(&fifo, || false)
+        .unwrap_or_else(|| panic!("the queued reload never read the file\n{}", c.log("a")));
+    second.write_all(config.as_bytes()).unwrap();
+    drop(second);
+    for child in reconfigures {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "reloaded: configuration unchanged\n",
+            "{}",
+            c.log("a")
+        );
+    }
+    let (status, _) = c.status("a");
+    assert_eq!(status["instances"][0]["priority"], 160, "{status}");
+    assert_eq!(status["instances"][0]["state"], "MASTER", "{status}");
+    // Two reads of the file for three requests: the first applied the change, the second
+    // (for both queued clients) found nothing more to do.
+    let log = c.log("a");
+    assert_eq!(
+        log.matches("reload: configuration unchanged").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("reload: updated in place").count(), 1, "{log}");
+}

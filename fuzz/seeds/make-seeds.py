@@ -59,3 +59,26 @@ for line in [
     '{"version":1,"command":"reconfigure"}',
 ]:
     put("control_request", line.encode())
+
+# A request line, then the bytes that steer the instance it is applied to (see
+# `checks::control_request`): setup (bits 0-1: owner master / backup / master by timer /
+# backup hearing a master; bit 2 lock; bit 3 fault; bit 4 VRRPv2), priority, interval,
+# hold-down, then `now` (little-endian u64 seconds and a byte of fraction) and the time
+# steps (little-endian u64 milliseconds).
+NOW_MAX = b"\xff" * 9
+NOW_DAY = (86_400).to_bytes(8, "little") + b"\x00"
+for line, steer in [
+    ('{"version":1,"command":"resign","hold_s":86400}', b"\x00\x00\x64\x00" + NOW_MAX),
+    ('{"version":1,"command":"resign","hold_s":0}', b"\x02\x64\x64\x05" + NOW_DAY),
+    ('{"version":1,"command":"resign","hold_s":86400}', b"\x12\x64\x01\xff" + NOW_MAX + NOW_MAX),
+    ('{"version":1,"command":"resign","hold_s":18446744073709551615}', b"\x00\x00\x64\x00" + NOW_DAY),
+    ('{"version":1,"command":"resign","hold_s":18446744073709551614}', b"\x02\x64\x64\x00" + NOW_MAX),
+    ('{"version":1,"command":"resign","hold_s":-1}', b"\x00"),
+    ('{"version":1,"command":"resign","hold_s":1.5}', b"\x00"),
+    ('{"version":1,"command":"resign","hold_s":"60"}', b"\x00"),
+    ('{"version":1,"command":"fallback"}', b"\x03\xc8\x64\x00" + NOW_DAY + b"\x64"),
+    ('{"version":1,"command":"lock","instance":"VI_1"}', b"\x02\x64\x64\x00" + NOW_MAX),
+    ('{"version":1,"command":"unlock","instance":"VI_1"}', b"\x07\x64\x64\x00" + NOW_DAY),
+    ('{"version":18446744073709551615,"command":"status"}', b""),
+]:
+    put("control_request", line.encode() + b"\n" + steer)

@@ -50,9 +50,16 @@ pub fn request(socket: &Path, command: Command, timeout: Duration) -> Result<Rep
         detail: e.to_string(),
     })?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    // A daemon that is busy answers at once and closes, maybe before the request is
+    // written: its one-line answer is still there to read.
+    let written = stream.write_all(line.as_bytes());
     let mut reply = String::new();
-    BufReader::new(&stream).read_line(&mut reply).map_err(io)?;
+    let read = BufReader::new(&stream).read_line(&mut reply);
+    match (written, read) {
+        (_, Ok(n)) if n > 0 => {}
+        (Err(e), _) | (Ok(()), Err(e)) => return Err(io(e)),
+        (Ok(()), Ok(_)) => {}
+    }
     serde_json::from_str(&reply).map_err(|e| ClientError::BadReply {
         path,
         detail: format!("{e}: {:?}", reply.trim()),

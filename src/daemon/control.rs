@@ -87,30 +87,52 @@ impl Daemon {
             other @ (Internal::ScriptRan { .. } | Internal::FileRead { .. }) => {
                 self.on_tracking(other).await
             }
+            Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
         }
     }
 
     pub(super) async fn on_control(&mut self, request: ControlRequest) {
-        let ControlRequest { command, reply } = request;
-        let answer = match command {
-            Command::Status { instance } => self.status_reply(instance.as_deref()).await,
-            Command::Fallback { instance } => match self.resolve(instance.as_deref()) {
+        let ControlRequest {
+            command,
+            peer,
+            reply,
+        } = request;
+        if command.changes_state() {
+            let who = peer.map_or_else(|| "an unknown client".to_string(), |p| p.to_string());
+            let target = match &command {
+                Command::Fallback { instance } | Command::Resign { instance, .. } => {
+                    instance.clone()
+                }
+                Command::Lock { instance } | Command::Unlock { instance } => Some(instance.clone()),
+                Command::Status { .. } | Command::Reconfigure => None,
+            };
+            let target = target.map(|t| format!(" {t}")).unwrap_or_default();
+            info!("control: {}{target} requested by {who}", command.name());
+        }
+        // The same translation the fuzz target applies to a live core (numbers checked).
+        let event = match command.event() {
+            Ok(event) => event,
+            Err(e) => {
+                let _ = reply.send(Reply::error(e));
+                return;
+            }
+        };
+        let answer = match (command, event) {
+            (Command::Status { instance }, _) => self.status_reply(instance.as_deref()).await,
+            (Command::Fallback { instance }, _) => match self.resolve(instance.as_deref()) {
                 Ok(name) => return self.start_fallback(name, reply).await,
                 Err(e) => Reply::error(e),
             },
-            Command::Resign { instance, hold_s } => match self.resolve(instance.as_deref()) {
-                Ok(name) => {
-                    let hold = Duration::from_secs(hold_s);
-                    self.operator(&name, Event::Resign { hold }).await
+            (Command::Resign { instance, .. }, Some(event)) => {
+                match self.resolve(instance.as_deref()) {
+                    Ok(name) => self.operator(&name, event).await,
+                    Err(e) => Reply::error(e),
                 }
-                Err(e) => Reply::error(e),
-            },
-            Command::Lock { instance } => self.set_lock(&instance, true).await,
-            Command::Unlock { instance } => self.set_lock(&instance, false).await,
-            Command::Reconfigure => match self.reload().await {
-                Ok(summary) => Reply::ok(json!({ "summary": summary })),
-                Err(e) => Reply::error(e),
-            },
+            }
+            (Command::Resign { .. }, None) => Reply::error("resign: no event"),
+            (Command::Lock { instance }, _) => self.set_lock(&instance, true).await,
+            (Command::Unlock { instance }, _) => self.set_lock(&instance, false).await,
+            (Command::Reconfigure, _) => return self.request_reload(Some(reply)),
         };
         let _ = reply.send(answer);
     }

@@ -71,7 +71,7 @@ impl Daemon {
         self.damped.insert(
             name.to_string(),
             Damped {
-                until: self.now() + hold,
+                until: self.now().saturating_add(hold),
                 count: times.len(),
                 window,
             },

@@ -83,7 +83,12 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
         })?;
     // spawn_local needs a LocalSet: the sockets are shared with Rc on this one thread.
     let local = tokio::task::LocalSet::new();
-    runtime.block_on(local.run_until(serve(options, model)))
+    let result = runtime.block_on(local.run_until(serve(options, model)));
+    drop(local);
+    // A config parse still running on a blocking thread (a reload that a stop overtook, on
+    // a file that reads slowly) must not keep the stopped daemon from exiting.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// Load and validate the configuration, rendering every diagnostic into the error.
@@ -154,6 +159,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         group_states: BTreeMap::new(),
         stopping: false,
         damped: BTreeMap::new(),
+        reloads: Reloads::default(),
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -225,6 +231,24 @@ struct Daemon {
     stopping: bool,
     /// Instances held back by flap damping.
     damped: BTreeMap<String, flaps::Damped>,
+    /// The reload being parsed, and the one asked for meanwhile.
+    reloads: Reloads,
+}
+
+/// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
+/// file or many includes never hold up the protocol loop; only the resulting diff is
+/// applied on the loop. A reload asked for while one is parsing is queued, and all such
+/// requests are coalesced into one more parse after the current one (which reads the file
+/// as it is then, so the last edit always wins).
+#[derive(Default)]
+struct Reloads {
+    parsing: bool,
+    /// `reconfigure` clients waiting for the parse now running.
+    current: Vec<tokio::sync::oneshot::Sender<crate::control::protocol::Reply>>,
+    /// Another reload was asked for while parsing.
+    queued: bool,
+    /// `reconfigure` clients waiting for that next parse.
+    next: Vec<tokio::sync::oneshot::Sender<crate::control::protocol::Reply>>,
 }
 
 /// What tracking says of an instance, with its sync group's part.
@@ -257,6 +281,8 @@ enum Internal {
         name: String,
         state: track::FileState,
     },
+    /// A reload's configuration was read and validated (or refused) on a blocking thread.
+    ConfigParsed(Box<Result<Model, String>>),
 }
 
 impl Daemon {
@@ -274,7 +300,10 @@ impl Daemon {
         mut control: mpsc::Receiver<crate::control::server::ControlRequest>,
     ) {
         loop {
-            let deadline = self.next_deadline().map(|d| self.origin + d);
+            // A deadline too far away for the clock to represent is never reached.
+            let deadline = self
+                .next_deadline()
+                .and_then(|d| self.origin.checked_add(d));
             let timer = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -285,7 +314,7 @@ impl Daemon {
                 biased;
                 _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
                 _ = signals.interrupt.recv() => { info!("SIGINT: stopping"); return; }
-                _ = signals.hangup.recv() => { let _ = self.reload().await; }
+                _ = signals.hangup.recv() => self.request_reload(None),
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => self.on_net_event(event).await,
@@ -837,10 +866,61 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP or `baton reconfigure`: apply what changed in the configuration; an invalid
-    /// one changes nothing. Returns a one-line summary, or why it was refused.
-    async fn reload(&mut self) -> Result<String, String> {
-        let new = match load_model(&self.options) {
+    /// SIGHUP (`reply` None) or `baton reconfigure`: read, parse and validate the file on a
+    /// blocking thread; [`Daemon::config_parsed`] applies the result on the loop. While a
+    /// parse is running, further requests are coalesced into one more parse after it.
+    fn request_reload(
+        &mut self,
+        reply: Option<tokio::sync::oneshot::Sender<crate::control::protocol::Reply>>,
+    ) {
+        if self.reloads.parsing {
+            info!("reload: the configuration is being read already; one more reload follows");
+            self.reloads.queued = true;
+            self.reloads.next.extend(reply);
+            return;
+        }
+        self.reloads.current.extend(reply);
+        self.start_parse();
+    }
+
+    fn start_parse(&mut self) {
+        self.reloads.parsing = true;
+        let options = self.options.clone();
+        let events = self.event_tx.clone();
+        tokio::task::spawn_local(async move {
+            let parsed = tokio::task::spawn_blocking(move || load_model(&options))
+                .await
+                .map_err(|e| format!("the configuration reader failed: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let _ = events.send(Internal::ConfigParsed(Box::new(parsed)));
+        });
+    }
+
+    /// A reload's parse finished: apply it (or report why not) to its clients, and start
+    /// the queued one, if any.
+    pub(super) async fn config_parsed(&mut self, parsed: Result<Model, String>) {
+        self.reloads.parsing = false;
+        let waiting = std::mem::take(&mut self.reloads.current);
+        let outcome = self.reload(parsed).await;
+        for reply in waiting {
+            let answer = match &outcome {
+                Ok(summary) => {
+                    crate::control::protocol::Reply::ok(serde_json::json!({ "summary": summary }))
+                }
+                Err(e) => crate::control::protocol::Reply::error(e.clone()),
+            };
+            let _ = reply.send(answer);
+        }
+        if std::mem::take(&mut self.reloads.queued) {
+            self.reloads.current = std::mem::take(&mut self.reloads.next);
+            self.start_parse();
+        }
+    }
+
+    /// Apply what changed in the configuration; an invalid one changes nothing. Returns a
+    /// one-line summary, or why it was refused.
+    async fn reload(&mut self, parsed: Result<Model, String>) -> Result<String, String> {
+        let new = match parsed {
             Ok(model) => model,
             Err(e) => {
                 error!("reload refused, the running configuration stays: {e}");

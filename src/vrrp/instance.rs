@@ -255,7 +255,7 @@ impl Instance {
             Event::GroupMaster => self.on_group_master(now, &mut out),
             Event::GroupBackup => self.on_group_backup(now, &mut out),
             Event::HoldBackup { hold } => {
-                self.no_preempt_until = self.no_preempt_until.max(now + hold);
+                self.no_preempt_until = self.no_preempt_until.max(now.saturating_add(hold));
             }
         }
         out
@@ -320,8 +320,8 @@ impl Instance {
     fn next_advert_after(&self, now: Duration) -> Duration {
         let interval = self.advert_interval();
         match self.adver_timer {
-            Some(fired) if fired + interval > now => fired + interval,
-            _ => now + interval,
+            Some(fired) if fired.saturating_add(interval) > now => fired.saturating_add(interval),
+            _ => now.saturating_add(interval),
         }
     }
 
@@ -379,7 +379,7 @@ impl Instance {
             // RFC 5798 6.4.2: priority 0: set Master_Down_Timer to Skew_Time.
             self.resigned_master = Some(advert.src);
             if !self.locked {
-                self.master_down_timer = Some(now + self.skew_time());
+                self.master_down_timer = Some(now.saturating_add(self.skew_time()));
             }
             return;
         }
@@ -408,7 +408,7 @@ impl Instance {
             self.master_interval_cs = advert.interval_cs;
         }
         if !self.locked {
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Some(now.saturating_add(self.master_down_interval()));
         }
     }
 
@@ -422,7 +422,7 @@ impl Instance {
             return false;
         }
         let seen_since = self.lower_master_since.unwrap_or(now);
-        if now < seen_since + self.cfg.preempt_delay {
+        if now < seen_since.saturating_add(self.cfg.preempt_delay) {
             return false;
         }
         self.gate_open(now, out)
@@ -435,7 +435,7 @@ impl Instance {
             return true;
         }
         if self.gate_retry_at.is_none_or(|t| t <= now) {
-            self.gate_retry_at = Some(now + self.cfg.fallback_check_interval);
+            self.gate_retry_at = Some(now.saturating_add(self.cfg.fallback_check_interval));
             out.push(Action::RunFallbackCheck);
         }
         false
@@ -444,7 +444,7 @@ impl Instance {
     fn on_fallback_check(&mut self, now: Duration, passed: bool) {
         self.gate_passed = passed && self.state == State::Backup;
         if !passed {
-            self.gate_retry_at = Some(now + self.cfg.fallback_check_interval);
+            self.gate_retry_at = Some(now.saturating_add(self.cfg.fallback_check_interval));
         }
     }
 
@@ -452,7 +452,7 @@ impl Instance {
         if advert.priority == STOP_PRIORITY {
             // RFC 5798 6.4.3: priority 0: send an advert at once and reset Adver_Timer.
             self.send_advert(self.advertised_priority(), out);
-            self.adver_timer = Some(now + self.advert_interval());
+            self.adver_timer = Some(now.saturating_add(self.advert_interval()));
             return;
         }
         if self.outranked_by(advert) {
@@ -483,7 +483,7 @@ impl Instance {
             return;
         }
         self.stats.lower_priority_master += 1;
-        self.split_brain_ends_at = Some(now + self.master_down_interval());
+        self.split_brain_ends_at = Some(now.saturating_add(self.master_down_interval()));
         let previous = self.lower_master.map(|h| h.at);
         self.lower_master = Some(Heard {
             address: advert.src,
@@ -493,13 +493,13 @@ impl Instance {
         });
         let answered = self
             .last_lower_answer
-            .is_some_and(|t| now < t + self.advert_interval());
+            .is_some_and(|t| now < t.saturating_add(self.advert_interval()));
         if !answered {
             self.last_lower_answer = Some(now);
             self.send_advert(self.advertised_priority(), out);
-            self.adver_timer = Some(now + self.advert_interval());
+            self.adver_timer = Some(now.saturating_add(self.advert_interval()));
         }
-        if previous.is_none_or(|at| now >= at + self.master_down_interval()) {
+        if previous.is_none_or(|at| now >= at.saturating_add(self.master_down_interval())) {
             out.push(Action::Announce);
         }
     }
@@ -556,7 +556,7 @@ impl Instance {
             return;
         }
         self.leave_master(now, State::Backup, Reason::Resigned, out);
-        self.no_preempt_until = self.no_preempt_until.max(now + hold);
+        self.no_preempt_until = self.no_preempt_until.max(now.saturating_add(hold));
     }
 
     fn on_fallback(&mut self, now: Duration, out: &mut Vec<Action>) {
@@ -620,7 +620,7 @@ impl Instance {
         }
         self.locked = false;
         if self.state == State::Backup {
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Some(now.saturating_add(self.master_down_interval()));
         }
     }
 
@@ -629,7 +629,7 @@ impl Instance {
         self.enter(now, State::Backup, reason, out);
         self.master_interval_cs = self.cfg.interval_cs;
         if !self.locked {
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Some(now.saturating_add(self.master_down_interval()));
         }
     }
 
@@ -637,12 +637,13 @@ impl Instance {
     fn become_master(&mut self, now: Duration, reason: Reason, out: &mut Vec<Action>) {
         let displaced = self.master.map(|m| m.address);
         self.enter(now, State::Master, reason, out);
-        self.displaced = displaced.map(|address| (address, now + self.master_down_interval()));
+        self.displaced =
+            displaced.map(|address| (address, now.saturating_add(self.master_down_interval())));
         self.stats.became_master += 1;
         out.push(Action::AddAddresses);
         self.send_advert(self.advertised_priority(), out);
         out.push(Action::Announce);
-        self.adver_timer = Some(now + self.advert_interval());
+        self.adver_timer = Some(now.saturating_add(self.advert_interval()));
     }
 
     /// Leave Master. Going to Backup because a better master was heard sends nothing; every
@@ -663,9 +664,11 @@ impl Instance {
             self.send_advert(STOP_PRIORITY, out);
         }
         out.push(Action::RemoveAddresses);
-        self.no_preempt_until = self.no_preempt_until.max(now + self.cfg.hold_down);
+        self.no_preempt_until = self
+            .no_preempt_until
+            .max(now.saturating_add(self.cfg.hold_down));
         if to == State::Backup && !self.locked {
-            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_down_timer = Some(now.saturating_add(self.master_down_interval()));
         }
     }
 
