@@ -240,6 +240,29 @@ fn reconfigure_applies_a_valid_config_and_refuses_an_invalid_one() {
     c.expect_holders(&SERVERS, VIP, &["b"]);
 }
 
+/// A file emptied or cut short before its last instance (a full disk, an editor crash)
+/// must not release the VIP on reload.
+#[test]
+fn a_reload_to_a_file_without_instances_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("emptyrl", &[]);
+    for text in ["", "global_defs {\n    router_id a\n}\n"] {
+        c.rewrite("a", text);
+        let out = c.baton("a", &["reconfigure"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no vrrp_instance"),
+            "{}",
+            stderr(&out)
+        );
+        c.expect_stable(&SERVERS, VIP, &["a"], std::time::Duration::from_millis(500));
+        let (status, _) = c.status("a");
+        assert_eq!(status["instances"][0]["state"], "MASTER", "{status}");
+    }
+}
+
 #[test]
 fn bad_requests_get_an_error_reply_and_change_nothing() {
     if !require_root() {

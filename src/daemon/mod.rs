@@ -929,6 +929,17 @@ impl Daemon {
                 ));
             }
         };
+        if new.instances.is_empty() && !self.model.instances.is_empty() {
+            // An empty or truncated file (a full disk, an editor crash) would release every
+            // virtual address at once: a node leaves the group by stopping, not by reload.
+            let e = "the new configuration has no vrrp_instance, so this reload would release \
+                     every virtual address; is the file empty or cut short? To leave the \
+                     group, stop the service instead";
+            error!("reload refused, the running configuration stays: {e}");
+            return Err(format!(
+                "reload refused, the running configuration stays: {e}"
+            ));
+        }
         self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
         if diff.is_empty() {
