@@ -214,7 +214,7 @@ impl Daemon {
         info!(instance = %name, "fallback requested; running fallback_check {}", check.command);
         let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
-        tokio::task::spawn_local(async move {
+        drop(self.hooks.spawn(move || async move {
             let outcome = run_check(&name, &check, &settings).await;
             drop(running);
             let _ = events.send(Internal::FallbackChecked {
@@ -222,7 +222,7 @@ impl Daemon {
                 outcome,
                 reply,
             });
-        });
+        }));
     }
 
     async fn finish_fallback(&mut self, name: &str, outcome: CheckOutcome) -> Reply {

@@ -67,7 +67,7 @@ impl Daemon {
             || tracked_names(new) != tracked_names(&self.model);
         if tracking_changed {
             self.trackers
-                .restart(new, &self.hook_settings, &self.event_tx);
+                .restart(new, &self.hook_settings, &self.event_tx, &self.runner);
         }
         self.read_links(new).await;
     }

@@ -1,25 +1,26 @@
 //! Notify hooks: for every state change of an instance or sync group, its scripts run one
 //! at a time, in transition order, never two at once for the same instance or group. Each
-//! queue is a task that works through its jobs; a hook that outlives `notify_timeout` is
-//! killed with its process group and the next one still runs. Every outcome goes back to
-//! the event loop for `baton status`.
+//! queue is a task on the script thread ([`super::runner`]) that works through its jobs; a
+//! hook that outlives `notify_timeout` is killed with its process group and the next one
+//! still runs. Every outcome goes back to the event loop for `baton status`.
 //!
 //! Also the `notify_fifo` / `vrrp_notify_fifo` writer (keepalived's line format).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
+use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Internal;
 use super::process::{self, Outcome, Spec};
+use super::runner::{Runner, Task};
 use crate::config::{self, Hook, Notify};
 use crate::vrrp::State;
 
@@ -185,28 +186,53 @@ struct Job {
     hooks: Vec<(&'static str, Spec)>,
 }
 
-/// One queue per instance or sync group, and the `fallback_check` runs in flight.
-#[derive(Default)]
+/// One queue per instance or sync group, and the `fallback_check` runs in flight, all on
+/// the script thread.
 pub struct Queues {
-    queues: HashMap<String, (mpsc::UnboundedSender<Job>, JoinHandle<()>)>,
+    runner: Rc<Runner>,
+    queues: HashMap<String, (mpsc::UnboundedSender<Job>, Task)>,
     /// When the running `fallback_check` of each instance started.
-    checks: Rc<RefCell<HashMap<String, Instant>>>,
+    checks: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
-/// A `fallback_check` in flight; dropping it (when the check has ended) frees the instance
-/// for the next one.
+/// A `fallback_check` in flight; dropping it (when the check has ended, on the script
+/// thread) frees the instance for the next one.
 pub struct Running {
-    checks: Rc<RefCell<HashMap<String, Instant>>>,
+    checks: Arc<Mutex<HashMap<String, Instant>>>,
     name: String,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.checks.borrow_mut().remove(&self.name);
+        lock(&self.checks).remove(&self.name);
     }
 }
 
+/// The map of checks in flight (a panic elsewhere does not make it unusable).
+fn lock(checks: &Mutex<HashMap<String, Instant>>) -> MutexGuard<'_, HashMap<String, Instant>> {
+    checks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Queues {
+    pub fn new(runner: Rc<Runner>) -> Queues {
+        Queues {
+            runner,
+            queues: HashMap::new(),
+            checks: Arc::default(),
+        }
+    }
+
+    /// Run a check (or any script work) on the script thread.
+    pub fn spawn<F, Fut>(&self, make: F) -> Task
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.runner.spawn(make)
+    }
+
     /// Queue `hooks` for `owner`; they start after every hook queued before for it.
     pub fn push(
         &mut self,
@@ -218,9 +244,11 @@ impl Queues {
         if hooks.is_empty() {
             return;
         }
+        let runner = &self.runner;
         let (sender, _) = self.queues.entry(owner.to_string()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = tokio::task::spawn_local(work(owner.to_string(), rx, done.clone()));
+            let (owner, done) = (owner.to_string(), done.clone());
+            let task = runner.spawn(move || work(owner, rx, done));
             (tx, task)
         });
         if sender.send(Job { state, hooks }).is_err() {
@@ -234,7 +262,7 @@ impl Queues {
     /// Claim the one `fallback_check` run `name` may have at a time; refused (with the
     /// reason, for the operator) while one runs, whoever started it.
     pub fn start_check(&self, name: &str) -> Result<Running, String> {
-        let mut checks = self.checks.borrow_mut();
+        let mut checks = lock(&self.checks);
         if let Some(started) = checks.get(name) {
             return Err(format!(
                 "a fallback check is already running (started {}s ago)",
@@ -243,7 +271,7 @@ impl Queues {
         }
         checks.insert(name.to_string(), Instant::now());
         Ok(Running {
-            checks: Rc::clone(&self.checks),
+            checks: Arc::clone(&self.checks),
             name: name.to_string(),
         })
     }
@@ -254,7 +282,7 @@ impl Queues {
         let queues: Vec<_> = self.queues.drain().collect();
         for (_, (sender, task)) in queues {
             drop(sender);
-            let _ = task.await;
+            task.join().await;
         }
     }
 }

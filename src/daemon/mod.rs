@@ -14,6 +14,7 @@ mod hooks;
 mod process;
 mod realtime;
 mod router;
+mod runner;
 mod send_errors;
 mod track;
 mod translate;
@@ -138,6 +139,11 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
     let listener = crate::control::server::bind(&options.socket)?;
     let (control_tx, control_rx) = mpsc::channel(16);
     tokio::task::spawn_local(crate::control::server::serve(listener, control_tx));
+    // Hooks and checks start, wait and are read on a thread of their own.
+    let runner = Rc::new(runner::Runner::start().map_err(|source| DaemonError::Io {
+        what: "cannot start the script thread",
+        source,
+    })?);
     let mut daemon = Daemon {
         origin: Instant::now(),
         options,
@@ -151,7 +157,8 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         event_tx,
         locks: control::Locks::load(&options_state_dir),
         hook_settings: hooks::Settings::of(&model.global, options_socket.clone()),
-        hooks: hooks::Queues::default(),
+        hooks: hooks::Queues::new(runner.clone()),
+        runner,
         fifos: hooks::Fifos::default(),
         hook_results: BTreeMap::new(),
         trackers: track::Trackers::default(),
@@ -219,6 +226,8 @@ struct Daemon {
     hook_settings: hooks::Settings,
     /// One notify queue per instance and sync group.
     hooks: hooks::Queues,
+    /// The script thread (hooks, checks, track scripts).
+    runner: Rc<runner::Runner>,
     fifos: hooks::Fifos,
     /// The last hook that finished, by instance or group.
     hook_results: BTreeMap<String, hooks::Finished>,
@@ -335,7 +344,7 @@ impl Daemon {
     async fn start(&mut self, model: &Model) -> Result<(), DaemonError> {
         self.fifos = hooks::Fifos::open(&model.global, &self.hook_settings);
         self.trackers
-            .restart(model, &self.hook_settings, &self.event_tx);
+            .restart(model, &self.hook_settings, &self.event_tx, &self.runner);
         self.read_links(model).await;
         let mut fresh = Vec::new();
         for instance in &model.instances {
@@ -713,13 +722,13 @@ impl Daemon {
         let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
         let name = name.to_string();
-        tokio::task::spawn_local(async move {
+        drop(self.hooks.spawn(move || async move {
             let outcome = run_check(&name, &check, &settings).await;
             drop(running);
             info!(instance = %name, "fallback_check {}: {}", check.command, outcome.detail);
             let passed = outcome.passed;
             let _ = events.send(Internal::Event(name, Event::FallbackCheck { passed }));
-        });
+        }));
     }
 
     async fn on_timers(&mut self) {

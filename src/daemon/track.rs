@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::Internal;
 use super::hooks::Settings;
 use super::process::{self, Spec};
+use super::runner::{Runner, Task};
 use crate::config::{self, Model};
 use crate::control::status::TrackStatus;
 
@@ -84,7 +84,8 @@ pub struct Trackers {
     pub links: BTreeMap<String, bool>,
     /// Why an `init_file` was not written, for `status` (until the next start or reload).
     pub refused: Vec<String>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The script runners and the file poller, on the script thread.
+    tasks: Vec<Task>,
 }
 
 impl Trackers {
@@ -96,10 +97,9 @@ impl Trackers {
         model: &Model,
         settings: &Settings,
         done: &mpsc::UnboundedSender<Internal>,
+        runner: &Runner,
     ) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-        }
+        self.stop();
         let mut scripts = BTreeMap::new();
         for name in used_scripts(model) {
             let Some(cfg) = model.scripts.get(&name) else {
@@ -112,12 +112,9 @@ impl Trackers {
             scripts.insert(name.clone(), state);
             let spec = script_spec(cfg, settings);
             let interval = Duration::from_millis(cfg.interval_ms.max(1));
-            self.tasks.push(tokio::task::spawn_local(run_script(
-                name,
-                spec,
-                interval,
-                done.clone(),
-            )));
+            let done = done.clone();
+            self.tasks
+                .push(runner.spawn(move || run_script(name, spec, interval, done)));
         }
         self.scripts = scripts;
         self.refused.clear();
@@ -139,13 +136,14 @@ impl Trackers {
                 .or_insert_with(|| read_value(path));
         }
         if !files.is_empty() {
+            let done = done.clone();
             self.tasks
-                .push(tokio::task::spawn_local(poll_files(files, done.clone())));
+                .push(runner.spawn(move || poll_files(files, done)));
         }
     }
 
     pub fn stop(&mut self) {
-        for task in self.tasks.drain(..) {
+        for mut task in self.tasks.drain(..) {
             task.abort();
         }
     }
