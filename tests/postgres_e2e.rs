@@ -474,7 +474,11 @@ fn a_failed_rewind_falls_back_to_a_base_backup() {
         "a did not rejoin by a base backup:\n{log}"
     );
     // The old data directory was kept aside.
-    assert!(run.pair.dir("a").join("data.before-basebackup").is_dir());
+    assert_eq!(
+        run.pair.displaced("a").len(),
+        1,
+        "a's old data directory was not kept aside as data.displaced-*"
+    );
     for p in &run._procs {
         p.terminate();
     }
