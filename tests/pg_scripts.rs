@@ -71,6 +71,11 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Scratch {
+        Scratch::with_tools(&[])
+    }
+
+    /// As `new`, with more (or other) stand-in tools in `bin`: `(name, script)`.
+    fn with_tools(tools: &[(&str, &str)]) -> Scratch {
         let dir = tempfile::Builder::new()
             .prefix("baton-pg-scripts-")
             .tempdir()
@@ -88,7 +93,9 @@ impl Scratch {
              done\n\
              case $host in 192.0.2.*) exit 2 ;; esac\n\
              case $q in *pg_is_in_recovery*) echo f ;; *) echo 1 ;; esac\n";
-        for (name, body) in [("psql", psql), ("pg_ctl", "#!/bin/sh\nexit 0\n")] {
+        let mut all = vec![("psql", psql), ("pg_ctl", "#!/bin/sh\nexit 0\n")];
+        all.extend_from_slice(tools);
+        for (name, body) in all {
             let p = s.bin().join(name);
             std::fs::write(&p, body).expect("stub");
             chmod(&p, 0o755);
@@ -484,4 +491,61 @@ fn the_packages_depend_on_what_the_hooks_run() {
         rpm.lines().any(|l| l.starts_with("jq = ")),
         "the rpm does not require jq"
     );
+}
+
+#[test]
+fn a_base_backup_without_room_is_refused_before_anything_moves() {
+    if !ready() {
+        return;
+    }
+    // A fenced former primary (stopped, timeline 1) whose rewind fails; the peer is a
+    // primary on timeline 2 whose databases are far larger than any disk here.
+    let psql = "#!/bin/sh\n\
+         host=; q=\n\
+         while [ $# -gt 0 ]; do\n\
+         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+         shift\n\
+         done\n\
+         case $host in 192.0.2.*) ;; *) exit 2 ;; esac\n\
+         case $q in\n\
+         *pg_database_size*) echo 999999999999999999 ;;\n\
+         *pg_is_in_recovery*) echo 'f|2' ;;\n\
+         esac\n";
+    let s = Scratch::with_tools(&[
+        ("psql", psql),
+        ("pg_ctl", "#!/bin/sh\nexit 3\n"),
+        (
+            "pg_controldata",
+            "#!/bin/sh\necho 'pg_control version number:            1300'\n\
+             echo \"Latest checkpoint's TimeLineID:       1\"\n",
+        ),
+        (
+            "pg_rewind",
+            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
+        ),
+        (
+            "pg_basebackup",
+            "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
+        ),
+    ]);
+    let data = s.pg().join("data");
+    std::fs::create_dir(&data).expect("PGDATA");
+    chown_postgres(&data);
+    std::fs::write(data.join("precious"), "x").expect("a file");
+    let out = s.run("baton-pg-notify", &["backup"], &[], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("pg_rewind failed") && said.contains("not taking a base backup: no room"),
+        "{said}"
+    );
+    assert!(!s.pg().join("basebackup-ran").exists(), "pg_basebackup ran");
+    assert!(data.join("precious").is_file(), "PGDATA was moved");
+    let left: Vec<String> = std::fs::read_dir(s.pg())
+        .expect("pg dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("data.") && n != "data.rewind.log")
+        .collect();
+    assert!(left.is_empty(), "left beside PGDATA: {left:?}");
 }
