@@ -627,8 +627,15 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
             ctx(&pair)
         );
         let said = text(&out);
+        // The first attempt's rewind fails; a directory a rewind did not finish on is not
+        // rewound again.
+        let rewind = if attempt == 1 {
+            "pg_rewind failed"
+        } else {
+            "not rewinding it"
+        };
         assert!(
-            said.contains("pg_rewind failed") && said.contains("pg_basebackup failed"),
+            said.contains(rewind) && said.contains("pg_basebackup failed"),
             "attempt {attempt}: {said}"
         );
         assert!(said.contains("is untouched"), "attempt {attempt}: {said}");
