@@ -474,7 +474,11 @@ fn a_failed_rewind_falls_back_to_a_base_backup() {
         "a did not rejoin by a base backup:\n{log}"
     );
     // The old data directory was kept aside.
-    assert!(run.pair.dir("a").join("data.before-basebackup").is_dir());
+    assert_eq!(
+        run.pair.displaced("a").len(),
+        1,
+        "a's old data directory was not kept aside as data.displaced-*"
+    );
     for p in &run._procs {
         p.terminate();
     }
@@ -488,4 +492,228 @@ fn a_failed_rewind_falls_back_to_a_base_backup() {
         "{lost} of {} acknowledged writes lost",
         acked.len()
     );
+}
+
+/// Start a server on a copy of `node`'s data kept aside (`dir`), on its own socket
+/// directory and port, read one value, stop it.
+fn read_kept_copy(pair: &PgPair, node: &str, dir: &Path, query: &str) -> Option<String> {
+    let d = pair.dir(node);
+    let conf = d.join("kept-conf");
+    let sock = d.join("kept-sock");
+    for p in [&conf, &sock] {
+        std::fs::create_dir_all(p).expect("dir");
+        chown(p);
+    }
+    let body = format!(
+        "data_directory = '{}'\nhba_file = '{d}/conf/pg_hba.conf'\n\
+         ident_file = '{d}/conf/pg_ident.conf'\nlisten_addresses = ''\nport = 5433\n\
+         unix_socket_directories = '{}'\nshared_buffers = 16MB\nsynchronous_standby_names = ''\n\
+         fsync = off\n",
+        dir.display(),
+        sock.display(),
+        d = d.display()
+    );
+    std::fs::write(conf.join("postgresql.conf"), body).expect("conf");
+    chown(&conf.join("postgresql.conf"));
+    let pg_ctl = format!("{}/pg_ctl", pg::PGBIN);
+    let conf_s = conf.display().to_string();
+    let log = d.join("kept.log").display().to_string();
+    let out = pair.as_pg(
+        node,
+        &[
+            &pg_ctl, "start", "-D", &conf_s, "-w", "-t", "60", "-l", &log,
+        ],
+    );
+    let value = if out.status.success() {
+        let out = std::process::Command::new("timeout")
+            .args(["10", &format!("{}/psql", pg::PGBIN)])
+            .args(["-X", "-q", "-A", "-t", "-h"])
+            .arg(&sock)
+            .args([
+                "-p", "5433", "-U", "postgres", "-d", "postgres", "-c", query,
+            ])
+            .output()
+            .expect("psql");
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        eprintln!(
+            "the kept copy {} does not start: {}\n{}",
+            dir.display(),
+            text(&out),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        None
+    };
+    let _ = pair.as_pg(
+        node,
+        &[
+            &pg_ctl, "stop", "-D", &conf_s, "-m", "fast", "-w", "-t", "60",
+        ],
+    );
+    value
+}
+
+fn chown(p: &Path) {
+    let ok = std::process::Command::new("chown")
+        .arg("postgres:postgres")
+        .arg(p)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown {}", p.display());
+}
+
+fn controldata_ok(pair: &PgPair, node: &str, dir: &Path) -> bool {
+    let tool = format!("{}/pg_controldata", pg::PGBIN);
+    let out = pair.as_pg(node, &[&tool, &dir.display().to_string()]);
+    out.status.success() && text(&out).contains("Database cluster state")
+}
+
+/// The hooks never delete data. `a` (a fenced former primary holding a row `b` lacks)
+/// rejoins `b`; its rewind fails and its base backup fails twice (b's pg_hba refuses a's
+/// replication connections): a's data directory stays whole (control file, the row) each
+/// time. Once b accepts a again, a converges by a base backup, and its old directory is kept
+/// as data.displaced-*, the row still in it. With BATON_PG_KEEP_DISPLACED copies kept, a
+/// rejoin that needs another base backup is refused, and nothing is moved or deleted.
+#[test]
+fn a_failed_base_backup_never_loses_the_old_primarys_data() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pair = PgPair::new("pgkeep");
+    let ctx = |pair: &PgPair| format!("{}\n{}", pair.hook_log("a"), pair.pg_logs());
+    // b is promoted while a still runs (a partition): each takes writes the other lacks.
+    assert!(pair.sql("b", "SELECT pg_promote()").as_deref() == Some("t"));
+    for node in ["a", "b"] {
+        // (ALTER SYSTEM cannot share a query string with another statement.)
+        for q in [
+            "ALTER SYSTEM SET synchronous_standby_names = ''",
+            "SELECT pg_reload_conf()",
+        ] {
+            assert!(pair.sql(node, q).is_some(), "{node}: {q}");
+        }
+    }
+    assert!(
+        pair.sql("a", "INSERT INTO acked (k) VALUES ('only-on-a')")
+            .is_some(),
+        "a does not take the write"
+    );
+    pair.stop_pg_immediate("a");
+    // No pg_rewind (rights taken away), no base backup for a (pg_hba).
+    let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) FROM replicator; \
+                  REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) FROM replicator";
+    assert!(pair.sql("b", revoke).is_some(), "REVOKE on b failed");
+    let hba = pair.dir("b").join("conf/pg_hba.conf");
+    let good_hba = std::fs::read_to_string(&hba).expect("pg_hba");
+    std::fs::write(
+        &hba,
+        format!("host replication replicator 192.0.2.1/32 reject\n{good_hba}"),
+    )
+    .expect("pg_hba");
+    assert!(pair.sql("b", "SELECT pg_reload_conf()").is_some());
+
+    for attempt in 1..=2 {
+        let out = pair.run_script("a", "baton-pg-notify", &["backup"], &[]);
+        assert!(
+            !out.status.success(),
+            "attempt {attempt}: the rejoin succeeded without a base backup?\n{}",
+            ctx(&pair)
+        );
+        assert!(
+            controldata_ok(&pair, "a", &pair.data("a")),
+            "attempt {attempt}: a's data directory lost its control file\n{}",
+            ctx(&pair)
+        );
+        let said = text(&out);
+        // The first attempt's rewind fails; a directory a rewind did not finish on is not
+        // rewound again.
+        let rewind = if attempt == 1 {
+            "pg_rewind failed"
+        } else {
+            "not rewinding it"
+        };
+        assert!(
+            said.contains(rewind) && said.contains("pg_basebackup failed"),
+            "attempt {attempt}: {said}"
+        );
+        assert!(said.contains("is untouched"), "attempt {attempt}: {said}");
+        assert!(pair.displaced("a").is_empty());
+    }
+    // The original directory, as it is: it starts and has the row only it has.
+    pair.start_pg("a");
+    assert_eq!(
+        pair.sql("a", "SELECT k FROM acked WHERE k = 'only-on-a'")
+            .as_deref(),
+        Some("only-on-a"),
+        "{}",
+        ctx(&pair)
+    );
+    pair.stop_pg_immediate("a");
+
+    // The cause removed: a converges (by a base backup: the rewind still cannot run).
+    std::fs::write(&hba, &good_hba).expect("pg_hba");
+    assert!(pair.sql("b", "SELECT pg_reload_conf()").is_some());
+    let out = pair.run_script("a", "baton-pg-notify", &["backup"], &[]);
+    assert!(
+        out.status.success(),
+        "a does not converge: {}\n{}",
+        text(&out),
+        ctx(&pair)
+    );
+    assert!(text(&out).contains("base backup taken from 192.0.2.2"));
+    assert_eq!(
+        pair.sql(
+            "a",
+            "SELECT status FROM pg_stat_wal_receiver WHERE sender_host = '192.0.2.2'"
+        )
+        .as_deref(),
+        Some("streaming"),
+        "{}",
+        ctx(&pair)
+    );
+    let kept = pair.displaced("a");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(controldata_ok(&pair, "a", &kept[0]));
+    assert_eq!(
+        read_kept_copy(
+            &pair,
+            "a",
+            &kept[0],
+            "SELECT k FROM acked WHERE k = 'only-on-a'"
+        )
+        .as_deref(),
+        Some("only-on-a"),
+        "the displaced copy lost the row only a had\n{}",
+        ctx(&pair)
+    );
+
+    // At the limit: a directory that needs a base backup (its control file put aside, as a
+    // partial or damaged one would lack it) is neither rewound nor displaced.
+    pair.stop_pg_immediate("a");
+    let control = pair.data("a").join("global/pg_control");
+    let hidden = pair.data("a").join("global/pg_control.hidden");
+    std::fs::rename(&control, &hidden).expect("put pg_control aside");
+    let limit = [("BATON_PG_KEEP_DISPLACED", "1")];
+    let out = pair.run_script("a", "baton-pg-notify", &["backup"], &limit);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not rewinding it")
+            && said.contains("not taking a base backup: 1 displaced data directories"),
+        "{said}"
+    );
+    assert_eq!(pair.displaced("a"), kept, "a displaced copy came or went");
+    assert!(hidden.is_file(), "a's data directory was moved or changed");
+    assert!(!pair.dir("a").join("data.basebackup").exists());
+    // The refusal is in the check's output, which `baton status` shows.
+    let out = pair.run_script("a", "baton-pg-check", &[], &limit);
+    assert!(
+        text(&out).contains("ALARM: 1 displaced data directories"),
+        "{}",
+        text(&out)
+    );
+    // Put back as it was.
+    std::fs::rename(&hidden, &control).expect("put pg_control back");
 }

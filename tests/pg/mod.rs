@@ -422,7 +422,11 @@ impl PgPair {
             ("BATON_PG_PEER_HOST", addr(peer(node)).to_string()),
             ("BATON_PG_REPL_USER", "replicator".to_string()),
             ("BATON_PG_APPNAME", node.to_string()),
-            ("BATON_PG_LOCK", s(d.join("hook.lock"))),
+            // The lock's directory must be root's alone (the node dir is postgres's).
+            (
+                "BATON_PG_LOCK",
+                s(self.root.path().join(format!("{node}-run/baton-pg.lock"))),
+            ),
             ("BATON_PG_LOGFILE", s(d.join("hooks.log"))),
             ("BATON_PG_SYSLOG", "no".to_string()),
             ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
@@ -461,6 +465,23 @@ impl PgPair {
         cmd.extend(args.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.c.lab.exec(node, &refs)
+    }
+
+    /// The data directories a base backup moved aside on `node` (`data.displaced-*`).
+    pub fn displaced(&self, node: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(self.dir(node))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with("data.displaced-"))
+            })
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
     }
 
     pub fn hook_log(&self, node: &str) -> String {

@@ -1,0 +1,554 @@
+//! The PostgreSQL hooks (`scripts/baton-pg-*`) where no PostgreSQL is needed: settings they
+//! refuse, where their lock lives, what they write in a directory the postgres user can
+//! write to, and how their bounded commands end. Stand-in `psql`/`pg_ctl` scripts (in a
+//! temporary `PGBIN`) answer for a local primary and an unreachable peer.
+//!
+//! Needs root (the hooks switch to the postgres user) and a `postgres` user; skipped
+//! otherwise, unless CI is set.
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script(name: &str) -> PathBuf {
+    repo().join("scripts").join(name)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Root with a postgres user; otherwise skip (CI must not skip silently).
+fn ready() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let postgres = Command::new("id")
+        .arg("postgres")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if root && postgres {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "pg_scripts needs root and a postgres user, and CI is set"
+    );
+    eprintln!("SKIPPED: needs root and a postgres user");
+    false
+}
+
+fn chown_postgres(path: &Path) {
+    let ok = Command::new("chown")
+        .args(["-h", "postgres:postgres"])
+        .arg(path)
+        .status()
+        .expect("chown")
+        .success();
+    assert!(ok, "chown {}", path.display());
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A scratch area: `root/` (root's, 0755), `root/bin` (stand-in PostgreSQL tools),
+/// `root/pg` (postgres's: the parent of PGDATA, as /var/lib/postgresql/15 is).
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch::with_tools(&[])
+    }
+
+    /// As `new`, with more (or other) stand-in tools in `bin`: `(name, script)`.
+    fn with_tools(tools: &[(&str, &str)]) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("baton-pg-scripts-")
+            .tempdir()
+            .expect("temp dir");
+        chmod(dir.path(), 0o755);
+        let s = Scratch { dir };
+        std::fs::create_dir(s.bin()).expect("bin");
+        chmod(&s.bin(), 0o755);
+        // The local server is a primary on timeline 1; the peer (192.0.2.*) does not answer.
+        let psql = "#!/bin/sh\n\
+             host=; q=\n\
+             while [ $# -gt 0 ]; do\n\
+             case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+             shift\n\
+             done\n\
+             case $host in 192.0.2.*) exit 2 ;; esac\n\
+             case $q in *pg_is_in_recovery*) echo f ;; *) echo 1 ;; esac\n";
+        let mut all = vec![("psql", psql), ("pg_ctl", "#!/bin/sh\nexit 0\n")];
+        all.extend_from_slice(tools);
+        for (name, body) in all {
+            let p = s.bin().join(name);
+            std::fs::write(&p, body).expect("stub");
+            chmod(&p, 0o755);
+        }
+        std::fs::create_dir(s.pg()).expect("pg dir");
+        chown_postgres(&s.pg());
+        chmod(&s.pg(), 0o700);
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.path().join("bin")
+    }
+
+    fn pg(&self) -> PathBuf {
+        self.path().join("pg")
+    }
+
+    /// The settings a hook gets (as from /etc/default/baton-pg), lock in `root/run`.
+    fn env(&self) -> Vec<(String, String)> {
+        let s = |p: PathBuf| p.display().to_string();
+        [
+            ("BATON_PG_DEFAULTS", "/nonexistent/baton-pg".to_string()),
+            ("PGBIN", s(self.bin())),
+            ("PGDATA", s(self.pg().join("data"))),
+            ("BATON_PG_CLUSTER", String::new()),
+            ("PGHOST", s(self.path().join("sock"))),
+            ("BATON_PG_PEER_HOST", "192.0.2.9".to_string()),
+            ("BATON_PG_LOCK", s(self.path().join("run/baton-pg.lock"))),
+            ("BATON_PG_SYSLOG", "no".to_string()),
+            ("BATON_PG_PEER_WAIT", "1".to_string()),
+            ("BATON_PG_STEP_TIMEOUT", "5".to_string()),
+            ("BATON_BIN", "/nonexistent/baton".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Run `name` with the settings, `extra` added and `unset` removed.
+    fn run(&self, name: &str, args: &[&str], extra: &[(&str, &str)], unset: &[&str]) -> Output {
+        let mut cmd = Command::new(script(name));
+        cmd.args(args).env_remove("BATON_NAME");
+        for (k, v) in self.env() {
+            if !unset.contains(&k.as_str()) {
+                cmd.env(k, v);
+            }
+        }
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run a hook")
+    }
+}
+
+#[test]
+fn an_unset_peer_host_is_refused_by_every_script() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    for (name, args) in [
+        ("baton-pg-notify", &["fault"][..]),
+        ("baton-pg-notify", &["master"][..]),
+        ("baton-pg-check", &[][..]),
+        ("baton-pg-caught-up", &[][..]),
+    ] {
+        let out = s.run(name, args, &[], &["BATON_PG_PEER_HOST"]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name} {args:?}: {}",
+            text(&out)
+        );
+        assert!(
+            text(&out).contains("BATON_PG_PEER_HOST is not set"),
+            "{name} {args:?} does not name the setting: {}",
+            text(&out)
+        );
+    }
+    // Nothing was done: no lock taken.
+    assert!(!s.path().join("run").exists());
+}
+
+#[test]
+fn the_lock_lives_in_a_directory_only_root_can_write() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    // The default: under /run/baton, not the world-writable /run/lock.
+    let lib = script("baton-pg-lib");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". {}; baton_pg_settings; echo \"$BATON_PG_LOCK\"",
+            lib.display()
+        ))
+        .env("BATON_PG_DEFAULTS", "/nonexistent/baton-pg")
+        .env("BATON_PG_PEER_HOST", "192.0.2.9")
+        .env_remove("BATON_PG_LOCK")
+        .output()
+        .expect("bash");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/run/baton/baton-pg.lock",
+        "{}",
+        text(&out)
+    );
+
+    // A missing directory is created, root's, 0755.
+    let out = s.run("baton-pg-notify", &["fault"], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = s.path().join("run");
+    let meta = std::fs::symlink_metadata(&run).expect("the lock directory");
+    use std::os::unix::fs::MetadataExt;
+    assert!(meta.is_dir());
+    assert_eq!(meta.uid(), 0);
+    assert_eq!(meta.mode() & 0o777, 0o755);
+    assert!(run.join("baton-pg.lock").is_file());
+
+    // A directory postgres (or anyone but root) may write to is refused.
+    let theirs = s.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("dir");
+    chown_postgres(&theirs);
+    let lock = theirs.join("baton-pg.lock");
+    let lock = lock.display().to_string();
+    let out = s.run(
+        "baton-pg-notify",
+        &["fault"],
+        &[("BATON_PG_LOCK", &lock)],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a directory owned by root"),
+        "{}",
+        text(&out)
+    );
+    assert!(!theirs.join("baton-pg.lock").exists());
+
+    // So is a world-writable one (like /run/lock), and a symlink to a good one.
+    let open = s.path().join("open");
+    std::fs::create_dir(&open).expect("dir");
+    chmod(&open, 0o1777);
+    let link = s.path().join("link");
+    symlink(&run, &link).expect("symlink");
+    for dir in [&open, &link] {
+        let lock = dir.join("baton-pg.lock").display().to_string();
+        let out = s.run(
+            "baton-pg-notify",
+            &["fault"],
+            &[("BATON_PG_LOCK", &lock)],
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: {}",
+            dir.display(),
+            text(&out)
+        );
+        assert!(
+            text(&out).contains("not a directory owned by root"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(!open.join("baton-pg.lock").exists());
+}
+
+#[test]
+fn symlinks_planted_beside_pgdata_are_not_followed() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    // Files only root may change, which postgres points links at.
+    let safe = s.path().join("safe");
+    std::fs::create_dir(&safe).expect("dir");
+    let log_target = safe.join("shadow-log");
+    let mark_target = safe.join("shadow-mark");
+    for t in [&log_target, &mark_target] {
+        std::fs::write(t, "precious\n").expect("target");
+        chmod(t, 0o644);
+    }
+    let log = s.pg().join("hooks.log");
+    let mark = s.pg().join("data.baton-fenced");
+    symlink(&log_target, &log).expect("symlink");
+    symlink(&mark_target, &mark).expect("symlink");
+    chown_postgres(&log);
+    chown_postgres(&mark);
+    let log_s = log.display().to_string();
+    // FAULT with a local primary: the hook fences it (writes the mark) and logs.
+    let out = s.run(
+        "baton-pg-notify",
+        &["fault"],
+        &[("BATON_PG_LOGFILE", &log_s)],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("FAULT: fenced"), "{}", text(&out));
+    for t in [&log_target, &mark_target] {
+        assert_eq!(
+            std::fs::read_to_string(t).expect("target"),
+            "precious\n",
+            "{} was written through a link postgres planted",
+            t.display()
+        );
+    }
+
+    // Without links, the same files are written (as postgres).
+    std::fs::remove_file(&log).expect("rm");
+    std::fs::remove_file(&mark).expect("rm");
+    let out = s.run(
+        "baton-pg-notify",
+        &["fault"],
+        &[("BATON_PG_LOGFILE", &log_s)],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    use std::os::unix::fs::MetadataExt;
+    for f in [&log, &mark] {
+        let meta = std::fs::symlink_metadata(f).expect("written");
+        assert!(meta.is_file(), "{}", f.display());
+        let pg_uid = Command::new("id")
+            .args(["-u", "postgres"])
+            .output()
+            .expect("id");
+        assert_eq!(
+            meta.uid().to_string(),
+            String::from_utf8_lossy(&pg_uid.stdout).trim(),
+            "{} not written as postgres",
+            f.display()
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&log)
+            .expect("log")
+            .contains("FAULT: fenced")
+    );
+}
+
+/// Processes whose pids are listed in `file`, still alive (not zombies).
+fn alive(pids: &[u32]) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().chars().next())
+                })
+                .flatten()
+                .is_some_and(|state| state != 'Z')
+        })
+        .collect()
+}
+
+fn read_pids(file: &Path, n: usize) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids: Vec<u32> = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.len() >= n || Instant::now() > deadline {
+            return pids;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_gone(pids: &[u32]) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = alive(pids);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bash "hook" in a process group of its own (as baton runs hooks) that sources the lib
+/// and runs `body`; its stdout goes to `out`.
+fn hook(s: &Scratch, body: &str, out: &Path) -> std::process::Child {
+    let lib = script("baton-pg-lib");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(". {}; baton_pg_settings; {body}", lib.display()))
+        .stdout(std::fs::File::create(out).expect("out"))
+        .process_group(0);
+    for (k, v) in s.env() {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("hook")
+}
+
+#[test]
+fn a_kill_of_the_hooks_process_group_ends_every_bounded_command() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    let out = s.path().join("pids");
+    // A step (as_pg) whose command starts a child of its own, as pg_basebackup does.
+    // (A step bound far beyond the test: only the kill may end it.)
+    let mut child = hook(
+        &s,
+        "BATON_PG_STEP_TIMEOUT=600; as_pg sh -c 'sleep 300 & echo $!; echo $$; wait'",
+        &out,
+    );
+    let pids = read_pids(&out, 2);
+    assert_eq!(pids.len(), 2, "the step did not start");
+    // What baton does at notify_timeout.
+    let pgid = child.id();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    let _ = child.wait();
+    let left = wait_gone(&pids);
+    // Clean up whatever escaped, by pid, before asserting.
+    for p in &left {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    assert!(
+        left.is_empty(),
+        "processes of a bounded step survived the kill of the hook's process group: {left:?}"
+    );
+}
+
+#[test]
+fn a_bounded_step_that_overruns_is_ended_with_all_it_started() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    let out = s.path().join("pids");
+    let log = s.pg().join("step.log");
+    // The step's output goes to a log beside PGDATA (written as postgres); the step prints
+    // its pids on stdout, so send them to the hook's stdout through the log afterwards.
+    let body = format!(
+        "bounded 1 {log} sh -c 'sleep 300 & echo $!; echo $$; wait'; echo rc=$?; cat {log}",
+        log = log.display()
+    );
+    let started = Instant::now();
+    let mut child = hook(&s, &body, &out);
+    let status = child.wait().expect("hook");
+    let took = started.elapsed();
+    assert!(status.success());
+    let said = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(said.contains("rc=124"), "{said}");
+    let pids: Vec<u32> = said.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert_eq!(pids.len(), 2, "{said}");
+    let left = wait_gone(&pids);
+    for p in &left {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    assert!(left.is_empty(), "a bounded step left {left:?} running");
+    assert!(
+        took < Duration::from_secs(60),
+        "the bound of 1 s ended the step only after {took:?}"
+    );
+}
+
+#[test]
+fn the_packages_depend_on_what_the_hooks_run() {
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let deb = cargo
+        .lines()
+        .find(|l| l.starts_with("depends = "))
+        .expect("deb depends");
+    assert!(deb.contains("jq"), "{deb}");
+    let rpm = cargo
+        .split_once("\n[package.metadata.generate-rpm.requires]\n")
+        .map(|(_, table)| table.split("\n[").next().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(
+        rpm.lines().any(|l| l.starts_with("jq = ")),
+        "the rpm does not require jq"
+    );
+}
+
+#[test]
+fn a_base_backup_without_room_is_refused_before_anything_moves() {
+    if !ready() {
+        return;
+    }
+    // A fenced former primary (stopped, timeline 1) whose rewind fails; the peer is a
+    // primary on timeline 2 whose databases are far larger than any disk here.
+    let psql = "#!/bin/sh\n\
+         host=; q=\n\
+         while [ $# -gt 0 ]; do\n\
+         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+         shift\n\
+         done\n\
+         case $host in 192.0.2.*) ;; *) exit 2 ;; esac\n\
+         case $q in\n\
+         *pg_database_size*) echo 999999999999999999 ;;\n\
+         *pg_is_in_recovery*) echo 'f|2' ;;\n\
+         esac\n";
+    let s = Scratch::with_tools(&[
+        ("psql", psql),
+        ("pg_ctl", "#!/bin/sh\nexit 3\n"),
+        (
+            "pg_controldata",
+            "#!/bin/sh\necho 'pg_control version number:            1300'\n\
+             echo \"Latest checkpoint's TimeLineID:       1\"\n",
+        ),
+        (
+            "pg_rewind",
+            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
+        ),
+        (
+            "pg_basebackup",
+            "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
+        ),
+    ]);
+    let data = s.pg().join("data");
+    std::fs::create_dir(&data).expect("PGDATA");
+    chown_postgres(&data);
+    std::fs::write(data.join("precious"), "x").expect("a file");
+    let out = s.run("baton-pg-notify", &["backup"], &[], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("pg_rewind failed") && said.contains("not taking a base backup: no room"),
+        "{said}"
+    );
+    assert!(!s.pg().join("basebackup-ran").exists(), "pg_basebackup ran");
+    assert!(data.join("precious").is_file(), "PGDATA was moved");
+    let left: Vec<String> = std::fs::read_dir(s.pg())
+        .expect("pg dir")
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "data")
+        .collect();
+    assert!(left.is_empty(), "directories beside PGDATA: {left:?}");
+    // The rewind that failed is remembered: the next run takes a base backup instead.
+    assert!(s.pg().join("data.rewind-in-progress").is_file());
+}
