@@ -9,7 +9,7 @@ mod lab;
 
 use std::time::Duration;
 
-use daemon::keepalived::Keepalived;
+use daemon::keepalived::{Keepalived, assert_wire_compatible};
 use daemon::{Cluster, Instance};
 use lab::require_root;
 
@@ -47,46 +47,6 @@ fn unicast(priority: u8, src: &str, peer: &str) -> Instance {
     Instance::fast(priority, VIP)
         .with(format!("unicast_src_ip {src}"))
         .with(format!("unicast_peer {{\n        {peer}\n    }}"))
-}
-
-/// What keepalived 2.2.7 logs (vrrp.c, `vrrp_check_packet`) when it rejects or questions
-/// an advert it received, or falls back to a compatibility mode for it.
-const KEEPALIVED_COMPLAINTS: [&str; 10] = [
-    "wrong version",
-    "auth",
-    "interval mismatch",
-    "nvalid",
-    "checksum",
-    "unexpected ip number count",
-    "VIPs but received",
-    "not present in MASTER advert",
-    "icast packet",
-    "bogus",
-];
-
-/// Neither side complained about the other's packets: keepalived logged no rejected or
-/// questioned advert, baton (at debug level) dropped none and saw no differing address list.
-fn assert_wire_compatible(c: &Cluster) {
-    let ka = c.log("ka");
-    let complaints: Vec<&str> = ka
-        .lines()
-        .filter(|l| KEEPALIVED_COMPLAINTS.iter().any(|w| l.contains(w)))
-        .collect();
-    assert!(
-        complaints.is_empty(),
-        "keepalived complains about baton's adverts: {complaints:#?}\n{}",
-        c.all_logs()
-    );
-    let bt = c.log("bt");
-    let drops: Vec<&str> = bt
-        .lines()
-        .filter(|l| l.contains("dropped") || l.contains("lists other addresses"))
-        .collect();
-    assert!(
-        drops.is_empty(),
-        "baton dropped keepalived's packets: {drops:#?}\n{}",
-        c.all_logs()
-    );
 }
 
 /// Which side is master when a test starts.

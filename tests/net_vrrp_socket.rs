@@ -115,6 +115,25 @@ fn ipv4_lab(tag: &str) -> Lab {
     lab
 }
 
+/// a (2001:db8::1) and b (2001:db8::2).
+fn ipv6_lab(tag: &str) -> Lab {
+    let lab = Lab::new(tag);
+    lab.node("a", &["2001:db8::1/64"]);
+    lab.node("b", &["2001:db8::2/64"]);
+    lab
+}
+
+/// The link-local address of `node`'s veth0.
+fn link_local(lab: &Lab, node: &str) -> Ipv6Addr {
+    let info = lab.run_in(node, TIMEOUT, || async {
+        baton::net::interface_info(IFNAME)
+            .await
+            .expect("interface_info")
+    });
+    info.ipv6_link_local
+        .expect("veth0 has a link-local address")
+}
+
 fn check_v4(version: Version, dst: IpAddr) {
     if !lab::require_root() {
         return;
@@ -154,19 +173,11 @@ fn v3_ipv6_multicast_advert_arrives_from_link_local_with_hop_limit_255() {
     if !lab::require_root() {
         return;
     }
-    let lab = Lab::new("v6");
-    lab.node("a", &["2001:db8::1/64"]);
-    lab.node("b", &["2001:db8::2/64"]);
-    let link_local = |node: &str| -> Ipv6Addr {
-        let info = lab.run_in(node, TIMEOUT, || async {
-            baton::net::interface_info(IFNAME)
-                .await
-                .expect("interface_info")
-        });
-        info.ipv6_link_local
-            .expect("veth0 has a link-local address")
-    };
-    let (a, b) = (IpAddr::V6(link_local("a")), IpAddr::V6(link_local("b")));
+    let lab = ipv6_lab("v6");
+    let (a, b) = (
+        IpAddr::V6(link_local(&lab, "a")),
+        IpAddr::V6(link_local(&lab, "b")),
+    );
     let dst = IpAddr::V6(IPV6_MULTICAST);
     let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
     let payload = repr.to_bytes(a, dst, ChecksumMode::Rfc).expect("emit");
@@ -185,15 +196,8 @@ fn v3_ipv6_unicast_advert_arrives() {
     if !lab::require_root() {
         return;
     }
-    let lab = Lab::new("v6u");
-    lab.node("a", &["2001:db8::1/64"]);
-    lab.node("b", &["2001:db8::2/64"]);
-    let a_ll = lab.run_in("a", TIMEOUT, || async {
-        baton::net::interface_info(IFNAME)
-            .await
-            .expect("interface_info")
-    });
-    let a = IpAddr::V6(a_ll.ipv6_link_local.expect("link-local"));
+    let lab = ipv6_lab("v6u");
+    let a = IpAddr::V6(link_local(&lab, "a"));
     let b: IpAddr = "2001:db8::2".parse().expect("literal");
     let dst = b;
     let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
@@ -213,15 +217,8 @@ fn v3_ipv6_advert_to_another_multicast_group_arrives_once_joined() {
     if !lab::require_root() {
         return;
     }
-    let lab = Lab::new("v6g");
-    lab.node("a", &["2001:db8::1/64"]);
-    lab.node("b", &["2001:db8::2/64"]);
-    let a_ll = lab.run_in("a", TIMEOUT, || async {
-        baton::net::interface_info(IFNAME)
-            .await
-            .expect("interface_info")
-    });
-    let a = IpAddr::V6(a_ll.ipv6_link_local.expect("link-local"));
+    let lab = ipv6_lab("v6g");
+    let a = IpAddr::V6(link_local(&lab, "a"));
     let b: IpAddr = "2001:db8::2".parse().expect("literal");
     let dst: IpAddr = "ff02::13".parse().expect("literal");
     let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
@@ -245,15 +242,8 @@ fn unicast_adverts_carry_the_requested_ttl_in_both_families() {
     assert_eq!((got.dst, got.ttl, got.tos), (b, 64, 0xc0));
     drop(lab);
 
-    let lab = Lab::new("uttl6");
-    lab.node("a", &["2001:db8::1/64"]);
-    lab.node("b", &["2001:db8::2/64"]);
-    let a_ll = lab.run_in("a", TIMEOUT, || async {
-        baton::net::interface_info(IFNAME)
-            .await
-            .expect("interface_info")
-    });
-    let a = IpAddr::V6(a_ll.ipv6_link_local.expect("link-local"));
+    let lab = ipv6_lab("uttl6");
+    let a = IpAddr::V6(link_local(&lab, "a"));
     let b: IpAddr = "2001:db8::2".parse().expect("literal");
     let repr = advert(Version::V3, "2001:db8::100".parse().expect("literal"));
     let payload = repr.to_bytes(a, b, ChecksumMode::Rfc).expect("emit");

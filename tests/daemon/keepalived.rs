@@ -222,3 +222,46 @@ impl Cluster {
             .count()
     }
 }
+
+/// What keepalived (2.2.7 and 2.4.3, vrrp.c) logs when it rejects or questions an advert it
+/// received, or falls back to a compatibility mode for it.
+pub const KEEPALIVED_COMPLAINTS: [&str; 12] = [
+    "wrong version",
+    "auth",
+    "interval mismatch",
+    "nvalid",
+    "checksum",
+    "unexpected ip number count",
+    "VIPs but received",
+    "not present in MASTER advert",
+    "icast packet",
+    "bogus",
+    "not a unicast peer",
+    "TTL",
+];
+
+/// Neither side complained about the other's packets: keepalived on `ka` logged no rejected
+/// or questioned advert, baton on `bt` (at debug level) dropped none and saw no differing
+/// address list.
+pub fn assert_wire_compatible(c: &Cluster) {
+    let ka = c.log("ka");
+    let complaints: Vec<&str> = ka
+        .lines()
+        .filter(|l| KEEPALIVED_COMPLAINTS.iter().any(|w| l.contains(w)))
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "keepalived complains about baton's adverts: {complaints:#?}\n{}",
+        c.all_logs()
+    );
+    let bt = c.log("bt");
+    let drops: Vec<&str> = bt
+        .lines()
+        .filter(|l| l.contains("dropped") || l.contains("lists other addresses"))
+        .collect();
+    assert!(
+        drops.is_empty(),
+        "baton dropped keepalived's packets: {drops:#?}\n{}",
+        c.all_logs()
+    );
+}
