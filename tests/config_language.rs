@@ -797,3 +797,24 @@ fn shell_lines_are_errors_under_script_security() {
         instance(&format!("notify_master \"/usr/bin/logger master\"\n{VIPS}"))
     ));
 }
+
+/// `baton fallback` waits at most 120 s for the daemon's answer: a longer check would end
+/// after the operator was told the fallback failed.
+#[test]
+fn fallback_check_timeout_stays_below_the_control_reply_timeout() {
+    let check = "fallback_check /usr/bin/true\n";
+    let model = ok(&instance(&format!(
+        "{check}fallback_check_timeout 110\n{VIPS}"
+    )));
+    assert_eq!(
+        model.instances[0]
+            .fallback_check
+            .as_ref()
+            .map(|c| c.timeout_ms),
+        Some(110_000)
+    );
+    has_error(
+        &instance(&format!("{check}fallback_check_timeout 111\n{VIPS}")),
+        "fallback_check_timeout",
+    );
+}

@@ -78,6 +78,18 @@ impl Daemon {
                 outcome,
                 reply,
             } => {
+                if reply.is_closed() {
+                    // The client gave up (it was told the daemon did not answer in time, or
+                    // was interrupted): a fallback it no longer waits for must not happen
+                    // minutes later, while the operator may be working on the peer.
+                    warn!(
+                        instance = %name,
+                        "fallback not done: the client that asked for it left before \
+                         fallback_check ended ({})",
+                        outcome.detail
+                    );
+                    return;
+                }
                 let answer = self.finish_fallback(&name, outcome).await;
                 let _ = reply.send(answer);
             }

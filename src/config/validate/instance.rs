@@ -21,6 +21,10 @@ pub struct Built {
     pub vrid_span: Span,
 }
 
+/// The longest `fallback_check_timeout`: below the control socket's 120 s reply timeout, so
+/// `baton fallback` always hears how its check ended (a check still running when the client
+/// has given up would otherwise move the VIP after the operator was told it failed).
+pub const MAX_FALLBACK_CHECK_S: u64 = 110;
 /// Default `fallback_check_timeout`.
 const FALLBACK_CHECK_TIMEOUT_MS: u64 = 10_000;
 
@@ -181,7 +185,8 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "fallback" => d.fallback = fallback(cx, item),
         "fallback_check" => d.fallback_check = script_command(cx, item),
         "fallback_check_timeout" => {
-            d.fallback_check_timeout = values::millis_arg(cx, item, 3600).map(|ms| (ms, span));
+            d.fallback_check_timeout =
+                values::millis_arg(cx, item, MAX_FALLBACK_CHECK_S).map(|ms| (ms, span));
         }
         "flap_hold_down" => {
             d.flap_hold_down_ms = values::millis_arg(cx, item, 86_400).unwrap_or(0);
