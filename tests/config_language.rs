@@ -818,3 +818,20 @@ fn fallback_check_timeout_stays_below_the_control_reply_timeout() {
         "fallback_check_timeout",
     );
 }
+
+/// keepalived turns a tracked file's weight 1 (the default) into 0 in a sync group without
+/// `sync_group_tracking_weight`, with a warning; baton loads the same file the same way.
+#[test]
+fn a_default_weight_track_file_in_a_sync_group_is_unweighted_like_keepalived() {
+    let text = "track_file maint {\n file /run/maint\n}\n\
+                vrrp_instance A {\n interface eth0\n virtual_router_id 1\n \
+                track_file {\n maint\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n\
+                vrrp_sync_group G {\n group {\n A\n }\n}\n";
+    let model = has_warning(text, "track_file maint is used with weight 0");
+    assert_eq!(model.instances[0].track_files[0].weight, Some(0));
+    // Any other weight still needs the keyword (keepalived drops such a track).
+    has_error(
+        &text.replace("file /run/maint\n", "file /run/maint\n weight -5\n"),
+        "tracks with weights",
+    );
+}

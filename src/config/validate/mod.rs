@@ -201,7 +201,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     check_instances(&mut cx, &instances);
     let sync_groups = sync::check(&mut cx, groups, &declared);
     for group in &sync_groups {
-        sync::check_member_weights(&mut cx, group, &instances, &refs);
+        sync::check_member_weights(&mut cx, group, &mut instances, &refs);
     }
     let model = Model {
         global: global.global,

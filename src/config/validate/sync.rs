@@ -22,16 +22,38 @@ pub struct GroupDraft {
 pub fn check_member_weights(
     cx: &mut Ctx,
     group: &SyncGroup,
-    instances: &[super::instance::Built],
+    instances: &mut [super::instance::Built],
     refs: &Refs,
 ) {
     if group.tracking_weight {
         return;
     }
     for member in &group.members {
-        let Some(built) = instances.iter().find(|b| &b.instance.name == member) else {
+        let Some(built) = instances.iter_mut().find(|b| &b.instance.name == member) else {
             continue;
         };
+        // keepalived: a tracked file's weight 1 (its default) becomes 0 in such a group (a
+        // non-zero value means FAULT), with a warning; do the same, so both agree.
+        for t in &mut built.instance.track_files {
+            let own = refs.track_files.valid.get(&t.name).map_or(0, |f| f.weight);
+            if t.weight.unwrap_or(own) == 1 {
+                t.weight = Some(0);
+                cx.warning(
+                    built.name_span,
+                    format!(
+                        "vrrp_instance `{}` is in sync group `{}`: track_file {} is used with \
+                         weight 0 (a non-zero value means FAULT), as keepalived does",
+                        built.instance.name, group.name, t.name
+                    ),
+                    Some(
+                        "write `weight 0` to say so, or add `sync_group_tracking_weight` \
+                         to the group to keep the weight"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+        let built = &*built;
         let i = &built.instance;
         let mut weighted: Vec<String> = Vec::new();
         for t in &i.track_interfaces {
