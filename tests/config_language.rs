@@ -796,6 +796,12 @@ fn shell_lines_are_errors_under_script_security() {
         "{secure}{}",
         instance(&format!("notify_master \"/usr/bin/logger master\"\n{VIPS}"))
     ));
+    // So is a line with only glob characters: it runs directly with its words, as
+    // keepalived runs every script (no shell).
+    ok(&format!(
+        "{secure}vrrp_script chk {{\n script \"/usr/bin/curl -fs http://127.0.0.1/health?x\"\n}}\n{}",
+        instance(VIPS)
+    ));
 }
 
 /// `baton fallback` waits at most 120 s for the daemon's answer: a longer check would end

@@ -106,16 +106,20 @@ pub fn spawn_long_running(spec: &Spec) -> Result<tokio::process::Child, String> 
 /// it into the script and needs /proc; the checked root-only path gives the same
 /// guarantee.) A shell line is refused: the commands it runs cannot all be checked.
 fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
+    // Under script security a line with only glob characters runs directly with its words,
+    // as keepalived runs every script; one with a shell operator cannot run at all.
+    let shell = spec.command.shell.as_ref().filter(|_| !spec.secure);
     if spec.secure
         && let Some(line) = &spec.command.shell
+        && crate::config::validate::values::has_shell_operators(line)
     {
         return Err(shell_refusal(line));
     }
-    let mut program = resolve_program(&spec.command)?;
+    let mut program = resolve_program(&spec.command, shell.is_some())?;
     if spec.secure {
         program = check_secure(&program)?;
     }
-    let mut command = match &spec.command.shell {
+    let mut command = match shell {
         // `sh -c LINE sh ARGS...`: the extra arguments become "$1"... for the line.
         Some(line) => {
             let mut c = tokio::process::Command::new("/bin/sh");
@@ -256,10 +260,10 @@ fn tail_text(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The program as a path: absolute as configured, else found on `PATH`. Shell lines run
-/// `/bin/sh`.
-fn resolve_program(command: &config::Command) -> Result<PathBuf, String> {
-    if command.shell.is_some() {
+/// The program as a path: absolute as configured, else found on `PATH`. A line run through
+/// the shell runs `/bin/sh`.
+fn resolve_program(command: &config::Command, shell: bool) -> Result<PathBuf, String> {
+    if shell {
         return Ok(PathBuf::from("/bin/sh"));
     }
     let program = Path::new(&command.program);
@@ -490,6 +494,30 @@ mod tests {
         };
         let e = prepare(&spec).expect_err("refused");
         assert!(e.contains("put the line in a root-owned script"), "{e}");
+    }
+
+    #[test]
+    fn a_glob_only_line_runs_directly_under_script_security() {
+        let command =
+            crate::config::validate::values::split_command("/bin/echo health?x *").expect("cmd");
+        assert!(
+            command.shell.is_some(),
+            "a shell line without script security"
+        );
+        let spec = Spec {
+            command,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+            run_as: None,
+            timeout: Duration::from_secs(1),
+            secure: true,
+        };
+        let prepared = prepare(&spec).expect("runs directly");
+        let std = prepared.as_std();
+        let real = std::fs::canonicalize("/bin/echo").expect("echo");
+        assert_eq!(std.get_program(), real.as_os_str(), "not /bin/sh");
+        let args: Vec<_> = std.get_args().collect();
+        assert_eq!(args, ["health?x", "*"], "the words as written, no glob");
     }
 
     #[test]

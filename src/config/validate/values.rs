@@ -227,6 +227,31 @@ pub fn split_command(line: &str) -> Option<Command> {
 /// Characters that, unquoted, make a command line a shell line.
 const SHELL_CHARS: &str = "|&;<>()$`*?[]{}~\n";
 
+/// Of those, the ones that make it more than one command or redirect or expand something:
+/// under `enable_script_security` such a line cannot run (what it runs cannot all be
+/// checked). A line with only glob characters (`*?[]{}~`) then runs directly with its words,
+/// as keepalived runs every script (execve, no shell).
+const SHELL_OPERATORS: &str = "|&;<>()$`\n";
+
+/// Whether `line` has an unquoted shell operator (see [`SHELL_OPERATORS`]).
+pub fn has_shell_operators(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '\\') => {
+                chars.next();
+            }
+            (None, c) if SHELL_OPERATORS.contains(c) => return true,
+            (None, _) => {}
+        }
+    }
+    false
+}
+
 /// A command from one argument (usually a quoted string).
 pub fn command(cx: &mut Ctx, kw: &str, arg: &Spanned<String>) -> Option<Command> {
     let cmd = split_command(&arg.value);
@@ -238,15 +263,16 @@ pub fn command(cx: &mut Ctx, kw: &str, arg: &Spanned<String>) -> Option<Command>
         ),
         // The daemon would refuse to run it (the commands a shell line runs cannot all be
         // checked): say so now, not when the hook should promote a database.
-        Some(c) if cx.script_security && c.shell.is_some() => cx.error(
-            arg.span,
-            format!("{kw}: a shell line cannot run under enable_script_security"),
-            Some(
-                "the commands a shell line runs cannot all be checked; put the line in a \
+        Some(c) if cx.script_security && c.shell.as_deref().is_some_and(has_shell_operators) => cx
+            .error(
+                arg.span,
+                format!("{kw}: a shell line cannot run under enable_script_security"),
+                Some(
+                    "the commands a shell line runs cannot all be checked; put the line in a \
                  root-owned script and give that script's path here"
-                    .to_string(),
+                        .to_string(),
+                ),
             ),
-        ),
         Some(_) => {}
     }
     cmd
