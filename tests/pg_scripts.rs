@@ -552,3 +552,63 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
     // The rewind that failed is remembered: the next run takes a base backup instead.
     assert!(s.pg().join("data.rewind-in-progress").is_file());
 }
+
+/// PGDATA as a symbolic link to the data volume: a base backup staged beside the link would
+/// land on the link's file system and replace the link (the database would move off its
+/// volume). It is refused before anything is copied or moved.
+#[test]
+fn a_base_backup_onto_a_symlinked_pgdata_is_refused_before_anything_moves() {
+    if !ready() {
+        return;
+    }
+    let psql = "#!/bin/sh\n\
+         host=; q=\n\
+         while [ $# -gt 0 ]; do\n\
+         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+         shift\n\
+         done\n\
+         case $host in 192.0.2.*) ;; *) exit 2 ;; esac\n\
+         case $q in\n\
+         *pg_database_size*) echo 1000 ;;\n\
+         *pg_is_in_recovery*) echo 'f|2' ;;\n\
+         esac\n";
+    let s = Scratch::with_tools(&[
+        ("psql", psql),
+        ("pg_ctl", "#!/bin/sh\nexit 3\n"),
+        (
+            "pg_controldata",
+            "#!/bin/sh\necho 'pg_control version number:            1300'\n\
+             echo \"Latest checkpoint's TimeLineID:       1\"\n",
+        ),
+        (
+            "pg_rewind",
+            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
+        ),
+        (
+            "pg_basebackup",
+            "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
+        ),
+    ]);
+    let volume = s.pg().join("volume");
+    std::fs::create_dir(&volume).expect("volume");
+    chown_postgres(&volume);
+    let real = volume.join("main");
+    std::fs::create_dir(&real).expect("real PGDATA");
+    chown_postgres(&real);
+    std::fs::write(real.join("precious"), "x").expect("a file");
+    let data = s.pg().join("data");
+    std::os::unix::fs::symlink(&real, &data).expect("PGDATA link");
+    let out = s.run("baton-pg-notify", &["backup"], &[], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not taking a base backup") && said.contains("is a symbolic link"),
+        "{said}"
+    );
+    assert!(!s.pg().join("basebackup-ran").exists(), "pg_basebackup ran");
+    assert!(
+        std::fs::symlink_metadata(&data).is_ok_and(|m| m.file_type().is_symlink()),
+        "the link was replaced"
+    );
+    assert!(real.join("precious").is_file(), "the data moved");
+}
