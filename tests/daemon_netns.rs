@@ -320,3 +320,40 @@ fn graceful_stop_removes_the_vip() {
     c.stop_all();
     assert!(c.holders(&SERVERS, VIP).is_empty(), "no VIP left behind");
 }
+
+/// keepalived's `preferred_lft`: an IPv6 /128 VIP is deprecated by default (never chosen
+/// as the source of the server's own connections, which would break when the VIP moves),
+/// `preferred_lft forever` keeps it preferred, a number of seconds is set as given.
+#[test]
+fn vips_get_keepalived_preferred_lifetimes() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("preflft");
+    let instance = Instance {
+        vips: vec![
+            "2001:db8::100/128",
+            "2001:db8::101/128 preferred_lft forever",
+            "2001:db8::102/64",
+            "2001:db8::103/64 preferred_lft 0",
+            "2001:db8::104/64 preferred_lft 300",
+        ],
+        ..Instance::fast(150, "unused")
+    };
+    c.start("a", &instance.render());
+    c.expect_holders(&["a"], "2001:db8::104/64", &["a"]);
+    let details = c.lab.address_details("a", lab::IFNAME);
+    let of = |addr: &str| {
+        details
+            .iter()
+            .find(|a| a.local == addr)
+            .unwrap_or_else(|| panic!("{addr} not in {details:?}"))
+    };
+    assert!(of("2001:db8::100").deprecated, "{:?}", of("2001:db8::100"));
+    assert_eq!(of("2001:db8::101").preferred_lft, u64::from(u32::MAX));
+    assert!(!of("2001:db8::101").deprecated);
+    assert_eq!(of("2001:db8::102").preferred_lft, u64::from(u32::MAX));
+    assert!(of("2001:db8::103").deprecated, "{:?}", of("2001:db8::103"));
+    let p = of("2001:db8::104").preferred_lft;
+    assert!((1..=300).contains(&p), "preferred_lft 300 shows {p}");
+}

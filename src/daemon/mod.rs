@@ -1166,6 +1166,17 @@ fn netlink_address(vip: &config::VirtualAddress, interface: &str) -> netlink::Vi
         // IPv6 VIPs are usable at once, as with keepalived.
         nodad: vip.flags.nodad || vip.addr.is_ipv6(),
         noprefixroute: vip.flags.noprefixroute,
+        preferred_lft: preferred_lifetime(vip),
+    }
+}
+
+/// keepalived's `preferred_lft`: as configured; by default 0 (deprecated, never chosen as
+/// the source of new connections) for an IPv6 /128, forever otherwise.
+fn preferred_lifetime(vip: &config::VirtualAddress) -> Option<u32> {
+    match vip.preferred_lft {
+        Some(config::PreferredLifetime::Seconds(s)) => Some(s),
+        Some(config::PreferredLifetime::Forever) => None,
+        None => (vip.addr.is_ipv6() && vip.prefix_len == 128).then_some(0),
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use futures::TryStreamExt as _;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlag, AddressHeaderFlag, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlag, AddressHeaderFlag, AddressMessage, AddressScope, CacheInfo,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
 
@@ -47,6 +47,9 @@ pub struct VirtualAddress {
     pub nodad: bool,
     /// `IFA_F_NOPREFIXROUTE`: do not add the prefix route.
     pub noprefixroute: bool,
+    /// Preferred lifetime in seconds (`preferred_lft`): 0 deprecates the address, so the
+    /// kernel does not pick it as the source of new connections. `None`: forever.
+    pub preferred_lft: Option<u32>,
 }
 
 impl VirtualAddress {
@@ -62,6 +65,7 @@ impl VirtualAddress {
             peer: None,
             nodad: addr.is_ipv6(),
             noprefixroute: false,
+            preferred_lft: None,
         }
     }
 }
@@ -295,6 +299,20 @@ fn fill_add_message(message: &mut AddressMessage, vip: &VirtualAddress) {
     if !flags.is_empty() {
         message.attributes.push(AddressAttribute::Flags(flags));
     }
+    if let Some(preferred) = vip.preferred_lft {
+        // Valid forever; preferred for this long (0: deprecated at once).
+        message
+            .attributes
+            .push(AddressAttribute::CacheInfo(lifetimes(preferred)));
+    }
+}
+
+/// `IFA_CACHEINFO`: preferred for `preferred` seconds, valid forever.
+fn lifetimes(preferred: u32) -> CacheInfo {
+    let mut info = CacheInfo::default();
+    info.ifa_preferred = preferred;
+    info.ifa_valid = u32::MAX;
+    info
 }
 
 fn check_prefix(addr: IpAddr, prefix_len: u8) -> Result<(), NetlinkError> {
@@ -374,6 +392,22 @@ mod tests {
         assert!(attrs.contains(&AddressAttribute::Label("eth0:vip".into())));
         assert!(attrs.contains(&AddressAttribute::Broadcast(Ipv4Addr::new(192, 0, 2, 255))));
         assert!(attrs.contains(&AddressAttribute::Flags(vec![AddressFlag::Noprefixroute])));
+        assert!(
+            !attrs
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::CacheInfo(_))),
+            "preferred forever: no lifetimes"
+        );
+        let deprecated = VirtualAddress {
+            preferred_lft: Some(0),
+            ..vip.clone()
+        };
+        let mut message = AddressMessage::default();
+        fill_add_message(&mut message, &deprecated);
+        assert!(message.attributes.iter().any(|a| matches!(
+            a,
+            AddressAttribute::CacheInfo(c) if c.ifa_preferred == 0 && c.ifa_valid == u32::MAX
+        )));
         assert!(!VirtualAddress::new(vip.addr, 24).nodad);
         assert!(VirtualAddress::new("2001:db8::1".parse().unwrap(), 64).nodad);
         assert!(matches!(

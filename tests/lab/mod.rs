@@ -127,6 +127,10 @@ pub struct AddrInfo {
     pub tentative: bool,
     /// `"global"`, `"link"`, ...
     pub scope: String,
+    /// Preferred lifetime in seconds (`u32::MAX`: forever).
+    pub preferred_lft: u64,
+    /// Deprecated (preferred lifetime over): never chosen as a source address.
+    pub deprecated: bool,
 }
 
 /// One entry of `ip -j neigh`.
@@ -366,6 +370,10 @@ impl Lab {
                     label: a["label"].as_str().map(str::to_owned),
                     tentative: a["tentative"].as_bool().unwrap_or(false),
                     scope: a["scope"].as_str().unwrap_or_default().to_owned(),
+                    preferred_lft: a["preferred_life_time"]
+                        .as_u64()
+                        .unwrap_or(u64::from(u32::MAX)),
+                    deprecated: a["deprecated"].as_bool().unwrap_or(false),
                 });
             }
         }

@@ -240,7 +240,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "garp_lower_prio_repeat",
     "vrrp_skip_check_adv_addr",
     "skip_check_adv_addr",
-    "preferred_lft",
     "debug",
 ];
 
