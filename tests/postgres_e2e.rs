@@ -701,7 +701,7 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
         said.contains("not rewinding it")
-            && said.contains("not taking a base backup: 1 displaced data directories"),
+            && said.contains("not taking a base backup: 1 displaced or partial data directories"),
         "{said}"
     );
     assert_eq!(pair.displaced("a"), kept, "a displaced copy came or went");
@@ -710,7 +710,7 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
     // The refusal is in the check's output, which `baton status` shows.
     let out = pair.run_script("a", "baton-pg-check", &[], &limit);
     assert!(
-        text(&out).contains("ALARM: 1 displaced data directories"),
+        text(&out).contains("ALARM: 1 displaced or partial data directories"),
         "{}",
         text(&out)
     );
