@@ -9,7 +9,7 @@ mod lab;
 
 use std::time::Duration;
 
-use daemon::keepalived::{Keepalived, assert_wire_compatible};
+use daemon::keepalived::{Keepalived, assert_wire_compatible, interop_lab};
 use daemon::{Cluster, Instance};
 use lab::require_root;
 
@@ -19,18 +19,6 @@ const VIP6: &str = "2001:db8::100/64";
 const VIP6_ADDR: &str = "2001:db8::100";
 /// baton runs on "bt", keepalived on "ka".
 const SERVERS: [&str; 2] = ["bt", "ka"];
-
-/// bt (192.0.2.1), ka (192.0.2.2) and a client c (192.0.2.3).
-fn lab(tag: &str) -> Cluster {
-    Cluster::new(
-        tag,
-        &[
-            ("bt", &["192.0.2.1/24", "2001:db8::1/64"]),
-            ("ka", &["192.0.2.2/24", "2001:db8::2/64"]),
-            ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
-        ],
-    )
-}
 
 /// VRRPv2, 1 s adverts (v2 has whole seconds only), PASS authentication.
 fn v2_pass(priority: u8) -> Instance {
@@ -123,7 +111,7 @@ fn v3_baton_master_keepalived_backup_then_baton_is_killed() {
     if !require_root() {
         return;
     }
-    let mut c = lab("v3bt");
+    let mut c = interop_lab("v3bt");
     let _ka = elect(
         &mut c,
         Master::Baton,
@@ -145,7 +133,7 @@ fn v3_baton_graceful_stop_hands_over_to_keepalived_with_priority_zero() {
     if !require_root() {
         return;
     }
-    let mut c = lab("v3btterm");
+    let mut c = interop_lab("v3btterm");
     let _ka = elect(
         &mut c,
         Master::Baton,
@@ -172,7 +160,7 @@ fn v3_keepalived_master_baton_backup_then_keepalived_is_killed() {
     if !require_root() {
         return;
     }
-    let mut c = lab("v3ka");
+    let mut c = interop_lab("v3ka");
     let ka = elect(
         &mut c,
         Master::Keepalived,
@@ -193,7 +181,7 @@ fn v3_keepalived_graceful_stop_hands_over_to_baton_with_priority_zero() {
     if !require_root() {
         return;
     }
-    let mut c = lab("v3term");
+    let mut c = interop_lab("v3term");
     let _ka = elect(
         &mut c,
         Master::Keepalived,
@@ -221,7 +209,7 @@ fn v3_keepalived_graceful_stop_hands_over_to_baton_with_priority_zero() {
 
 /// Link down on the master, the other side takes over; link up, the master takes back.
 fn v2_pass_round_trip(tag: &str, master: Master) {
-    let mut c = lab(tag);
+    let mut c = interop_lab(tag);
     let v2 = |priority, _: &str| v2_pass(priority);
     let _ka = elect(&mut c, master, v2, VIP, VIP_ADDR, Duration::from_secs(2));
     let (first, second) = master.nodes();
@@ -250,7 +238,7 @@ fn v2_pass_keepalived_master_fails_over_to_baton_and_back() {
 
 /// VRRPv3 over IPv6: the master is killed, the other side takes over.
 fn ipv6_failover(tag: &str, master: Master) {
-    let mut c = lab(tag);
+    let mut c = interop_lab(tag);
     let ka = elect(
         &mut c,
         master,
@@ -290,7 +278,7 @@ fn v3_ipv6_keepalived_master_baton_backup() {
 
 /// Unicast: the master's link goes down, the other side takes over.
 fn unicast_failover(tag: &str, master: Master) {
-    let mut c = lab(tag);
+    let mut c = interop_lab(tag);
     let _ka = elect(
         &mut c,
         master,
@@ -325,7 +313,7 @@ fn failback_baton_preempts_keepalived_when_its_link_returns() {
     if !require_root() {
         return;
     }
-    let mut c = lab("failback");
+    let mut c = interop_lab("failback");
     let _ka = elect(
         &mut c,
         Master::Baton,

@@ -16,8 +16,8 @@ mod lab;
 
 use std::time::Duration;
 
-use daemon::keepalived::{Keepalived, Peer, assert_wire_compatible};
-use daemon::{Cluster, Instance};
+use daemon::Instance;
+use daemon::keepalived::{Keepalived, Peer, assert_wire_compatible, interop_lab};
 use lab::require_root;
 
 /// baton runs on "bt", keepalived on "ka"; "c" is the client.
@@ -99,24 +99,13 @@ enum First {
     Keepalived,
 }
 
-fn lab(tag: &str) -> Cluster {
-    Cluster::new(
-        tag,
-        &[
-            ("bt", &["192.0.2.1/24", "2001:db8::1/64"]),
-            ("ka", &["192.0.2.2/24", "2001:db8::2/64"]),
-            ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
-        ],
-    )
-}
-
 /// The whole case: election with `first` as master, one holder, the client there, the
 /// backup quiet; then the master is killed and the other side is the one holder.
 fn run(case: Case, first: First, peer: Peer, tag: &str) {
     if !require_root() || !peer.available() {
         return;
     }
-    let mut c = lab(tag);
+    let mut c = interop_lab(tag);
     let (bt_priority, ka_priority) = match first {
         First::Baton => (150, 100),
         First::Keepalived => (100, 150),

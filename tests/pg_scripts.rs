@@ -493,14 +493,12 @@ fn the_packages_depend_on_what_the_hooks_run() {
     );
 }
 
-#[test]
-fn a_base_backup_without_room_is_refused_before_anything_moves() {
-    if !ready() {
-        return;
-    }
-    // A fenced former primary (stopped, timeline 1) whose rewind fails; the peer is a
-    // primary on timeline 2 whose databases are far larger than any disk here.
-    let psql = "#!/bin/sh\n\
+/// A fenced former primary (stopped, timeline 1) whose rewind fails, beside a peer that is a
+/// primary on timeline 2 whose databases take `db_size` bytes; pg_basebackup only leaves a
+/// mark that it ran (`pg/basebackup-ran`).
+fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
+    let psql = format!(
+        "#!/bin/sh\n\
          host=; q=\n\
          while [ $# -gt 0 ]; do\n\
          case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
@@ -508,11 +506,12 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
          done\n\
          case $host in 192.0.2.*) ;; *) exit 2 ;; esac\n\
          case $q in\n\
-         *pg_database_size*) echo 999999999999999999 ;;\n\
+         *pg_database_size*) echo {db_size} ;;\n\
          *pg_is_in_recovery*) echo 'f|2' ;;\n\
-         esac\n";
-    let s = Scratch::with_tools(&[
-        ("psql", psql),
+         esac\n"
+    );
+    Scratch::with_tools(&[
+        ("psql", &psql),
         ("pg_ctl", "#!/bin/sh\nexit 3\n"),
         (
             "pg_controldata",
@@ -527,7 +526,16 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
             "pg_basebackup",
             "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
         ),
-    ]);
+    ])
+}
+
+#[test]
+fn a_base_backup_without_room_is_refused_before_anything_moves() {
+    if !ready() {
+        return;
+    }
+    // The databases at the peer are far larger than any disk here.
+    let s = fenced_primary_whose_rewind_fails("999999999999999999");
     let data = s.pg().join("data");
     std::fs::create_dir(&data).expect("PGDATA");
     chown_postgres(&data);
@@ -561,34 +569,7 @@ fn a_base_backup_onto_a_symlinked_pgdata_is_refused_before_anything_moves() {
     if !ready() {
         return;
     }
-    let psql = "#!/bin/sh\n\
-         host=; q=\n\
-         while [ $# -gt 0 ]; do\n\
-         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
-         shift\n\
-         done\n\
-         case $host in 192.0.2.*) ;; *) exit 2 ;; esac\n\
-         case $q in\n\
-         *pg_database_size*) echo 1000 ;;\n\
-         *pg_is_in_recovery*) echo 'f|2' ;;\n\
-         esac\n";
-    let s = Scratch::with_tools(&[
-        ("psql", psql),
-        ("pg_ctl", "#!/bin/sh\nexit 3\n"),
-        (
-            "pg_controldata",
-            "#!/bin/sh\necho 'pg_control version number:            1300'\n\
-             echo \"Latest checkpoint's TimeLineID:       1\"\n",
-        ),
-        (
-            "pg_rewind",
-            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
-        ),
-        (
-            "pg_basebackup",
-            "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
-        ),
-    ]);
+    let s = fenced_primary_whose_rewind_fails("1000");
     let volume = s.pg().join("volume");
     std::fs::create_dir(&volume).expect("volume");
     chown_postgres(&volume);

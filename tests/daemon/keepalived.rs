@@ -265,3 +265,16 @@ pub fn assert_wire_compatible(c: &Cluster) {
         c.all_logs()
     );
 }
+
+/// The interop lab: baton on bt (192.0.2.1, 2001:db8::1), keepalived on ka (192.0.2.2,
+/// 2001:db8::2) and a client c (192.0.2.3, 2001:db8::3).
+pub fn interop_lab(tag: &str) -> Cluster {
+    Cluster::new(
+        tag,
+        &[
+            ("bt", &["192.0.2.1/24", "2001:db8::1/64"]),
+            ("ka", &["192.0.2.2/24", "2001:db8::2/64"]),
+            ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
+        ],
+    )
+}
