@@ -211,8 +211,12 @@ fn a_hung_hook_is_killed_with_its_children_and_the_next_one_runs() {
         "notify_backup did not run after the killed hook\n{}",
         c.log("a")
     );
+    // The hook wrote its file before it exited; its outcome reaches status a moment later.
+    let reported = poll(SETTLE, || {
+        c.status("a").0["instances"][0]["last_hook"]["hook"] == "notify_backup"
+    });
     let (status, _) = c.status("a");
-    assert_eq!(status["instances"][0]["last_hook"]["hook"], "notify_backup");
+    assert!(reported, "{status}");
     assert_eq!(status["instances"][0]["last_hook"]["ok"], true);
 }
 
