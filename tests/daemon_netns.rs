@@ -357,3 +357,94 @@ fn vips_get_keepalived_preferred_lifetimes() {
     let p = of("2001:db8::104").preferred_lft;
     assert!((1..=300).contains(&p), "preferred_lft 300 shows {p}");
 }
+
+/// Under `Type=notify`: READY=1 comes once the control socket answers, WATCHDOG=1 keeps
+/// coming while the daemon runs, STOPPING=1 at SIGTERM, and hooks do not inherit the
+/// notify socket.
+#[test]
+fn systemd_is_told_ready_and_stopping_and_the_watchdog_is_fed() {
+    if !require_root() {
+        return;
+    }
+    use std::os::unix::net::UnixDatagram;
+    let mut c = pair("sdnotify");
+    let dir = c.dir.path().to_path_buf();
+    let notify_path = dir.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let hook_env = dir.join("hook.env");
+    let hook = dir.join("hook.sh");
+    std::fs::write(&hook, format!("#!/bin/sh\nenv > {}\n", hook_env.display())).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // WATCHDOG_PID is the shell's pid, which `exec` hands on to baton (as systemd sets it).
+    c.start_with_env(
+        "a",
+        &Instance::fast(150, VIP)
+            .with(format!("notify_master {}", hook.display()))
+            .render(),
+        &format!(
+            "NOTIFY_SOCKET={} WATCHDOG_USEC=400000 WATCHDOG_PID=$$",
+            notify_path.display()
+        ),
+    );
+    let mut buf = [0u8; 4096];
+    let mut receive = || -> Option<String> {
+        let n = notify.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    // Anything before READY=1 (at most a watchdog ping) is skipped; 30 s at most.
+    let ready = (0..30)
+        .filter_map(|_| receive())
+        .find(|m| m.lines().any(|l| l == "READY=1"));
+    let ready = ready.unwrap_or_else(|| panic!("no READY=1\n{}", c.log("a")));
+    assert!(ready.contains("STATUS=1 instances"), "{ready}");
+    // Ready means the control socket is up.
+    let (status, _) = c.status("a");
+    assert_eq!(status["instances"][0]["name"], "VI_1", "{status}");
+    // The watchdog is pinged every quarter of WATCHDOG_USEC while the loop turns: 2 s of it.
+    let mut pings = 0;
+    for _ in 0..40 {
+        if receive().is_some_and(|m| m.lines().any(|l| l == "WATCHDOG=1")) {
+            pings += 1;
+        }
+        if pings >= 10 {
+            break;
+        }
+    }
+    assert!(pings >= 10, "{pings} watchdog pings\n{}", c.log("a"));
+    assert!(
+        c.log("a").contains("systemd watchdog: 0.400s"),
+        "{}",
+        c.log("a")
+    );
+    // The hook ran without the daemon's notify variables.
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    assert!(
+        lab::poll(daemon::SETTLE, || hook_env.exists()),
+        "{}",
+        c.log("a")
+    );
+    let env = std::fs::read_to_string(&hook_env).unwrap();
+    assert!(env.contains("BATON_STATE=MASTER"), "{env}");
+    for variable in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        assert!(
+            !env.contains(variable),
+            "{variable} in the hook's env:\n{env}"
+        );
+    }
+    c.signal("a", "TERM");
+    let mut stopping = false;
+    for _ in 0..200 {
+        match receive() {
+            Some(m) if m.lines().any(|l| l == "STOPPING=1") => {
+                stopping = true;
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(stopping, "no STOPPING=1\n{}", c.log("a"));
+}

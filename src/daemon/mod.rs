@@ -16,6 +16,7 @@ mod realtime;
 mod router;
 mod runner;
 mod send_errors;
+mod systemd;
 mod track;
 mod translate;
 
@@ -167,13 +168,18 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         stopping: false,
         damped: BTreeMap::new(),
         reloads: Reloads::default(),
+        systemd: systemd::Notifier::start(),
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
     info!(instances = daemon.routers.len(), "baton started");
     daemon
+        .systemd
+        .ready(format!("{} instances", daemon.routers.len()));
+    daemon
         .event_loop(signals, monitor, packet_rx, event_rx, control_rx)
         .await;
+    daemon.systemd.stopping();
     daemon.stop().await;
     if let Err(e) = std::fs::remove_file(&daemon.options.socket) {
         warn!("cannot remove {}: {e}", daemon.options.socket.display());
@@ -242,6 +248,8 @@ struct Daemon {
     damped: BTreeMap<String, flaps::Damped>,
     /// The reload being parsed, and the one asked for meanwhile.
     reloads: Reloads,
+    /// systemd's READY/STOPPING and the watchdog's heartbeat.
+    systemd: systemd::Notifier,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -308,6 +316,9 @@ impl Daemon {
         mut events: mpsc::UnboundedReceiver<Internal>,
         mut control: mpsc::Receiver<crate::control::server::ControlRequest>,
     ) {
+        // The watchdog's heartbeat: stamped only when the loop gets here, so a loop stalled
+        // in any branch stops the pings (see `systemd.rs`).
+        let mut heartbeat = self.systemd.beat_every().map(tokio::time::interval);
         loop {
             // A deadline too far away for the clock to represent is never reached.
             let deadline = self
@@ -324,6 +335,7 @@ impl Daemon {
                 _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
                 _ = signals.interrupt.recv() => { info!("SIGINT: stopping"); return; }
                 _ = signals.hangup.recv() => self.request_reload(None),
+                _ = tick(&mut heartbeat) => self.systemd.beat(),
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => self.on_net_event(event).await,
@@ -1079,6 +1091,16 @@ impl Daemon {
         }
         self.hooks.drain().await;
         self.fifos.close().await;
+    }
+}
+
+/// The next tick of `interval`, or never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

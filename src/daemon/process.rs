@@ -147,6 +147,10 @@ fn prepare(spec: &Spec) -> Result<tokio::process::Command, String> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // systemd's notify socket and watchdog are the daemon's, not its hooks'.
+    for variable in super::systemd::VARIABLES {
+        command.env_remove(variable);
+    }
     if let Some(run_as) = &spec.run_as {
         let (uid, gid) = ids(run_as)?;
         command.uid(uid).gid(gid);
