@@ -273,6 +273,27 @@ pub fn register_async(socket: socket2::Socket) -> io::Result<AsyncFd<socket2::So
     unsafe { AsyncFd::register(socket) }.map_err(io::Error::from)
 }
 
+/// A timerfd (from nix), as tokio's `AsyncFd` wants it.
+pub struct TimerFd(pub nix::sys::timerfd::TimerFd);
+
+impl std::os::fd::AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// Register a timerfd with the current tokio runtime's reactor.
+pub fn register_timer(timer: nix::sys::timerfd::TimerFd) -> io::Result<AsyncFd<TimerFd>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other("no tokio runtime on this thread"));
+    }
+    // SAFETY: nix's TimerFd owns its descriptor (an OwnedFd), so it is valid and open
+    // until the AsyncFd drops it, and `as_raw_fd` always returns that same descriptor.
+    // The field is never replaced: the AsyncFd is only read through `get_ref`.
+    unsafe { AsyncFd::register(TimerFd(timer)) }.map_err(io::Error::from)
+}
+
 /// What [`recvmsg`] got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvMsg {

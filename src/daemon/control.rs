@@ -1,7 +1,8 @@
 //! The daemon's answers to the control socket: status, fallback, resign, lock, unlock,
 //! reconfigure; and the operator's locks, kept in the state directory across restarts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,13 +10,14 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
-use super::{CheckOutcome, Daemon, Internal, run_check};
+use super::{CheckOutcome, Daemon, Internal, Verdict, run_check};
 use crate::config::Fallback;
 use crate::control::protocol::{Command, Reply};
 use crate::control::server::ControlRequest;
 use crate::control::status::{
-    self, Counters, DaemonStatus, Facts, HookStatus, InstanceStatus, MasterStatus, VipStatus,
+    self, Alarm, Counters, DaemonStatus, Facts, HookStatus, InstanceStatus, MasterStatus, VipStatus,
 };
+use crate::netlink::Netlink;
 use crate::vrrp::{Event, State};
 
 /// Instances locked by the operator, persisted one name per line in `STATE_DIR/locks`.
@@ -100,6 +102,13 @@ impl Daemon {
                 self.on_tracking(other).await
             }
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
+            Internal::StatusAddresses {
+                only,
+                addresses,
+                reply,
+            } => {
+                let _ = reply.send(self.status_reply(only.as_deref(), &addresses));
+            }
         }
     }
 
@@ -130,7 +139,7 @@ impl Daemon {
             }
         };
         let answer = match (command, event) {
-            (Command::Status { instance }, _) => self.status_reply(instance.as_deref()).await,
+            (Command::Status { instance }, _) => return self.start_status(instance, reply),
             (Command::Fallback { instance }, _) => match self.resolve(instance.as_deref()) {
                 Ok(name) => return self.start_fallback(name, reply).await,
                 Err(e) => Reply::error(e),
@@ -266,27 +275,58 @@ impl Daemon {
         self.operator(name, event).await
     }
 
-    async fn status_reply(&self, instance: Option<&str>) -> Reply {
-        if let Some(name) = instance.filter(|n| !self.routers.contains_key(*n)) {
-            return Reply::error(format!("no instance named {name}; {}", self.names()));
+    /// A `status` request: the addresses on the instances' interfaces are listed by a task
+    /// of its own (one dump per interface, bounded in time), so the protocol loop never
+    /// waits for netlink; the reply is built when they arrive (`Internal::StatusAddresses`).
+    fn start_status(&self, only: Option<String>, reply: oneshot::Sender<Reply>) {
+        if let Some(name) = only.as_deref().filter(|n| !self.routers.contains_key(*n)) {
+            let _ = reply.send(Reply::error(format!(
+                "no instance named {name}; {}",
+                self.names()
+            )));
+            return;
         }
-        let status = self.status(instance).await;
+        let ifindexes: BTreeSet<u32> = self
+            .routers
+            .iter()
+            .filter(|(name, _)| only.as_deref().is_none_or(|o| o == name.as_str()))
+            .flat_map(|(_, router)| router.vips.iter().map(|placed| placed.ifindex))
+            .collect();
+        let netlink = self.netlink.clone();
+        let done = self.event_tx.clone();
+        tokio::task::spawn_local(async move {
+            let addresses = list_addresses(&netlink, ifindexes).await;
+            let _ = done.send(Internal::StatusAddresses {
+                only,
+                addresses,
+                reply,
+            });
+        });
+    }
+
+    fn status_reply(&self, only: Option<&str>, addresses: &Addresses) -> Reply {
+        let status = self.status(only, addresses);
         match serde_json::to_value(&status) {
             Ok(value) => Reply::ok(value),
             Err(e) => Reply::error(format!("cannot encode the status: {e}")),
         }
     }
 
-    async fn status(&self, only: Option<&str>) -> DaemonStatus {
+    fn status(&self, only: Option<&str>, addresses: &Addresses) -> DaemonStatus {
         let now = self.now();
+        // Fresh, so a check's latest output shows even when its state did not flip; once
+        // for all instances.
+        let mut verdicts: BTreeMap<String, Verdict> = self.verdicts_now().into_iter().collect();
+        let file_alarms = self.file_alarms();
         let mut instances = Vec::new();
         for (name, router) in &self.routers {
             if only.is_some_and(|o| o != name) {
                 continue;
             }
-            instances.push(self.instance_status(router, now).await);
+            let verdict = verdicts.remove(name).unwrap_or_default();
+            instances.push(self.instance_status(router, now, verdict, addresses, &file_alarms));
         }
-        let mut dropped = std::collections::BTreeMap::new();
+        let mut dropped = BTreeMap::new();
         for ((_, reason), count) in &self.socket_drops {
             *dropped.entry(reason.to_string()).or_insert(0) += count;
         }
@@ -299,21 +339,26 @@ impl Daemon {
         }
     }
 
-    async fn instance_status(&self, router: &super::Router, now: Duration) -> InstanceStatus {
+    fn instance_status(
+        &self,
+        router: &super::Router,
+        now: Duration,
+        verdict: Verdict,
+        addresses: &Addresses,
+        file_alarms: &[Alarm],
+    ) -> InstanceStatus {
         let machine = &router.machine;
-        let mut vips = Vec::new();
-        for placed in &router.vips {
-            let present = match self.netlink.addresses(placed.ifindex).await {
-                Ok(list) => list
-                    .iter()
-                    .any(|&(a, len)| a == placed.vip.addr && len == placed.vip.prefix_len),
-                Err(_) => false,
-            };
-            vips.push(VipStatus {
+        let vips: Vec<VipStatus> = router
+            .vips
+            .iter()
+            .map(|placed| VipStatus {
                 address: placed.vip.to_string(),
-                present,
-            });
-        }
+                present: addresses.get(&placed.ifindex).is_some_and(|list| {
+                    list.iter()
+                        .any(|&(a, len)| a == placed.vip.addr && len == placed.vip.prefix_len)
+                }),
+            })
+            .collect();
         let master = machine.master().map(|m| MasterStatus {
             address: m.address.to_string(),
             priority: m.priority,
@@ -324,12 +369,6 @@ impl Daemon {
             .map(|m| now.saturating_sub(m.at).as_secs_f64());
         let state = machine.state().as_str();
         let name = &router.cfg.name;
-        // Fresh, so a check's latest output shows even when its state did not flip.
-        let verdict = self
-            .verdicts_now()
-            .into_iter()
-            .find_map(|(n, v)| (n == *name).then_some(v))
-            .unwrap_or_default();
         let sync_group = self.group_of(name).map(|g| g.name.clone());
         let last_hook = self.last_hook(name, sync_group.as_deref(), now);
         let flapping = self
@@ -356,7 +395,7 @@ impl Daemon {
             flapping,
             send_failing: router.send_errors.failing(),
         });
-        alarms.extend(self.file_alarms());
+        alarms.extend(file_alarms.iter().cloned());
         let stats = machine.stats();
         InstanceStatus {
             name: router.cfg.name.clone(),
@@ -388,8 +427,8 @@ impl Daemon {
                 adverts_unsent: router.send_errors.total,
             },
             sync_group,
-            faults: verdict.faults.clone(),
-            tracks: verdict.items.clone(),
+            faults: verdict.faults,
+            tracks: verdict.items,
             last_hook,
             flap_hold_s: flapping.map(|f| f.remaining_s),
             dropped: router
@@ -400,4 +439,29 @@ impl Daemon {
             alarms,
         }
     }
+}
+
+/// The addresses on each interface a status shows VIPs of, by interface index; an interface
+/// whose listing failed or timed out is absent (its VIPs read as not present).
+pub(super) type Addresses = HashMap<u32, Vec<(IpAddr, u8)>>;
+
+/// How long a status waits for one interface's address list.
+const ADDRESS_LIST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One address dump per interface, each bounded in time.
+async fn list_addresses(netlink: &Netlink, ifindexes: BTreeSet<u32>) -> Addresses {
+    let mut out = Addresses::new();
+    for ifindex in ifindexes {
+        match tokio::time::timeout(ADDRESS_LIST_TIMEOUT, netlink.addresses(ifindex)).await {
+            Ok(Ok(list)) => {
+                out.insert(ifindex, list);
+            }
+            Ok(Err(e)) => warn!("status: {e}"),
+            Err(_) => warn!(
+                "status: listing the addresses of interface index {ifindex} took over {}s",
+                ADDRESS_LIST_TIMEOUT.as_secs()
+            ),
+        }
+    }
+    out
 }

@@ -17,6 +17,7 @@ mod router;
 mod runner;
 mod send_errors;
 mod systemd;
+mod timer;
 mod track;
 mod translate;
 
@@ -300,6 +301,12 @@ enum Internal {
     },
     /// A reload's configuration was read and validated (or refused) on a blocking thread.
     ConfigParsed(Box<Result<Model, String>>),
+    /// The interface addresses a `status` request needs were listed off the loop.
+    StatusAddresses {
+        only: Option<String>,
+        addresses: control::Addresses,
+        reply: tokio::sync::oneshot::Sender<crate::control::protocol::Reply>,
+    },
 }
 
 impl Daemon {
@@ -319,17 +326,9 @@ impl Daemon {
         // The watchdog's heartbeat: stamped only when the loop gets here, so a loop stalled
         // in any branch stops the pings (see `systemd.rs`).
         let mut heartbeat = self.systemd.beat_every().map(tokio::time::interval);
+        let mut protocol_timer = timer::ProtocolTimer::new(self.origin);
         loop {
-            // A deadline too far away for the clock to represent is never reached.
-            let deadline = self
-                .next_deadline()
-                .and_then(|d| self.origin.checked_add(d));
-            let timer = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let timer = protocol_timer.wait(self.next_deadline());
             tokio::select! {
                 biased;
                 _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
