@@ -167,7 +167,13 @@ async fn connection(stream: UnixStream, requests: mpsc::Sender<ControlRequest>) 
         Ok(command) => ask(command, peer, &requests).await,
         Err(message) => Reply::error(message),
     };
-    match tokio::time::timeout(WRITE_TIMEOUT, write.write_all(reply.to_line().as_bytes())).await {
+    // A full status of hundreds of instances is a few hundred KiB of JSON: render it on a
+    // blocking thread, not on the thread that sends adverts.
+    let line = match tokio::task::spawn_blocking(move || reply.to_line()).await {
+        Ok(line) => line,
+        Err(e) => Reply::error(format!("cannot render the reply: {e}")).to_line(),
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, write.write_all(line.as_bytes())).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => debug!("control socket: client left before the reply: {e}"),
         Err(_) => debug!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::oneshot;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{CheckOutcome, Daemon, Internal, Verdict, run_check};
 use crate::config::Fallback;
@@ -106,9 +106,7 @@ impl Daemon {
                 only,
                 addresses,
                 reply,
-            } => {
-                let _ = reply.send(self.status_reply(only.as_deref(), &addresses));
-            }
+            } => self.finish_status(only.as_deref(), &addresses, reply),
         }
     }
 
@@ -295,7 +293,13 @@ impl Daemon {
         let netlink = self.netlink.clone();
         let done = self.event_tx.clone();
         tokio::task::spawn_local(async move {
+            let started = std::time::Instant::now();
+            let count = ifindexes.len();
             let addresses = list_addresses(&netlink, ifindexes).await;
+            debug!(
+                "status: the addresses of {count} interfaces listed in {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
             let _ = done.send(Internal::StatusAddresses {
                 only,
                 addresses,
@@ -304,12 +308,28 @@ impl Daemon {
         });
     }
 
-    fn status_reply(&self, only: Option<&str>, addresses: &Addresses) -> Reply {
+    /// Only the snapshot is taken on the protocol loop; turning it into JSON (a few
+    /// milliseconds at hundreds of instances) happens on a blocking thread.
+    fn finish_status(
+        &self,
+        only: Option<&str>,
+        addresses: &Addresses,
+        reply: oneshot::Sender<Reply>,
+    ) {
+        let started = std::time::Instant::now();
         let status = self.status(only, addresses);
-        match serde_json::to_value(&status) {
-            Ok(value) => Reply::ok(value),
-            Err(e) => Reply::error(format!("cannot encode the status: {e}")),
-        }
+        debug!(
+            "status: {} instances read on the protocol loop in {:.1} ms",
+            status.instances.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        tokio::task::spawn_blocking(move || {
+            let answer = match serde_json::to_value(&status) {
+                Ok(value) => Reply::ok(value),
+                Err(e) => Reply::error(format!("cannot encode the status: {e}")),
+            };
+            let _ = reply.send(answer);
+        });
     }
 
     fn status(&self, only: Option<&str>, addresses: &Addresses) -> DaemonStatus {
