@@ -309,7 +309,11 @@ fn equal_priority_is_broken_by_the_higher_primary_address() {
     // 192.0.2.9 < 192.0.2.10: we stay master and answer.
     assert_eq!(
         instance.handle(ms(5000), advert(9, 100, 100)),
-        vec![Action::SendAdvert { priority: 100 }, Action::Announce]
+        vec![
+            Action::SendAdvert { priority: 100 },
+            split_brain(9, 100),
+            Action::Announce
+        ]
     );
     assert_eq!(instance.state(), State::Master);
     // 192.0.2.11 > 192.0.2.10: we yield.
@@ -325,7 +329,11 @@ fn master_answers_a_lower_master_at_once_and_reannounces() {
         vec![(
             5000,
             advert(20, 100, 100),
-            vec![Action::SendAdvert { priority: 200 }, Action::Announce],
+            vec![
+                Action::SendAdvert { priority: 200 },
+                split_brain(20, 100),
+                Action::Announce,
+            ],
         )],
     );
     assert_eq!(instance.next_deadline(), Some(ms(6000)));
@@ -345,7 +353,11 @@ fn master_announces_again_when_a_lower_master_goes_quiet() {
             (
                 5000,
                 advert(20, 100, 100),
-                vec![Action::SendAdvert { priority: 200 }, Action::Announce],
+                vec![
+                    Action::SendAdvert { priority: 200 },
+                    split_brain(20, 100),
+                    Action::Announce,
+                ],
             ),
             (5500, advert(20, 100, 100), vec![]),
         ],
@@ -391,7 +403,11 @@ fn the_last_advert_of_the_master_it_displaced_is_no_split_brain() {
     let window = timers::master_down_interval(Version::V3, 200, 100);
     assert_eq!(
         instance.handle(at + window, advert(20, 100, 100)),
-        vec![Action::SendAdvert { priority: 200 }, Action::Announce]
+        vec![
+            Action::SendAdvert { priority: 200 },
+            split_brain(20, 100),
+            Action::Announce
+        ]
     );
     assert_eq!(instance.stats().lower_priority_master, 1);
 }
@@ -870,6 +886,7 @@ fn a_flood_of_lower_priority_adverts_gets_one_answer_per_interval() {
     let t = at.as_millis() as u64 + 10;
     let answer = || vec![Action::SendAdvert { priority: 200 }];
     let mut first = answer();
+    first.push(split_brain(20, 100));
     first.push(Action::Announce);
     replay(
         &mut instance,
@@ -887,4 +904,12 @@ fn a_flood_of_lower_priority_adverts_gets_one_answer_per_interval() {
         ],
     );
     assert_eq!(instance.stats().lower_priority_master, 5);
+}
+
+/// The core's report of a new split brain with the master at 192.0.2.`host`.
+fn split_brain(host: u8, priority: u8) -> Action {
+    Action::SplitBrain {
+        from: addr(host),
+        priority,
+    }
 }

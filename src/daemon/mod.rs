@@ -525,13 +525,7 @@ impl Daemon {
             let Some(router) = self.routers.get_mut(&name) else {
                 continue;
             };
-            let lower_before = router.machine.stats().lower_priority_master;
             let actions = router.machine.handle(now, event);
-            // notify_master_rx_lower_pri runs when the core re-announces for a new split
-            // brain, not for every lower-priority advert: a flood of them (the hostile test
-            // sends 10,000/s) must not start a process for each.
-            let new_split_brain = router.machine.stats().lower_priority_master > lower_before
-                && actions.iter().any(|a| matches!(a, Action::Announce));
             if std::mem::take(&mut first) {
                 refusal = actions.iter().find_map(|a| match a {
                     Action::Refuse(r) => Some(*r),
@@ -546,9 +540,6 @@ impl Daemon {
                 })
                 .collect();
             self.carry_out(&name, actions).await;
-            if new_split_brain {
-                self.notify_lower_priority(&name);
-            }
             for (from, to) in moves {
                 if to == State::Master
                     && let Some(hold) = self.became_master(&name)
@@ -577,6 +568,9 @@ impl Daemon {
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
                 Action::Announce => self.start_announcing(name).await,
                 Action::RunFallbackCheck => self.run_fallback_check(name),
+                // Once per split brain, not per lower-priority advert: a flood of them (the
+                // hostile test sends 10,000/s) must not start a process for each.
+                Action::SplitBrain { .. } => self.notify_lower_priority(name),
                 Action::Refuse(refusal) => warn!(instance = name, "request refused: {refusal}"),
             }
         }

@@ -188,6 +188,10 @@ pub enum Action {
     Announce,
     /// Run the `fallback_check` script and answer with [`Event::FallbackCheck`].
     RunFallbackCheck,
+    /// A new split brain: this master hears a lower-priority master `from` after none for
+    /// Master_Down_Interval (keepalived runs `notify_master_rx_lower_pri` for it). Repeated
+    /// adverts of the same split brain do not raise it again.
+    SplitBrain { from: IpAddr, priority: u8 },
     /// An operator request was refused; nothing changed.
     Refuse(Refusal),
 }

@@ -500,6 +500,10 @@ impl Instance {
             self.adver_timer = Some(now.saturating_add(self.advert_interval()));
         }
         if previous.is_none_or(|at| now >= at.saturating_add(self.master_down_interval())) {
+            out.push(Action::SplitBrain {
+                from: advert.src,
+                priority: advert.priority,
+            });
             out.push(Action::Announce);
         }
     }

@@ -275,7 +275,7 @@ impl Lan {
             Action::RemoveAddresses => self.nodes[node].holds_vip = false,
             Action::Transition { from, to, reason } => self.record(node, from, to, reason),
             Action::Announce => self.nodes[node].last_announce = Some(self.now),
-            Action::RunFallbackCheck | Action::Refuse(_) => {}
+            Action::RunFallbackCheck | Action::Refuse(_) | Action::SplitBrain { .. } => {}
         }
     }
 
