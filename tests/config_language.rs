@@ -757,6 +757,34 @@ fn flap_damping_and_notify_timeout() {
 }
 
 #[test]
+fn metrics_listen_takes_an_address_and_a_port() {
+    let at = |value: &str| {
+        format!(
+            "global_defs {{\n metrics_listen {value}\n}}\n{}",
+            instance(VIPS)
+        )
+    };
+    assert_eq!(ok(&instance(VIPS)).global.metrics_listen, None);
+    assert_eq!(
+        ok(&at("127.0.0.1:9650")).global.metrics_listen,
+        Some("127.0.0.1:9650".parse().unwrap())
+    );
+    assert_eq!(
+        ok(&at("[2001:db8::1]:9650")).global.metrics_listen,
+        Some("[2001:db8::1]:9650".parse().unwrap())
+    );
+    for bad in [
+        "127.0.0.1",
+        "9650",
+        "localhost:9650",
+        "127.0.0.1:0",
+        "2001:db8::1:9650",
+    ] {
+        has_error(&at(bad), "`metrics_listen` needs an address and a port");
+    }
+}
+
+#[test]
 fn shell_lines_are_marked_and_plain_commands_are_not() {
     let m = ok(&format!(
         "vrrp_script a {{\n script \"pidof postgres\"\n}}\n\

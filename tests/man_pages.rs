@@ -72,6 +72,7 @@ fn the_extensions_are_marked_as_such() {
         "flap_hold_down",
         "flap_damping",
         "notify_timeout",
+        "metrics_listen",
     ] {
         let header = format!(".BI \"{ext} \"");
         let entry = page

@@ -71,6 +71,9 @@ pub struct Global {
     pub lower_prio_no_advert: bool,
     /// `vrrp_higher_prio_send_advert`.
     pub higher_prio_send_advert: bool,
+    /// baton extension `metrics_listen`: where `/metrics` is served over HTTP (off unless
+    /// set).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Global {
@@ -97,6 +100,7 @@ impl Default for Global {
             mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
+            metrics_listen: None,
         }
     }
 }

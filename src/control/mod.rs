@@ -3,6 +3,7 @@
 //! runs inside the daemon, the client half used by the CLI, and the status model.
 
 pub mod client;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod status;

@@ -140,6 +140,11 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let listener = crate::control::server::bind(&options.socket)?;
     let (control_tx, control_rx) = mpsc::channel(16);
+    if let Some(address) = model.global.metrics_listen
+        && let Some(metrics) = crate::control::metrics::bind(address).await
+    {
+        tokio::task::spawn_local(crate::control::metrics::serve(metrics, control_tx.clone()));
+    }
     tokio::task::spawn_local(crate::control::server::serve(listener, control_tx));
     // Hooks and checks start, wait and are read on a thread of their own.
     let runner = Rc::new(runner::Runner::start().map_err(|source| DaemonError::Io {
@@ -954,6 +959,13 @@ impl Daemon {
                 "reload refused, the running configuration stays: {e}"
             ));
         }
+        if new.global.metrics_listen != self.model.global.metrics_listen {
+            warn!(
+                "reload: metrics_listen changed ({} -> {}); it takes effect at the next restart",
+                shown(self.model.global.metrics_listen),
+                shown(new.global.metrics_listen)
+            );
+        }
         self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
         if diff.is_empty() {
@@ -1226,4 +1238,8 @@ fn log_send_report(name: &str, report: send_errors::Report, errors: &send_errors
             "adverts are sent again, after {failed} failed"
         ),
     }
+}
+
+fn shown(address: Option<std::net::SocketAddr>) -> String {
+    address.map_or_else(|| "off".to_string(), |a| a.to_string())
 }

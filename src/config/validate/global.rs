@@ -153,6 +153,7 @@ fn read_item(
         "vrrp_check_unicast_src" => g.check_unicast_src = flag(cx, item),
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
+        "metrics_listen" => g.metrics_listen = socket_address(cx, item),
         "notify_timeout" => {
             if let Some(ms) = values::millis_arg(cx, item, 3600) {
                 g.notify_timeout_ms = ms.max(1);
@@ -281,4 +282,23 @@ fn multicast(cx: &mut Ctx, item: &Item, v6: bool) -> Option<IpAddr> {
         return None;
     }
     Some(addr)
+}
+
+/// `ADDRESS:PORT`: an IPv4 address and port, or an IPv6 address in brackets and port.
+fn socket_address(cx: &mut Ctx, item: &Item) -> Option<std::net::SocketAddr> {
+    let arg = one_arg(cx, item, "127.0.0.1:9650")?;
+    match arg.value.parse::<std::net::SocketAddr>() {
+        Ok(address) if address.port() != 0 => Some(address),
+        _ => {
+            cx.error(
+                arg.span,
+                format!(
+                    "`{}` needs an address and a port, found `{}`",
+                    item.keyword.value, arg.value
+                ),
+                Some("e.g. 127.0.0.1:9650, or [2001:db8::1]:9650 for IPv6".to_string()),
+            );
+            None
+        }
+    }
 }

@@ -41,6 +41,7 @@ pub const GLOBAL: &[&str] = &[
     "script_user",
     "enable_script_security",
     "notify_timeout",
+    "metrics_listen",
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",

@@ -1,0 +1,431 @@
+//! Prometheus metrics over HTTP (`metrics_listen` in `global_defs`): `GET /metrics` asks the
+//! protocol loop for the same snapshot as `baton status` (through the control channel, so
+//! the loop does nothing more for a scrape than for a status) and renders it in the
+//! OpenMetrics text format with `prometheus-client`. Read-only, nothing secret in it.
+//!
+//! The instance label is `vrrp_instance`: Prometheus itself sets `instance` on every target.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use super::protocol::Command;
+use super::server::ControlRequest;
+use super::status::{DaemonStatus, Health};
+
+/// Scrapes served at once; more connections wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 8;
+/// A connection (its request and the reply) gets this long in all.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
+/// A client must send its request headers within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a scrape waits for the protocol loop's snapshot.
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(&'static str, String)>;
+type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+type Counters = Family<Labels, Counter<u64>>;
+/// One counter of an instance's status.
+type ReadCounter = fn(&super::status::Counters) -> u64;
+
+/// Bind `address`; a failure is logged and the daemon runs without metrics.
+pub async fn bind(address: SocketAddr) -> Option<TcpListener> {
+    match TcpListener::bind(address).await {
+        Ok(listener) => {
+            info!("metrics: serving http://{address}/metrics");
+            Some(listener)
+        }
+        Err(e) => {
+            error!("metrics: cannot listen on {address} ({e}); running without metrics");
+            None
+        }
+    }
+}
+
+/// Serve scrapes until the control channel closes (the daemon stops).
+pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ControlRequest>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!("metrics: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if requests.is_closed() {
+            return;
+        }
+        let requests = requests.clone();
+        tokio::task::spawn_local(async move {
+            let service =
+                hyper::service::service_fn(move |request| answer(request, requests.clone()));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => debug!("metrics: connection from {peer}: {e}"),
+                Err(_) => debug!("metrics: connection from {peer} timed out"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    requests: mpsc::Sender<ControlRequest>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.uri().path() != "/metrics" {
+        return Ok(plain(
+            StatusCode::NOT_FOUND,
+            "only /metrics is served here\n",
+        ));
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n"));
+    }
+    let status = match snapshot(&requests).await {
+        Ok(status) => status,
+        Err(e) => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n"))),
+    };
+    let body = match tokio::task::spawn_blocking(move || render(&status)).await {
+        Ok(Ok(body)) => body,
+        _ => return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n")),
+    };
+    Ok(response(StatusCode::OK, CONTENT_TYPE, body))
+}
+
+/// The status snapshot, from the protocol loop.
+async fn snapshot(requests: &mpsc::Sender<ControlRequest>) -> Result<DaemonStatus, String> {
+    let (reply, answer) = oneshot::channel();
+    let request = ControlRequest {
+        command: Command::Status { instance: None },
+        peer: None,
+        reply,
+    };
+    let asked = async {
+        requests
+            .send(request)
+            .await
+            .map_err(|_| "the daemon is stopping".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the daemon is stopping".to_string())
+    };
+    let reply = tokio::time::timeout(SNAPSHOT_TIMEOUT, asked)
+        .await
+        .map_err(|_| "the daemon did not answer in time".to_string())??;
+    match (reply.ok, reply.result) {
+        (true, Some(value)) => serde_json::from_value(value).map_err(|e| e.to_string()),
+        _ => Err(reply.error.unwrap_or_else(|| "no status".into())),
+    }
+}
+
+fn plain(code: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    response(code, "text/plain; charset=utf-8", text.to_string())
+}
+
+fn response(code: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = code;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// A label value as the exposition format wants it: prometheus-client writes values as
+/// given, so backslash, double quote and newline are escaped here.
+fn value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The states an instance may be in, as label values of `baton_instance_state`.
+const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
+
+/// The whole exposition for one snapshot.
+pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("baton");
+    let gauge = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Gauges::default();
+        registry.register(name, help, family.clone());
+        family
+    };
+    let counter = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Counters::default();
+        registry.register(name, help, family.clone());
+        family
+    };
+    let uptime = Gauge::<f64, AtomicU64>::default();
+    uptime.set(status.uptime_s);
+    registry.register("uptime_seconds", "Seconds since the daemon started", uptime);
+    let dropped = counter(
+        &mut registry,
+        "dropped",
+        "Packets dropped before reaching an instance, by reason",
+    );
+    for (reason, count) in &status.dropped {
+        dropped
+            .get_or_create(&vec![("reason", value(reason))])
+            .inc_by(*count);
+    }
+    let state = gauge(
+        &mut registry,
+        "instance_state",
+        "1 for the state the instance is in, 0 for the others",
+    );
+    let state_seconds = gauge(
+        &mut registry,
+        "instance_state_seconds",
+        "Seconds since the instance entered its state",
+    );
+    let priority = gauge(&mut registry, "instance_priority", "Effective priority");
+    let base_priority = gauge(
+        &mut registry,
+        "instance_base_priority",
+        "Configured priority",
+    );
+    let locked = gauge(
+        &mut registry,
+        "instance_locked",
+        "1 if an operator locked it",
+    );
+    let master_age = gauge(
+        &mut registry,
+        "instance_master_advert_age_seconds",
+        "Seconds since the last advert of the master this node hears",
+    );
+    let vip = gauge(
+        &mut registry,
+        "instance_vip_present",
+        "1 if the virtual address is on the interface",
+    );
+    let track = gauge(
+        &mut registry,
+        "instance_track_up",
+        "1 if a tracked interface, script or file is up",
+    );
+    let hook_ok = gauge(
+        &mut registry,
+        "instance_last_hook_ok",
+        "1 if the last notify hook that finished succeeded",
+    );
+    let alarms = gauge(
+        &mut registry,
+        "instance_alarms",
+        "Alarms raised now, by severity",
+    );
+    let counters: [(&str, &str, ReadCounter); 9] = [
+        ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
+        ("instance_adverts_received", "Adverts received", |c| {
+            c.adverts_received
+        }),
+        (
+            "instance_priority_zero_sent",
+            "Priority-0 adverts sent (leaving master)",
+            |c| c.priority_zero_sent,
+        ),
+        (
+            "instance_priority_zero_received",
+            "Priority-0 adverts received",
+            |c| c.priority_zero_received,
+        ),
+        ("instance_became_master", "Transitions to MASTER", |c| {
+            c.became_master
+        }),
+        (
+            "instance_released_master",
+            "Transitions out of MASTER",
+            |c| c.released_master,
+        ),
+        (
+            "instance_interval_mismatch",
+            "Adverts with another advert interval",
+            |c| c.interval_mismatch,
+        ),
+        (
+            "instance_lower_priority_master",
+            "Adverts of a lower-priority master heard while master",
+            |c| c.lower_priority_master,
+        ),
+        (
+            "instance_adverts_unsent",
+            "Adverts the kernel refused to send",
+            |c| c.adverts_unsent,
+        ),
+    ];
+    let counter_families: Vec<_> = counters
+        .iter()
+        .map(|(name, help, _)| counter(&mut registry, name, help))
+        .collect();
+    let instance_dropped = counter(
+        &mut registry,
+        "instance_dropped",
+        "Adverts dropped by the instance's checks, by reason",
+    );
+    for i in &status.instances {
+        let me = || vec![("vrrp_instance", value(&i.name))];
+        for s in STATES {
+            let mut labels = me();
+            labels.push(("state", s.to_string()));
+            state
+                .get_or_create(&labels)
+                .set(f64::from(u8::from(i.state == s)));
+        }
+        state_seconds.get_or_create(&me()).set(i.since_s);
+        priority.get_or_create(&me()).set(f64::from(i.priority));
+        base_priority
+            .get_or_create(&me())
+            .set(f64::from(i.base_priority));
+        locked
+            .get_or_create(&me())
+            .set(f64::from(u8::from(i.locked)));
+        if let Some(master) = &i.master {
+            master_age.get_or_create(&me()).set(master.last_advert_s);
+        }
+        for v in &i.vips {
+            let mut labels = me();
+            labels.push(("address", value(&v.address)));
+            vip.get_or_create(&labels)
+                .set(f64::from(u8::from(v.present)));
+        }
+        for t in &i.tracks {
+            let mut labels = me();
+            labels.push(("kind", value(&t.kind)));
+            labels.push(("track", value(&t.name)));
+            track.get_or_create(&labels).set(f64::from(u8::from(t.up)));
+        }
+        if let Some(hook) = &i.last_hook {
+            let mut labels = me();
+            labels.push(("hook", value(&hook.hook)));
+            hook_ok
+                .get_or_create(&labels)
+                .set(f64::from(u8::from(hook.ok)));
+        }
+        for severity in [Health::Warning, Health::Critical] {
+            let count = i.alarms.iter().filter(|a| a.severity == severity).count();
+            let mut labels = me();
+            labels.push(("severity", severity.as_str().to_lowercase()));
+            alarms.get_or_create(&labels).set(count as f64);
+        }
+        for ((_, _, read), family) in counters.iter().zip(&counter_families) {
+            family.get_or_create(&me()).inc_by(read(&i.counters));
+        }
+        for (reason, count) in &i.dropped {
+            let mut labels = me();
+            labels.push(("reason", value(reason)));
+            instance_dropped.get_or_create(&labels).inc_by(*count);
+        }
+    }
+    let mut out = String::new();
+    encode(&mut out, &registry)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::status::{Alarm, InstanceStatus, VipStatus};
+
+    fn instance(name: &str, state: &str) -> InstanceStatus {
+        let json = serde_json::json!({
+            "name": name, "interface": "eth0", "vrid": 51, "version": 3, "family": "IPv4",
+            "state": state, "since_s": 12.5, "reason": "x", "base_priority": 150,
+            "priority": 140, "fallback": "automatic", "locked": false, "master": null,
+            "vips": [], "counters": {
+                "adverts_sent": 7, "adverts_received": 3, "priority_zero_sent": 0,
+                "priority_zero_received": 1, "became_master": 2, "released_master": 1,
+                "interval_mismatch": 0, "lower_priority_master": 0, "adverts_unsent": 0
+            },
+            "dropped": {"bad_ttl": 4}, "alarms": []
+        });
+        serde_json::from_value(json).expect("an instance status")
+    }
+
+    fn status(instances: Vec<InstanceStatus>) -> DaemonStatus {
+        DaemonStatus {
+            router_id: None,
+            pid: 1,
+            uptime_s: 99.0,
+            instances,
+            dropped: [("unknown_vrid".to_string(), 5)].into(),
+        }
+    }
+
+    #[test]
+    fn a_master_is_rendered_with_its_state_counters_and_drops() {
+        let mut i = instance("PORTAL", "MASTER");
+        i.vips.push(VipStatus {
+            address: "192.0.2.100/24".into(),
+            present: true,
+        });
+        i.alarms.push(Alarm {
+            severity: Health::Warning,
+            message: "x".into(),
+        });
+        let text = render(&status(vec![i])).unwrap();
+        for line in [
+            "baton_instance_state{vrrp_instance=\"PORTAL\",state=\"MASTER\"} 1.0",
+            "baton_instance_state{vrrp_instance=\"PORTAL\",state=\"BACKUP\"} 0.0",
+            "baton_instance_priority{vrrp_instance=\"PORTAL\"} 140.0",
+            "baton_instance_base_priority{vrrp_instance=\"PORTAL\"} 150.0",
+            "baton_instance_became_master_total{vrrp_instance=\"PORTAL\"} 2",
+            "baton_instance_adverts_sent_total{vrrp_instance=\"PORTAL\"} 7",
+            "baton_instance_dropped_total{vrrp_instance=\"PORTAL\",reason=\"bad_ttl\"} 4",
+            "baton_instance_vip_present{vrrp_instance=\"PORTAL\",address=\"192.0.2.100/24\"} 1.0",
+            "baton_instance_alarms{vrrp_instance=\"PORTAL\",severity=\"warning\"} 1.0",
+            "baton_instance_alarms{vrrp_instance=\"PORTAL\",severity=\"critical\"} 0.0",
+            "baton_dropped_total{reason=\"unknown_vrid\"} 5",
+            "baton_uptime_seconds 99.0",
+            "# TYPE baton_instance_became_master counter",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let text = render(&status(vec![instance("A\"B\\C", "BACKUP")])).unwrap();
+        assert!(
+            text.contains(r#"baton_instance_priority{vrrp_instance="A\"B\\C"} 140.0"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_instances_is_still_an_exposition() {
+        let text = render(&status(vec![])).unwrap();
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

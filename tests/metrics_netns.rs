@@ -1,0 +1,146 @@
+//! `metrics_listen`: Prometheus metrics served by a real daemon in a namespace, scraped by
+//! the client node with curl, before and after a handover.
+
+mod daemon;
+mod lab;
+
+use daemon::{Cluster, Instance};
+use lab::require_root;
+
+const VIP: &str = "192.0.2.100/24";
+const SERVERS: [&str; 2] = ["a", "b"];
+const METRICS: &str = "192.0.2.1:9650";
+
+fn scrape(c: &Cluster, path: &str) -> (String, String) {
+    let url = format!("http://{METRICS}{path}");
+    let out = c.lab.exec(
+        "c",
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-D",
+            "-",
+            "-o",
+            "-",
+            &url,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+fn has(body: &str, line: &str) -> bool {
+    body.lines().any(|l| l == line)
+}
+
+#[test]
+fn metrics_follow_the_state_and_counters_through_a_handover() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "metrics",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let global = format!("global_defs {{\n    metrics_listen {METRICS}\n}}\n");
+    let a = format!("{global}{}", Instance::fast(150, VIP).render());
+    c.start("a", &a);
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+
+    let (head, body) = scrape(&c, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    for line in [
+        "baton_instance_state{vrrp_instance=\"VI_1\",state=\"MASTER\"} 1.0",
+        "baton_instance_state{vrrp_instance=\"VI_1\",state=\"BACKUP\"} 0.0",
+        "baton_instance_priority{vrrp_instance=\"VI_1\"} 150.0",
+        "baton_instance_became_master_total{vrrp_instance=\"VI_1\"} 1",
+        "baton_instance_vip_present{vrrp_instance=\"VI_1\",address=\"192.0.2.100/24\"} 1.0",
+        "# EOF",
+    ] {
+        assert!(has(&body, line), "missing {line:?} in\n{body}");
+    }
+    assert!(
+        body.lines().any(|l| l
+            .starts_with("baton_instance_adverts_sent_total{vrrp_instance=\"VI_1\"} ")
+            && !l.ends_with(" 0")),
+        "{body}"
+    );
+
+    // The operator hands over: the metrics say so.
+    let out = c.baton("a", &["resign", "--hold", "30"]);
+    assert!(out.status.success(), "{out:?}");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let (_, body) = scrape(&c, "/metrics");
+    for line in [
+        "baton_instance_state{vrrp_instance=\"VI_1\",state=\"MASTER\"} 0.0",
+        "baton_instance_state{vrrp_instance=\"VI_1\",state=\"BACKUP\"} 1.0",
+        "baton_instance_released_master_total{vrrp_instance=\"VI_1\"} 1",
+        "baton_instance_vip_present{vrrp_instance=\"VI_1\",address=\"192.0.2.100/24\"} 0.0",
+    ] {
+        assert!(has(&body, line), "missing {line:?} in\n{body}");
+    }
+
+    // Only /metrics, only reads.
+    let (head, _) = scrape(&c, "/");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let out = c.lab.exec(
+        "c",
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            &format!("http://{METRICS}/metrics"),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "405");
+    // A client that connects and says nothing holds up neither scrapes nor adverts.
+    let idle = c.lab.spawn(
+        "c",
+        &["bash", "-c", "exec 3<>/dev/tcp/192.0.2.1/9650; sleep 30"],
+    );
+    let (head, _) = scrape(&c, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(idle);
+    c.expect_stable(&SERVERS, VIP, &["b"], std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn a_metrics_address_that_cannot_be_bound_leaves_vrrp_running() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "metricsbad",
+        &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+    );
+    // 198.51.100.1 is not on any interface of a: the bind fails.
+    let a = format!(
+        "global_defs {{\n    metrics_listen 198.51.100.1:9650\n}}\n{}",
+        Instance::fast(150, VIP).render()
+    );
+    c.start("a", &a);
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let log = c.log("a");
+    assert!(
+        log.contains("metrics: cannot listen on 198.51.100.1:9650"),
+        "{log}"
+    );
+}
