@@ -274,7 +274,13 @@ pub fn register_async(socket: socket2::Socket) -> io::Result<AsyncFd<socket2::So
 }
 
 /// A timerfd (from nix), as tokio's `AsyncFd` wants it.
-pub struct TimerFd(pub nix::sys::timerfd::TimerFd);
+pub struct TimerFd(nix::sys::timerfd::TimerFd);
+
+impl TimerFd {
+    pub fn timer(&self) -> &nix::sys::timerfd::TimerFd {
+        &self.0
+    }
+}
 
 impl std::os::fd::AsRawFd for TimerFd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {

@@ -76,6 +76,34 @@ fn metrics_follow_the_state_and_counters_through_a_handover() {
         "{body}"
     );
 
+    // Scrapes and status requests at once: each lists addresses over a socket of its own,
+    // so none is refused by the kernel (EBUSY) and reports the VIP missing.
+    std::thread::scope(|scope| {
+        let scrapes: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| scrape(&c, "/metrics")))
+            .collect();
+        let statuses: Vec<_> = (0..6).map(|_| scope.spawn(|| c.status("a"))).collect();
+        for s in scrapes {
+            let (head, body) = s.join().expect("scrape");
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert!(
+                has(
+                    &body,
+                    "baton_instance_vip_present{vrrp_instance=\"VI_1\",address=\"192.0.2.100/24\"} 1.0"
+                ),
+                "{body}"
+            );
+        }
+        for s in statuses {
+            let (status, code) = s.join().expect("status");
+            assert_eq!(code, 0, "{status}");
+            assert_eq!(
+                status["instances"][0]["vips"][0]["present"], true,
+                "{status}"
+            );
+        }
+    });
+
     // The operator hands over: the metrics say so.
     let out = c.baton("a", &["resign", "--hold", "30"]);
     assert!(out.status.success(), "{out:?}");

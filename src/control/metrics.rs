@@ -32,7 +32,7 @@ const MAX_CONNECTIONS: usize = 8;
 /// A connection (its request and the reply) gets this long in all.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// A client must send its request headers within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a scrape waits for the protocol loop's snapshot.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -61,9 +61,6 @@ pub async fn bind(address: SocketAddr) -> Option<TcpListener> {
 pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ControlRequest>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -75,6 +72,21 @@ pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ControlRequest>
         if requests.is_closed() {
             return;
         }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            // Every slot is taken: say so at once and close, as the control socket does,
+            // rather than keep the scraper waiting in the backlog.
+            tokio::task::spawn_local(async move {
+                let busy = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let mut stream = stream;
+                let _ = tokio::time::timeout(
+                    HEADER_TIMEOUT,
+                    tokio::io::AsyncWriteExt::write_all(&mut stream, busy),
+                )
+                .await;
+            });
+            debug!("metrics: {peer} refused, {MAX_CONNECTIONS} scrapes in progress");
+            continue;
+        };
         let requests = requests.clone();
         tokio::task::spawn_local(async move {
             let service =
@@ -107,19 +119,30 @@ async fn answer(
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n"));
     }
-    let status = match snapshot(&requests).await {
-        Ok(status) => status,
+    let value = match snapshot(&requests).await {
+        Ok(value) => value,
         Err(e) => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n"))),
     };
-    let body = match tokio::task::spawn_blocking(move || render(&status)).await {
+    // Decoding the snapshot and rendering it are off the protocol thread.
+    let rendered = tokio::task::spawn_blocking(move || {
+        let status: DaemonStatus = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        render(&status).map_err(|e| e.to_string())
+    });
+    let body = match rendered.await {
         Ok(Ok(body)) => body,
-        _ => return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n")),
+        Ok(Err(e)) => {
+            return Ok(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot render: {e}\n"),
+            ));
+        }
+        Err(_) => return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n")),
     };
     Ok(response(StatusCode::OK, CONTENT_TYPE, body))
 }
 
-/// The status snapshot, from the protocol loop.
-async fn snapshot(requests: &mpsc::Sender<ControlRequest>) -> Result<DaemonStatus, String> {
+/// The status snapshot, from the protocol loop, as the JSON value `status` answers.
+async fn snapshot(requests: &mpsc::Sender<ControlRequest>) -> Result<serde_json::Value, String> {
     let (reply, answer) = oneshot::channel();
     let request = ControlRequest {
         command: Command::Status { instance: None },
@@ -139,7 +162,7 @@ async fn snapshot(requests: &mpsc::Sender<ControlRequest>) -> Result<DaemonStatu
         .await
         .map_err(|_| "the daemon did not answer in time".to_string())??;
     match (reply.ok, reply.result) {
-        (true, Some(value)) => serde_json::from_value(value).map_err(|e| e.to_string()),
+        (true, Some(value)) => Ok(value),
         _ => Err(reply.error.unwrap_or_else(|| "no status".into())),
     }
 }

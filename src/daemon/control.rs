@@ -103,10 +103,10 @@ impl Daemon {
             }
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
             Internal::StatusAddresses {
-                only,
+                request,
                 addresses,
-                reply,
-            } => self.finish_status(only.as_deref(), &addresses, reply),
+                generation,
+            } => self.status_listed(request, addresses, generation),
         }
     }
 
@@ -137,7 +137,13 @@ impl Daemon {
             }
         };
         let answer = match (command, event) {
-            (Command::Status { instance }, _) => return self.start_status(instance, reply),
+            (Command::Status { instance }, _) => {
+                return self.start_status(StatusRequest {
+                    only: instance,
+                    reply,
+                    retried: false,
+                });
+            }
             (Command::Fallback { instance }, _) => match self.resolve(instance.as_deref()) {
                 Ok(name) => return self.start_fallback(name, reply).await,
                 Err(e) => Reply::error(e),
@@ -273,39 +279,65 @@ impl Daemon {
         self.operator(name, event).await
     }
 
-    /// A `status` request: the addresses on the instances' interfaces are listed by a task
-    /// of its own (one dump per interface, bounded in time), so the protocol loop never
-    /// waits for netlink; the reply is built when they arrive (`Internal::StatusAddresses`).
-    fn start_status(&self, only: Option<String>, reply: oneshot::Sender<Reply>) {
-        if let Some(name) = only.as_deref().filter(|n| !self.routers.contains_key(*n)) {
-            let _ = reply.send(Reply::error(format!(
+    /// A `status` request. The interface addresses are listed on a blocking thread, over a
+    /// netlink socket of its own (the daemon's socket may be in the middle of a dump of its
+    /// own, and the kernel refuses a second one with EBUSY), in one dump bounded in time;
+    /// the reply is built when the list arrives (`Internal::StatusAddresses`), so the
+    /// protocol loop neither waits for nor decodes it.
+    pub(super) fn start_status(&self, request: StatusRequest) {
+        if let Some(name) = request.missing(self) {
+            let _ = request.reply.send(Reply::error(format!(
                 "no instance named {name}; {}",
                 self.names()
             )));
             return;
         }
-        let ifindexes: BTreeSet<u32> = self
-            .routers
-            .iter()
-            .filter(|(name, _)| only.as_deref().is_none_or(|o| o == name.as_str()))
-            .flat_map(|(_, router)| router.vips.iter().map(|placed| placed.ifindex))
-            .collect();
-        let netlink = self.netlink.clone();
+        let generation = self.vip_generation;
         let done = self.event_tx.clone();
-        tokio::task::spawn_local(async move {
+        tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let count = ifindexes.len();
-            let addresses = list_addresses(&netlink, ifindexes).await;
+            let addresses = list_addresses();
             debug!(
-                "status: the addresses of {count} interfaces listed in {:.1} ms",
+                "status: interface addresses listed in {:.1} ms",
                 started.elapsed().as_secs_f64() * 1000.0
             );
             let _ = done.send(Internal::StatusAddresses {
-                only,
+                request,
                 addresses,
-                reply,
+                generation,
             });
         });
+    }
+
+    /// The addresses arrived: build the reply, unless VIPs moved or instances changed
+    /// meanwhile (then list once more, so a VIP added since is not reported missing).
+    pub(super) fn status_listed(
+        &self,
+        mut request: StatusRequest,
+        addresses: Result<Addresses, String>,
+        generation: u64,
+    ) {
+        if !request.retried && (generation != self.vip_generation || addresses.is_err()) {
+            request.retried = true;
+            return self.start_status(request);
+        }
+        if let Some(name) = request.missing(self) {
+            let _ = request.reply.send(Reply::error(format!(
+                "no instance named {name}; {}",
+                self.names()
+            )));
+            return;
+        }
+        let addresses = match addresses {
+            Ok(addresses) => addresses,
+            Err(e) => {
+                let _ = request.reply.send(Reply::error(format!(
+                    "cannot read the interfaces' addresses: {e}"
+                )));
+                return;
+            }
+        };
+        self.finish_status(request.only.as_deref(), &addresses, request.reply);
     }
 
     /// Only the snapshot is taken on the protocol loop; turning it into JSON (a few
@@ -465,23 +497,41 @@ impl Daemon {
 /// whose listing failed or timed out is absent (its VIPs read as not present).
 pub(super) type Addresses = HashMap<u32, Vec<(IpAddr, u8)>>;
 
-/// How long a status waits for one interface's address list.
+/// How long a status waits for the address list.
 const ADDRESS_LIST_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// One address dump per interface, each bounded in time.
-async fn list_addresses(netlink: &Netlink, ifindexes: BTreeSet<u32>) -> Addresses {
-    let mut out = Addresses::new();
-    for ifindex in ifindexes {
-        match tokio::time::timeout(ADDRESS_LIST_TIMEOUT, netlink.addresses(ifindex)).await {
-            Ok(Ok(list)) => {
-                out.insert(ifindex, list);
-            }
-            Ok(Err(e)) => warn!("status: {e}"),
-            Err(_) => warn!(
-                "status: listing the addresses of interface index {ifindex} took over {}s",
-                ADDRESS_LIST_TIMEOUT.as_secs()
-            ),
-        }
+/// A status request on its way: the instance asked for, and whether its addresses were
+/// already listed once.
+pub(super) struct StatusRequest {
+    pub only: Option<String>,
+    pub reply: oneshot::Sender<Reply>,
+    pub retried: bool,
+}
+
+impl StatusRequest {
+    /// The instance asked for, if the daemon has none of that name.
+    fn missing(&self, daemon: &Daemon) -> Option<String> {
+        self.only
+            .clone()
+            .filter(|name| !daemon.routers.contains_key(name))
     }
-    out
+}
+
+/// Every interface's addresses, in one dump over a netlink socket of its own, on the
+/// calling (blocking) thread.
+fn list_addresses() -> Result<Addresses, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no runtime: {e}"))?;
+    runtime.block_on(async {
+        let netlink = Netlink::new_without_monitor().map_err(|e| e.to_string())?;
+        match tokio::time::timeout(ADDRESS_LIST_TIMEOUT, netlink.all_addresses()).await {
+            Ok(listed) => listed.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "the list took over {}s",
+                ADDRESS_LIST_TIMEOUT.as_secs()
+            )),
+        }
+    })
 }

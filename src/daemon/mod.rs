@@ -175,6 +175,8 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         damped: BTreeMap::new(),
         reloads: Reloads::default(),
         systemd: systemd::Notifier::start(),
+        vip_generation: 0,
+        metrics_listen: model.global.metrics_listen,
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -256,6 +258,11 @@ struct Daemon {
     reloads: Reloads,
     /// systemd's READY/STOPPING and the watchdog's heartbeat.
     systemd: systemd::Notifier,
+    /// Counts changes to where VIPs are (added, removed, instances started or stopped), so
+    /// a status whose address list is older than such a change lists them again.
+    vip_generation: u64,
+    /// The metrics address bound at start (a reload cannot move it).
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -308,9 +315,10 @@ enum Internal {
     ConfigParsed(Box<Result<Model, String>>),
     /// The interface addresses a `status` request needs were listed off the loop.
     StatusAddresses {
-        only: Option<String>,
-        addresses: control::Addresses,
-        reply: tokio::sync::oneshot::Sender<crate::control::protocol::Reply>,
+        request: control::StatusRequest,
+        addresses: Result<control::Addresses, String>,
+        /// `Daemon::vip_generation` when the list was asked for.
+        generation: u64,
     },
 }
 
@@ -575,7 +583,14 @@ impl Daemon {
                 Action::RunFallbackCheck => self.run_fallback_check(name),
                 // Once per split brain, not per lower-priority advert: a flood of them (the
                 // hostile test sends 10,000/s) must not start a process for each.
-                Action::SplitBrain { .. } => self.notify_lower_priority(name),
+                Action::SplitBrain { from, priority } => {
+                    warn!(
+                        instance = name,
+                        "split brain: {from} is master too, at lower priority {priority}; \
+                         answering and announcing the addresses again"
+                    );
+                    self.notify_lower_priority(name);
+                }
                 Action::Refuse(refusal) => warn!(instance = name, "request refused: {refusal}"),
             }
         }
@@ -594,6 +609,7 @@ impl Daemon {
     }
 
     async fn add_addresses(&mut self, name: &str) {
+        self.vip_generation += 1;
         let Some(router) = self.routers.get(name) else {
             return;
         };
@@ -613,6 +629,7 @@ impl Daemon {
     }
 
     async fn remove_addresses(&mut self, name: &str) {
+        self.vip_generation += 1;
         let Some(router) = self.routers.get_mut(name) else {
             return;
         };
@@ -959,11 +976,12 @@ impl Daemon {
                 "reload refused, the running configuration stays: {e}"
             ));
         }
-        if new.global.metrics_listen != self.model.global.metrics_listen {
+        if new.global.metrics_listen != self.metrics_listen {
             warn!(
-                "reload: metrics_listen changed ({} -> {}); it takes effect at the next restart",
-                shown(self.model.global.metrics_listen),
-                shown(new.global.metrics_listen)
+                "reload: metrics_listen is {} in the file but {} in this daemon; a change \
+                 takes effect at the next restart",
+                shown(new.global.metrics_listen),
+                shown(self.metrics_listen)
             );
         }
         self.reload_operations(&new).await;
@@ -981,6 +999,7 @@ impl Daemon {
             unchanged = diff.unchanged.len(),
             "reload"
         );
+        self.vip_generation += 1;
         for name in &diff.removed {
             self.stop_router(name).await;
         }

@@ -144,6 +144,9 @@ fn send_loop(rx: &mpsc::Receiver<Message>, heartbeat: &Heartbeat, watchdog: Opti
     let tick = watchdog.map_or(Duration::from_secs(3600), |w| w / 4);
     let mut next_ping = Instant::now();
     let mut stalled = false;
+    // systemd arms the watchdog at READY=1; during a stop TimeoutStopSec bounds the time
+    // (the STOP hooks may take it), so pings then go on without the loop's heartbeat.
+    let mut phase = Phase::Starting;
     loop {
         let wait = next_ping
             .saturating_duration_since(Instant::now())
@@ -151,18 +154,22 @@ fn send_loop(rx: &mpsc::Receiver<Message>, heartbeat: &Heartbeat, watchdog: Opti
         match rx.recv_timeout(wait) {
             Ok(Message::Ready(status)) => {
                 notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+                phase = Phase::Running;
             }
-            Ok(Message::Stopping) => notify(&[NotifyState::Stopping]),
+            Ok(Message::Stopping) => {
+                notify(&[NotifyState::Stopping]);
+                phase = Phase::Stopping;
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         let Some(interval) = watchdog else { continue };
-        if Instant::now() < next_ping {
+        if Instant::now() < next_ping || phase == Phase::Starting {
             continue;
         }
         next_ping = Instant::now() + tick;
         let age = heartbeat.age();
-        if fresh(age, interval) {
+        if phase == Phase::Stopping || fresh(age, interval) {
             if stalled {
                 warn!("the protocol loop turns again; pinging the systemd watchdog again");
                 stalled = false;
@@ -177,6 +184,13 @@ fn send_loop(rx: &mpsc::Receiver<Message>, heartbeat: &Heartbeat, watchdog: Opti
             stalled = true;
         }
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Running,
+    Stopping,
 }
 
 /// A heartbeat of `age` is fresh under a watchdog `interval` when it is younger than half

@@ -60,7 +60,7 @@ impl ProtocolTimer {
             } => {
                 if *armed != Some(deadline) {
                     let at = TimeSpec::from_duration(origin_mono.saturating_add(deadline));
-                    if let Err(e) = fd.get_ref().0.set(
+                    if let Err(e) = fd.get_ref().timer().set(
                         Expiration::OneShot(at),
                         TimerSetTimeFlags::TFD_TIMER_ABSTIME,
                     ) {
@@ -75,7 +75,9 @@ impl ProtocolTimer {
                         break;
                     };
                     // Reading clears the expiry; an early wake-up reads EAGAIN and waits on.
-                    match ready.try_io(|inner| inner.get_ref().0.wait().map_err(io::Error::from)) {
+                    match ready
+                        .try_io(|inner| inner.get_ref().timer().wait().map_err(io::Error::from))
+                    {
                         Ok(Ok(())) => {
                             *armed = None;
                             return;
@@ -149,9 +151,11 @@ mod tests {
     #[test]
     fn a_past_deadline_fires_at_once_and_a_moved_one_is_followed() {
         runtime().block_on(async {
-            let origin = Instant::now() - Duration::from_secs(5);
+            let origin = Instant::now();
             let mut timer = ProtocolTimer::new(origin);
-            timer.wait(Some(Duration::from_secs(1))).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Already past: at once.
+            timer.wait(Some(Duration::from_millis(1))).await;
             // Armed far away, then moved closer before it fires: the closer one wins.
             let far = origin.elapsed() + Duration::from_secs(3600);
             let near = origin.elapsed() + Duration::from_millis(2);

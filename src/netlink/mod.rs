@@ -10,6 +10,7 @@
 mod error;
 mod monitor;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -214,6 +215,24 @@ impl Netlink {
         while let Some(message) = stream.try_next().await.map_err(query)? {
             if let Some(addr) = local_address(&message) {
                 out.push((addr, message.header.prefix_len));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every address on every interface, by interface index, in one dump.
+    pub async fn all_addresses(&self) -> Result<HashMap<u32, Vec<(IpAddr, u8)>>, NetlinkError> {
+        let query = |e| NetlinkError::Query {
+            what: "listing the addresses of every interface".to_string(),
+            source: to_io(e),
+        };
+        let mut stream = self.handle.address().get().execute();
+        let mut out: HashMap<u32, Vec<(IpAddr, u8)>> = HashMap::new();
+        while let Some(message) = stream.try_next().await.map_err(query)? {
+            if let Some(addr) = local_address(&message) {
+                out.entry(message.header.index)
+                    .or_default()
+                    .push((addr, message.header.prefix_len));
             }
         }
         Ok(out)
