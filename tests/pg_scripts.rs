@@ -133,6 +133,7 @@ impl Scratch {
             ("BATON_PG_PEER_WAIT", "1".to_string()),
             ("BATON_PG_STEP_TIMEOUT", "5".to_string()),
             ("BATON_BIN", "/nonexistent/baton".to_string()),
+            ("BATON_PG_STATE_DIR", s(self.path().join("state"))),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -604,4 +605,229 @@ fn a_base_backup_onto_a_symlinked_pgdata_is_refused_before_anything_moves() {
         "the link was replaced"
     );
     assert!(real.join("precious").is_file(), "the data moved");
+}
+
+/// A local replica and a peer whose answers come from files in `pg/stub` (written by the
+/// test, and by the stand-in psql, which runs as postgres): `role` (the local
+/// pg_is_in_recovery: t or f; pg_promote turns it to f), `peer` ("down", or what the peer
+/// answers to the sync-record query: "f|TIMELINE|SYNC_STATE" as a primary, "t|0|none" as a
+/// replica), `streaming` (the local receiver: 1 or 0). Local queries go to `queries`.
+fn replica_with_a_stub_peer() -> Scratch {
+    let psql = "#!/bin/sh\n\
+         host=; q=\n\
+         while [ $# -gt 0 ]; do\n\
+         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+         shift\n\
+         done\n\
+         st=$(dirname \"$0\")/../pg/stub\n\
+         case $host in 192.0.2.*)\n\
+             peer=$(cat \"$st/peer\")\n\
+             [ \"$peer\" = down ] && exit 2\n\
+             case $q in\n\
+             *sync_state*) echo \"$peer\" ;;\n\
+             *pg_is_in_recovery*) echo \"${peer%|*}\" ;;\n\
+             esac\n\
+             exit 0 ;;\n\
+         esac\n\
+         echo \"$q\" >>\"$st/queries\"\n\
+         case $q in\n\
+         *pg_promote*) echo f >\"$st/role\"; echo t ;;\n\
+         *pg_stat_wal_receiver*) cat \"$st/streaming\" ;;\n\
+         'SELECT pg_is_in_recovery()') cat \"$st/role\" ;;\n\
+         *'IS NULL OR'*) echo t ;;\n\
+         'SHOW synchronous_standby_names') echo '*' ;;\n\
+         *pg_stat_replication*) echo 0 ;;\n\
+         *pg_last_wal*|*pg_current_wal_lsn\\(\\)) echo 0/3000000 ;;\n\
+         *) echo 1 ;;\n\
+         esac\n";
+    let s = Scratch::with_tools(&[("psql", psql)]);
+    let stub = s.pg().join("stub");
+    std::fs::create_dir(&stub).expect("stub dir");
+    chown_postgres(&stub);
+    s.set("role", "t");
+    s.set("peer", "f|1|sync");
+    s.set("streaming", "1");
+    s
+}
+
+impl Scratch {
+    fn set(&self, file: &str, value: &str) {
+        let p = self.pg().join("stub").join(file);
+        std::fs::write(&p, format!("{value}\n")).expect("stub file");
+        chown_postgres(&p);
+    }
+
+    fn get(&self, file: &str) -> String {
+        std::fs::read_to_string(self.pg().join("stub").join(file)).unwrap_or_default()
+    }
+
+    fn record(&self) -> String {
+        std::fs::read_to_string(self.path().join("state/sync-record")).unwrap_or_default()
+    }
+}
+
+#[test]
+fn zero_loss_promotes_only_a_replica_recorded_as_the_synchronous_standby() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    // Streaming, the primary's synchronous standby: recorded.
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    assert!(s.record().contains("timeline 1"), "{}", s.record());
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(s.path().join("state")).expect("state dir");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o700));
+    // The primary gone: the record stays as it was last heard, and the rule allows.
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    let out = s.run("baton-pg", &["rule"], &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("may promote"), "{}", text(&out));
+
+    // The primary back, asynchronous (as after a failover): not sync any more.
+    s.set("peer", "f|2|async");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("not-sync at "), "{}", s.record());
+    assert!(s.record().contains("async standby"), "{}", s.record());
+    // Then it fails: the check fails (the node leaves MASTER) and says why.
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("must not promote (zero-loss)"),
+        "{}",
+        text(&out)
+    );
+    let out = s.run("baton-pg", &["rule"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The MASTER hook refuses, loudly, and promotes nothing.
+    let out = s.run("baton-pg-notify", &["master"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("NOT PROMOTING"), "{}", text(&out));
+    assert!(
+        !s.get("queries").contains("pg_promote"),
+        "{}",
+        s.get("queries")
+    );
+    assert_eq!(s.get("role").trim(), "t");
+
+    // A replica that is not streaming while the primary answers: not sync either.
+    s.set("peer", "f|2|sync");
+    s.set("streaming", "0");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().contains("not streaming"), "{}", s.record());
+}
+
+#[test]
+fn availability_mode_promotes_any_replica_and_says_what_may_be_lost() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    s.set("peer", "f|2|async");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    s.set("peer", "down");
+    let mode = [("BATON_PG_MODE", "availability")];
+    let out = s.run("baton-pg-check", &[], &mode, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = s.run("baton-pg-notify", &["master"], &mode, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("acknowledged writes this replica had not received may be lost"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.get("queries").contains("pg_promote"),
+        "{}",
+        s.get("queries")
+    );
+    // After the promotion: a CHECKPOINT, synchronous_standby_names cleared, recorded.
+    let queries = s.get("queries");
+    assert!(queries.contains("CHECKPOINT"), "{queries}");
+    assert!(
+        queries.contains("synchronous_standby_names = ''"),
+        "{queries}"
+    );
+    assert!(
+        s.record().contains("this server is the primary"),
+        "{}",
+        s.record()
+    );
+    assert!(s.path().join("state/promoted").is_file());
+    // A mode that does not exist is refused.
+    let out = s.run("baton-pg-check", &[], &[("BATON_PG_MODE", "yolo")], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("BATON_PG_MODE='yolo'"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn baton_pg_promote_force_overrides_the_rule_loudly_but_never_makes_two_primaries() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    s.set("peer", "f|2|async");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Without --force: nothing.
+    let out = s.run("baton-pg", &["promote"], &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // The peer still a primary: refused even with --force.
+    let out = s.run("baton-pg", &["promote", "--force"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("answers as a primary"),
+        "{}",
+        text(&out)
+    );
+    assert!(!s.get("queries").contains("pg_promote"));
+    // The peer gone: forced, and said so.
+    s.set("peer", "down");
+    let out = s.run("baton-pg", &["promote", "--force"], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("FORCED PROMOTION"), "{}", text(&out));
+    assert!(text(&out).contains("must not promote"), "{}", text(&out));
+    assert!(s.get("queries").contains("pg_promote"));
+    assert_eq!(s.get("role").trim(), "f");
+}
+
+#[test]
+fn the_state_directory_must_be_roots_alone_and_not_a_symlink() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    let good = s.path().join("good");
+    std::fs::create_dir(&good).expect("dir");
+    chmod(&good, 0o700);
+    let link = s.path().join("link");
+    symlink(&good, &link).expect("symlink");
+    let theirs = s.pg().join("theirs");
+    std::fs::create_dir(&theirs).expect("dir");
+    chown_postgres(&theirs);
+    chmod(&theirs, 0o700);
+    let open = s.path().join("open");
+    std::fs::create_dir(&open).expect("dir");
+    chmod(&open, 0o755);
+    for dir in [&link, &theirs, &open] {
+        let d = dir.display().to_string();
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_STATE_DIR", &d)], &[]);
+        assert_eq!(out.status.code(), Some(1), "{d}: {}", text(&out));
+        assert!(text(&out).contains("not using it"), "{d}: {}", text(&out));
+    }
+    assert!(!good.join("sync-record").exists());
+    assert!(!theirs.join("sync-record").exists());
 }
