@@ -87,12 +87,14 @@ struct Run {
     refusals: u32,
     _procs: Vec<lab::Proc>,
     probe_proc: Option<pg::HostProc>,
+    /// More settings for both nodes' hooks (`K=V K=V`).
+    extra_env: String,
 }
 
 impl Run {
     fn start_baton(&mut self, node: &str) {
         let conf = config(node);
-        let env = self.pair.script_env_line(node);
+        let env = format!("{} {}", self.pair.script_env_line(node), self.extra_env);
         self.pair.c.start_with_env(node, &conf, &env);
         self.pair.c.wait_for_socket(node);
     }
@@ -324,6 +326,11 @@ fn ready() -> bool {
 
 /// The pair with baton on both, the portals, the writer and the probe running, checked once.
 fn start(tag: &str) -> Run {
+    start_with(tag, &[])
+}
+
+/// As `start`, with more settings for both nodes' hooks.
+fn start_with(tag: &str, extra: &[(&str, &str)]) -> Run {
     let pair = PgPair::new(tag);
     let acks = pair.root.path().join("acks");
     let probe = pair.root.path().join("probe");
@@ -338,6 +345,11 @@ fn start(tag: &str) -> Run {
         refusals: 0,
         _procs: Vec::new(),
         probe_proc: None,
+        extra_env: extra
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     run.start_baton("a");
     run.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
@@ -716,4 +728,141 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
     );
     // Put back as it was.
     std::fs::rename(&hidden, &control).expect("put pg_control back");
+}
+
+/// The post-failover window, held open: `a` fails (link down) and `b` is promoted, alone,
+/// asynchronous; `a` rejoins as its replica but `b` never makes it synchronous again
+/// (BATON_PG_RESTORE_SYNC=no keeps the window open for the test), so `b` acknowledges writes
+/// `a` may lack. Then `b` crashes (baton killed, PostgreSQL stopped at once). Returns the run
+/// and the number of acknowledged writes at the crash.
+fn second_failure_in_the_post_failover_window(tag: &str, mode: &str) -> Run {
+    let mut run = start_with(
+        tag,
+        &[("BATON_PG_MODE", mode), ("BATON_PG_RESTORE_SYNC", "no")],
+    );
+    run.fail_a(Fault::LinkDown);
+    run.restore_a(Fault::LinkDown);
+    run.wait("a streams from b, recorded as not synchronous", || {
+        run.pair
+            .sql(
+                "a",
+                "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+            )
+            .as_deref()
+            == Some("192.0.2.2")
+            && run.pair.sync_record("a").contains("as an async standby")
+            && run.state("a") == "BACKUP"
+    });
+    eprintln!("a's sync record: {}", run.pair.sync_record("a").trim());
+    let before = read_acks(&run.acks).len();
+    run.wait("b acknowledges writes with a asynchronous", || {
+        read_acks(&run.acks).len() > before + 20
+    });
+    run.pair.c.signal("b", "KILL");
+    run.pair.stop_pg_immediate("b");
+    eprintln!(
+        "b crashed after {} acknowledged writes",
+        read_acks(&run.acks).len()
+    );
+    run
+}
+
+/// The first track script's detail in `node`'s status (the check's stderr tail when it fails).
+fn check_detail(run: &Run, node: &str) -> String {
+    let (status, _) = run.pair.c.status(node);
+    status["instances"][0]["tracks"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Acknowledged keys missing on `node`.
+fn missing_on(run: &Run, node: &str) -> usize {
+    let acked = read_acks(&run.acks);
+    let present = run.pair.keys(node);
+    acked.iter().filter(|(k, _)| !present.contains(k)).count()
+}
+
+#[test]
+fn zero_loss_does_not_promote_an_async_replica_in_the_post_failover_window() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let run = second_failure_in_the_post_failover_window("pgzl", "zero-loss");
+    // a goes MASTER, its hook refuses, its check fails: FAULT, and status says why.
+    run.wait("a leaves MASTER, its check saying why", || {
+        run.state("a") == "FAULT"
+            && check_detail(&run, "a").contains("must not promote (zero-loss)")
+    });
+    eprintln!("a's check in status: {}", check_detail(&run, "a"));
+    // Its check failed before it could become MASTER, or its MASTER hook refused.
+    let log = run.pair.hook_log("a");
+    let masters = log.matches("VI_1 MASTER: start").count();
+    assert!(
+        masters <= 1 || log.contains("NOT PROMOTING"),
+        "{}",
+        run.context()
+    );
+    // And it stays so: a replica, without the VIP (b's killed baton left it on b's link).
+    let promoted = poll(Duration::from_secs(5), || {
+        run.pair.role("a") != Role::Replica || !run.pair.c.holders(&["a"], VIP).is_empty()
+    });
+    assert!(
+        !promoted,
+        "a was promoted or took the VIP\n{}",
+        run.context()
+    );
+    for p in &run._procs {
+        p.terminate();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // On the real data: every acknowledged write is on b's (its server started again).
+    let acked = read_acks(&run.acks).len();
+    let would_lose = missing_on(&run, "a");
+    run.pair.start_pg("b");
+    let lost = missing_on(&run, "b");
+    println!(
+        "BATON-PG-WINDOW zero-loss: {acked} acknowledged, {would_lose} not on a (promoting it would have lost them), {lost} lost"
+    );
+    assert_eq!(lost, 0, "{}", run.context());
+}
+
+#[test]
+fn availability_promotes_an_async_replica_in_the_post_failover_window() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let t0 = now_ms();
+    let run = second_failure_in_the_post_failover_window("pgav", "availability");
+    let crash = now_ms();
+    run.wait("a promoted: MASTER with a writable primary", || {
+        run.state("a") == "MASTER" && run.pair.role("a") == Role::Writable
+    });
+    let log = run.pair.hook_log("a");
+    assert!(
+        log.contains("promoting in availability mode") && log.contains("may be lost"),
+        "{log}"
+    );
+    let before = read_acks(&run.acks).len();
+    run.wait("writes through the VIP resume on a", || {
+        read_acks(&run.acks).len() > before + 5
+    });
+    assert_eq!(run.pair.c.holders(&["a"], VIP), ["a"]);
+    let outage = run.outage_since(crash);
+    for p in &run._procs {
+        p.terminate();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let acked = read_acks(&run.acks).len();
+    let lost = missing_on(&run, "a");
+    println!(
+        "BATON-PG-WINDOW availability: {acked} acknowledged, {lost} lost (not on a), outage {outage} ms, run {} s",
+        (now_ms() - t0) / 1000
+    );
 }
