@@ -831,3 +831,117 @@ fn the_state_directory_must_be_roots_alone_and_not_a_symlink() {
     assert!(!good.join("sync-record").exists());
     assert!(!theirs.join("sync-record").exists());
 }
+
+/// `replica_with_a_stub_peer` with a stand-in `baton` CLI whose `--field state` answer is in
+/// `pg/stub/vrrp`.
+fn replica_with_a_stub_baton(vrrp: &str) -> Scratch {
+    let s = replica_with_a_stub_peer();
+    let baton = s.bin().join("baton");
+    std::fs::write(
+        &baton,
+        "#!/bin/sh\ncase \"$*\" in *'--field state'*) cat \"$(dirname \"$0\")/../pg/stub/vrrp\" ;; *) echo ;; esac\n",
+    )
+    .expect("stub baton");
+    chmod(&baton, 0o755);
+    s.set("vrrp", vrrp);
+    s
+}
+
+#[test]
+fn the_check_starts_the_reconciler_while_not_converged_with_backoff() {
+    if !ready() {
+        return;
+    }
+    // MASTER, a replica whose primary is gone, recorded as synchronous: the MASTER hook was
+    // missed (killed, or it gave up); the reconciler promotes it.
+    let s = replica_with_a_stub_baton("MASTER");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str()), ("BATON_PG_PEER_WAIT", "0")];
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    s.set("peer", "down");
+    let backoff =
+        || std::fs::read_to_string(s.path().join("state/reconcile-backoff")).unwrap_or_default();
+    // Seen once: armed for 2 s later, nothing started.
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not converged: the instance is MASTER and PostgreSQL is replica"),
+        "{}",
+        text(&out)
+    );
+    assert!(backoff().ends_with(" 2\n"), "{}", backoff());
+    // Before the 2 s: still nothing.
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        text(&out).contains("reconciling again in"),
+        "{}",
+        text(&out)
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        text(&out).contains("reconciling (next attempt in 4s)"),
+        "{}",
+        text(&out)
+    );
+    // The reconciler runs detached and promotes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.get("role").trim() != "f" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        s.get("role").trim(),
+        "f",
+        "not promoted: {}",
+        s.get("queries")
+    );
+    // Promoted and finished: converged, the schedule reset.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(s.path().join("state/promoted"))
+        .unwrap_or_default()
+        .starts_with("finished")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(backoff(), "0 0\n");
+}
+
+#[test]
+fn the_reconciler_finishes_a_promotion_whose_hook_was_killed() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_baton("MASTER");
+    s.set("role", "f");
+    std::fs::create_dir(s.path().join("state")).expect("state");
+    chmod(&s.path().join("state"), 0o700);
+    std::fs::write(s.path().join("state/promoted"), "promoting at then\n").expect("mark");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str())];
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("its promotion was not finished; finishing it"),
+        "{}",
+        text(&out)
+    );
+    let queries = s.get("queries");
+    assert!(queries.contains("CHECKPOINT"), "{queries}");
+    assert!(
+        queries.contains("synchronous_standby_names = ''"),
+        "{queries}"
+    );
+    assert!(
+        std::fs::read_to_string(s.path().join("state/promoted"))
+            .unwrap_or_default()
+            .starts_with("finished")
+    );
+    // Again: nothing more to do.
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(text(&out).contains("already primary"), "{}", text(&out));
+}
