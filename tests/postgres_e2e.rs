@@ -866,3 +866,160 @@ fn availability_promotes_an_async_replica_in_the_post_failover_window() {
         (now_ms() - t0) / 1000
     );
 }
+
+const CONVERGE: Duration = Duration::from_secs(90);
+
+impl Run {
+    /// Within 90 s: one writable primary holding the VIP (its node MASTER) and the other
+    /// server its streaming synchronous replica; then the usual invariants. Returns the
+    /// primary's node and how long it took.
+    fn converged(&mut self, step: &str) -> (&'static str, Duration) {
+        let started = Instant::now();
+        let mut primary = "";
+        let ok = poll(CONVERGE, || {
+            for (p, r) in [("a", "b"), ("b", "a")] {
+                if self.state(p) == "MASTER"
+                    && self.pair.role(p) == Role::Writable
+                    && self.pair.streams_sync(r)
+                    && self.pair.c.holders(&SERVERS, VIP) == [p]
+                {
+                    primary = p;
+                    return true;
+                }
+            }
+            false
+        });
+        assert!(
+            ok,
+            "{step}: not converged within {CONVERGE:?} (one writable primary with the VIP, one streaming synchronous replica)\n{}",
+            self.context()
+        );
+        let took = started.elapsed();
+        self.invariants(step, primary);
+        eprintln!("{step}: converged in {took:?}, primary {primary}");
+        (primary, took)
+    }
+
+    fn finish(&mut self, name: &str, t0: u64) {
+        let outage = self.outage_since(t0);
+        for p in &self._procs {
+            p.terminate();
+        }
+        if let Some(mut probe) = self.probe_proc.take() {
+            probe.stop();
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let acked = read_acks(&self.acks).len();
+        let primary = if self.pair.role("a") == Role::Writable {
+            "a"
+        } else {
+            "b"
+        };
+        let lost = missing_on(self, primary);
+        println!(
+            "BATON-PG-FAULT {name}: {acked} acknowledged, {lost} lost, longest write outage {outage} ms, overlap windows {}",
+            self.overlaps
+        );
+        assert_eq!(lost, 0, "{}", self.context());
+    }
+}
+
+#[test]
+fn a_postgres_crash_under_a_live_baton_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgcrash");
+    let t0 = now_ms();
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pm.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill -9 of a's postmaster");
+    run.converged("PostgreSQL killed under a live baton");
+    assert!(
+        run.pair
+            .hook_log("a")
+            .contains("reconcile: the instance is"),
+        "the reconciler did not run on a\n{}",
+        run.context()
+    );
+    run.finish("postgres-crash", t0);
+}
+
+#[test]
+fn baton_killed_while_postgres_lives_converges_once_it_returns() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgbatonkill");
+    let t0 = now_ms();
+    run.pair.c.signal("a", "KILL");
+    std::thread::sleep(Duration::from_secs(20));
+    run.start_baton("a");
+    run.converged("baton killed, PostgreSQL alive, baton back 20 s later");
+    run.finish("baton-killed", t0);
+}
+
+#[test]
+fn a_hook_killed_mid_promotion_is_finished_by_the_reconciler() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with(
+        "pgmidpromo",
+        &[("BATON_PG_TEST_PAUSE_AFTER_PROMOTE", "120")],
+    );
+    let t0 = now_ms();
+    run.pair.c.signal("a", "KILL");
+    run.pair.stop_pg_immediate("a");
+    // b's MASTER hook promotes, then pauses (the test knob): kill it there, as baton's
+    // notify_timeout or an OOM kill would, with all its process group.
+    let mut pid = String::new();
+    run.wait("b's MASTER hook pauses after pg_promote", || {
+        let log = run.pair.hook_log("b");
+        let Some(line) = log
+            .lines()
+            .find(|l| l.contains("PAUSE_AFTER_PROMOTE: pausing"))
+        else {
+            return false;
+        };
+        pid = line
+            .split_once("baton-pg-notify[")
+            .and_then(|(_, r)| r.split_once(']'))
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
+        !pid.is_empty()
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill of the hook's process group {pid}");
+    // The promotion's follow-up steps were not taken: commits wait for a standby.
+    assert_eq!(run.pair.role("b"), Role::Stalled, "{}", run.context());
+    run.wait("the reconciler finishes the promotion: b writable", || {
+        run.pair.role("b") == Role::Writable && run.state("b") == "MASTER"
+    });
+    assert!(
+        run.pair
+            .hook_log("b")
+            .contains("its promotion was not finished; finishing it"),
+        "{}",
+        run.context()
+    );
+    eprintln!("b writable again {} ms after a failed", now_ms() - t0);
+    run.start_baton("a");
+    run.converged("a hook killed after pg_promote");
+    run.finish("hook-killed-mid-promotion", t0);
+}
