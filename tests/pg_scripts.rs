@@ -170,6 +170,8 @@ fn an_unset_peer_host_is_refused_by_every_script() {
         ("baton-pg-notify", &["master"][..]),
         ("baton-pg-check", &[][..]),
         ("baton-pg-caught-up", &[][..]),
+        ("baton-pg", &["rule"][..]),
+        ("baton-pg-notify", &["reconcile"][..]),
     ] {
         let out = s.run(name, args, &[], &["BATON_PG_PEER_HOST"]);
         assert_eq!(
@@ -610,7 +612,7 @@ fn a_base_backup_onto_a_symlinked_pgdata_is_refused_before_anything_moves() {
 /// A local replica and a peer whose answers come from files in `pg/stub` (written by the
 /// test, and by the stand-in psql, which runs as postgres): `role` (the local
 /// pg_is_in_recovery: t or f; pg_promote turns it to f), `peer` ("down", or what the peer
-/// answers to the sync-record query: "f|TIMELINE|SYNC_STATE" as a primary, "t|0|none" as a
+/// answers to the sync-record query: "f|TIMELINE|SYNC_STATE|[SYNC_NAMES]" as a primary, "t|0|none|[]" as a
 /// replica), `streaming` (the local receiver: 1 or 0). Local queries go to `queries`.
 fn replica_with_a_stub_peer() -> Scratch {
     let psql = "#!/bin/sh\n\
@@ -625,7 +627,7 @@ fn replica_with_a_stub_peer() -> Scratch {
              [ \"$peer\" = down ] && exit 2\n\
              case $q in\n\
              *sync_state*) echo \"$peer\" ;;\n\
-             *pg_is_in_recovery*) echo \"${peer%|*}\" ;;\n\
+             *pg_is_in_recovery*) echo \"$peer\" | cut -d'|' -f1,2 ;;\n\
              esac\n\
              exit 0 ;;\n\
          esac\n\
@@ -645,7 +647,7 @@ fn replica_with_a_stub_peer() -> Scratch {
     std::fs::create_dir(&stub).expect("stub dir");
     chown_postgres(&stub);
     s.set("role", "t");
-    s.set("peer", "f|1|sync");
+    s.set("peer", "f|1|sync|[*]");
     s.set("streaming", "1");
     s
 }
@@ -690,13 +692,15 @@ fn zero_loss_promotes_only_a_replica_recorded_as_the_synchronous_standby() {
     assert!(text(&out).contains("may promote"), "{}", text(&out));
 
     // The primary back, asynchronous (as after a failover): not sync any more.
-    s.set("peer", "f|2|async");
+    s.set("peer", "f|2|async|[]");
     let out = s.run("baton-pg-check", &[], &[], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(s.record().starts_with("not-sync at "), "{}", s.record());
     assert!(s.record().contains("async standby"), "{}", s.record());
-    // Then it fails: the check fails (the node leaves MASTER) and says why.
+    // Then it fails (its replica stops streaming): the check fails (the node leaves MASTER)
+    // and says why.
     s.set("peer", "down");
+    s.set("streaming", "0");
     let out = s.run("baton-pg-check", &[], &[], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -717,12 +721,42 @@ fn zero_loss_promotes_only_a_replica_recorded_as_the_synchronous_standby() {
     );
     assert_eq!(s.get("role").trim(), "t");
 
-    // A replica that is not streaming while the primary answers: not sync either.
-    s.set("peer", "f|2|sync");
+    // A replica that is not streaming while the primary answers and does not wait for it:
+    // not sync either.
+    s.set("peer", "f|2|none|[]");
     s.set("streaming", "0");
     let out = s.run("baton-pg-check", &[], &[], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(s.record().contains("not streaming"), "{}", s.record());
+    // Synchronous again; then not streaming, but the primary still names it in
+    // synchronous_standby_names (it is being fenced in a planned switch, or this replica
+    // reconnects): it cannot acknowledge a commit without it, so the record stays.
+    s.set("peer", "f|2|sync|[*]");
+    s.set("streaming", "1");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    for names in ["[*]", "[FIRST 1 (x, b_1)]"] {
+        s.set("peer", &format!("f|2|none|{names}"));
+        s.set("streaming", "0");
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_APPNAME", "b_1")], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            s.record().starts_with("sync at "),
+            "{names}: {}",
+            s.record()
+        );
+    }
+    // A transient failure to ask the primary while the replica streams from it: the check
+    // passes even with a not-sync record (the replica has a primary).
+    s.set("peer", "f|2|async|[]");
+    s.set("streaming", "1");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("not-sync at "), "{}", s.record());
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 #[test]
@@ -731,7 +765,7 @@ fn availability_mode_promotes_any_replica_and_says_what_may_be_lost() {
         return;
     }
     let s = replica_with_a_stub_peer();
-    s.set("peer", "f|2|async");
+    s.set("peer", "f|2|async|[]");
     let out = s.run("baton-pg-check", &[], &[], &[]);
     assert!(out.status.success(), "{}", text(&out));
     s.set("peer", "down");
@@ -779,7 +813,7 @@ fn baton_pg_promote_force_overrides_the_rule_loudly_but_never_makes_two_primarie
         return;
     }
     let s = replica_with_a_stub_peer();
-    s.set("peer", "f|2|async");
+    s.set("peer", "f|2|async|[]");
     let out = s.run("baton-pg-check", &[], &[], &[]);
     assert!(out.status.success(), "{}", text(&out));
     // Without --force: nothing.
