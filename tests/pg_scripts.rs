@@ -627,6 +627,7 @@ fn replica_with_a_stub_peer() -> Scratch {
              [ \"$peer\" = down ] && exit 2\n\
              case $q in\n\
              *sync_state*) echo \"$peer\" ;;\n\
+             *pg_stat_progress_basebackup*) cat \"$st/progress\" ;;\n\
              *pg_is_in_recovery*) echo \"$peer\" | cut -d'|' -f1,2 ;;\n\
              esac\n\
              exit 0 ;;\n\
@@ -978,4 +979,32 @@ fn the_reconciler_finishes_a_promotion_whose_hook_was_killed() {
     // Again: nothing more to do.
     let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
     assert!(text(&out).contains("already primary"), "{}", text(&out));
+}
+
+#[test]
+fn the_check_shows_how_far_a_rejoin_copy_is() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    // The local server is down, a base backup into PGDATA.basebackup is running.
+    s.set("role", "down");
+    let mark = s.pg().join("data.basebackup-in-progress");
+    std::fs::write(&mark, "").expect("mark");
+    chown_postgres(&mark);
+    s.set("progress", "streaming database files|536870912|1288490188");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(
+        text(&out).contains("rejoining: pg_basebackup 41 % of 1.2 GB (streaming database files)"),
+        "{}",
+        text(&out)
+    );
+    // Before the size is known.
+    s.set("progress", "waiting for checkpoint to finish|0|0");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(
+        text(&out).contains("rejoining: pg_basebackup running (waiting for checkpoint to finish)"),
+        "{}",
+        text(&out)
+    );
 }
