@@ -1023,3 +1023,67 @@ fn a_hook_killed_mid_promotion_is_finished_by_the_reconciler() {
     run.converged("a hook killed after pg_promote");
     run.finish("hook-killed-mid-promotion", t0);
 }
+
+/// The pid of a running process whose command line contains every one of `words`.
+fn process_with(words: &[&str]) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        words.iter().all(|w| cmd.contains(w)).then_some(pid)
+    })
+}
+
+#[test]
+fn a_hook_killed_mid_rewind_is_retried_by_the_reconciler_and_keeps_the_data() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgmidrewind");
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    run.restore_a(Fault::LinkDown);
+    // a's BACKUP hook fences its primary and runs pg_rewind: kill the hook's process group
+    // (pg_rewind with it) while pg_rewind runs.
+    let data = run.pair.data("a").display().to_string();
+    let mut rewind = None;
+    let seen = poll(WAIT, || {
+        rewind = process_with(&["pg_rewind", &data]);
+        rewind.is_some()
+    });
+    assert!(seen, "pg_rewind never ran on a\n{}", run.context());
+    let pgid = std::fs::read_to_string(format!("/proc/{}/stat", rewind.unwrap_or_default()))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert!(!pgid.is_empty() && pgid != "0", "pg_rewind's process group");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    eprintln!("killed the hook's process group {pgid} during pg_rewind");
+    let (primary, _) = run.converged("a hook killed during pg_rewind");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    let rewound = log
+        .lines()
+        .any(|l| l.contains(&format!("[{pgid}]")) && l.contains("rewound:"));
+    if rewound {
+        eprintln!("(pg_rewind had finished before the kill)");
+    } else {
+        // The half-rewound directory was neither started nor rewound again: a base backup
+        // replaced it and it is kept aside.
+        assert!(
+            log.contains("reconcile: the instance is") && log.contains("base backup taken from"),
+            "{}",
+            run.context()
+        );
+        assert_eq!(run.pair.displaced("a").len(), 1, "{}", run.context());
+    }
+    run.finish("hook-killed-mid-rewind", t0);
+}
