@@ -1087,3 +1087,34 @@ fn a_hook_killed_mid_rewind_is_retried_by_the_reconciler_and_keeps_the_data() {
     }
     run.finish("hook-killed-mid-rewind", t0);
 }
+
+#[test]
+fn both_nodes_cold_started_at_once_converge() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgcold");
+    let t0 = now_ms();
+    // Both servers lose power: baton and PostgreSQL gone at once on each.
+    for node in SERVERS {
+        run.pair.c.signal(node, "KILL");
+        run.pair.stop_pg_immediate(node);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // Both boot: baton first (its checks fail while the databases are down), then the
+    // databases, as a boot without ordering between the two units could.
+    for node in SERVERS {
+        run.start_baton(node);
+    }
+    for node in SERVERS {
+        run.pair.start_pg(node);
+    }
+    // Either may end up primary: b (recorded synchronous) may be promoted while a's database
+    // is still down; then a's, a stale primary, is fenced and rejoins.
+    let (primary, took) = run.converged("both nodes cold-started at once");
+    eprintln!("cold start: primary {primary} after {took:?}");
+    run.finish("cold-start", t0);
+}
