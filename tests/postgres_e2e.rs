@@ -1118,3 +1118,47 @@ fn both_nodes_cold_started_at_once_converge() {
     eprintln!("cold start: primary {primary} after {took:?}");
     run.finish("cold-start", t0);
 }
+
+#[test]
+fn a_postgres_crash_restarted_by_an_operator_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgopstart");
+    let t0 = now_ms();
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pm.to_string()])
+        .status();
+    // The operator starts it again at once, by hand, while the hooks react to the crash
+    // (its orphaned backends may hold the shared memory for a moment: retry).
+    let pg_ctl = format!("{}/pg_ctl", pg::PGBIN);
+    let conf = run.pair.dir("a").join("conf").display().to_string();
+    let log = run
+        .pair
+        .dir("a")
+        .join("postgresql.log")
+        .display()
+        .to_string();
+    let started = poll(Duration::from_secs(20), || {
+        run.pair
+            .as_pg(
+                "a",
+                &[&pg_ctl, "start", "-D", &conf, "-w", "-t", "10", "-l", &log],
+            )
+            .status
+            .success()
+            || run.pair.postmaster("a").is_some()
+    });
+    assert!(
+        started,
+        "the operator could not start a's PostgreSQL\n{}",
+        run.context()
+    );
+    let (primary, took) = run.converged("PostgreSQL killed, started again by an operator");
+    eprintln!("operator restart: primary {primary} after {took:?}");
+    run.finish("postgres-crash-operator-restart", t0);
+}
