@@ -906,7 +906,7 @@ fn the_check_starts_the_reconciler_while_not_converged_with_backoff() {
         "{}",
         text(&out)
     );
-    assert!(backoff().ends_with(" 2\n"), "{}", backoff());
+    assert!(backoff().ends_with(" 2 replica\n"), "{}", backoff());
     // Before the 2 s: still nothing.
     let out = s.run("baton-pg-check", &[], &env, &[]);
     assert!(
@@ -1007,4 +1007,56 @@ fn the_check_shows_how_far_a_rejoin_copy_is() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn the_reconciler_waits_for_a_situation_that_lasts_and_stops_when_the_state_changes() {
+    if !ready() {
+        return;
+    }
+    // FAULT with the server down: not converged; the reconciler would start once the same
+    // local role has been seen for 2 s.
+    let s = replica_with_a_stub_baton("FAULT");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str())];
+    let backoff =
+        || std::fs::read_to_string(s.path().join("state/reconcile-backoff")).unwrap_or_default();
+    s.set("peer", "down");
+    s.set("role", "down");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        backoff().ends_with(" 2 down\n"),
+        "{}: {}",
+        backoff(),
+        text(&out)
+    );
+    // The role changes meanwhile (the server is a primary now): the wait starts again
+    // rather than acting on what was seen before.
+    std::thread::sleep(Duration::from_millis(2100));
+    s.set("role", "f");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        backoff().ends_with(" 2 primary\n"),
+        "{}: {}",
+        backoff(),
+        text(&out)
+    );
+    assert!(!text(&out).contains("reconciling ("), "{}", text(&out));
+    // A reconciler that read FAULT and finds BACKUP before fencing the primary: stops.
+    let stub = s.bin().join("baton");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\nf=$(dirname \"$0\")/../pg/stub/vrrp\n\
+         case \"$*\" in *'--field state'*) head -n 1 \"$f\"; \
+         [ \"$(wc -l <\"$f\")\" -gt 1 ] && sed -i 1d \"$f\" ;; *) echo ;; esac\nexit 0\n",
+    )
+    .expect("stub baton");
+    s.set("vrrp", "FAULT\nBACKUP");
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(
+        text(&out).contains("reconcile: dropped: the instance is BACKUP now"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("fencing"), "{}", text(&out));
 }
