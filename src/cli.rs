@@ -87,10 +87,41 @@ pub struct Status {
     /// Only this instance.
     pub instance: Option<String>,
     /// Print the status as JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "field")]
     pub json: bool,
+    /// Print only this value of the instance (named, or the only one), as one plain line,
+    /// for scripts: its state, its master's address (an empty line when it hears none: a
+    /// master itself, or no master heard), or its current priority. Exit 0 when printed.
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub field: Option<Field>,
     #[command(flatten)]
     pub client: Client,
+}
+
+/// One value of an instance that `baton status --field` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Field {
+    /// MASTER, BACKUP, FAULT, INIT (or STOP).
+    State,
+    /// The address of the master this instance hears (empty when none).
+    Master,
+    /// The instance's current (effective) priority.
+    Priority,
+}
+
+impl Field {
+    /// The value of this field in `instance`, as printed.
+    pub fn value(self, instance: &crate::control::status::InstanceStatus) -> String {
+        match self {
+            Field::State => instance.state.clone(),
+            Field::Master => instance
+                .master
+                .as_ref()
+                .map(|m| m.address.clone())
+                .unwrap_or_default(),
+            Field::Priority => instance.priority.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +226,9 @@ impl Status {
             Ok(status) => status,
             Err(e) => return Outcome::error(3, format!("UNKNOWN: unreadable status: {e}")),
         };
+        if let Some(field) = self.field {
+            return self.field_value(field, &status);
+        }
         let stdout = if self.json {
             let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
             text.push('\n');
@@ -206,6 +240,38 @@ impl Status {
             stdout,
             stderr: String::new(),
             code: health(&status).exit_code(),
+        }
+    }
+}
+
+impl Status {
+    /// `--field`: the value for the named instance, or the only one; an error otherwise.
+    fn field_value(&self, field: Field, status: &DaemonStatus) -> Outcome {
+        let found: Vec<_> = status
+            .instances
+            .iter()
+            .filter(|i| self.instance.as_deref().is_none_or(|n| n == i.name))
+            .collect();
+        match found.as_slice() {
+            [one] => Outcome {
+                stdout: format!("{}\n", field.value(one)),
+                stderr: String::new(),
+                code: 0,
+            },
+            [] => Outcome::error(
+                1,
+                format!(
+                    "no instance named {}",
+                    self.instance.as_deref().unwrap_or("?")
+                ),
+            ),
+            many => {
+                let names: Vec<&str> = many.iter().map(|i| i.name.as_str()).collect();
+                Outcome::error(
+                    1,
+                    format!("--field needs one instance: name it ({})", names.join(", ")),
+                )
+            }
         }
     }
 }

@@ -86,6 +86,41 @@ fn status_shows_master_and_backup_with_exit_code_ok() {
 }
 
 #[test]
+fn status_field_prints_one_plain_value_for_scripts() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("field", &[]);
+    let field = |node: &str, args: &[&str]| {
+        let mut all = vec!["status"];
+        all.extend_from_slice(args);
+        let out = c.baton(node, &all);
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let ok = |s: &str| (Some(0), format!("{s}\n"), String::new());
+    assert_eq!(field("a", &["VI_1", "--field", "state"]), ok("MASTER"));
+    assert_eq!(field("b", &["VI_1", "--field", "state"]), ok("BACKUP"));
+    // The only instance may be left out.
+    assert_eq!(field("b", &["--field", "master"]), ok("192.0.2.1"));
+    // A master hears no other master: an empty line.
+    assert_eq!(field("a", &["VI_1", "--field", "master"]), ok(""));
+    assert_eq!(field("a", &["VI_1", "--field", "priority"]), ok("150"));
+    assert_eq!(field("b", &["VI_1", "--field", "priority"]), ok("100"));
+    // An unknown instance or field: a clear error, a non-zero exit, nothing on stdout.
+    let (code, out, err) = field("a", &["VI_9", "--field", "state"]);
+    assert_ne!(code, Some(0));
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no instance named VI_9"), "{err}");
+    let (code, out, err) = field("a", &["VI_1", "--field", "colour"]);
+    assert_ne!(code, Some(0));
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("colour"), "{err}");
+    // With --json it makes no sense.
+    let (code, _, _) = field("a", &["VI_1", "--field", "state", "--json"]);
+    assert_ne!(code, Some(0));
+}
+
+#[test]
 fn status_of_an_unreachable_daemon_is_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))

@@ -133,6 +133,7 @@ impl Scratch {
             ("BATON_PG_PEER_WAIT", "1".to_string()),
             ("BATON_PG_STEP_TIMEOUT", "5".to_string()),
             ("BATON_BIN", "/nonexistent/baton".to_string()),
+            ("BATON_PG_STATE_DIR", s(self.path().join("state"))),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -169,6 +170,8 @@ fn an_unset_peer_host_is_refused_by_every_script() {
         ("baton-pg-notify", &["master"][..]),
         ("baton-pg-check", &[][..]),
         ("baton-pg-caught-up", &[][..]),
+        ("baton-pg", &["rule"][..]),
+        ("baton-pg-notify", &["reconcile"][..]),
     ] {
         let out = s.run(name, args, &[], &["BATON_PG_PEER_HOST"]);
         assert_eq!(
@@ -476,20 +479,32 @@ fn a_bounded_step_that_overruns_is_ended_with_all_it_started() {
 }
 
 #[test]
-fn the_packages_depend_on_what_the_hooks_run() {
+fn the_hooks_need_no_jq_and_the_packages_do_not_pull_it_in() {
+    // The hooks read baton's state with `baton status NAME --field state|master`.
+    for name in [
+        "baton-pg-lib",
+        "baton-pg-notify",
+        "baton-pg-check",
+        "baton-pg-caught-up",
+        "baton-pg",
+    ] {
+        let body = std::fs::read_to_string(script(name)).unwrap_or_default();
+        assert!(
+            !body
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| w == "jq")),
+            "{name} runs jq"
+        );
+    }
     let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
     let deb = cargo
         .lines()
         .find(|l| l.starts_with("depends = "))
         .expect("deb depends");
-    assert!(deb.contains("jq"), "{deb}");
-    let rpm = cargo
-        .split_once("\n[package.metadata.generate-rpm.requires]\n")
-        .map(|(_, table)| table.split("\n[").next().unwrap_or_default())
-        .unwrap_or_default();
+    assert!(!deb.contains("jq"), "{deb}");
     assert!(
-        rpm.lines().any(|l| l.starts_with("jq = ")),
-        "the rpm does not require jq"
+        !cargo.lines().any(|l| l.starts_with("jq = ")),
+        "the rpm requires jq"
     );
 }
 
@@ -592,4 +607,456 @@ fn a_base_backup_onto_a_symlinked_pgdata_is_refused_before_anything_moves() {
         "the link was replaced"
     );
     assert!(real.join("precious").is_file(), "the data moved");
+}
+
+/// A local replica and a peer whose answers come from files in `pg/stub` (written by the
+/// test, and by the stand-in psql, which runs as postgres): `role` (the local
+/// pg_is_in_recovery: t or f; pg_promote turns it to f), `peer` ("down", or what the peer
+/// answers to the sync-record query: "f|TIMELINE|SYNC_STATE|[SYNC_NAMES]" as a primary, "t|0|none|[]" as a
+/// replica), `streaming` (the local receiver: 1 or 0). Local queries go to `queries`.
+fn replica_with_a_stub_peer() -> Scratch {
+    let psql = "#!/bin/sh\n\
+         host=; q=\n\
+         while [ $# -gt 0 ]; do\n\
+         case $1 in -h) host=$2; shift ;; -c) q=$2; shift ;; esac\n\
+         shift\n\
+         done\n\
+         st=$(dirname \"$0\")/../pg/stub\n\
+         case $host in 192.0.2.*)\n\
+             peer=$(cat \"$st/peer\")\n\
+             [ \"$peer\" = down ] && exit 2\n\
+             case $q in\n\
+             *sync_state*) echo \"$peer\" ;;\n\
+             *pg_stat_progress_basebackup*) cat \"$st/progress\" ;;\n\
+             *pg_is_in_recovery*) echo \"$peer\" | cut -d'|' -f1,2 ;;\n\
+             esac\n\
+             exit 0 ;;\n\
+         esac\n\
+         echo \"$q\" >>\"$st/queries\"\n\
+         case $q in\n\
+         *pg_promote*) echo f >\"$st/role\"; echo t ;;\n\
+         *pg_stat_wal_receiver*) cat \"$st/streaming\" ;;\n\
+         'SELECT pg_is_in_recovery()') cat \"$st/role\" ;;\n\
+         *'IS NULL OR'*) echo t ;;\n\
+         'SHOW synchronous_standby_names') echo '*' ;;\n\
+         *pg_stat_replication*) echo 0 ;;\n\
+         *pg_last_wal*|*pg_current_wal_lsn\\(\\)) echo 0/3000000 ;;\n\
+         *) echo 1 ;;\n\
+         esac\n";
+    let s = Scratch::with_tools(&[("psql", psql)]);
+    let stub = s.pg().join("stub");
+    std::fs::create_dir(&stub).expect("stub dir");
+    chown_postgres(&stub);
+    s.set("role", "t");
+    s.set("peer", "f|1|sync|[*]");
+    s.set("streaming", "1");
+    s
+}
+
+impl Scratch {
+    fn set(&self, file: &str, value: &str) {
+        let p = self.pg().join("stub").join(file);
+        std::fs::write(&p, format!("{value}\n")).expect("stub file");
+        chown_postgres(&p);
+    }
+
+    fn get(&self, file: &str) -> String {
+        std::fs::read_to_string(self.pg().join("stub").join(file)).unwrap_or_default()
+    }
+
+    fn record(&self) -> String {
+        std::fs::read_to_string(self.path().join("state/sync-record")).unwrap_or_default()
+    }
+}
+
+#[test]
+fn zero_loss_promotes_only_a_replica_recorded_as_the_synchronous_standby() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    // Streaming, the primary's synchronous standby: recorded.
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    assert!(s.record().contains("timeline 1"), "{}", s.record());
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(s.path().join("state")).expect("state dir");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o700));
+    // The primary gone: the record stays as it was last heard, and the rule allows.
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    let out = s.run("baton-pg", &["rule"], &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("may promote"), "{}", text(&out));
+
+    // The primary back, asynchronous (as after a failover): not sync any more.
+    s.set("peer", "f|2|async|[]");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("not-sync at "), "{}", s.record());
+    assert!(s.record().contains("async standby"), "{}", s.record());
+    // Then it fails (its replica stops streaming): the check fails (the node leaves MASTER)
+    // and says why.
+    s.set("peer", "down");
+    s.set("streaming", "0");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("must not promote (zero-loss)"),
+        "{}",
+        text(&out)
+    );
+    let out = s.run("baton-pg", &["rule"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The MASTER hook refuses, loudly, and promotes nothing.
+    let out = s.run("baton-pg-notify", &["master"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("NOT PROMOTING"), "{}", text(&out));
+    assert!(
+        !s.get("queries").contains("pg_promote"),
+        "{}",
+        s.get("queries")
+    );
+    assert_eq!(s.get("role").trim(), "t");
+
+    // A replica that is not streaming while the primary answers and does not wait for it:
+    // not sync either.
+    s.set("peer", "f|2|none|[]");
+    s.set("streaming", "0");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().contains("not streaming"), "{}", s.record());
+    // Synchronous again; then not streaming, but the primary still names it in
+    // synchronous_standby_names (it is being fenced in a planned switch, or this replica
+    // reconnects): it cannot acknowledge a commit without it, so the record stays.
+    s.set("peer", "f|2|sync|[*]");
+    s.set("streaming", "1");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    for names in ["[*]", "[FIRST 1 (x, b_1)]"] {
+        s.set("peer", &format!("f|2|none|{names}"));
+        s.set("streaming", "0");
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_APPNAME", "b_1")], &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            s.record().starts_with("sync at "),
+            "{names}: {}",
+            s.record()
+        );
+    }
+    // A transient failure to ask the primary while the replica streams from it: the check
+    // passes even with a not-sync record (the replica has a primary).
+    s.set("peer", "f|2|async|[]");
+    s.set("streaming", "1");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("not-sync at "), "{}", s.record());
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn availability_mode_promotes_any_replica_and_says_what_may_be_lost() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    s.set("peer", "f|2|async|[]");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    s.set("peer", "down");
+    let mode = [("BATON_PG_MODE", "availability")];
+    let out = s.run("baton-pg-check", &[], &mode, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = s.run("baton-pg-notify", &["master"], &mode, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("acknowledged writes this replica had not received may be lost"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.get("queries").contains("pg_promote"),
+        "{}",
+        s.get("queries")
+    );
+    // After the promotion: a CHECKPOINT, synchronous_standby_names cleared, recorded.
+    let queries = s.get("queries");
+    assert!(queries.contains("CHECKPOINT"), "{queries}");
+    assert!(
+        queries.contains("synchronous_standby_names = ''"),
+        "{queries}"
+    );
+    assert!(
+        s.record().contains("this server is the primary"),
+        "{}",
+        s.record()
+    );
+    assert!(s.path().join("state/promoted").is_file());
+    // A mode that does not exist is refused.
+    let out = s.run("baton-pg-check", &[], &[("BATON_PG_MODE", "yolo")], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("BATON_PG_MODE='yolo'"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn baton_pg_promote_force_overrides_the_rule_loudly_but_never_makes_two_primaries() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    s.set("peer", "f|2|async|[]");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Without --force: nothing.
+    let out = s.run("baton-pg", &["promote"], &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // The peer still a primary: refused even with --force.
+    let out = s.run("baton-pg", &["promote", "--force"], &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("answers as a primary"),
+        "{}",
+        text(&out)
+    );
+    assert!(!s.get("queries").contains("pg_promote"));
+    // The peer gone: forced, and said so.
+    s.set("peer", "down");
+    let out = s.run("baton-pg", &["promote", "--force"], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("FORCED PROMOTION"), "{}", text(&out));
+    assert!(text(&out).contains("must not promote"), "{}", text(&out));
+    assert!(s.get("queries").contains("pg_promote"));
+    assert_eq!(s.get("role").trim(), "f");
+}
+
+#[test]
+fn the_state_directory_must_be_roots_alone_and_not_a_symlink() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    let good = s.path().join("good");
+    std::fs::create_dir(&good).expect("dir");
+    chmod(&good, 0o700);
+    let link = s.path().join("link");
+    symlink(&good, &link).expect("symlink");
+    let theirs = s.pg().join("theirs");
+    std::fs::create_dir(&theirs).expect("dir");
+    chown_postgres(&theirs);
+    chmod(&theirs, 0o700);
+    let open = s.path().join("open");
+    std::fs::create_dir(&open).expect("dir");
+    chmod(&open, 0o755);
+    for dir in [&link, &theirs, &open] {
+        let d = dir.display().to_string();
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_STATE_DIR", &d)], &[]);
+        assert_eq!(out.status.code(), Some(1), "{d}: {}", text(&out));
+        assert!(text(&out).contains("not using it"), "{d}: {}", text(&out));
+    }
+    assert!(!good.join("sync-record").exists());
+    assert!(!theirs.join("sync-record").exists());
+}
+
+/// `replica_with_a_stub_peer` with a stand-in `baton` CLI whose `--field state` answer is in
+/// `pg/stub/vrrp`.
+fn replica_with_a_stub_baton(vrrp: &str) -> Scratch {
+    let s = replica_with_a_stub_peer();
+    let baton = s.bin().join("baton");
+    std::fs::write(
+        &baton,
+        "#!/bin/sh\ncase \"$*\" in *'--field state'*) cat \"$(dirname \"$0\")/../pg/stub/vrrp\" ;; *) echo ;; esac\n",
+    )
+    .expect("stub baton");
+    chmod(&baton, 0o755);
+    s.set("vrrp", vrrp);
+    s
+}
+
+#[test]
+fn the_check_starts_the_reconciler_while_not_converged_with_backoff() {
+    if !ready() {
+        return;
+    }
+    // MASTER, a replica whose primary is gone, recorded as synchronous: the MASTER hook was
+    // missed (killed, or it gave up); the reconciler promotes it.
+    let s = replica_with_a_stub_baton("MASTER");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str()), ("BATON_PG_PEER_WAIT", "0")];
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.record().starts_with("sync at "), "{}", s.record());
+    s.set("peer", "down");
+    let backoff =
+        || std::fs::read_to_string(s.path().join("state/reconcile-backoff")).unwrap_or_default();
+    // Seen once: armed for 2 s later, nothing started.
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not converged: the instance is MASTER and PostgreSQL is replica"),
+        "{}",
+        text(&out)
+    );
+    assert!(backoff().ends_with(" 2 replica\n"), "{}", backoff());
+    // Before the 2 s: still nothing.
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        text(&out).contains("reconciling again in"),
+        "{}",
+        text(&out)
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        text(&out).contains("reconciling (next attempt in 4s)"),
+        "{}",
+        text(&out)
+    );
+    // The reconciler runs detached and promotes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.get("role").trim() != "f" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        s.get("role").trim(),
+        "f",
+        "not promoted: {}",
+        s.get("queries")
+    );
+    // Promoted and finished: converged, the schedule reset.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(s.path().join("state/promoted"))
+        .unwrap_or_default()
+        .starts_with("finished")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(backoff(), "0 0\n");
+}
+
+#[test]
+fn the_reconciler_finishes_a_promotion_whose_hook_was_killed() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_baton("MASTER");
+    s.set("role", "f");
+    std::fs::create_dir(s.path().join("state")).expect("state");
+    chmod(&s.path().join("state"), 0o700);
+    std::fs::write(s.path().join("state/promoted"), "promoting at then\n").expect("mark");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str())];
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("its promotion was not finished; finishing it"),
+        "{}",
+        text(&out)
+    );
+    let queries = s.get("queries");
+    assert!(queries.contains("CHECKPOINT"), "{queries}");
+    assert!(
+        queries.contains("synchronous_standby_names = ''"),
+        "{queries}"
+    );
+    assert!(
+        std::fs::read_to_string(s.path().join("state/promoted"))
+            .unwrap_or_default()
+            .starts_with("finished")
+    );
+    // Again: nothing more to do.
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(text(&out).contains("already primary"), "{}", text(&out));
+}
+
+#[test]
+fn the_check_shows_how_far_a_rejoin_copy_is() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    // The local server is down, a base backup into PGDATA.basebackup is running.
+    s.set("role", "down");
+    let mark = s.pg().join("data.basebackup-in-progress");
+    std::fs::write(&mark, "").expect("mark");
+    chown_postgres(&mark);
+    s.set("progress", "streaming database files|536870912|1288490188");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(
+        text(&out).contains("rejoining: pg_basebackup 41 % of 1.2 GB (streaming database files)"),
+        "{}",
+        text(&out)
+    );
+    // Before the size is known.
+    s.set("progress", "waiting for checkpoint to finish|0|0");
+    let out = s.run("baton-pg-check", &[], &[], &[]);
+    assert!(
+        text(&out).contains("rejoining: pg_basebackup running (waiting for checkpoint to finish)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_reconciler_waits_for_a_situation_that_lasts_and_stops_when_the_state_changes() {
+    if !ready() {
+        return;
+    }
+    // FAULT with the server down: not converged; the reconciler would start once the same
+    // local role has been seen for 2 s.
+    let s = replica_with_a_stub_baton("FAULT");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str())];
+    let backoff =
+        || std::fs::read_to_string(s.path().join("state/reconcile-backoff")).unwrap_or_default();
+    s.set("peer", "down");
+    s.set("role", "down");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        backoff().ends_with(" 2 down\n"),
+        "{}: {}",
+        backoff(),
+        text(&out)
+    );
+    // The role changes meanwhile (the server is a primary now): the wait starts again
+    // rather than acting on what was seen before.
+    std::thread::sleep(Duration::from_millis(2100));
+    s.set("role", "f");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(
+        backoff().ends_with(" 2 primary\n"),
+        "{}: {}",
+        backoff(),
+        text(&out)
+    );
+    assert!(!text(&out).contains("reconciling ("), "{}", text(&out));
+    // A reconciler that read FAULT and finds BACKUP before fencing the primary: stops.
+    let stub = s.bin().join("baton");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\nf=$(dirname \"$0\")/../pg/stub/vrrp\n\
+         case \"$*\" in *'--field state'*) head -n 1 \"$f\"; \
+         [ \"$(wc -l <\"$f\")\" -gt 1 ] && sed -i 1d \"$f\" ;; *) echo ;; esac\nexit 0\n",
+    )
+    .expect("stub baton");
+    s.set("vrrp", "FAULT\nBACKUP");
+    let out = s.run("baton-pg-notify", &["reconcile"], &env, &[]);
+    assert!(
+        text(&out).contains("reconcile: dropped: the instance is BACKUP now"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("fencing"), "{}", text(&out));
 }

@@ -87,12 +87,14 @@ struct Run {
     refusals: u32,
     _procs: Vec<lab::Proc>,
     probe_proc: Option<pg::HostProc>,
+    /// More settings for both nodes' hooks (`K=V K=V`).
+    extra_env: String,
 }
 
 impl Run {
     fn start_baton(&mut self, node: &str) {
         let conf = config(node);
-        let env = self.pair.script_env_line(node);
+        let env = format!("{} {}", self.pair.script_env_line(node), self.extra_env);
         self.pair.c.start_with_env(node, &conf, &env);
         self.pair.c.wait_for_socket(node);
     }
@@ -324,6 +326,11 @@ fn ready() -> bool {
 
 /// The pair with baton on both, the portals, the writer and the probe running, checked once.
 fn start(tag: &str) -> Run {
+    start_with(tag, &[])
+}
+
+/// As `start`, with more settings for both nodes' hooks.
+fn start_with(tag: &str, extra: &[(&str, &str)]) -> Run {
     let pair = PgPair::new(tag);
     let acks = pair.root.path().join("acks");
     let probe = pair.root.path().join("probe");
@@ -338,6 +345,11 @@ fn start(tag: &str) -> Run {
         refusals: 0,
         _procs: Vec::new(),
         probe_proc: None,
+        extra_env: extra
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     run.start_baton("a");
     run.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
@@ -716,4 +728,437 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
     );
     // Put back as it was.
     std::fs::rename(&hidden, &control).expect("put pg_control back");
+}
+
+/// The post-failover window, held open: `a` fails (link down) and `b` is promoted, alone,
+/// asynchronous; `a` rejoins as its replica but `b` never makes it synchronous again
+/// (BATON_PG_RESTORE_SYNC=no keeps the window open for the test), so `b` acknowledges writes
+/// `a` may lack. Then `b` crashes (baton killed, PostgreSQL stopped at once). Returns the run
+/// and the number of acknowledged writes at the crash.
+fn second_failure_in_the_post_failover_window(tag: &str, mode: &str) -> Run {
+    let mut run = start_with(
+        tag,
+        &[("BATON_PG_MODE", mode), ("BATON_PG_RESTORE_SYNC", "no")],
+    );
+    run.fail_a(Fault::LinkDown);
+    run.restore_a(Fault::LinkDown);
+    run.wait("a streams from b, recorded as not synchronous", || {
+        run.pair
+            .sql(
+                "a",
+                "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+            )
+            .as_deref()
+            == Some("192.0.2.2")
+            && run.pair.sync_record("a").contains("as an async standby")
+            && run.state("a") == "BACKUP"
+    });
+    eprintln!("a's sync record: {}", run.pair.sync_record("a").trim());
+    let before = read_acks(&run.acks).len();
+    run.wait("b acknowledges writes with a asynchronous", || {
+        read_acks(&run.acks).len() > before + 20
+    });
+    run.pair.c.signal("b", "KILL");
+    run.pair.stop_pg_immediate("b");
+    eprintln!(
+        "b crashed after {} acknowledged writes",
+        read_acks(&run.acks).len()
+    );
+    run
+}
+
+/// The first track script's detail in `node`'s status (the check's stderr tail when it fails).
+fn check_detail(run: &Run, node: &str) -> String {
+    let (status, _) = run.pair.c.status(node);
+    status["instances"][0]["tracks"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Acknowledged keys missing on `node`.
+fn missing_on(run: &Run, node: &str) -> usize {
+    let acked = read_acks(&run.acks);
+    let present = run.pair.keys(node);
+    acked.iter().filter(|(k, _)| !present.contains(k)).count()
+}
+
+#[test]
+fn zero_loss_does_not_promote_an_async_replica_in_the_post_failover_window() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let run = second_failure_in_the_post_failover_window("pgzl", "zero-loss");
+    // a goes MASTER, its hook refuses, its check fails: FAULT, and status says why.
+    run.wait("a leaves MASTER, its check saying why", || {
+        run.state("a") == "FAULT"
+            && check_detail(&run, "a").contains("must not promote (zero-loss)")
+    });
+    eprintln!("a's check in status: {}", check_detail(&run, "a"));
+    // Its check failed before it could become MASTER, or its MASTER hook refused.
+    let log = run.pair.hook_log("a");
+    let masters = log.matches("VI_1 MASTER: start").count();
+    assert!(
+        masters <= 1 || log.contains("NOT PROMOTING"),
+        "{}",
+        run.context()
+    );
+    // And it stays so: a replica, without the VIP (b's killed baton left it on b's link).
+    let promoted = poll(Duration::from_secs(5), || {
+        run.pair.role("a") != Role::Replica || !run.pair.c.holders(&["a"], VIP).is_empty()
+    });
+    assert!(
+        !promoted,
+        "a was promoted or took the VIP\n{}",
+        run.context()
+    );
+    for p in &run._procs {
+        p.terminate();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // On the real data: every acknowledged write is on b's (its server started again).
+    let acked = read_acks(&run.acks).len();
+    let would_lose = missing_on(&run, "a");
+    run.pair.start_pg("b");
+    let lost = missing_on(&run, "b");
+    println!(
+        "BATON-PG-WINDOW zero-loss: {acked} acknowledged, {would_lose} not on a (promoting it would have lost them), {lost} lost"
+    );
+    assert_eq!(lost, 0, "{}", run.context());
+}
+
+#[test]
+fn availability_promotes_an_async_replica_in_the_post_failover_window() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let t0 = now_ms();
+    let run = second_failure_in_the_post_failover_window("pgav", "availability");
+    let crash = now_ms();
+    run.wait("a promoted: MASTER with a writable primary", || {
+        run.state("a") == "MASTER" && run.pair.role("a") == Role::Writable
+    });
+    let log = run.pair.hook_log("a");
+    assert!(
+        log.contains("promoting in availability mode") && log.contains("may be lost"),
+        "{log}"
+    );
+    let before = read_acks(&run.acks).len();
+    run.wait("writes through the VIP resume on a", || {
+        read_acks(&run.acks).len() > before + 5
+    });
+    assert_eq!(run.pair.c.holders(&["a"], VIP), ["a"]);
+    let outage = run.outage_since(crash);
+    for p in &run._procs {
+        p.terminate();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let acked = read_acks(&run.acks).len();
+    let lost = missing_on(&run, "a");
+    println!(
+        "BATON-PG-WINDOW availability: {acked} acknowledged, {lost} lost (not on a), outage {outage} ms, run {} s",
+        (now_ms() - t0) / 1000
+    );
+}
+
+const CONVERGE: Duration = Duration::from_secs(90);
+
+impl Run {
+    /// Within 90 s: one writable primary holding the VIP (its node MASTER) and the other
+    /// server its streaming synchronous replica; then the usual invariants. Returns the
+    /// primary's node and how long it took.
+    fn converged(&mut self, step: &str) -> (&'static str, Duration) {
+        let started = Instant::now();
+        let mut primary = "";
+        let ok = poll(CONVERGE, || {
+            for (p, r) in [("a", "b"), ("b", "a")] {
+                if self.state(p) == "MASTER"
+                    && self.pair.role(p) == Role::Writable
+                    && self.pair.streams_sync(r)
+                    && self.pair.c.holders(&SERVERS, VIP) == [p]
+                {
+                    primary = p;
+                    return true;
+                }
+            }
+            false
+        });
+        assert!(
+            ok,
+            "{step}: not converged within {CONVERGE:?} (one writable primary with the VIP, one streaming synchronous replica)\n{}",
+            self.context()
+        );
+        let took = started.elapsed();
+        self.invariants(step, primary);
+        eprintln!("{step}: converged in {took:?}, primary {primary}");
+        (primary, took)
+    }
+
+    fn finish(&mut self, name: &str, t0: u64) {
+        let outage = self.outage_since(t0);
+        for p in &self._procs {
+            p.terminate();
+        }
+        if let Some(mut probe) = self.probe_proc.take() {
+            probe.stop();
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let acked = read_acks(&self.acks).len();
+        let primary = if self.pair.role("a") == Role::Writable {
+            "a"
+        } else {
+            "b"
+        };
+        let lost = missing_on(self, primary);
+        println!(
+            "BATON-PG-FAULT {name}: {acked} acknowledged, {lost} lost, longest write outage {outage} ms, overlap windows {}",
+            self.overlaps
+        );
+        assert_eq!(lost, 0, "{}", self.context());
+    }
+}
+
+#[test]
+fn a_postgres_crash_under_a_live_baton_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgcrash");
+    let t0 = now_ms();
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pm.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill -9 of a's postmaster");
+    run.converged("PostgreSQL killed under a live baton");
+    assert!(
+        run.pair
+            .hook_log("a")
+            .contains("reconcile: the instance is"),
+        "the reconciler did not run on a\n{}",
+        run.context()
+    );
+    run.finish("postgres-crash", t0);
+}
+
+#[test]
+fn baton_killed_while_postgres_lives_converges_once_it_returns() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgbatonkill");
+    let t0 = now_ms();
+    run.pair.c.signal("a", "KILL");
+    std::thread::sleep(Duration::from_secs(20));
+    run.start_baton("a");
+    run.converged("baton killed, PostgreSQL alive, baton back 20 s later");
+    run.finish("baton-killed", t0);
+}
+
+#[test]
+fn a_hook_killed_mid_promotion_is_finished_by_the_reconciler() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with(
+        "pgmidpromo",
+        &[("BATON_PG_TEST_PAUSE_AFTER_PROMOTE", "120")],
+    );
+    let t0 = now_ms();
+    run.pair.c.signal("a", "KILL");
+    run.pair.stop_pg_immediate("a");
+    // b's MASTER hook promotes, then pauses (the test knob): kill it there, as baton's
+    // notify_timeout or an OOM kill would, with all its process group.
+    let mut pid = String::new();
+    run.wait("b's MASTER hook pauses after pg_promote", || {
+        let log = run.pair.hook_log("b");
+        let Some(line) = log
+            .lines()
+            .find(|l| l.contains("PAUSE_AFTER_PROMOTE: pausing"))
+        else {
+            return false;
+        };
+        pid = line
+            .split_once("baton-pg-notify[")
+            .and_then(|(_, r)| r.split_once(']'))
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
+        !pid.is_empty()
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill of the hook's process group {pid}");
+    // The promotion's follow-up steps were not taken: commits wait for a standby.
+    assert_eq!(run.pair.role("b"), Role::Stalled, "{}", run.context());
+    run.wait("the reconciler finishes the promotion: b writable", || {
+        run.pair.role("b") == Role::Writable && run.state("b") == "MASTER"
+    });
+    assert!(
+        run.pair
+            .hook_log("b")
+            .contains("its promotion was not finished; finishing it"),
+        "{}",
+        run.context()
+    );
+    eprintln!("b writable again {} ms after a failed", now_ms() - t0);
+    run.start_baton("a");
+    run.converged("a hook killed after pg_promote");
+    run.finish("hook-killed-mid-promotion", t0);
+}
+
+/// The pid of a running process whose command line contains every one of `words`.
+fn process_with(words: &[&str]) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        words.iter().all(|w| cmd.contains(w)).then_some(pid)
+    })
+}
+
+#[test]
+fn a_hook_killed_mid_rewind_is_retried_by_the_reconciler_and_keeps_the_data() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgmidrewind");
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    run.restore_a(Fault::LinkDown);
+    // a's BACKUP hook fences its primary and runs pg_rewind: kill the hook's process group
+    // (pg_rewind with it) while pg_rewind runs.
+    let data = run.pair.data("a").display().to_string();
+    let mut rewind = None;
+    let seen = poll(WAIT, || {
+        rewind = process_with(&["pg_rewind", &data]);
+        rewind.is_some()
+    });
+    assert!(seen, "pg_rewind never ran on a\n{}", run.context());
+    let pgid = std::fs::read_to_string(format!("/proc/{}/stat", rewind.unwrap_or_default()))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert!(!pgid.is_empty() && pgid != "0", "pg_rewind's process group");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    eprintln!("killed the hook's process group {pgid} during pg_rewind");
+    let (primary, _) = run.converged("a hook killed during pg_rewind");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    let rewound = log
+        .lines()
+        .any(|l| l.contains(&format!("[{pgid}]")) && l.contains("rewound:"));
+    if rewound {
+        eprintln!("(pg_rewind had finished before the kill)");
+    } else {
+        // The half-rewound directory was neither started nor rewound again: a base backup
+        // replaced it and it is kept aside.
+        assert!(
+            log.contains("reconcile: the instance is") && log.contains("base backup taken from"),
+            "{}",
+            run.context()
+        );
+        assert_eq!(run.pair.displaced("a").len(), 1, "{}", run.context());
+    }
+    run.finish("hook-killed-mid-rewind", t0);
+}
+
+#[test]
+fn both_nodes_cold_started_at_once_converge() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgcold");
+    let t0 = now_ms();
+    // Both servers lose power: baton and PostgreSQL gone at once on each.
+    for node in SERVERS {
+        run.pair.c.signal(node, "KILL");
+        run.pair.stop_pg_immediate(node);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // Both boot: baton first (its checks fail while the databases are down), then the
+    // databases, as a boot without ordering between the two units could.
+    for node in SERVERS {
+        run.start_baton(node);
+    }
+    for node in SERVERS {
+        run.pair.start_pg(node);
+    }
+    // Either may end up primary: b (recorded synchronous) may be promoted while a's database
+    // is still down; then a's, a stale primary, is fenced and rejoins.
+    let (primary, took) = run.converged("both nodes cold-started at once");
+    eprintln!("cold start: primary {primary} after {took:?}");
+    run.finish("cold-start", t0);
+}
+
+#[test]
+fn a_postgres_crash_restarted_by_an_operator_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgopstart");
+    let t0 = now_ms();
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pm.to_string()])
+        .status();
+    // The operator starts it again at once, by hand, while the hooks react to the crash
+    // (its orphaned backends may hold the shared memory for a moment: retry).
+    let pg_ctl = format!("{}/pg_ctl", pg::PGBIN);
+    let conf = run.pair.dir("a").join("conf").display().to_string();
+    let log = run
+        .pair
+        .dir("a")
+        .join("postgresql.log")
+        .display()
+        .to_string();
+    let started = poll(Duration::from_secs(20), || {
+        run.pair
+            .as_pg(
+                "a",
+                &[&pg_ctl, "start", "-D", &conf, "-w", "-t", "10", "-l", &log],
+            )
+            .status
+            .success()
+            || run.pair.postmaster("a").is_some()
+    });
+    assert!(
+        started,
+        "the operator could not start a's PostgreSQL\n{}",
+        run.context()
+    );
+    let (primary, took) = run.converged("PostgreSQL killed, started again by an operator");
+    eprintln!("operator restart: primary {primary} after {took:?}");
+    run.finish("postgres-crash-operator-restart", t0);
 }

@@ -428,6 +428,11 @@ impl PgPair {
                 s(self.root.path().join(format!("{node}-run/baton-pg.lock"))),
             ),
             ("BATON_PG_LOGFILE", s(d.join("hooks.log"))),
+            // Root's alone (the sync record, the reconciler's state): one per node.
+            (
+                "BATON_PG_STATE_DIR",
+                s(self.root.path().join(format!("{node}-state"))),
+            ),
             ("BATON_PG_SYSLOG", "no".to_string()),
             ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
             ("BATON_SOCKET", s(self.c.socket(node))),
@@ -482,6 +487,12 @@ impl PgPair {
             .collect();
         found.sort();
         found
+    }
+
+    /// `node`'s sync record (what the promotion rule reads).
+    pub fn sync_record(&self, node: &str) -> String {
+        std::fs::read_to_string(self.root.path().join(format!("{node}-state/sync-record")))
+            .unwrap_or_default()
     }
 
     pub fn hook_log(&self, node: &str) -> String {
