@@ -484,3 +484,52 @@ fn a_reload_stuck_reading_a_slow_file_holds_up_nothing() {
     );
     assert_eq!(log.matches("reload: updated in place").count(), 1, "{log}");
 }
+
+/// A reload whose new instance cannot start (its interface does not exist yet) says so
+/// instead of "reloaded", leaves the running instance alone, and the same file reloaded
+/// once the interface exists starts it (the daemon did not record it as running).
+#[test]
+fn a_reload_that_cannot_start_an_instance_says_so_and_the_next_one_retries() {
+    if !require_root() {
+        return;
+    }
+    let c = elected("rlfail", &[]);
+    let second = "vrrp_instance VI_2 {\n    interface bt0\n    virtual_router_id 52\n    \
+                  version 3\n    priority 150\n    advert_int 0.1\n    virtual_ipaddress {\n        \
+                  203.0.113.100/24\n    }\n}\n";
+    let text = format!("{}{second}", Instance::fast(150, VIP).render());
+    c.rewrite("a", &text);
+    let out = c.baton("a", &["reconfigure"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("reload applied in part")
+            && stderr(&out).contains("VI_2: cannot start it"),
+        "{}",
+        stderr(&out)
+    );
+    c.expect_stable(&SERVERS, VIP, &["a"], std::time::Duration::from_millis(500));
+    c.lab.exec_ok(
+        "a",
+        &[
+            "ip", "link", "add", "bt0", "type", "veth", "peer", "name", "bt1",
+        ],
+    );
+    c.lab.exec_ok("a", &["ip", "link", "set", "bt1", "up"]);
+    c.lab
+        .exec_ok("a", &["ip", "addr", "add", "203.0.113.1/24", "dev", "bt0"]);
+    c.lab.exec_ok("a", &["ip", "link", "set", "bt0", "up"]);
+    let out = c.baton("a", &["reconfigure"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "reloaded: 1 added, 0 removed, 0 changed, 1 unchanged\n"
+    );
+    let (status, _) = c.status("a");
+    let names: Vec<&str> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["VI_1", "VI_2"], "{status}");
+}

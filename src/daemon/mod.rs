@@ -1003,26 +1003,57 @@ impl Daemon {
         for name in &diff.removed {
             self.stop_router(name).await;
         }
+        let mut failed: Vec<(String, String)> = Vec::new();
         for (name, changes) in &diff.changed {
-            if let Some(cfg) = new.instance(name) {
-                self.reconfigure(name, cfg, changes).await;
+            if let Some(cfg) = new.instance(name)
+                && let Err(e) = self.reconfigure(name, cfg, changes).await
+            {
+                failed.push((name.clone(), e));
             }
         }
         for name in &diff.added {
-            if let Some(cfg) = new.instance(name) {
-                self.add_router(cfg).await;
+            if let Some(cfg) = new.instance(name)
+                && let Err(e) = self.add_router(cfg).await
+            {
+                failed.push((name.clone(), e));
             }
         }
         self.close_unused_sockets();
         self.model = new;
+        self.model_as_running(&failed);
         self.apply_tracking().await;
-        Ok(format!(
+        let summary = format!(
             "{} added, {} removed, {} changed, {} unchanged",
             diff.added.len(),
             diff.removed.len(),
             diff.changed.len(),
             diff.unchanged.len()
+        );
+        if failed.is_empty() {
+            return Ok(summary);
+        }
+        let failures: Vec<String> = failed.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        Err(format!(
+            "reload applied in part ({summary}); not applied: {}",
+            failures.join("; ")
         ))
+    }
+
+    /// After a reload, the model says what runs: an instance that could not be started is
+    /// left out and one kept as it was keeps its old settings, so the next reload of the
+    /// same file tries them again instead of finding them unchanged.
+    fn model_as_running(&mut self, failed: &[(String, String)]) {
+        for (name, _) in failed {
+            let running = self.routers.get(name).map(|r| r.cfg.clone());
+            match running {
+                Some(cfg) => {
+                    if let Some(slot) = self.model.instances.iter_mut().find(|i| i.name == *name) {
+                        *slot = cfg;
+                    }
+                }
+                None => self.model.instances.retain(|i| i.name != *name),
+            }
+        }
     }
 
     async fn stop_router(&mut self, name: &str) {
@@ -1032,31 +1063,39 @@ impl Daemon {
         info!(instance = name, "removed");
     }
 
-    async fn add_router(&mut self, cfg: &config::Instance) {
+    async fn add_router(&mut self, cfg: &config::Instance) -> Result<(), String> {
         match self.build_router(cfg).await {
             Ok(router) => {
                 self.remove_leftovers(&router).await;
                 self.routers.insert(cfg.name.clone(), router);
                 self.start_router(&cfg.name).await;
                 info!(instance = %cfg.name, "added");
+                Ok(())
             }
-            Err(e) => error!("reload: cannot start {}: {e}", cfg.name),
+            Err(e) => {
+                error!("reload: cannot start {}: {e}", cfg.name);
+                Err(format!("cannot start it: {e}"))
+            }
         }
     }
 
     /// Apply changes in place where the wire identity allows; otherwise restart the instance.
-    async fn reconfigure(&mut self, name: &str, cfg: &config::Instance, changes: &[Change]) {
+    async fn reconfigure(
+        &mut self,
+        name: &str,
+        cfg: &config::Instance,
+        changes: &[Change],
+    ) -> Result<(), String> {
         let restart = changes
             .iter()
             .any(|c| matches!(c, Change::Unicast | Change::Multicast));
         if restart {
             info!(instance = name, "reload: restarting for {changes:?}");
             self.stop_router(name).await;
-            self.add_router(cfg).await;
-            return;
+            return self.add_router(cfg).await;
         }
         let Some(router) = self.routers.get(name) else {
-            return;
+            return Ok(());
         };
         let is_master = router.machine.state() == State::Master;
         let removed: Vec<PlacedVip> = changes
@@ -1072,11 +1111,11 @@ impl Daemon {
             Ok(r) => r,
             Err(e) => {
                 error!("reload: cannot apply the new {name}, keeping the old one: {e}");
-                return;
+                return Err(format!("kept as it was: {e}"));
             }
         };
         let Some(router) = self.routers.get_mut(name) else {
-            return;
+            return Ok(());
         };
         let source = router.socket.source;
         router
@@ -1099,6 +1138,7 @@ impl Daemon {
             self.add_addresses(name).await;
             self.start_announcing(name).await;
         }
+        Ok(())
     }
 
     /// Graceful stop: every instance sends priority 0 (if master) and removes its VIPs;
