@@ -139,11 +139,17 @@ sdl_start() {
     # unshare -m: nspawn's mount changes stay out of the host's namespace. The host's cgroup
     # v1 has no systemd hierarchy to delegate, so the container gets the unified one.
     # --network-namespace-path already grants CAP_NET_ADMIN; CAP_IPC_LOCK (mlockall,
-    # vrrp_no_swap) is not in nspawn's default set.
-    SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 unshare -m systemd-nspawn -q -D "$merged" -M "$name" \
-        --boot --register=no --keep-unit --network-namespace-path="/run/netns/$name" \
-        --capability=CAP_IPC_LOCK,CAP_SYS_NICE,CAP_NET_ADMIN \
-        </dev/null >"$SDL_SCRATCH/$name.console" 2>&1 &
+    # vrrp_no_swap) is not in nspawn's default set. The open files limit of a booted
+    # machine (hard 524288): the container's PID 1 inherits it from here and has no
+    # CAP_SYS_RESOURCE to raise it, so systemd would silently lower LimitNOFILE= to it.
+    (
+        # (Where this shell has no CAP_SYS_RESOURCE either, its own limit stays.)
+        ulimit -Hn 524288 2>/dev/null || true
+        ulimit -Sn 1024 2>/dev/null || true
+        SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec unshare -m systemd-nspawn -q -D "$merged" -M "$name" \
+            --boot --register=no --keep-unit --network-namespace-path="/run/netns/$name" \
+            --capability=CAP_IPC_LOCK,CAP_SYS_NICE,CAP_NET_ADMIN
+    ) </dev/null >"$SDL_SCRATCH/$name.console" 2>&1 &
     SDL_NSPAWN_PID[$name]=$!
     SDL_CONTAINERS+=("$name")
     # The container's init: the child of nspawn whose PID in its own namespace is 1, once it
