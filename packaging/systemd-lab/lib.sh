@@ -28,7 +28,7 @@ SDL_PREFIX="sdl$$"
 SDL_CACHE_DIR=${SDL_CACHE_DIR:-$PWD/target/systemd-lab/cache}
 SDL_SCRATCH=""
 SDL_CONTAINERS=()  # names of the containers started by this run
-declare -A SDL_NSPAWN_PID=() SDL_INIT_PID=() SDL_MERGED=()
+declare -A SDL_NSPAWN_PID=() SDL_INIT_PID=() SDL_MERGED=() SDL_NS=()
 SDL_MOUNTS=()      # overlay mount points, unmounted in reverse order
 SDL_NETNS=()       # namespaces created by this run
 SDL_BG_PIDS=()     # other background processes of this run
@@ -120,11 +120,13 @@ sdl_attach() {
     ip -n "$ns" link set "$ifname" up
 }
 
-# sdl_boot NAME ROOT: a container named NAME from an overlay over ROOT (changes go to the
-# scratch directory), in network namespace NAME, booted with systemd as PID 1. Returns once
-# the container's systemd has finished starting up (is-system-running: running or degraded).
+# sdl_boot NAME ROOT [NETNS]: a container named NAME from an overlay over ROOT (changes go
+# to the scratch directory), in network namespace NETNS (default NAME), booted with systemd
+# as PID 1. Returns once the container's systemd has finished starting up
+# (is-system-running: running or degraded).
 sdl_boot() {
     local name=$1 lower=$2 dir="$SDL_SCRATCH/$1"
+    SDL_NS[$name]=${3:-$name}
     mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
     mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"
     SDL_MOUNTS+=("$dir/merged")
@@ -147,7 +149,7 @@ sdl_start() {
         ulimit -Hn 524288 2>/dev/null || true
         ulimit -Sn 1024 2>/dev/null || true
         SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec unshare -m systemd-nspawn -q -D "$merged" -M "$name" \
-            --boot --register=no --keep-unit --network-namespace-path="/run/netns/$name" \
+            --boot --register=no --keep-unit --network-namespace-path="/run/netns/${SDL_NS[$name]:-$name}" \
             --capability=CAP_IPC_LOCK,CAP_SYS_NICE,CAP_NET_ADMIN
     ) </dev/null >"$SDL_SCRATCH/$name.console" 2>&1 &
     SDL_NSPAWN_PID[$name]=$!
