@@ -1060,3 +1060,42 @@ fn the_reconciler_waits_for_a_situation_that_lasts_and_stops_when_the_state_chan
     );
     assert!(!text(&out).contains("fencing"), "{}", text(&out));
 }
+
+/// While a hook holds the lock (a rejoin rewinding or copying), the replica is not caught up
+/// even if it streams: a fallback then would queue the MASTER hook behind the rejoin.
+#[test]
+fn caught_up_fails_while_a_hook_holds_the_lock() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    let lock = s.path().join("run/baton-pg.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock");
+    // Bounded wait until the holder has the lock.
+    let held = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !Command::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .expect("flock -n")
+            .success()
+    });
+    let out = s.run("baton-pg-caught-up", &[], &[], &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(held, "the test could not take the lock");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("a PostgreSQL hook is still at work"),
+        "{}",
+        text(&out)
+    );
+}
