@@ -11,23 +11,19 @@ const VIP: &str = "192.0.2.100/24";
 const SERVERS: [&str; 2] = ["a", "b"];
 const METRICS: &str = "192.0.2.1:9650";
 
+/// `curl -sS --max-time 10 ARGS` from the client node; its standard output.
+fn curl(c: &Cluster, args: &[&str]) -> String {
+    let mut cmd = vec!["curl", "-sS", "--max-time", "10"];
+    cmd.extend_from_slice(args);
+    String::from_utf8_lossy(&c.lab.exec("c", &cmd).stdout).into_owned()
+}
+
+/// GET `path` from the metrics address: the response head and body.
 fn scrape(c: &Cluster, path: &str) -> (String, String) {
-    let url = format!("http://{METRICS}{path}");
-    let out = c.lab.exec(
-        "c",
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "-D",
-            "-",
-            "-o",
-            "-",
-            &url,
-        ],
+    let text = curl(
+        c,
+        &["-D", "-", "-o", "-", &format!("http://{METRICS}{path}")],
     );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     (head.to_string(), body.to_string())
 }
@@ -121,23 +117,12 @@ fn metrics_follow_the_state_and_counters_through_a_handover() {
     // Only /metrics, only reads.
     let (head, _) = scrape(&c, "/");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-    let out = c.lab.exec(
-        "c",
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            &format!("http://{METRICS}/metrics"),
-        ],
+    let url = format!("http://{METRICS}/metrics");
+    let code = curl(
+        &c,
+        &["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url],
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "405");
+    assert_eq!(code, "405");
     // A client that connects and says nothing holds up neither scrapes nor adverts.
     let idle = c.lab.spawn(
         "c",
