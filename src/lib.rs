@@ -13,3 +13,4 @@ pub mod netlink;
 pub mod sys;
 pub mod vrrp;
 pub mod wire;
+pub mod witness;

@@ -791,7 +791,7 @@ fn reconfigure_keeps_the_state_and_takes_the_new_priority() {
     let (mut instance, at) = master(config(100));
     let mut cfg = config(180);
     cfg.interval_cs = 50;
-    instance.reconfigure(cfg);
+    assert!(instance.reconfigure(at, cfg).is_empty());
     assert_eq!(instance.state(), State::Master, "no transition on reload");
     let next = instance.next_deadline().unwrap();
     assert_eq!(next, at + ms(1000), "the running timer is kept");
@@ -912,4 +912,202 @@ fn split_brain(host: u8, priority: u8) -> Action {
         from: addr(host),
         priority,
     }
+}
+
+// ---- The witness lease (baton extension) ----
+
+fn with_witness(priority: u8, policy: baton::vrrp::WhenUnreachable) -> Config {
+    let mut cfg = config(priority);
+    cfg.witness = Some(baton::vrrp::WitnessRule {
+        when_unreachable: policy,
+        lease_ttl: ms(3000),
+    });
+    cfg
+}
+
+fn held(until: u64) -> Event {
+    Event::Lease(baton::vrrp::Lease::Held { until: ms(until) })
+}
+
+/// Just past Master_Down_Interval (3.609375 s) of a priority-100 VRRPv3 router with a 1 s
+/// interval.
+const DOWN: u64 = 3610;
+
+#[test]
+fn with_a_witness_master_down_asks_for_the_lease_and_takes_over_once_granted() {
+    use baton::vrrp::WhenUnreachable::Release;
+    let mut instance = started(with_witness(100, Release));
+    let holder = Event::Lease(baton::vrrp::Lease::HeldBy {
+        holder: "node2".into(),
+    });
+    replay(
+        &mut instance,
+        vec![
+            (DOWN, Event::Timeout, vec![Action::WantLease]),
+            (DOWN + 5, holder, vec![]),
+            (
+                DOWN + 60,
+                Event::Lease(baton::vrrp::Lease::Unreachable),
+                vec![],
+            ),
+            (
+                DOWN + 100,
+                held(DOWN + 2500),
+                becomes_master(State::Backup, Reason::MasterDown, 100),
+            ),
+        ],
+    );
+    assert_eq!(instance.pending_takeover(), None);
+}
+
+#[test]
+fn a_master_lets_go_when_its_lease_runs_out_and_gives_it_up_after_the_addresses() {
+    use baton::vrrp::WhenUnreachable::Release;
+    let mut instance = started(with_witness(100, Release));
+    instance.handle(ms(DOWN), Event::Timeout);
+    instance.handle(ms(DOWN + 1), held(DOWN + 2000));
+    assert_eq!(instance.state(), State::Master);
+    // Renewed once; then the witness stops answering.
+    instance.handle(ms(DOWN + 900), held(DOWN + 2900));
+    instance.handle(
+        ms(DOWN + 1900),
+        Event::Lease(baton::vrrp::Lease::Unreachable),
+    );
+    let mut now = ms(DOWN + 1900);
+    // Adverts continue until the deadline.
+    while let Some(at) = instance.next_deadline().filter(|&t| t < ms(DOWN + 2900)) {
+        now = at;
+        assert_eq!(
+            instance.handle(at, Event::Timeout),
+            vec![Action::SendAdvert { priority: 100 }]
+        );
+    }
+    assert!(now < ms(DOWN + 2900));
+    assert_eq!(
+        instance.handle(ms(DOWN + 2900), Event::Timeout),
+        vec![
+            transition(State::Master, State::Backup, Reason::LeaseLost),
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveAddresses,
+            Action::DropLease,
+        ]
+    );
+}
+
+#[test]
+fn a_master_told_another_node_holds_the_lease_lets_go_at_once_whatever_the_policy() {
+    for policy in [
+        baton::vrrp::WhenUnreachable::Release,
+        baton::vrrp::WhenUnreachable::Keep,
+        baton::vrrp::WhenUnreachable::Takeover,
+    ] {
+        let mut instance = started(with_witness(100, policy));
+        instance.handle(ms(DOWN), Event::Timeout);
+        instance.handle(ms(DOWN + 1), held(DOWN + 2000));
+        let other = Event::Lease(baton::vrrp::Lease::HeldBy {
+            holder: "node2".into(),
+        });
+        assert_eq!(
+            instance.handle(ms(DOWN + 500), other)[0],
+            transition(State::Master, State::Backup, Reason::LeaseLost),
+            "{policy:?}"
+        );
+    }
+}
+
+#[test]
+fn keep_lets_a_master_hold_on_while_the_witness_is_down_but_no_backup_takes_over() {
+    use baton::vrrp::WhenUnreachable::Keep;
+    let mut master = started(with_witness(100, Keep));
+    master.handle(ms(DOWN), Event::Timeout);
+    master.handle(ms(DOWN + 1), held(DOWN + 2000));
+    master.handle(
+        ms(DOWN + 900),
+        Event::Lease(baton::vrrp::Lease::Unreachable),
+    );
+    master.handle(ms(DOWN + 60_000), Event::Timeout);
+    assert_eq!(master.state(), State::Master, "keep: still master");
+    let mut backup = started(with_witness(100, Keep));
+    backup.handle(ms(DOWN), Event::Timeout);
+    backup.handle(ms(DOWN + 1), Event::Lease(baton::vrrp::Lease::Unreachable));
+    assert_eq!(
+        backup.state(),
+        State::Backup,
+        "keep: no takeover without the lease"
+    );
+    let mut lone = started(with_witness(100, baton::vrrp::WhenUnreachable::Takeover));
+    lone.handle(ms(DOWN), Event::Timeout);
+    lone.handle(ms(DOWN + 1), Event::Lease(baton::vrrp::Lease::Unreachable));
+    assert_eq!(
+        lone.state(),
+        State::Master,
+        "takeover: plain VRRP without the witness"
+    );
+}
+
+#[test]
+fn hearing_a_master_while_waiting_for_the_lease_cancels_the_takeover() {
+    use baton::vrrp::WhenUnreachable::Release;
+    let mut instance = started(with_witness(100, Release));
+    replay(
+        &mut instance,
+        vec![
+            (DOWN, Event::Timeout, vec![Action::WantLease]),
+            (DOWN + 10, advert(20, 150, 100), vec![Action::DropLease]),
+            // A grant that crossed the drop is ignored.
+            (DOWN + 20, held(DOWN + 2000), vec![]),
+        ],
+    );
+    assert_eq!(instance.state(), State::Backup);
+    assert_eq!(instance.pending_takeover(), None);
+}
+
+#[test]
+fn a_waiting_backup_that_outranks_the_lease_holder_claims_it_each_interval() {
+    use baton::vrrp::WhenUnreachable::Release;
+    let mut instance = started(with_witness(200, Release));
+    // A lower-priority master is heard and discarded (preempt): Master_Down_Timer runs out.
+    instance.handle(ms(100), advert(20, 100, 100));
+    let down = instance.next_deadline().unwrap();
+    assert_eq!(
+        instance.handle(down, Event::Timeout),
+        vec![Action::WantLease]
+    );
+    let other = Event::Lease(baton::vrrp::Lease::HeldBy {
+        holder: "node2".into(),
+    });
+    assert_eq!(
+        instance.handle(down + ms(5), other),
+        vec![Action::SendAdvert { priority: 200 }],
+        "a claim: the master yields to it (RFC 5798 6.4.3)"
+    );
+    assert_eq!(instance.next_deadline(), Some(down + ms(1005)));
+    assert_eq!(
+        instance.handle(down + ms(1005), Event::Timeout),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+    assert_eq!(
+        instance.state(),
+        State::Backup,
+        "claims do not take the addresses"
+    );
+}
+
+#[test]
+fn a_reload_that_adds_a_witness_to_a_master_asks_for_the_lease_without_a_transition() {
+    let (mut instance, at) = master(config(100));
+    let actions =
+        instance.reconfigure(at, with_witness(100, baton::vrrp::WhenUnreachable::Release));
+    assert_eq!(actions, vec![Action::WantLease]);
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(
+        instance.lease_until(),
+        Some(at + ms(3000)),
+        "one lease time to get it"
+    );
+    // And removing it again: nothing to do, still master, no lease deadline.
+    let actions = instance.reconfigure(at + ms(10), config(100));
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(instance.next_deadline(), Some(at + ms(1000)));
 }

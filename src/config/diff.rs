@@ -20,6 +20,8 @@ pub struct Diff {
     pub scripts_changed: Vec<String>,
     /// Any `vrrp_sync_group` differs.
     pub sync_groups_changed: bool,
+    /// The `witness` block differs.
+    pub witness_changed: bool,
 }
 
 impl Diff {
@@ -31,6 +33,7 @@ impl Diff {
             && !self.global_changed
             && self.scripts_changed.is_empty()
             && !self.sync_groups_changed
+            && !self.witness_changed
     }
 }
 
@@ -78,6 +81,8 @@ pub enum Change {
     SyncGroup,
     /// strict_mode, skip_check_adv_addr, check_unicast_src, dont_track_primary or debug.
     Checks,
+    /// `witness_key` or `no_witness`.
+    Witness,
 }
 
 impl Model {
@@ -86,6 +91,7 @@ impl Model {
         let mut diff = Diff {
             global_changed: old.global != new.global,
             sync_groups_changed: old.sync_groups != new.sync_groups,
+            witness_changed: old.witness != new.witness,
             scripts_changed: changed_definitions(old, new),
             ..Diff::default()
         };
@@ -189,6 +195,7 @@ fn instance_changes(
         Change::Multicast,
     );
     push_if(&mut c, o.auth != n.auth, Change::Auth);
+    push_if(&mut c, o.witness_key != n.witness_key, Change::Witness);
     push_if(
         &mut c,
         o.track_interfaces != n.track_interfaces,

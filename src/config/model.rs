@@ -19,6 +19,31 @@ pub struct Model {
     pub instances: Vec<Instance>,
     /// `vrrp_sync_group` blocks in file order.
     pub sync_groups: Vec<SyncGroup>,
+    /// baton extension: the `witness` block (an etcd lease gates mastership).
+    pub witness: Option<Witness>,
+}
+
+/// baton extension `witness { ... }`: an etcd v3 cluster whose leases decide which node may
+/// be master of each group (see baton.conf(5)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    /// `endpoints URL...`: `http://HOST:PORT` or `https://HOST:PORT`, tried in turn.
+    pub endpoints: Vec<String>,
+    /// `prefix`: the keys are PREFIX + the instance's witness key (default `/baton/`).
+    pub prefix: String,
+    /// `lease_ttl`: seconds, 2..=300 (default 3).
+    pub lease_ttl_s: u32,
+    /// `name`: how this node is named as the lease holder (default `router_id`, else the
+    /// host name).
+    pub name: Option<String>,
+    /// `when_unreachable release|keep|takeover` (default release).
+    pub when_unreachable: crate::vrrp::WhenUnreachable,
+    /// `timeout`: each request to the witness, in ms (default a sixth of the lease time).
+    pub timeout_ms: u64,
+    /// `ca_file`, `cert_file`, `key_file`: TLS to the witness (https endpoints).
+    pub ca_file: Option<std::path::PathBuf>,
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Model {
@@ -455,6 +480,10 @@ pub struct Instance {
     pub unicast_ttl: Option<u8>,
     /// `debug LEVEL` 0..=4 (kept, unused).
     pub debug: u8,
+    /// baton extension: the instance's key under the witness prefix (`witness_key`;
+    /// default `vrid-VRID-ipv4` / `-ipv6`, the same on every node of the group), or `None`
+    /// with `no_witness`.
+    pub witness_key: Option<String>,
 }
 
 impl Instance {

@@ -58,7 +58,32 @@ pub struct InstanceStatus {
     /// Flap damping in force: no preemption for this many more seconds.
     #[serde(default)]
     pub flap_hold_s: Option<f64>,
+    /// The witness lease, when the instance uses a witness.
+    #[serde(default)]
+    pub witness: Option<WitnessStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// An instance's witness lease.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WitnessStatus {
+    /// The key in etcd.
+    pub key: String,
+    /// `held` (by this node), `held_by` (another), `free`, `unreachable` or `unknown`.
+    pub lease: String,
+    /// The name written in the key.
+    pub holder: Option<String>,
+    /// While this node holds the lease: seconds it may still act as master without a
+    /// renewal.
+    pub ttl_left_s: Option<f64>,
+    /// The endpoint that answered last.
+    pub endpoint: Option<String>,
+    /// The last error, while the witness does not answer.
+    pub error: Option<String>,
+    /// A takeover is waiting for the lease.
+    pub waiting: bool,
+    /// `release`, `keep` or `takeover`.
+    pub when_unreachable: String,
 }
 
 /// Flap damping in force, for the alarm.
@@ -207,6 +232,7 @@ pub struct Facts<'a> {
     pub flapping: Option<Flapping>,
     /// Adverts that failed in a row and the latest error, while sending fails.
     pub send_failing: Option<(u64, &'a str)>,
+    pub witness: Option<&'a WitnessStatus>,
 }
 
 /// The alarms of one instance, in plain words.
@@ -305,7 +331,38 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             "locked: this node will not become master (`baton unlock`)".into(),
         );
     }
+    if let Some(w) = f.witness {
+        witness_alarms(f.state, w, &mut raise);
+    }
     out
+}
+
+fn witness_alarms(state: &str, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
+    let error = w.error.as_deref().unwrap_or("no answer");
+    match (w.lease.as_str(), state) {
+        ("unreachable", "MASTER") if w.when_unreachable == "release" => raise(
+            Health::Critical,
+            format!(
+                "witness unreachable ({error}): this master lets go of the VIP when its lease \
+                 runs out{}",
+                w.ttl_left_s
+                    .map(|s| format!(", in {s:.1}s"))
+                    .unwrap_or_default()
+            ),
+        ),
+        ("unreachable", _) => raise(
+            Health::Warning,
+            format!("witness unreachable ({error}): no node can take the VIP over"),
+        ),
+        ("held_by", "BACKUP") if w.waiting => raise(
+            Health::Warning,
+            format!(
+                "waiting for the witness lease, held by {}",
+                w.holder.as_deref().unwrap_or("another node")
+            ),
+        ),
+        _ => {}
+    }
 }
 
 /// The worst health of all instances (OK when there are none with alarms).
@@ -415,9 +472,39 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
             h.hook, h.state, h.age_s, h.result
         );
     }
+    if let Some(w) = &i.witness {
+        render_witness(out, w);
+    }
     for a in &i.alarms {
         let _ = writeln!(out, "  {}: {}", a.severity.as_str(), a.message);
     }
+}
+
+fn render_witness(out: &mut String, w: &WitnessStatus) {
+    let lease = match (w.lease.as_str(), &w.holder) {
+        ("held", _) => format!(
+            "held by this node{}",
+            w.ttl_left_s
+                .map(|s| format!(", {s:.1}s left"))
+                .unwrap_or_default()
+        ),
+        ("held_by", Some(h)) => format!("held by {h}"),
+        ("unreachable", _) => format!(
+            "witness unreachable ({})",
+            w.error.as_deref().unwrap_or("no answer")
+        ),
+        (other, _) => other.to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  witness: {} {lease}{}{}",
+        w.key,
+        w.endpoint
+            .as_deref()
+            .map(|e| format!(" via {e}"))
+            .unwrap_or_default(),
+        if w.waiting { ", takeover waiting" } else { "" }
+    );
 }
 
 fn counts(map: &BTreeMap<String, u64>) -> String {
@@ -473,6 +560,7 @@ mod tests {
             last_hook: None,
             flapping: None,
             send_failing: None,
+            witness: None,
         }
     }
 
@@ -655,6 +743,7 @@ mod tests {
             sync_group: None,
             faults: vec![],
             tracks: vec![],
+            witness: None,
             last_hook: None,
             flap_hold_s: None,
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],

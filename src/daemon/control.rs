@@ -102,6 +102,7 @@ impl Daemon {
                 self.on_tracking(other).await
             }
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
+            Internal::Witness(report) => self.on_witness(*report).await,
             Internal::StatusAddresses {
                 request,
                 addresses,
@@ -432,6 +433,7 @@ impl Daemon {
                 window_s: d.window.as_secs_f64(),
                 remaining_s: (d.until - now).as_secs_f64(),
             });
+        let witness = super::witness::status(router, now);
         let mut alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
@@ -446,6 +448,7 @@ impl Daemon {
             last_hook: last_hook.as_ref(),
             flapping,
             send_failing: router.send_errors.failing(),
+            witness: witness.as_ref(),
         });
         alarms.extend(file_alarms.iter().cloned());
         let stats = machine.stats();
@@ -457,7 +460,7 @@ impl Daemon {
             family: format!("{:?}", router.cfg.family),
             state: state.to_string(),
             since_s: now.saturating_sub(machine.since()).as_secs_f64(),
-            reason: machine.reason().to_string(),
+            reason: super::witness::reason(machine),
             base_priority: router.cfg.priority,
             priority: machine.priority(),
             fallback: match router.cfg.fallback {
@@ -483,6 +486,7 @@ impl Daemon {
             tracks: verdict.items,
             last_hook,
             flap_hold_s: flapping.map(|f| f.remaining_s),
+            witness,
             dropped: router
                 .drops
                 .iter()

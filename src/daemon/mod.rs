@@ -20,6 +20,7 @@ mod systemd;
 mod timer;
 mod track;
 mod translate;
+mod witness;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -177,6 +178,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         systemd: systemd::Notifier::start(),
         vip_generation: 0,
         metrics_listen: model.global.metrics_listen,
+        witness: None,
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -263,6 +265,8 @@ struct Daemon {
     vip_generation: u64,
     /// The metrics address bound at start (a reload cannot move it).
     metrics_listen: Option<std::net::SocketAddr>,
+    /// The witness client thread, while a `witness` block is configured.
+    witness: Option<crate::witness::Witness>,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -313,6 +317,8 @@ enum Internal {
     },
     /// A reload's configuration was read and validated (or refused) on a blocking thread.
     ConfigParsed(Box<Result<Model, String>>),
+    /// The witness said something new of an instance's lease.
+    Witness(Box<crate::witness::Report>),
     /// The interface addresses a `status` request needs were listed off the loop.
     StatusAddresses {
         request: control::StatusRequest,
@@ -370,6 +376,7 @@ impl Daemon {
         self.trackers
             .restart(model, &self.hook_settings, &self.event_tx, &self.runner);
         self.read_links(model).await;
+        self.start_witness(model.witness.as_ref(), &model.global)?;
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -379,6 +386,7 @@ impl Daemon {
             self.remove_leftovers(&router).await;
             let name = router.cfg.name.clone();
             self.routers.insert(name.clone(), router);
+            self.follow_witness(&name);
             self.start_router(&name).await;
         }
         Ok(())
@@ -439,7 +447,15 @@ impl Daemon {
             });
         }
         let own = own_addresses(&info, source);
-        Ok(Router::new(cfg.clone(), key, info.index, vips, own))
+        let witness = self.model.witness.clone();
+        Ok(Router::new(
+            cfg.clone(),
+            key,
+            info.index,
+            vips,
+            own,
+            witness.as_ref(),
+        ))
     }
 
     fn open_socket(&mut self, key: &SocketKey) -> Result<(), crate::net::NetError> {
@@ -592,6 +608,8 @@ impl Daemon {
                     self.notify_lower_priority(name);
                 }
                 Action::Refuse(refusal) => warn!(instance = name, "request refused: {refusal}"),
+                Action::WantLease => self.witness_command(name, true),
+                Action::DropLease => self.witness_command(name, false),
             }
         }
     }
@@ -986,6 +1004,11 @@ impl Daemon {
         }
         self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
+        let mut failed: Vec<(String, String)> = Vec::new();
+        if let Err(e) = self.reload_witness(&new).await {
+            failed.push(("witness".into(), e));
+        }
+        self.model.witness = new.witness.clone();
         if diff.is_empty() {
             info!("reload: configuration unchanged");
             self.model = new;
@@ -1003,7 +1026,6 @@ impl Daemon {
         for name in &diff.removed {
             self.stop_router(name).await;
         }
-        let mut failed: Vec<(String, String)> = Vec::new();
         for (name, changes) in &diff.changed {
             if let Some(cfg) = new.instance(name)
                 && let Err(e) = self.reconfigure(name, cfg, changes).await
@@ -1058,6 +1080,7 @@ impl Daemon {
 
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
+        self.forget_witness(name);
         self.routers.remove(name);
         self.verdicts.remove(name);
         info!(instance = name, "removed");
@@ -1068,6 +1091,7 @@ impl Daemon {
             Ok(router) => {
                 self.remove_leftovers(&router).await;
                 self.routers.insert(cfg.name.clone(), router);
+                self.follow_witness(&cfg.name);
                 self.start_router(&cfg.name).await;
                 info!(instance = %cfg.name, "added");
                 Ok(())
@@ -1114,17 +1138,20 @@ impl Daemon {
                 return Err(format!("kept as it was: {e}"));
             }
         };
+        let now = self.now();
         let Some(router) = self.routers.get_mut(name) else {
             return Ok(());
         };
         let source = router.socket.source;
-        router
+        let rule = router.machine.config().witness;
+        let actions = router
             .machine
-            .reconfigure(translate::machine_config(cfg, source));
+            .reconfigure(now, translate::machine_config(cfg, source, rule));
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.cfg = cfg.clone();
         info!(instance = name, "reload: updated in place ({changes:?})");
+        self.carry_out(name, actions).await;
         if is_master {
             for placed in removed {
                 if let Err(e) = self
@@ -1153,6 +1180,8 @@ impl Daemon {
         for open in self.sockets.values() {
             open.task.abort();
         }
+        // Leases given up only now, with every address removed.
+        self.stop_witness();
         self.hooks.drain().await;
         self.fifos.close().await;
     }

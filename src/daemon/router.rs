@@ -65,6 +65,10 @@ pub struct Router {
     pub drops: BTreeMap<&'static str, u64>,
     /// Adverts that could not be sent, and what to log about them.
     pub send_errors: SendErrors,
+    /// The witness key this instance follows (prefix included), if any.
+    pub witness_key: Option<String>,
+    /// What the witness last said, for status.
+    pub witness_info: crate::witness::Info,
 }
 
 impl Router {
@@ -74,8 +78,10 @@ impl Router {
         ifindex: u32,
         vips: Vec<PlacedVip>,
         own: Vec<IpAddr>,
+        witness: Option<&config::Witness>,
     ) -> Router {
-        let machine = vrrp::Instance::new(translate::machine_config(&cfg, socket.source));
+        let rule = translate::witness_rule(witness, &cfg);
+        let machine = vrrp::Instance::new(translate::machine_config(&cfg, socket.source, rule));
         let filter = translate::filter(&cfg, own);
         Router {
             cfg,
@@ -87,6 +93,8 @@ impl Router {
             announce: announce::Schedule::default(),
             drops: BTreeMap::new(),
             send_errors: SendErrors::default(),
+            witness_key: None,
+            witness_info: crate::witness::Info::default(),
         }
     }
 

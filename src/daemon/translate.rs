@@ -12,8 +12,24 @@ use crate::wire::vrrp::{Auth, IPV4_MULTICAST, IPV6_MULTICAST, Repr};
 /// How long a failed `fallback_check` waits before it is run again.
 const FALLBACK_RETRY: Duration = Duration::from_secs(2);
 
+/// The core's part of the `witness` block, for an instance that uses the witness.
+pub fn witness_rule(
+    witness: Option<&config::Witness>,
+    instance: &config::Instance,
+) -> Option<vrrp::WitnessRule> {
+    let w = witness.filter(|_| instance.witness_key.is_some())?;
+    Some(vrrp::WitnessRule {
+        when_unreachable: w.when_unreachable,
+        lease_ttl: Duration::from_secs(u64::from(w.lease_ttl_s)),
+    })
+}
+
 /// The state machine's configuration; `source` is this router's primary address.
-pub fn machine_config(instance: &config::Instance, source: IpAddr) -> vrrp::Config {
+pub fn machine_config(
+    instance: &config::Instance,
+    source: IpAddr,
+    witness: Option<vrrp::WitnessRule>,
+) -> vrrp::Config {
     let mut cfg = vrrp::Config::new(
         instance.version,
         instance.priority,
@@ -26,6 +42,7 @@ pub fn machine_config(instance: &config::Instance, source: IpAddr) -> vrrp::Conf
     cfg.fallback_gate = instance.preempt() && instance.fallback_check.is_some();
     cfg.fallback_check_interval = FALLBACK_RETRY;
     cfg.hold_down = Duration::from_millis(instance.flap_hold_down_ms);
+    cfg.witness = witness;
     cfg
 }
 
@@ -137,7 +154,7 @@ mod tests {
         let manual = instance(&format!(
             "{BASE}\nfallback manual\nfallback_check /bin/true\nflap_hold_down 30"
         ));
-        let cfg = machine_config(&manual, source);
+        let cfg = machine_config(&manual, source, None);
         assert!(!cfg.preempt);
         assert!(
             !cfg.fallback_gate,
@@ -147,7 +164,7 @@ mod tests {
         let automatic = instance(&format!(
             "{BASE}\nfallback_check /bin/true\npreempt_delay 5"
         ));
-        let cfg = machine_config(&automatic, source);
+        let cfg = machine_config(&automatic, source, None);
         assert!(cfg.preempt && cfg.fallback_gate);
         assert_eq!(cfg.preempt_delay, Duration::from_secs(5));
         assert_eq!(cfg.primary_address, source);

@@ -83,6 +83,52 @@ pub enum Event {
     /// Flap damping (baton extension): do not preempt for `hold`. A takeover when no
     /// master is heard (Master_Down_Timer) still happens.
     HoldBackup { hold: Duration },
+    /// What the witness says of this group's lease (baton extension, see [`Lease`]).
+    Lease(Lease),
+}
+
+/// The witness lease of a group as the state machine sees it (baton extension, not in
+/// RFC 5798): a node may become master only while it holds the lease, and a master lets
+/// go of the addresses when it can no longer show that it holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Lease {
+    /// Nothing heard from the witness yet.
+    Unknown,
+    /// This node holds the lease. `until` (the caller's clock) is computed by the witness
+    /// client to end before the witness could grant the lease to anyone else.
+    Held { until: Duration },
+    /// Another node holds it.
+    HeldBy { holder: String },
+    /// Nobody holds it (reported while this node does not ask for it).
+    Free,
+    /// The witness did not answer.
+    Unreachable,
+}
+
+/// How a witness gates mastership (the core's part of the `witness` block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WitnessRule {
+    pub when_unreachable: WhenUnreachable,
+    /// The lease's time to live: a master that gains a witness by a reload has this long
+    /// to be granted the lease before it lets go (with `Release`).
+    pub lease_ttl: Duration,
+}
+
+/// What a node does when the witness cannot be reached (`when_unreachable`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnreachable {
+    /// A master lets go when its lease runs out; nobody takes over without the lease.
+    /// One master at most, whatever fails.
+    #[default]
+    Release,
+    /// A master keeps the addresses while the witness is unreachable (it still lets go
+    /// when the witness says another node holds the lease); nobody takes over without it.
+    Keep,
+    /// As `Keep`, and a backup that hears no master and reaches no witness takes over
+    /// (plain VRRP while the witness is down).
+    Takeover,
 }
 
 /// Why a transition happened: logged on one line and kept for `baton status`.
@@ -115,6 +161,8 @@ pub enum Reason {
     Fallback,
     /// Another member of the sync group changed state and this one followed.
     SyncGroup,
+    /// The witness lease ran out or went to another node (baton extension).
+    LeaseLost,
 }
 
 impl std::fmt::Display for Reason {
@@ -140,6 +188,7 @@ impl std::fmt::Display for Reason {
             Reason::Locked => write!(f, "operator locked this node"),
             Reason::Fallback => write!(f, "operator fallback"),
             Reason::SyncGroup => write!(f, "following its sync group"),
+            Reason::LeaseLost => write!(f, "lost the witness lease"),
         }
     }
 }
@@ -194,4 +243,9 @@ pub enum Action {
     SplitBrain { from: IpAddr, priority: u8 },
     /// An operator request was refused; nothing changed.
     Refuse(Refusal),
+    /// Acquire the witness lease, and keep it (renew it) until [`Action::DropLease`];
+    /// answer with [`Event::Lease`] whenever what the witness says changes.
+    WantLease,
+    /// Stop wanting the lease and give it up if held, so another node can take it at once.
+    DropLease,
 }

@@ -9,5 +9,7 @@ mod instance;
 pub mod receive;
 pub mod timers;
 
-pub use event::{Action, Advert, Event, Reason, Refusal, State};
+pub use event::{
+    Action, Advert, Event, Lease, Reason, Refusal, State, WhenUnreachable, WitnessRule,
+};
 pub use instance::{Config, Heard, Instance, OWNER_PRIORITY, STOP_PRIORITY, Stats};

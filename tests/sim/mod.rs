@@ -3,12 +3,14 @@
 
 #![allow(dead_code)]
 
+pub mod witness;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use baton::vrrp::{Action, Advert, Config, Event, Instance, Reason, State, timers};
+use baton::vrrp::{Action, Advert, Config, Event, Instance, Lease, Reason, State, timers};
 use baton::wire::vrrp::Version;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -55,6 +57,8 @@ pub struct Node {
     pub holds_vip: bool,
     /// When it last announced its addresses (gratuitous ARP / unsolicited NA).
     pub last_announce: Option<Duration>,
+    /// Its clock's rate: its time is global time times this (1.0 but in witness scenarios).
+    pub rate: f64,
     ear: Ear,
 }
 
@@ -83,6 +87,10 @@ pub struct Lan {
     seq: u64,
     /// The advert being delivered: (time, priority, interval).
     current_packet: Option<(Duration, u8, u16)>,
+    /// The witness, in scenarios that have one.
+    pub witness: Option<witness::Witness>,
+    /// The first time two running nodes held the addresses at once, and which.
+    pub two_holders: Option<(Duration, Vec<usize>)>,
 }
 
 impl Lan {
@@ -96,6 +104,7 @@ impl Lan {
                 segment: 0,
                 holds_vip: false,
                 last_announce: None,
+                rate: 1.0,
                 ear: Ear::default(),
             })
             .collect();
@@ -111,7 +120,28 @@ impl Lan {
             queue: BinaryHeap::new(),
             seq: 0,
             current_packet: None,
+            witness: None,
+            two_holders: None,
         }
+    }
+
+    /// Node `node`'s clock at global time `t`.
+    pub fn local(&self, node: usize, t: Duration) -> Duration {
+        let rate = self.nodes[node].rate;
+        if rate == 1.0 { t } else { t.mul_f64(rate) }
+    }
+
+    /// The global time at which node `node`'s clock reads `local` (rounded up).
+    fn global(&self, node: usize, local: Duration) -> Duration {
+        let rate = self.nodes[node].rate;
+        if rate == 1.0 {
+            return local;
+        }
+        let mut t = local.div_f64(rate);
+        while self.local(node, t) < local {
+            t += Duration::from_nanos(1);
+        }
+        t
     }
 
     /// `n` VRRPv3 routers with the given priorities and interval, all preempting.
@@ -138,6 +168,9 @@ impl Lan {
     /// kill -9: the node stops at once, without a priority-0 advert. Its addresses stay
     /// where they were (on a dead host, which no one can reach).
     pub fn crash(&mut self, node: usize) {
+        if let Some(w) = self.witness.as_mut() {
+            w.crash(node);
+        }
         let n = &mut self.nodes[node];
         n.running = false;
         n.holds_vip = false;
@@ -183,6 +216,7 @@ impl Lan {
             };
             self.now = at;
             self.step();
+            self.check_holders();
         }
         panic!("simulation did not reach {until:?}");
     }
@@ -193,15 +227,70 @@ impl Lan {
 
     fn next_event_time(&self) -> Option<Duration> {
         let packet = self.queue.peek().map(|Reverse(p)| p.at);
-        let timer = self
-            .nodes
-            .iter()
-            .filter(|n| n.running)
-            .filter_map(|n| n.instance.next_deadline())
+        let timer = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].running)
+            .filter_map(|i| Some(self.global(i, self.nodes[i].instance.next_deadline()?)))
             .min();
-        match (packet, timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let witness = self.witness.as_ref().and_then(|w| w.next_time());
+        [packet, timer, witness].into_iter().flatten().min()
+    }
+
+    fn check_holders(&mut self) {
+        let holders = self.vip_holders();
+        if holders.len() > 1 && self.two_holders.is_none() {
+            self.two_holders = Some((self.now, holders));
+        }
+    }
+
+    /// Witness work due now: a request reaching the store, a reply reaching a node, or a
+    /// client's next request. True if there was any.
+    fn witness_step(&mut self) -> bool {
+        let now = self.now;
+        let Some(w) = self.witness.as_mut() else {
+            return false;
+        };
+        let Some(due) = w.pop_due(now) else {
+            return false;
+        };
+        match due {
+            witness::Due::Op(op @ witness::Op::Arrive { .. }) => w.arrive(now, op),
+            witness::Due::Op(witness::Op::Deliver {
+                node,
+                generation,
+                reply,
+            }) => {
+                let told = w.deliver(now, node, generation, reply);
+                self.tell(node, told);
+            }
+            witness::Due::Try(node) => {
+                let local = self.local(node, now);
+                let w = self.witness.as_mut().expect("checked");
+                if let Some(request) = w.due_request(node) {
+                    w.send(node, request, now, local);
+                }
+            }
+        }
+        true
+    }
+
+    fn tell(&mut self, node: usize, told: witness::Told) {
+        let lease = match told {
+            witness::Told::Nothing => return,
+            witness::Told::Revoke(lease) => {
+                let (now, local) = (self.now, self.local(node, self.now));
+                if let Some(w) = self.witness.as_mut() {
+                    w.send(node, witness::Request::Revoke(lease), now, local);
+                }
+                return;
+            }
+            witness::Told::Held(until) => Lease::Held { until },
+            witness::Told::HeldBy(holder) => Lease::HeldBy {
+                holder: format!("node{holder}"),
+            },
+            witness::Told::Unreachable => Lease::Unreachable,
+        };
+        if self.nodes[node].running {
+            self.deliver_event(node, Event::Lease(lease));
         }
     }
 
@@ -214,12 +303,15 @@ impl Lan {
             self.deliver_packet(p);
             return;
         }
+        if self.witness_step() {
+            return;
+        }
         let due = (0..self.nodes.len()).find(|&i| {
             self.nodes[i].running
                 && self.nodes[i]
                     .instance
                     .next_deadline()
-                    .is_some_and(|t| t <= self.now)
+                    .is_some_and(|t| self.global(i, t) <= self.now)
         });
         if let Some(node) = due {
             self.deliver_event(node, Event::Timeout);
@@ -260,7 +352,7 @@ impl Lan {
     }
 
     fn deliver_event(&mut self, node: usize, event: Event) -> Vec<Action> {
-        let now = self.now;
+        let now = self.local(node, self.now);
         let actions = self.nodes[node].instance.handle(now, event);
         for action in &actions {
             self.carry_out(node, action);
@@ -276,6 +368,20 @@ impl Lan {
             Action::Transition { from, to, reason } => self.record(node, from, to, reason),
             Action::Announce => self.nodes[node].last_announce = Some(self.now),
             Action::RunFallbackCheck | Action::Refuse(_) | Action::SplitBrain { .. } => {}
+            Action::WantLease => {
+                let now = self.now;
+                if let Some(w) = self.witness.as_mut() {
+                    w.want(node, now);
+                }
+            }
+            Action::DropLease => {
+                let (now, local) = (self.now, self.local(node, self.now));
+                if let Some(w) = self.witness.as_mut()
+                    && let Some(lease) = w.drop_lease(node)
+                {
+                    w.send(node, witness::Request::Revoke(lease), now, local);
+                }
+            }
         }
     }
 

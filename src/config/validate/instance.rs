@@ -68,6 +68,8 @@ struct Draft {
     check_unicast_src: Option<bool>,
     unicast_ttl: Option<u8>,
     debug: u8,
+    witness_key: Option<Spanned<String>>,
+    no_witness: Option<Span>,
 }
 
 /// Reads and validates one `vrrp_instance`; `None` if it has errors.
@@ -182,6 +184,11 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),
         "unicast_ttl" => d.unicast_ttl = int_arg(cx, item, 1, 255).map(|v| v as u8),
         "debug" => d.debug = int_arg(cx, item, 0, 4).unwrap_or(0) as u8,
+        "witness_key" => d.witness_key = witness_key(cx, item),
+        "no_witness" => {
+            values::extra_args(cx, item, 0);
+            d.no_witness = Some(item.keyword.span);
+        }
         "fallback" => d.fallback = fallback(cx, item),
         "fallback_check" => d.fallback_check = script_command(cx, item),
         "fallback_check_timeout" => {
@@ -428,6 +435,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,
         unicast_ttl: d.unicast_ttl,
         debug: d.debug,
+        witness_key: witness_key_of(cx, &d.witness_key, d.no_witness, vrid, family),
     };
     Some(Built {
         instance,
@@ -682,4 +690,50 @@ fn fallback_check(cx: &mut Ctx, d: &Draft) -> Option<FallbackCheck> {
         }
         (None, None) => None,
     }
+}
+
+/// `witness_key KEY`: letters, digits, `-`, `_`, `.` and `/` (it goes under the prefix).
+fn witness_key(cx: &mut Ctx, item: &Item) -> Option<Spanned<String>> {
+    let arg = values::one_arg(cx, item, "portal-vip")?;
+    let fine = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+    if arg.value.is_empty() || !arg.value.chars().all(fine) || arg.value.contains("..") {
+        cx.error(
+            arg.span,
+            format!(
+                "witness_key `{}` has characters a key may not have",
+                arg.value
+            ),
+            Some("use letters, digits, -, _, . and /".to_string()),
+        );
+        return None;
+    }
+    Some(arg.clone())
+}
+
+/// The instance's key under the witness prefix: the same on every node of the group.
+fn witness_key_of(
+    cx: &mut Ctx,
+    key: &Option<Spanned<String>>,
+    off: Option<Span>,
+    vrid: u8,
+    family: Family,
+) -> Option<String> {
+    if let (Some(key), Some(_)) = (key, off) {
+        cx.error(
+            key.span,
+            "this instance has both `witness_key` and `no_witness`",
+            Some("keep one".to_string()),
+        );
+    }
+    if off.is_some() {
+        return None;
+    }
+    let family = match family {
+        Family::IPv4 => "ipv4",
+        Family::IPv6 => "ipv6",
+    };
+    Some(match key {
+        Some(k) => k.value.clone(),
+        None => format!("vrid-{vrid}-{family}"),
+    })
 }

@@ -9,6 +9,20 @@ pub const TOP: &[&str] = &[
     "vrrp_sync_group",
     "track_file",
     "vrrp_track_file",
+    "witness",
+];
+
+/// The `witness` block (baton extension).
+pub const WITNESS: &[&str] = &[
+    "endpoints",
+    "prefix",
+    "lease_ttl",
+    "name",
+    "when_unreachable",
+    "timeout",
+    "ca_file",
+    "cert_file",
+    "key_file",
 ];
 
 /// Top-level keepalived blocks that have nothing to do with VRRP (or that baton does not
@@ -258,6 +272,8 @@ pub const SCRIPT: &[&str] = &[
 pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
 pub const INSTANCE: &[&str] = &[
+    "witness_key",
+    "no_witness",
     "state",
     "interface",
     "virtual_router_id",

@@ -11,6 +11,7 @@ mod scripts;
 mod sync;
 mod tracks;
 pub mod values;
+mod witness;
 
 use super::diag::Diagnostic;
 use super::model::{Family, Model};
@@ -169,6 +170,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
         ..Ctx::default()
     };
     let global = global::build(&mut cx, items);
+    let witness = witness::build(&mut cx, items);
     let scripts = scripts::build_scripts(&mut cx, items);
     let track_files = scripts::build_track_files(&mut cx, items);
     let refs = Refs {
@@ -180,7 +182,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     let mut groups = Vec::new();
     for item in items {
         match item.keyword.value.as_str() {
-            "global_defs" | "vrrp_script" | "track_file" | "vrrp_track_file" => {}
+            "global_defs" | "vrrp_script" | "track_file" | "vrrp_track_file" | "witness" => {}
             "vrrp_instance" => {
                 if let Some(name) = item.args.first() {
                     declared.push(&name.value);
@@ -209,6 +211,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
         track_files: track_files.valid,
         instances: instances.into_iter().map(|i| i.instance).collect(),
         sync_groups,
+        witness,
     };
     let ok = !cx.has_errors();
     (ok.then_some(model), cx.diagnostics)

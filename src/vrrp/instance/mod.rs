@@ -8,7 +8,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::event::{Action, Advert, Event, Reason, Refusal, State};
+use super::event::{Action, Advert, Event, Lease, Reason, Refusal, State, WitnessRule};
+
+mod lease;
 use super::timers;
 use crate::wire::vrrp::Version;
 
@@ -41,6 +43,9 @@ pub struct Config {
     pub fallback_check_interval: Duration,
     /// Flap hold-down: after leaving MASTER, do not preempt again for this long.
     pub hold_down: Duration,
+    /// A witness lease gates mastership (baton extension), with what to do when the
+    /// witness cannot be reached; `None`: plain VRRP.
+    pub witness: Option<WitnessRule>,
 }
 
 impl Config {
@@ -57,6 +62,7 @@ impl Config {
             fallback_gate: false,
             fallback_check_interval: Duration::from_secs(2),
             hold_down: Duration::ZERO,
+            witness: None,
         }
     }
 }
@@ -115,6 +121,14 @@ pub struct Instance {
     faulted: bool,
     gate_passed: bool,
     gate_retry_at: Option<Duration>,
+    /// What the witness last said of the lease.
+    lease: Lease,
+    /// While the lease is held: until when it is safe to hold the addresses.
+    lease_until: Option<Duration>,
+    /// This router has asked for the lease ([`Action::WantLease`]) and not dropped it.
+    wanting_lease: bool,
+    /// A takeover waiting for the lease, with the reason it will be made for.
+    pending_takeover: Option<Reason>,
     stats: Stats,
 }
 
@@ -143,6 +157,10 @@ impl Instance {
             faulted: false,
             gate_passed: false,
             gate_retry_at: None,
+            lease: Lease::Unknown,
+            lease_until: None,
+            wanting_lease: false,
+            pending_takeover: None,
             stats: Stats::default(),
         }
     }
@@ -153,13 +171,20 @@ impl Instance {
 
     /// Apply a new configuration in place (reload), keeping the state, timers and what was
     /// heard. The effective priority becomes the new base priority; a new interval takes
-    /// effect with the next advert (master) or the next timer reset (backup).
-    pub fn reconfigure(&mut self, cfg: Config) {
+    /// effect with the next advert (master) or the next timer reset (backup). Adding or
+    /// removing a witness changes no state (see `lease::witness_changed`).
+    pub fn reconfigure(&mut self, now: Duration, cfg: Config) -> Vec<Action> {
         self.priority = cfg.priority.max(1);
         if self.state != State::Backup || cfg.version == Version::V2 {
             self.master_interval_cs = cfg.interval_cs;
         }
+        let had_witness = self.cfg.witness.is_some();
         self.cfg = cfg;
+        let mut out = Vec::new();
+        if had_witness != self.cfg.witness.is_some() {
+            self.witness_changed(now, &mut out);
+        }
+        out
     }
     pub fn state(&self) -> State {
         self.state
@@ -230,6 +255,7 @@ impl Instance {
             self.adver_timer,
             self.master_down_timer,
             self.split_brain_ends_at,
+            self.lease_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -257,6 +283,7 @@ impl Instance {
             Event::HoldBackup { hold } => {
                 self.no_preempt_until = self.no_preempt_until.max(now.saturating_add(hold));
             }
+            Event::Lease(lease) => self.on_lease(now, lease, &mut out),
         }
         out
     }
@@ -268,8 +295,12 @@ impl Instance {
         if self.faulted {
             self.enter(now, State::Fault, Reason::Fault, out);
         } else if self.is_owner() && !self.locked {
-            // RFC 5798 6.4.1: the address owner goes straight to Master.
-            self.become_master(now, Reason::AddressOwner, out);
+            // RFC 5798 6.4.1: the address owner goes straight to Master (with a witness,
+            // once it holds the lease: it waits for it in Backup).
+            if self.cfg.witness.is_some() {
+                self.enter_backup(now, Reason::Startup, out);
+            }
+            self.take_over(now, Reason::AddressOwner, out);
         } else {
             // RFC 5798 6.4.1: otherwise Master_Adver_Interval = Advertisement_Interval,
             // Master_Down_Timer = Master_Down_Interval, transition to Backup.
@@ -292,6 +323,12 @@ impl Instance {
     fn on_timeout(&mut self, now: Duration, out: &mut Vec<Action>) {
         match self.state {
             State::Master => {
+                if self.lease_expired(now) {
+                    // baton extension: the witness lease may soon be granted to another
+                    // node; let go of the addresses before it can be.
+                    self.leave_master(now, State::Backup, Reason::LeaseLost, out);
+                    return;
+                }
                 if self.adver_timer.is_some_and(|t| t <= now) {
                     // RFC 5798 6.4.3: Adver_Timer fired: send an advert, reset the timer.
                     self.send_advert(self.advertised_priority(), out);
@@ -306,9 +343,13 @@ impl Instance {
                 }
             }
             State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => {
-                // RFC 5798 6.4.2: Master_Down_Timer fired: become Master.
+                // RFC 5798 6.4.2: Master_Down_Timer fired: become Master (with a witness,
+                // once it holds the lease).
                 let reason = self.takeover_reason();
-                self.become_master(now, reason, out);
+                self.take_over(now, reason, out);
+            }
+            State::Backup if self.adver_timer.is_some_and(|t| t <= now) => {
+                self.send_claim(now, out);
             }
             _ => {}
         }
@@ -387,6 +428,7 @@ impl Instance {
         if advert.priority >= self.priority {
             self.lower_master_since = None;
             self.accept_master(now, advert);
+            self.cancel_takeover(out);
             return;
         }
         self.lower_master_since.get_or_insert(now);
@@ -394,9 +436,11 @@ impl Instance {
             // RFC 5798 6.4.2: Preempt_Mode True and a lower priority: discard the advert;
             // Master_Down_Timer runs out and this router preempts.
             self.discarded_lower = true;
+            self.start_claims(now, out);
         } else {
             // RFC 5798 6.4.2: Preempt_Mode False: accept the lower-priority master.
             self.accept_master(now, advert);
+            self.cancel_takeover(out);
         }
     }
 
@@ -529,10 +573,10 @@ impl Instance {
         if self.state != State::Fault {
             return;
         }
+        self.enter_backup(now, Reason::FaultCleared, out);
         if self.is_owner() && !self.locked {
-            self.become_master(now, Reason::AddressOwner, out);
-        } else {
-            self.enter_backup(now, Reason::FaultCleared, out);
+            // RFC 5798 6.4.1, as at startup: the owner takes over at once.
+            self.take_over(now, Reason::AddressOwner, out);
         }
     }
 
@@ -541,7 +585,7 @@ impl Instance {
     /// member, or one in Fault or Initialize, stays where it is.
     fn on_group_master(&mut self, now: Duration, out: &mut Vec<Action>) {
         if self.state == State::Backup && !self.locked {
-            self.become_master(now, Reason::SyncGroup, out);
+            self.take_over(now, Reason::SyncGroup, out);
         }
     }
 
@@ -566,7 +610,7 @@ impl Instance {
     fn on_fallback(&mut self, now: Duration, out: &mut Vec<Action>) {
         match self.fallback_refusal() {
             Some(refusal) => out.push(Action::Refuse(refusal)),
-            None => self.become_master(now, Reason::Fallback, out),
+            None => self.take_over(now, Reason::Fallback, out),
         }
     }
 
@@ -613,7 +657,10 @@ impl Instance {
         self.locked = true;
         match self.state {
             State::Master => self.leave_master(now, State::Backup, Reason::Locked, out),
-            State::Backup => self.master_down_timer = None,
+            State::Backup => {
+                self.master_down_timer = None;
+                self.cancel_takeover(out);
+            }
             State::Fault | State::Initialize => {}
         }
     }
@@ -640,6 +687,7 @@ impl Instance {
     /// RFC 5798 6.4.1 / 6.4.2: send an advert, announce the addresses, set Adver_Timer.
     fn become_master(&mut self, now: Duration, reason: Reason, out: &mut Vec<Action>) {
         let displaced = self.master.map(|m| m.address);
+        self.pending_takeover = None;
         self.enter(now, State::Master, reason, out);
         self.displaced =
             displaced.map(|address| (address, now.saturating_add(self.master_down_interval())));
@@ -668,6 +716,8 @@ impl Instance {
             self.send_advert(STOP_PRIORITY, out);
         }
         out.push(Action::RemoveAddresses);
+        // baton extension: give the witness lease up only once the addresses are gone.
+        self.drop_lease(out);
         self.no_preempt_until = self
             .no_preempt_until
             .max(now.saturating_add(self.cfg.hold_down));
@@ -678,6 +728,10 @@ impl Instance {
 
     /// Record a transition and reset what belongs to the previous state.
     fn enter(&mut self, now: Duration, to: State, reason: Reason, out: &mut Vec<Action>) {
+        if self.state != State::Master && to != State::Master {
+            // No addresses held: a takeover waiting for the lease is off.
+            self.drop_lease(out);
+        }
         out.push(Action::Transition {
             from: self.state,
             to,
