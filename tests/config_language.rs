@@ -869,3 +869,106 @@ fn a_default_weight_track_file_in_a_sync_group_is_unweighted_like_keepalived() {
         "tracks with weights",
     );
 }
+
+#[test]
+fn witness_block_is_read_with_its_defaults_and_each_instance_gets_a_key() {
+    let text = format!(
+        "witness {{\n endpoints http://192.0.2.10:2379 http://192.0.2.11:2379/\n}}\n{}{}",
+        instance(&format!("priority 150\n{VIPS}")),
+        "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n witness_key portal-db\n \
+         virtual_ipaddress {\n 192.0.2.101/24\n }\n}\n\
+         vrrp_instance VI_3 {\n interface eth0\n virtual_router_id 53\n no_witness\n \
+         virtual_ipaddress {\n 192.0.2.102/24\n }\n}\n"
+    );
+    let model = ok(&text);
+    let w = model.witness.expect("a witness");
+    assert_eq!(
+        w.endpoints,
+        ["http://192.0.2.10:2379", "http://192.0.2.11:2379"]
+    );
+    assert_eq!(w.prefix, "/baton/");
+    assert_eq!(w.lease_ttl_s, 3);
+    assert_eq!(w.timeout_ms, 500, "a sixth of the lease");
+    assert_eq!(w.when_unreachable, baton::vrrp::WhenUnreachable::Release);
+    let keys: Vec<Option<&str>> = model
+        .instances
+        .iter()
+        .map(|i| i.witness_key.as_deref())
+        .collect();
+    assert_eq!(keys, [Some("vrid-51-ipv4"), Some("portal-db"), None]);
+}
+
+#[test]
+fn witness_block_settings_and_mistakes() {
+    let full = "witness {\n endpoints https://192.0.2.10:2379\n prefix /portal/\n lease_ttl 6\n \
+                name db1\n when_unreachable keep\n timeout 0.5\n ca_file /etc/baton/ca.pem\n \
+                cert_file /etc/baton/c.pem\n key_file /etc/baton/k.pem\n}\n";
+    let model = ok(&format!("{full}{}", instance(VIPS)));
+    let w = model.witness.unwrap();
+    assert_eq!(
+        (w.lease_ttl_s, w.timeout_ms, w.name.as_deref()),
+        (6, 500, Some("db1"))
+    );
+    assert_eq!(w.when_unreachable, baton::vrrp::WhenUnreachable::Keep);
+    let bad = |block: &str, needle: &str| {
+        has_error(
+            &format!("witness {{\n{block}\n}}\n{}", instance(VIPS)),
+            needle,
+        )
+    };
+    bad(" lease_ttl 3", "witness needs `endpoints`");
+    bad(
+        " endpoints 192.0.2.10:2379",
+        "is not an http:// or https:// address",
+    );
+    bad(" endpoints http://192.0.2.10", "has no port");
+    bad(" endpoints http://192.0.2.10:2379/v3", "has a path");
+    bad(
+        " endpoints http://192.0.2.10:2379 https://192.0.2.11:2379",
+        "mix http:// and https://",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n ca_file /etc/ca.pem",
+        "TLS files but its endpoints are http://",
+    );
+    bad(
+        " endpoints https://192.0.2.10:2379\n ca_file /etc/ca.pem\n cert_file /etc/c.pem",
+        "both `cert_file` and `key_file`",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n lease_ttl 1",
+        "lease_ttl",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n when_unreachable sometimes",
+        "release, keep or takeover",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n lease_ttl 3\n timeout 2",
+        "too long for lease_ttl",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n prefix baton",
+        "must start with /",
+    );
+    bad(
+        " endpoints http://192.0.2.10:2379\n endpiont x",
+        "unknown keyword `endpiont`",
+    );
+    has_error(
+        &format!(
+            "witness {{\n endpoints http://192.0.2.10:2379\n}}\nwitness {{\n endpoints \
+             http://192.0.2.10:2379\n}}\n{}",
+            instance(VIPS)
+        ),
+        "`witness` is defined twice",
+    );
+    has_error(
+        &instance(&format!("witness_key ../x\n{VIPS}")),
+        "has characters a key may not have",
+    );
+    has_error(
+        &instance(&format!("witness_key x\nno_witness\n{VIPS}")),
+        "both `witness_key` and `no_witness`",
+    );
+}

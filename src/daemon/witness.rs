@@ -45,13 +45,21 @@ impl Daemon {
 
     /// Starts following an instance's key, if it uses the witness.
     pub(super) fn follow_witness(&mut self, name: &str) {
-        let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
+        let (Some(witness), Some(router)) = (&self.witness, self.routers.get(name)) else {
             return;
         };
         let Some(key) = &router.cfg.witness_key else {
             return;
         };
         let full = format!("{}{key}", witness.settings.config.prefix);
+        self.follow_key(name, full);
+    }
+
+    /// Follows `full` (the key with its prefix) for an instance.
+    fn follow_key(&mut self, name: &str, full: String) {
+        let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
+            return;
+        };
         witness.send(Command::Follow {
             instance: name.to_string(),
             key: full.clone(),
@@ -148,11 +156,10 @@ impl Daemon {
             machine_cfg.witness = rule;
             actions = router.machine.reconfigure(now, machine_cfg);
         }
-        let refollow = router.witness_key != key;
-        if refollow {
+        if router.witness_key != key {
             self.forget_witness(name);
-            if rule.is_some() {
-                self.follow_witness(name);
+            if let Some(key) = key.filter(|_| rule.is_some()) {
+                self.follow_key(name, key);
             }
         }
         self.carry_out(name, actions).await;
