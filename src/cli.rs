@@ -91,7 +91,8 @@ pub struct Status {
     pub json: bool,
     /// Print only this value of the instance (named, or the only one), as one plain line,
     /// for scripts: its state, its master's address (an empty line when it hears none: a
-    /// master itself, or no master heard), or its current priority. Exit 0 when printed.
+    /// master itself, or no master heard), its current priority, why it entered its state,
+    /// or its witness lease. Exit 0 when printed.
     #[arg(long, value_enum, value_name = "FIELD")]
     pub field: Option<Field>,
     #[command(flatten)]
@@ -107,6 +108,11 @@ pub enum Field {
     Master,
     /// The instance's current (effective) priority.
     Priority,
+    /// Why it entered its state, as a word (`master_down`, `preempted`, `lease_lost`, ...).
+    Reason,
+    /// The witness lease: `held`, `held_by`, `free`, `unreachable`, `unknown` (empty
+    /// without a witness).
+    Lease,
 }
 
 impl Field {
@@ -120,6 +126,12 @@ impl Field {
                 .map(|m| m.address.clone())
                 .unwrap_or_default(),
             Field::Priority => instance.priority.to_string(),
+            Field::Reason => instance.reason_kind.clone(),
+            Field::Lease => instance
+                .witness
+                .as_ref()
+                .map(|w| w.lease.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -45,8 +45,9 @@ enum Fault {
 const FAULTS: [Fault; 3] = [Fault::Crash, Fault::LinkDown, Fault::Freeze];
 const WAIT: Duration = Duration::from_secs(60);
 
-/// The node's baton.conf: the hooks under test, run by the daemon.
-fn config(node: &str) -> String {
+/// The node's baton.conf: the hooks under test, run by the daemon; `witness` is a
+/// `witness` block or empty.
+fn config(node: &str, witness: &str) -> String {
     let priority = if node == "a" { 150 } else { 100 };
     let mut inst = Instance {
         vrid: 51,
@@ -68,7 +69,7 @@ fn config(node: &str) -> String {
             .with("fallback_check_timeout 15");
     }
     format!(
-        "global_defs {{\n    notify_timeout 120\n}}\n\
+        "global_defs {{\n    notify_timeout 120\n    router_id {node}\n}}\n{witness}\
          vrrp_script chk_pg {{\n    script {}\n    interval 1\n    timeout 5\n    \
          fall 1\n    rise 1\n    weight 0\n}}\n{}",
         script("baton-pg-check"),
@@ -89,11 +90,13 @@ struct Run {
     probe_proc: Option<pg::HostProc>,
     /// More settings for both nodes' hooks (`K=V K=V`).
     extra_env: String,
+    /// The `witness` block of both nodes (empty: none).
+    witness: String,
 }
 
 impl Run {
     fn start_baton(&mut self, node: &str) {
-        let conf = config(node);
+        let conf = config(node, &self.witness);
         let env = format!("{} {}", self.pair.script_env_line(node), self.extra_env);
         self.pair.c.start_with_env(node, &conf, &env);
         self.pair.c.wait_for_socket(node);
@@ -331,7 +334,12 @@ fn start(tag: &str) -> Run {
 
 /// As `start`, with more settings for both nodes' hooks.
 fn start_with(tag: &str, extra: &[(&str, &str)]) -> Run {
-    let pair = PgPair::new(tag);
+    start_pair(PgPair::new(tag), extra, String::new())
+}
+
+/// The pair, its hooks' settings and its witness block: baton started on both, then the
+/// portals, the writer and the probe, checked once.
+fn start_pair(pair: PgPair, extra: &[(&str, &str)], witness: String) -> Run {
     let acks = pair.root.path().join("acks");
     let probe = pair.root.path().join("probe");
     let mut run = Run {
@@ -350,6 +358,7 @@ fn start_with(tag: &str, extra: &[(&str, &str)]) -> Run {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" "),
+        witness,
     };
     run.start_baton("a");
     run.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
@@ -1161,4 +1170,100 @@ fn a_postgres_crash_restarted_by_an_operator_converges() {
     let (primary, took) = run.converged("PostgreSQL killed, started again by an operator");
     eprintln!("operator restart: primary {primary} after {took:?}");
     run.finish("postgres-crash-operator-restart", t0);
+}
+
+/// Cut (or restore) server `node`'s path to the witness host, both ways, silently.
+fn cut_witness(run: &Run, node: &str, cut: bool) {
+    let lab = &run.pair.c.lab;
+    if cut {
+        let rules = format!(
+            "table inet witcut {{\n chain o {{ type filter hook output priority 0; ip daddr \
+             {WITNESS} drop; }}\n chain i {{ type filter hook input priority 0; ip saddr \
+             {WITNESS} drop; }}\n}}\n"
+        );
+        let file = run.pair.root.path().join(format!("cut-{node}.nft"));
+        std::fs::write(&file, rules).expect("write nft rules");
+        lab.exec_ok(node, &["nft", "-f", &file.display().to_string()]);
+    } else {
+        lab.exec_ok(node, &["nft", "delete", "table", "inet", "witcut"]);
+    }
+}
+
+const WITNESS: &str = "192.0.2.10";
+
+/// Issue 16: the pair with an etcd witness on a third host. The servers are cut apart
+/// while the client reaches both: with the witness on both sides, never two VIP holders;
+/// with the witness reachable from b alone, a's primary is fenced when a loses the lease
+/// and b promotes. Never two writable primaries in a probe round, every acknowledged write
+/// on the final primary.
+#[test]
+fn with_a_witness_a_partition_never_makes_two_primaries() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pair = PgPair::new("pgwit");
+    pair.c.lab.node("w", &[&format!("{WITNESS}/24")]);
+    let members = daemon::etcd::start(&pair.c, &[("w", WITNESS)]);
+    let witness = daemon::etcd::witness_block(&members, "");
+    let mut run = start_pair(pair, &[], witness);
+
+    // The servers cut apart; both reach the witness (and the client reaches both). a's
+    // synchronous commits wait for b, so its connections pile up until its check fails
+    // and it goes FAULT, giving the lease up; b may then take over. Either way: never two
+    // VIP holders (sampled every 50 ms), never two writable primaries.
+    run.pair.c.lab.isolate("a", true);
+    run.pair.c.lab.isolate("b", true);
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        let holders = run.pair.c.holders(&SERVERS, VIP);
+        assert!(
+            holders.len() <= 1,
+            "two VIP holders: {holders:?}\n{}",
+            run.context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run.pair.c.lab.isolate("a", false);
+    run.pair.c.lab.isolate("b", false);
+    run.wait(
+        "one master with a writable primary after the partition",
+        || {
+            ["a", "b"]
+                .iter()
+                .any(|n| run.state(n) == "MASTER" && run.pair.role(n) == Role::Writable)
+        },
+    );
+    let primary = if run.state("a") == "MASTER" { "a" } else { "b" };
+    run.invariants("partition, the witness on both sides", primary);
+    if primary == "b" {
+        run.fall_back(Fault::LinkDown);
+    }
+
+    // Now the servers are cut apart and a loses the witness too: it lets go and fences its
+    // primary; b takes the lease over.
+    let t0 = now_ms();
+    cut_witness(&run, "a", true);
+    run.pair.c.lab.isolate("a", true);
+    run.pair.c.lab.isolate("b", true);
+    run.wait("b master with a writable primary", || {
+        run.state("b") == "MASTER" && run.pair.role("b") == Role::Writable
+    });
+    assert!(
+        run.pair.hook_log("a").contains("the witness lease is lost"),
+        "a's hook fenced for the lost lease\n{}",
+        run.context()
+    );
+    run.invariants("partition, the witness with b", "b");
+    let outage = run.outage_since(t0);
+    eprintln!("witness failover: outage {outage} ms");
+
+    // Everything heals: a rejoins as b's replica, and the operator falls back.
+    cut_witness(&run, "a", false);
+    run.pair.c.lab.isolate("a", false);
+    run.pair.c.lab.isolate("b", false);
+    run.fall_back(Fault::LinkDown);
+    assert_eq!(run.overlaps, 0);
 }

@@ -189,7 +189,7 @@ def cmd_report(path):
                     int(pps),
                 )
 
-    cols = [d for d in ("baton", "keepalived") if d in daemons]
+    cols = [d for d in ("baton", "witness", "keepalived") if d in daemons]
     head = f"{'setting':<16} {'bound':>9}   " + "".join(
         f"{d + ' median (min..max)':<34}" for d in cols
     )
@@ -272,6 +272,23 @@ def cmd_report(path):
                     f"VIPs (1 s snapshots): {res[d]['a'][3]}; b became master "
                     f"{startup_flaps.get(d)} times at start-up (before the window)"
                 )
+
+    if "witness" in daemons and "baton" in daemons:
+        print()
+        print("witness (issue 16): what the lease adds to a failover, median against baton alone;")
+        print("target: one etcd round trip (under 1 ms here) plus 50 ms:")
+        for s in settings:
+            w = outages.get(("witness", s), [])
+            b = outages.get(("baton", s), [])
+            if not w or not b:
+                print(f"  {s}: no successful run to compare")
+                continue
+            added = statistics.median(w) - statistics.median(b)
+            line = f"  {s}: {added:+.1f} ms -> {'MET' if added <= 51 else 'MISSED'}"
+            nf = fails.get(("witness", s), 0)
+            if nf:
+                line += f"; {nf} run(s) FAILED"
+            print(line)
 
     if "baton" in daemons:
         print()

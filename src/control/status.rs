@@ -32,6 +32,9 @@ pub struct InstanceStatus {
     pub since_s: f64,
     /// Why it was entered.
     pub reason: String,
+    /// The same as one word (`master_down`, `lease_lost`, ...), for scripts.
+    #[serde(default)]
+    pub reason_kind: String,
     pub base_priority: u8,
     pub priority: u8,
     /// `manual` or `automatic`.
@@ -732,6 +735,7 @@ mod tests {
             state: "BACKUP".into(),
             since_s: 3725.0,
             reason: "started".into(),
+            reason_kind: "startup".into(),
             base_priority: 150,
             priority: 150,
             fallback: "manual".into(),

@@ -461,6 +461,7 @@ impl Daemon {
             state: state.to_string(),
             since_s: now.saturating_sub(machine.since()).as_secs_f64(),
             reason: super::witness::reason(machine),
+            reason_kind: reason_kind(machine.reason()),
             base_priority: router.cfg.priority,
             priority: machine.priority(),
             fallback: match router.cfg.fallback {
@@ -538,4 +539,12 @@ fn list_addresses() -> Result<Addresses, String> {
             )),
         }
     })
+}
+
+/// A reason's serde tag (`master_down`, `lease_lost`, ...), for scripts.
+fn reason_kind(reason: crate::vrrp::Reason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v["kind"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
