@@ -336,6 +336,20 @@ fn a_reload_adds_and_removes_the_witness_without_a_failover() {
     }
     wait_witness(&c, "a", "held");
     wait_witness(&c, "b", "held_by");
+    // New witness settings (a shorter request timeout): the same lease goes on.
+    let tighter = etcd::witness_block(&members, "    timeout 0.3\n");
+    for node in SERVERS {
+        let priority = if node == "a" { 150 } else { 100 };
+        c.rewrite(node, &config(&tighter, priority, &[]));
+        assert!(c.baton(node, &["reconfigure"]).status.success());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !c.log("a").contains("lease given up") && c.log("a").matches("lease taken").count() == 1,
+        "the lease was kept through the settings change\n{}",
+        c.all_logs()
+    );
+    wait_witness(&c, "a", "held");
     // A witness key changed by reload: a follows the new key, still master.
     for node in SERVERS {
         let priority = if node == "a" { 150 } else { 100 };

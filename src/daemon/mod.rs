@@ -1005,10 +1005,15 @@ impl Daemon {
         self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
         let mut failed: Vec<(String, String)> = Vec::new();
-        if let Err(e) = self.reload_witness(&new).await {
-            failed.push(("witness".into(), e));
-        }
-        self.model.witness = new.witness.clone();
+        let old_witness = self.model.witness.clone();
+        let witness_failed = match self.reload_witness(&new).await {
+            // Instances built from here on (added or restarted) use the new witness.
+            Ok(()) => {
+                self.model.witness = new.witness.clone();
+                None
+            }
+            Err(e) => Some(e),
+        };
         if diff.is_empty() {
             info!("reload: configuration unchanged");
             self.model = new;
@@ -1043,6 +1048,11 @@ impl Daemon {
         self.close_unused_sockets();
         self.model = new;
         self.model_as_running(&failed);
+        if let Some(e) = witness_failed {
+            // Kept as it runs, so the next reload of the same file tries it again.
+            self.model.witness = old_witness;
+            failed.push(("witness".into(), e));
+        }
         self.apply_tracking().await;
         let summary = format!(
             "{} added, {} removed, {} changed, {} unchanged",

@@ -69,6 +69,8 @@ pub struct Router {
     pub witness_key: Option<String>,
     /// What the witness last said, for status.
     pub witness_info: crate::witness::Info,
+    /// Counts the lease commands sent to the witness: a report of an older one is stale.
+    pub witness_epoch: u64,
 }
 
 impl Router {
@@ -95,6 +97,7 @@ impl Router {
             send_errors: SendErrors::default(),
             witness_key: None,
             witness_info: crate::witness::Info::default(),
+            witness_epoch: 0,
         }
     }
 

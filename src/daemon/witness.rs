@@ -60,12 +60,15 @@ impl Daemon {
         let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
             return;
         };
+        router.witness_epoch += 1;
         witness.send(Command::Follow {
             instance: name.to_string(),
             key: full.clone(),
+            epoch: router.witness_epoch,
         });
         if router.machine.wants_lease() {
-            witness.send(Command::Want(name.to_string()));
+            router.witness_epoch += 1;
+            witness.send(Command::Want(name.to_string(), router.witness_epoch));
         }
         router.witness_key = Some(full);
     }
@@ -81,23 +84,29 @@ impl Daemon {
     }
 
     /// `Action::WantLease` / `Action::DropLease`.
-    pub(super) fn witness_command(&self, name: &str, want: bool) {
-        let Some(witness) = &self.witness else {
+    pub(super) fn witness_command(&mut self, name: &str, want: bool) {
+        let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
             return;
         };
-        let command = if want {
-            Command::Want(name.to_string())
+        if router.witness_key.is_none() {
+            return;
+        }
+        router.witness_epoch += 1;
+        let (name, epoch) = (name.to_string(), router.witness_epoch);
+        witness.send(if want {
+            Command::Want(name, epoch)
         } else {
-            Command::Drop(name.to_string())
-        };
-        witness.send(command);
+            Command::Drop(name, epoch)
+        });
     }
 
     pub(super) async fn on_witness(&mut self, report: Report) {
         let Some(router) = self.routers.get_mut(&report.instance) else {
             return;
         };
-        if router.witness_key.is_none() {
+        if router.witness_key.is_none() || report.epoch != router.witness_epoch {
+            // Sent before the latest Want or Drop: e.g. the renewal of a lease given up
+            // since, which must not make this node master again.
             return;
         }
         router.witness_info = report.info;
@@ -114,21 +123,30 @@ impl Daemon {
             .as_ref()
             .map(|w| Settings::new(w, new.global.router_id.as_deref()));
         let current = self.witness.as_ref().map(|w| w.settings.clone());
-        if settings != current {
-            let names: Vec<String> = self.routers.keys().cloned().collect();
-            for name in &names {
-                self.forget_witness(name);
-            }
-            self.stop_witness();
-            if let Err(e) = self.start_witness(new.witness.as_ref(), &new.global) {
-                error!("reload: the witness cannot start: {e}");
-                return Err(format!("witness: {e}"));
-            }
-            if new.witness.is_some() {
+        match (&mut self.witness, settings) {
+            (Some(witness), Some(settings)) if Some(&settings) != current.as_ref() => {
+                // Same thread, leases kept: only the client and the settings change.
+                if let Err(e) = witness.reconfigure(settings) {
+                    error!("reload: the new witness settings cannot be used, keeping the old: {e}");
+                    return Err(format!("witness: {e}"));
+                }
                 info!("reload: witness settings applied");
-            } else {
+            }
+            (Some(_), None) => {
+                let names: Vec<String> = self.routers.keys().cloned().collect();
+                for name in &names {
+                    self.forget_witness(name);
+                }
+                self.stop_witness();
                 info!("reload: witness removed");
             }
+            (None, Some(_)) => {
+                if let Err(e) = self.start_witness(new.witness.as_ref(), &new.global) {
+                    error!("reload: the witness cannot start: {e}");
+                    return Err(format!("witness: {e}"));
+                }
+            }
+            _ => {}
         }
         let names: Vec<String> = self.routers.keys().cloned().collect();
         for name in names {

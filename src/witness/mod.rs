@@ -18,6 +18,7 @@ pub mod tls;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,10 +58,6 @@ impl Settings {
             config: config.clone(),
             name,
         }
-    }
-
-    fn ttl(&self) -> Duration {
-        Duration::from_secs(u64::from(self.config.lease_ttl_s))
     }
 
     /// Building the client (reading the TLS files) can fail; the error names the file.
@@ -114,6 +111,9 @@ fn nix_hostname() -> Option<String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     pub instance: String,
+    /// The epoch of the [`Command::Want`] or [`Command::Drop`] it answers: a report sent
+    /// before a later command (a renewal of a lease given up since) is stale.
+    pub epoch: u64,
     pub lease: Lease,
     pub info: Info,
 }
@@ -134,11 +134,20 @@ pub enum Command {
     Follow {
         instance: String,
         key: String,
+        epoch: u64,
     },
-    Want(String),
-    Drop(String),
+    Want(String, u64),
+    Drop(String, u64),
     /// Stop following an instance (its lease, if any, is given up).
     Forget(String),
+    /// New settings (a reload): the keys' tasks go on, leases kept, with the new client.
+    Settings(Box<Settings>, etcd::Shared),
+}
+
+/// What every key's task reads at each step: a reload replaces it.
+struct Shared {
+    settings: Settings,
+    client: etcd::Shared,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +170,7 @@ impl Witness {
     /// Starts the thread. `origin` is the protocol thread's time origin (deadlines are
     /// reported as time since it).
     pub fn start(settings: Settings, origin: Instant, report: Reporter) -> Result<Witness, String> {
-        let client = Arc::new(settings.client()?);
+        let client: etcd::Shared = Arc::new(settings.client()?);
         let (commands, rx) = mpsc::unbounded_channel();
         let (done_tx, done) = std::sync::mpsc::channel();
         let thread_settings = settings.clone();
@@ -180,8 +189,10 @@ impl Witness {
                 };
                 let local = tokio::task::LocalSet::new();
                 let thread = Thread {
-                    settings: thread_settings,
-                    client,
+                    shared: Rc::new(RefCell::new(Shared {
+                        settings: thread_settings,
+                        client,
+                    })),
                     origin,
                     report,
                     keys: HashMap::new(),
@@ -204,6 +215,15 @@ impl Witness {
 
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    /// Applies new settings without a restart: held leases are kept and renewed through
+    /// the new client. Fails (nothing changed) if the new TLS files cannot be read.
+    pub fn reconfigure(&mut self, settings: Settings) -> Result<(), String> {
+        let client = Arc::new(settings.client()?);
+        self.send(Command::Settings(Box::new(settings.clone()), client));
+        self.settings = settings;
+        Ok(())
     }
 
     /// Gives every lease up and ends the thread. Waits a bounded time: with the witness
@@ -236,20 +256,32 @@ impl Drop for Witness {
 }
 
 struct Thread {
-    settings: Settings,
-    client: Arc<etcd::Client>,
+    shared: Rc<RefCell<Shared>>,
     origin: Instant,
     report: Reporter,
-    keys: HashMap<String, (watch::Sender<Mode>, tokio::task::JoinHandle<()>)>,
+    keys: HashMap<String, Followed>,
 }
+
+/// A key's task: its mode (and the epoch of the command that set it), and its handle.
+type Followed = (watch::Sender<(Mode, u64)>, tokio::task::JoinHandle<()>);
 
 impl Thread {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(command) = rx.recv().await {
             match command {
-                Command::Follow { instance, key } => self.follow(instance, key),
-                Command::Want(instance) => self.set(&instance, Mode::Want),
-                Command::Drop(instance) => self.set(&instance, Mode::Watch),
+                Command::Follow {
+                    instance,
+                    key,
+                    epoch,
+                } => self.follow(instance, key, epoch),
+                Command::Want(instance, epoch) => self.set(&instance, Mode::Want, epoch),
+                Command::Drop(instance, epoch) => self.set(&instance, Mode::Watch, epoch),
+                Command::Settings(settings, client) => {
+                    *self.shared.borrow_mut() = Shared {
+                        settings: *settings,
+                        client,
+                    };
+                }
                 Command::Forget(instance) => {
                     if let Some((mode, task)) = self.keys.remove(&instance) {
                         drop(mode);
@@ -265,19 +297,16 @@ impl Thread {
         }
     }
 
-    fn follow(&mut self, instance: String, key: String) {
+    fn follow(&mut self, instance: String, key: String, epoch: u64) {
         if let Some((mode, task)) = self.keys.remove(&instance) {
             drop(mode);
             task.abort();
         }
-        let (mode, rx) = watch::channel(Mode::Watch);
+        let (mode, rx) = watch::channel((Mode::Watch, epoch));
         let task = KeyTask {
             instance: instance.clone(),
             key,
-            name: self.settings.name.clone(),
-            ttl: self.settings.ttl(),
-            ttl_s: self.settings.config.lease_ttl_s,
-            client: self.client.clone(),
+            shared: self.shared.clone(),
             origin: self.origin,
             report: self.report.clone(),
             held: None,
@@ -288,9 +317,9 @@ impl Thread {
         self.keys.insert(instance, (mode, handle));
     }
 
-    fn set(&mut self, instance: &str, wanted: Mode) {
+    fn set(&mut self, instance: &str, wanted: Mode, epoch: u64) {
         if let Some((mode, _)) = self.keys.get(instance) {
-            mode.send_replace(wanted);
+            mode.send_replace((wanted, epoch));
         }
     }
 }
@@ -299,23 +328,37 @@ impl Thread {
 struct KeyTask {
     instance: String,
     key: String,
-    name: String,
-    ttl: Duration,
-    ttl_s: u32,
-    client: Arc<etcd::Client>,
+    shared: Rc<RefCell<Shared>>,
     origin: Instant,
     report: Reporter,
     /// The lease under which this node holds the key.
     held: Option<i64>,
     /// A lease granted for a take whose answer was lost: adopted if the key is under it.
     spare: Option<(i64, Instant)>,
-    last: RefCell<Option<(Lease, Info)>>,
+    last: RefCell<Option<(Lease, Info, u64)>>,
 }
 
 impl KeyTask {
-    async fn run(mut self, mut mode: watch::Receiver<Mode>) {
+    fn client(&self) -> etcd::Shared {
+        self.shared.borrow().client.clone()
+    }
+
+    fn ttl_s(&self) -> u32 {
+        self.shared.borrow().settings.config.lease_ttl_s
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.ttl_s()))
+    }
+
+    fn name(&self) -> String {
+        self.shared.borrow().settings.name.clone()
+    }
+
+    async fn run(mut self, mut mode: watch::Receiver<(Mode, u64)>) {
         loop {
-            let wanted = *mode.borrow_and_update() == Mode::Want;
+            let (wanted, epoch) = *mode.borrow_and_update();
+            let wanted = wanted == Mode::Want;
             if !wanted {
                 self.give_up().await;
             }
@@ -324,7 +367,7 @@ impl KeyTask {
             } else {
                 self.watch_step().await
             };
-            self.send(lease, error).await;
+            self.send(lease, error, epoch).await;
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 changed = mode.changed() => if changed.is_err() { break },
@@ -339,7 +382,7 @@ impl KeyTask {
             .into_iter()
             .flatten()
         {
-            match self.client.revoke(id).await {
+            match self.client().revoke(id).await {
                 Ok(()) => info!(
                     instance = self.instance,
                     key = self.key,
@@ -347,15 +390,16 @@ impl KeyTask {
                 ),
                 Err(e) => warn!(
                     instance = self.instance,
-                    "witness: cannot give the lease up ({e}); it expires in {} s", self.ttl_s
+                    "witness: cannot give the lease up ({e}); it expires in {} s",
+                    self.ttl_s()
                 ),
             }
         }
     }
 
     async fn watch_step(&mut self) -> (Lease, Option<String>, Duration) {
-        let every = self.ttl / 3;
-        match self.client.holder(&self.key).await {
+        let every = self.ttl() / 3;
+        match self.client().holder(&self.key).await {
             Ok(Some(h)) => (Lease::HeldBy { holder: h.name }, None, every),
             Ok(None) => (Lease::Free, None, every),
             Err(e) => (
@@ -369,10 +413,10 @@ impl KeyTask {
     async fn want_step(&mut self) -> (Lease, Option<String>, Duration) {
         if let Some(id) = self.held {
             let sent = Instant::now();
-            match self.client.keep_alive(id).await {
+            match self.client().keep_alive(id).await {
                 Ok(ttl) if ttl > 0 => {
-                    let ttl = Duration::from_secs(ttl as u64).min(self.ttl);
-                    return (self.held_until(sent, ttl), None, self.ttl / 3);
+                    let ttl = Duration::from_secs(ttl as u64).min(self.ttl());
+                    return (self.held_until(sent, ttl), None, self.ttl() / 3);
                 }
                 Ok(_) => {
                     warn!(instance = self.instance, "witness: the lease expired");
@@ -390,7 +434,7 @@ impl KeyTask {
 
     /// Ask for the key: read who holds it; if nobody, take it under a new lease.
     async fn take(&mut self) -> (Lease, Option<String>, Duration) {
-        match self.client.holder(&self.key).await {
+        match self.client().holder(&self.key).await {
             Err(e) => return (Lease::Unreachable, Some(e.to_string()), RETRY),
             Ok(Some(h)) => {
                 if let Some((id, sent)) = self.spare
@@ -399,7 +443,7 @@ impl KeyTask {
                     // Our own take, whose answer was lost.
                     self.spare = None;
                     self.held = Some(id);
-                    return (self.held_until(sent, self.ttl), None, Duration::ZERO);
+                    return (self.held_until(sent, self.ttl()), None, Duration::ZERO);
                 }
                 return (Lease::HeldBy { holder: h.name }, None, POLL);
             }
@@ -407,18 +451,18 @@ impl KeyTask {
         }
         let sent = Instant::now();
         let id = match self.spare.take() {
-            Some((id, granted)) if granted.elapsed() < self.ttl / 2 => id,
+            Some((id, granted)) if granted.elapsed() < self.ttl() / 2 => id,
             other => {
                 if let Some((old, _)) = other {
-                    let _ = self.client.revoke(old).await;
+                    let _ = self.client().revoke(old).await;
                 }
-                match self.client.grant(self.ttl_s).await {
+                match self.client().grant(self.ttl_s()).await {
                     Ok(id) => id,
                     Err(e) => return (Lease::Unreachable, Some(e.to_string()), RETRY),
                 }
             }
         };
-        match self.client.acquire(&self.key, &self.name, id).await {
+        match self.client().acquire(&self.key, &self.name(), id).await {
             Ok(etcd::Acquire::Taken) => {
                 info!(
                     instance = self.instance,
@@ -426,7 +470,7 @@ impl KeyTask {
                     "witness: lease taken"
                 );
                 self.held = Some(id);
-                (self.held_until(sent, self.ttl), None, self.ttl / 3)
+                (self.held_until(sent, self.ttl()), None, self.ttl() / 3)
             }
             Ok(etcd::Acquire::Held(h)) => {
                 self.spare = Some((id, sent));
@@ -445,27 +489,27 @@ impl KeyTask {
     }
 
     /// Reports a change; a renewal (a new deadline) is always reported.
-    async fn send(&self, lease: Lease, error: Option<String>) {
+    async fn send(&self, lease: Lease, error: Option<String>, epoch: u64) {
         let holder = match &lease {
-            Lease::Held { .. } => Some(self.name.clone()),
+            Lease::Held { .. } => Some(self.name()),
             Lease::HeldBy { holder } => Some(holder.clone()),
             _ => None,
         };
         let endpoint = match lease {
             Lease::Unreachable => None,
-            _ => Some(self.client.endpoint().await),
+            _ => Some(self.client().endpoint().await),
         };
         let info = Info {
             endpoint,
             holder,
             error,
         };
-        let fresh = (lease.clone(), info.clone());
+        let fresh = (lease.clone(), info.clone(), epoch);
         let mut last = self.last.borrow_mut();
         if last.as_ref() == Some(&fresh) && !matches!(lease, Lease::Held { .. }) {
             return;
         }
-        if last.as_ref().map(|(l, _)| std::mem::discriminant(l))
+        if last.as_ref().map(|(l, _, _)| std::mem::discriminant(l))
             != Some(std::mem::discriminant(&lease))
         {
             log_change(&self.instance, &lease, &info);
@@ -473,6 +517,7 @@ impl KeyTask {
         *last = Some(fresh);
         (self.report)(Report {
             instance: self.instance.clone(),
+            epoch,
             lease,
             info,
         });
