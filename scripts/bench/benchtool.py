@@ -275,16 +275,20 @@ def cmd_report(path):
 
     if "witness" in daemons and "baton" in daemons:
         print()
-        print("witness (issue 16): what the lease adds to a failover, median against baton alone;")
-        print("target: one etcd round trip (under 1 ms here) plus 50 ms:")
+        print("witness (issue 16): what the lease adds to a failover: median overhead over the")
+        print("protocol with the witness minus without (the outage itself varies with the random")
+        print("moment of the failure); target: one etcd round trip (under 1 ms here) plus 50 ms:")
         for s in settings:
-            w = outages.get(("witness", s), [])
-            b = outages.get(("baton", s), [])
+            w = overheads.get(("witness", s), [])
+            b = overheads.get(("baton", s), [])
             if not w or not b:
                 print(f"  {s}: no successful run to compare")
                 continue
             added = statistics.median(w) - statistics.median(b)
-            line = f"  {s}: {added:+.1f} ms -> {'MET' if added <= 51 else 'MISSED'}"
+            line = (
+                f"  {s}: {added:+.1f} ms (worst witness run {max(w):+.1f} ms) -> "
+                f"{'MET' if added <= 51 else 'MISSED'}"
+            )
             nf = fails.get(("witness", s), 0)
             if nf:
                 line += f"; {nf} run(s) FAILED"
