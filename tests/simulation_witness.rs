@@ -382,3 +382,48 @@ fn random_scenarios_never_have_two_holders() {
         random_scenario(seed);
     }
 }
+
+#[test]
+fn a_flapping_partition_does_not_move_the_vip_to_a_node_that_does_not_preempt() {
+    let configs: Vec<Config> = [200u8, 100]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let mut cfg = Config::new(Version::V3, p, 10, node_address(i));
+            cfg.preempt = false;
+            cfg.witness = Some(WitnessRule {
+                when_unreachable: WhenUnreachable::Release,
+                lease_ttl: secs(2),
+            });
+            cfg
+        })
+        .collect();
+    let mut lan = Lan::new(12, configs);
+    lan.witness = Some(Witness::new(2, 2));
+    lan.start(1);
+    lan.run_for(secs(3));
+    lan.start(0);
+    lan.run_for(secs(3));
+    assert_eq!(lan.masters(), vec![1]);
+    // Cut and healed at moments that fall at every phase of the advert interval.
+    for i in 0..20 {
+        lan.partition(&[0, 1]);
+        lan.run_for(ms(1000 + i * 37));
+        lan.heal();
+        lan.run_for(ms(1000 + i * 53));
+    }
+    lan.run_for(secs(3));
+    assert_eq!(
+        lan.masters(),
+        vec![1],
+        "fallback manual: the VIP stays where it is"
+    );
+    assert!(
+        lan.transitions
+            .iter()
+            .all(|t| t.node != 0 || t.to != State::Master),
+        "node 0 never took over: {:#?}",
+        lan.transitions
+    );
+    assert_never_two_holders(&lan, "flapping partition");
+}

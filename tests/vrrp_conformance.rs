@@ -1111,3 +1111,30 @@ fn a_reload_that_adds_a_witness_to_a_master_asks_for_the_lease_without_a_transit
     assert_eq!(instance.state(), State::Master);
     assert_eq!(instance.next_deadline(), Some(at + ms(1000)));
 }
+
+#[test]
+fn a_backup_that_lost_its_master_does_not_claim_the_lease_from_it() {
+    use baton::vrrp::WhenUnreachable::Release;
+    // fallback manual (Preempt_Mode off): a lower-priority master is accepted; when it is
+    // no longer heard, Master_Down_Timer fires and the lease is asked for, but a master
+    // this router does not hear (and must not preempt) is never sent a claim.
+    let mut cfg = with_witness(200, Release);
+    cfg.preempt = false;
+    let mut instance = started(cfg);
+    instance.handle(ms(100), advert(20, 100, 100));
+    let down = instance.next_deadline().unwrap();
+    assert_eq!(
+        instance.handle(down, Event::Timeout),
+        vec![Action::WantLease]
+    );
+    let other = Event::Lease(baton::vrrp::Lease::HeldBy {
+        holder: "node2".into(),
+    });
+    assert_eq!(instance.handle(down + ms(5), other), vec![]);
+    assert_eq!(instance.next_deadline(), None, "no claim timer");
+    assert_eq!(
+        instance.pending_takeover(),
+        Some(Reason::MasterDown),
+        "it waits for the lease"
+    );
+}

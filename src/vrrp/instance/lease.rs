@@ -159,11 +159,25 @@ impl Instance {
         (self.state == State::Master && release).then_some(self.lease_until?)
     }
 
-    /// A backup waiting for the lease while it outranks the master it hears, which holds
-    /// the lease: advertise at this router's priority so that master yields (RFC 5798
-    /// 6.4.3) and gives the lease up. Once per Advertisement_Interval while waiting.
+    /// A backup waiting for the lease to preempt the master it hears, which holds the
+    /// lease: advertise at this router's priority so that master yields (RFC 5798 6.4.3)
+    /// and gives the lease up. Once per Advertisement_Interval while waiting.
     pub(super) fn send_claim(&mut self, now: Duration, out: &mut Vec<Action>) {
-        let claiming = self.pending_takeover.is_some()
+        // Only a takeover the RFC lets this router force on a live master: preemption
+        // (Preempt_Mode, RFC 5798 6.4.2), the address owner, the operator's fallback, a
+        // sync group following its members. Not Master_Down: the master it remembers is
+        // one it no longer hears (and with Preempt_Mode off, a claim would be a preemption
+        // the configuration forbids).
+        let forcing = matches!(
+            self.pending_takeover,
+            Some(
+                Reason::Preempting { .. }
+                    | Reason::Fallback
+                    | Reason::AddressOwner
+                    | Reason::SyncGroup
+            )
+        );
+        let claiming = forcing
             && matches!(self.lease, Lease::HeldBy { .. })
             && self.master.is_some_and(|m| self.outranks(&m));
         if !claiming {

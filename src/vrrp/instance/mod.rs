@@ -436,6 +436,13 @@ impl Instance {
             // RFC 5798 6.4.2: Preempt_Mode True and a lower priority: discard the advert;
             // Master_Down_Timer runs out and this router preempts.
             self.discarded_lower = true;
+            if self.pending_takeover.is_some() {
+                // Waiting for the lease, it now hears a master it may preempt.
+                self.pending_takeover = Some(Reason::Preempting {
+                    over: advert.src,
+                    priority: advert.priority,
+                });
+            }
             self.start_claims(now, out);
         } else {
             // RFC 5798 6.4.2: Preempt_Mode False: accept the lower-priority master.
