@@ -533,3 +533,84 @@ fn a_reload_that_cannot_start_an_instance_says_so_and_the_next_one_retries() {
         .collect();
     assert_eq!(names, ["VI_1", "VI_2"], "{status}");
 }
+
+/// Issue 19 item 7: new unicast peers and a new source address are applied in place: no
+/// transition on either node, the VIP stays on the master, and a client pinging it every
+/// 10 ms through both reloads loses nothing.
+#[test]
+fn a_reload_of_unicast_peers_or_source_keeps_the_vip_where_it_is() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("uniq");
+    c.lab
+        .exec_ok("a", &["ip", "addr", "add", "192.0.2.11/24", "dev", "veth0"]);
+    let conf = |priority: u8, src: &str, peers: &[&str]| {
+        let mut i = Instance::fast(priority, VIP).with(format!("unicast_src_ip {src}"));
+        i = i.with("unicast_peer {");
+        for p in peers {
+            i = i.with(format!("    {p}"));
+        }
+        i.with("}").render()
+    };
+    c.start("a", &conf(150, "192.0.2.1", &["192.0.2.2"]));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.start("b", &conf(100, "192.0.2.2", &["192.0.2.1"]));
+    c.wait_for_socket("b");
+    c.client_reaches("c", "192.0.2.100");
+    let before: Vec<usize> = SERVERS.iter().map(|n| c.transitions(n).len()).collect();
+
+    let ping_log = c.dir.path().join("ping.txt");
+    let ping = c.lab.spawn(
+        "c",
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "ping -n -q -i 0.01 -c 400 -W 1 192.0.2.100 > {} 2>&1",
+                ping_log.display()
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // Another peer on both nodes (one that does not exist yet).
+    c.rewrite("a", &conf(150, "192.0.2.1", &["192.0.2.2", "192.0.2.9"]));
+    c.rewrite("b", &conf(100, "192.0.2.2", &["192.0.2.1", "192.0.2.9"]));
+    for node in SERVERS {
+        let out = c.baton(node, &["reconfigure"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("1 changed"), "{}", stdout(&out));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    // a sends from another of its addresses; b lists it as its peer.
+    c.rewrite("b", &conf(100, "192.0.2.2", &["192.0.2.11", "192.0.2.9"]));
+    c.rewrite("a", &conf(150, "192.0.2.11", &["192.0.2.2", "192.0.2.9"]));
+    for node in ["b", "a"] {
+        let out = c.baton(node, &["reconfigure"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert!(
+        ping.wait_timeout(Duration::from_secs(20)).is_some(),
+        "ping ended"
+    );
+    let report = std::fs::read_to_string(&ping_log).unwrap_or_default();
+    assert!(
+        report.contains(" 0% packet loss"),
+        "the client lost pings during the reloads: {report}\n{}",
+        c.all_logs()
+    );
+    let after: Vec<usize> = SERVERS.iter().map(|n| c.transitions(n).len()).collect();
+    assert_eq!(
+        before,
+        after,
+        "no transition on either node\n{}",
+        c.all_logs()
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    // b hears a from its new address.
+    let (status, _) = c.status("b");
+    assert_eq!(
+        status["instances"][0]["master"]["address"], "192.0.2.11",
+        "{status}"
+    );
+}

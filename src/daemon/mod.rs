@@ -1120,17 +1120,16 @@ impl Daemon {
         cfg: &config::Instance,
         changes: &[Change],
     ) -> Result<(), String> {
-        let restart = changes
-            .iter()
-            .any(|c| matches!(c, Change::Unicast | Change::Multicast));
-        if restart {
+        let Some(router) = self.routers.get(name) else {
+            return Ok(());
+        };
+        if !transport_kept(&router.cfg, cfg) {
+            // Multicast to unicast (or back), or another multicast group: the peers still
+            // on the old way would not hear this node, so it restarts (a handover).
             info!(instance = name, "reload: restarting for {changes:?}");
             self.stop_router(name).await;
             return self.add_router(cfg).await;
         }
-        let Some(router) = self.routers.get(name) else {
-            return Ok(());
-        };
         let is_master = router.machine.state() == State::Master;
         let removed: Vec<PlacedVip> = changes
             .iter()
@@ -1152,11 +1151,15 @@ impl Daemon {
         let Some(router) = self.routers.get_mut(name) else {
             return Ok(());
         };
-        let source = router.socket.source;
+        // New unicast peers or a new source address apply in place: the socket of the
+        // rebuilt router (opened by `build_router`) is used from the next advert on.
+        let source = rebuilt.socket.source;
         let rule = router.machine.config().witness;
         let actions = router
             .machine
             .reconfigure(now, translate::machine_config(cfg, source, rule));
+        router.socket = rebuilt.socket;
+        router.ifindex = rebuilt.ifindex;
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.cfg = cfg.clone();
@@ -1194,6 +1197,16 @@ impl Daemon {
         self.stop_witness();
         self.hooks.drain().await;
         self.fifos.close().await;
+    }
+}
+
+/// Whether a reload from `old` to `new` keeps how adverts travel: unicast before and after
+/// (peers and source may change), or the same multicast group (the source may change).
+fn transport_kept(old: &config::Instance, new: &config::Instance) -> bool {
+    match (old.is_unicast(), new.is_unicast()) {
+        (true, true) => true,
+        (false, false) => translate::multicast_group(old) == translate::multicast_group(new),
+        _ => false,
     }
 }
 
