@@ -972,3 +972,20 @@ fn witness_block_settings_and_mistakes() {
         "both `witness_key` and `no_witness`",
     );
 }
+
+#[test]
+fn start_up_delays_are_read_in_seconds() {
+    let model = ok(&format!(
+        "global_defs {{\n vrrp_startup_delay 5.5\n vrrp_delay_after_boot 30\n}}\n{}",
+        instance(VIPS)
+    ));
+    assert_eq!(model.global.startup_delay_ms, 5500);
+    assert_eq!(model.global.delay_after_boot_ms, 30_000);
+    has_error(
+        &format!(
+            "global_defs {{\n vrrp_startup_delay soon\n}}\n{}",
+            instance(VIPS)
+        ),
+        "vrrp_startup_delay",
+    );
+}

@@ -614,3 +614,57 @@ fn a_reload_of_unicast_peers_or_source_keeps_the_vip_where_it_is() {
         "{status}"
     );
 }
+
+/// Issue 19 item 5: `vrrp_startup_delay` and `vrrp_delay_after_boot` keep the instances in
+/// INIT (no VIP, `baton status` says when they start), then they start as usual.
+#[test]
+fn the_start_up_delays_hold_the_instances_in_init_then_start_them() {
+    if !require_root() {
+        return;
+    }
+    let uptime = || -> f64 {
+        std::fs::read_to_string("/proc/uptime")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for node in ["a", "b"] {
+        let mut c = pair(&format!("delay{node}"));
+        let global = match node {
+            "a" => "vrrp_startup_delay 2.5".to_string(),
+            _ => format!("vrrp_delay_after_boot {:.1}", uptime() + 2.5),
+        };
+        let config = format!(
+            "global_defs {{\n    {global}\n}}\n{}",
+            Instance::fast(150, VIP).render()
+        );
+        let started = std::time::Instant::now();
+        c.start(node, &config);
+        c.wait_for_socket(node);
+        let (status, _) = c.status(node);
+        let i = &status["instances"][0];
+        assert_eq!(i["state"], "INIT", "{global}: {i}");
+        assert!(
+            i["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("start-up delay: starts in"),
+            "{global}: {i}"
+        );
+        assert!(c.holders(&[node], VIP).is_empty());
+        c.expect_holders(&[node], VIP, &[node]);
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "{global}: the VIP came after {:?}",
+            started.elapsed()
+        );
+        assert!(
+            c.log(node).contains("start-up delay over"),
+            "{}",
+            c.all_logs()
+        );
+    }
+}

@@ -85,8 +85,11 @@ pub struct Global {
     pub skip_check_adv_addr: bool,
     /// `vrrp_strict`: strict RFC compliance (no auth, no unicast, no accept mode by default).
     pub strict: bool,
-    /// `vrrp_startup_delay`.
+    /// `vrrp_startup_delay`: the instances start this long after the daemon.
     pub startup_delay_ms: u64,
+    /// `vrrp_delay_after_boot`: the instances start no sooner than this long after the
+    /// system booted (the longer of the two delays wins).
+    pub delay_after_boot_ms: u64,
     /// baton extension `notify_timeout`: a notify hook still running after this is killed
     /// with its whole process group (default 30 s).
     pub notify_timeout_ms: u64,
@@ -120,6 +123,7 @@ impl Default for Global {
             skip_check_adv_addr: false,
             strict: false,
             startup_delay_ms: 0,
+            delay_after_boot_ms: 0,
             notify_timeout_ms: NOTIFY_TIMEOUT_MS,
             mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
             mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),

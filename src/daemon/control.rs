@@ -103,6 +103,7 @@ impl Daemon {
             }
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
             Internal::Witness(report) => self.on_witness(*report).await,
+            Internal::DelayedStart => self.delayed_start().await,
             Internal::StatusAddresses {
                 request,
                 addresses,
@@ -460,7 +461,13 @@ impl Daemon {
             family: format!("{:?}", router.cfg.family),
             state: state.to_string(),
             since_s: now.saturating_sub(machine.since()).as_secs_f64(),
-            reason: super::witness::reason(machine),
+            reason: match self.start_at {
+                Some(at) if machine.state() == crate::vrrp::State::Initialize => format!(
+                    "start-up delay: starts in {:.1}s",
+                    at.saturating_sub(now).as_secs_f64()
+                ),
+                _ => super::witness::reason(machine),
+            },
             reason_kind: reason_kind(machine.reason()),
             base_priority: router.cfg.priority,
             priority: machine.priority(),

@@ -179,6 +179,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         vip_generation: 0,
         metrics_listen: model.global.metrics_listen,
         witness: None,
+        start_at: None,
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -267,6 +268,9 @@ struct Daemon {
     metrics_listen: Option<std::net::SocketAddr>,
     /// The witness client thread, while a `witness` block is configured.
     witness: Option<crate::witness::Witness>,
+    /// `vrrp_startup_delay` / `vrrp_delay_after_boot`: the instances start at this time
+    /// (the protocol clock); until then they stay in INIT. None once started.
+    start_at: Option<Duration>,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -315,6 +319,8 @@ enum Internal {
         name: String,
         state: track::FileState,
     },
+    /// The start-up delay is over: start the instances.
+    DelayedStart,
     /// A reload's configuration was read and validated (or refused) on a blocking thread.
     ConfigParsed(Box<Result<Model, String>>),
     /// The witness said something new of an instance's lease.
@@ -377,6 +383,7 @@ impl Daemon {
             .restart(model, &self.hook_settings, &self.event_tx, &self.runner);
         self.read_links(model).await;
         self.start_witness(model.witness.as_ref(), &model.global)?;
+        self.delay_start(&model.global);
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -527,7 +534,51 @@ impl Daemon {
             );
             self.deliver(name, Event::Lock).await;
         }
-        self.deliver(name, Event::Startup).await;
+        if self.start_at.is_none() {
+            self.deliver(name, Event::Startup).await;
+        }
+    }
+
+    /// `vrrp_startup_delay` and `vrrp_delay_after_boot` (keepalived 2.4): the instances
+    /// stay in INIT (they neither send nor act on adverts) until the longer delay is over,
+    /// so a node whose network is still coming up at boot cannot take the VIP before it
+    /// hears the master.
+    fn delay_start(&mut self, global: &config::Global) {
+        let after_start = Duration::from_millis(global.startup_delay_ms);
+        let after_boot = Duration::from_millis(global.delay_after_boot_ms)
+            .saturating_sub(system_uptime().unwrap_or(Duration::MAX));
+        let delay = after_start.max(after_boot);
+        if delay.is_zero() {
+            return;
+        }
+        info!(
+            "the instances start in {:.1}s (vrrp_startup_delay / vrrp_delay_after_boot)",
+            delay.as_secs_f64()
+        );
+        self.start_at = Some(self.now() + delay);
+        let events = self.event_tx.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(delay).await;
+            let _ = events.send(Internal::DelayedStart);
+        });
+    }
+
+    /// The start-up delay is over: every instance still in INIT starts.
+    pub(super) async fn delayed_start(&mut self) {
+        if self.start_at.take().is_none() || self.stopping {
+            return;
+        }
+        info!("start-up delay over: starting the instances");
+        let names: Vec<String> = self.routers.keys().cloned().collect();
+        for name in names {
+            let init = self
+                .routers
+                .get(&name)
+                .is_some_and(|r| r.machine.state() == State::Initialize);
+            if init {
+                self.deliver(&name, Event::Startup).await;
+            }
+        }
     }
 
     async fn link_up(&self, interface: &str) -> bool {
@@ -1198,6 +1249,13 @@ impl Daemon {
         self.hooks.drain().await;
         self.fifos.close().await;
     }
+}
+
+/// Time since the system booted (`/proc/uptime`), if it can be read.
+fn system_uptime() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let seconds: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// Whether a reload from `old` to `new` keeps how adverts travel: unicast before and after

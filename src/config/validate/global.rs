@@ -154,6 +154,13 @@ fn read_item(
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
         "metrics_listen" => g.metrics_listen = socket_address(cx, item),
+        "vrrp_startup_delay" => {
+            g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0)
+        }
+        "vrrp_delay_after_boot" => {
+            // Counted from boot, so it may exceed the uptime of a fresh host by far.
+            g.delay_after_boot_ms = values::millis_arg(cx, item, 7 * 86_400).unwrap_or(0);
+        }
         "notify_timeout" => {
             if let Some(ms) = values::millis_arg(cx, item, 3600) {
                 g.notify_timeout_ms = ms.max(1);

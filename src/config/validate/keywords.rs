@@ -56,6 +56,8 @@ pub const GLOBAL: &[&str] = &[
     "enable_script_security",
     "notify_timeout",
     "metrics_listen",
+    "vrrp_startup_delay",
+    "vrrp_delay_after_boot",
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",
@@ -202,16 +204,6 @@ pub const GLOBAL_IGNORED: &[&str] = &[
 /// acting on them would change who hears whom, who wins the election or what goes on the
 /// wire. Each with what it would change.
 pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
-    (
-        "vrrp_startup_delay",
-        "this node would start VRRP at once and could become master before its network \
-         hears the other node's adverts",
-    ),
-    (
-        "vrrp_delay_after_boot",
-        "this node would start VRRP at once and could become master before its network \
-         hears the other node's adverts",
-    ),
     (
         "vrrp_lower_prio_no_advert",
         "a master would still answer lower-priority adverts (what goes on the wire)",
