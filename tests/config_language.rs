@@ -989,3 +989,48 @@ fn start_up_delays_are_read_in_seconds() {
         "vrrp_startup_delay",
     );
 }
+
+#[test]
+fn wire_flags_have_keepalived_defaults_strict_mode_and_instance_overrides() {
+    let model = ok(&instance(VIPS));
+    let i = &model.instances[0];
+    assert_eq!(
+        (
+            i.lower_prio_no_advert,
+            i.higher_prio_send_advert,
+            i.v3_checksum_as_v2
+        ),
+        (false, true, false)
+    );
+    let model = ok(&format!(
+        "global_defs {{\n vrrp_lower_prio_no_advert\n vrrp_higher_prio_send_advert false\n \
+         v3_checksum_as_v2\n}}\n{}",
+        instance(&format!("lower_prio_no_advert off\n{VIPS}"))
+    ));
+    let i = &model.instances[0];
+    assert_eq!(
+        (
+            i.lower_prio_no_advert,
+            i.higher_prio_send_advert,
+            i.v3_checksum_as_v2
+        ),
+        (false, false, true),
+        "the instance overrides the global default"
+    );
+    let model = ok(&instance(&format!("strict_mode\nversion 3\n{VIPS}")));
+    assert!(model.instances[0].lower_prio_no_advert, "strict mode");
+}
+
+#[test]
+fn two_instances_on_one_witness_key_are_refused() {
+    let text = "witness {\n endpoints http://192.0.2.10:2379\n}\n\
+        vrrp_instance A {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.100/24\n }\n}\n\
+        vrrp_instance B {\n interface eth1\n virtual_router_id 51\n virtual_ipaddress {\n 198.51.100.100/24\n }\n}\n";
+    has_error(
+        text,
+        "has the witness key `vrid-51-ipv4` of vrrp_instance `A`",
+    );
+    // Without a witness the keys mean nothing.
+    let plain = text.replace("witness {\n endpoints http://192.0.2.10:2379\n}\n", "");
+    ok(&plain);
+}

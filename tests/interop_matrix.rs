@@ -41,6 +41,9 @@ enum Case {
     V3Group4,
     /// VRRPv3 over IPv6 multicast to ff02::13 (`vrrp_mcast_group6`).
     V3Group6,
+    /// VRRPv3 at 0.1 s over IPv4 multicast, checksums without the pseudo-header
+    /// (`v3_checksum_as_v2`, keepalived 2.4 only).
+    V3ChecksumAsV2,
 }
 
 impl Case {
@@ -87,6 +90,7 @@ impl Case {
             ),
             Case::V3Group4 => ("global_defs {\n    vrrp_mcast_group4 224.0.0.19\n}\n", fast),
             Case::V3Group6 => ("global_defs {\n    vrrp_mcast_group6 ff02::13\n}\n", fast),
+            Case::V3ChecksumAsV2 => ("global_defs {\n    v3_checksum_as_v2\n}\n", fast),
         };
         format!("{global}{}", instance.render())
     }
@@ -198,5 +202,7 @@ matrix! {
     v3_group6_baton_first_ka227: V3Group6, Baton, Debian, "g6b2";
     v3_group6_keepalived_first_ka227: V3Group6, Keepalived, Debian, "g6k2";
     v3_group6_baton_first_ka243: V3Group6, Baton, Release243, "g6b4";
+    v3_checksum_as_v2_baton_first_ka243: V3ChecksumAsV2, Baton, Release243, "c2b4";
+    v3_checksum_as_v2_keepalived_first_ka243: V3ChecksumAsV2, Keepalived, Release243, "c2k4";
     v3_group6_keepalived_first_ka243: V3Group6, Keepalived, Release243, "g6k4";
 }

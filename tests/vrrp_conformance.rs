@@ -1138,3 +1138,36 @@ fn a_backup_that_lost_its_master_does_not_claim_the_lease_from_it() {
         "it waits for the lease"
     );
 }
+
+#[test]
+fn lower_prio_no_advert_keeps_a_master_silent_to_a_lower_priority() {
+    let mut cfg = config(200);
+    cfg.answer_lower = false;
+    let (mut instance, at) = master(cfg);
+    let got = instance.handle(at + ms(10), advert(20, 100, 100));
+    assert!(
+        !got.iter().any(|a| matches!(a, Action::SendAdvert { .. })),
+        "no answer: {got:?}"
+    );
+    assert_eq!(instance.state(), State::Master);
+    assert_eq!(instance.stats().lower_priority_master, 1, "still counted");
+}
+
+#[test]
+fn without_higher_prio_send_advert_a_master_yields_silently() {
+    for (send, expected) in [
+        (true, vec![Action::SendAdvert { priority: 100 }]),
+        (false, vec![]),
+    ] {
+        let mut cfg = config(100);
+        cfg.advert_before_yield = send;
+        let (mut instance, at) = master(cfg);
+        let got = instance.handle(at + ms(10), advert(20, 200, 100));
+        let adverts: Vec<Action> = got
+            .into_iter()
+            .filter(|a| matches!(a, Action::SendAdvert { .. }))
+            .collect();
+        assert_eq!(adverts, expected, "higher_prio_send_advert {send}");
+        assert_eq!(instance.state(), State::Backup);
+    }
+}

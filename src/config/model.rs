@@ -95,10 +95,12 @@ pub struct Global {
     pub notify_timeout_ms: u64,
     pub mcast_group4: Ipv4Addr,
     pub mcast_group6: IpAddr,
-    /// `vrrp_lower_prio_no_advert`.
-    pub lower_prio_no_advert: bool,
-    /// `vrrp_higher_prio_send_advert`.
-    pub higher_prio_send_advert: bool,
+    /// `vrrp_lower_prio_no_advert`: the default of instances (strict mode: on).
+    pub lower_prio_no_advert: Option<bool>,
+    /// `vrrp_higher_prio_send_advert`: the default of instances (baton: on).
+    pub higher_prio_send_advert: Option<bool>,
+    /// `v3_checksum_as_v2`: the default of instances.
+    pub v3_checksum_as_v2: bool,
     /// baton extension `metrics_listen`: where `/metrics` is served over HTTP (off unless
     /// set).
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -127,8 +129,9 @@ impl Default for Global {
             notify_timeout_ms: NOTIFY_TIMEOUT_MS,
             mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
             mcast_group6: IpAddr::V6(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
-            lower_prio_no_advert: false,
-            higher_prio_send_advert: false,
+            lower_prio_no_advert: None,
+            higher_prio_send_advert: None,
+            v3_checksum_as_v2: false,
             metrics_listen: None,
         }
     }
@@ -484,6 +487,14 @@ pub struct Instance {
     pub unicast_ttl: Option<u8>,
     /// `debug LEVEL` 0..=4 (kept, unused).
     pub debug: u8,
+    /// `lower_prio_no_advert`: a master does not answer a lower-priority advert (the RFCs
+    /// before RFC 9568; on in strict mode).
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert`: a master sends one advert before it yields to a higher
+    /// priority (baton's default: on; keepalived's: off).
+    pub higher_prio_send_advert: bool,
+    /// `v3_checksum_as_v2`: VRRPv3 over IPv4 without the pseudo-header in the checksum.
+    pub v3_checksum_as_v2: bool,
     /// baton extension: the instance's key under the witness prefix (`witness_key`;
     /// default `vrid-VRID-ipv4` / `-ipv6`, the same on every node of the group), or `None`
     /// with `no_witness`.

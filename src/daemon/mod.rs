@@ -179,6 +179,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         vip_generation: 0,
         metrics_listen: model.global.metrics_listen,
         witness: None,
+        witness_epoch: 0,
         start_at: None,
     };
     let signals = Signals::new()?;
@@ -268,6 +269,8 @@ struct Daemon {
     metrics_listen: Option<std::net::SocketAddr>,
     /// The witness client thread, while a `witness` block is configured.
     witness: Option<crate::witness::Witness>,
+    /// The last epoch given to a witness command (see `witness.rs`).
+    witness_epoch: u64,
     /// `vrrp_startup_delay` / `vrrp_delay_after_boot`: the instances start at this time
     /// (the protocol clock); until then they stay in INIT. None once started.
     start_at: Option<Duration>,
@@ -637,6 +640,8 @@ impl Daemon {
     }
 
     async fn carry_out(&mut self, name: &str, actions: Vec<Action>) {
+        // A lease is given up only if the addresses before it were all removed.
+        let mut addresses_left = false;
         for action in actions {
             match action {
                 Action::Transition { from, to, reason } => {
@@ -644,7 +649,9 @@ impl Daemon {
                     self.notify_instance(name, from, to, reason);
                 }
                 Action::AddAddresses => self.add_addresses(name).await,
-                Action::RemoveAddresses => self.remove_addresses(name).await,
+                Action::RemoveAddresses => {
+                    addresses_left |= !self.remove_addresses(name).await;
+                }
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
                 Action::Announce => self.start_announcing(name).await,
                 Action::RunFallbackCheck => self.run_fallback_check(name),
@@ -659,8 +666,8 @@ impl Daemon {
                     self.notify_lower_priority(name);
                 }
                 Action::Refuse(refusal) => warn!(instance = name, "request refused: {refusal}"),
-                Action::WantLease => self.witness_command(name, true),
-                Action::DropLease => self.witness_command(name, false),
+                Action::WantLease => self.witness_command(name, true, true),
+                Action::DropLease => self.witness_command(name, false, !addresses_left),
             }
         }
     }
@@ -697,12 +704,14 @@ impl Daemon {
         }
     }
 
-    async fn remove_addresses(&mut self, name: &str) {
+    /// Removes the instance's VIPs; false if one could not be removed.
+    async fn remove_addresses(&mut self, name: &str) -> bool {
         self.vip_generation += 1;
         let Some(router) = self.routers.get_mut(name) else {
-            return;
+            return true;
         };
         router.announce.stop();
+        let mut all = true;
         for placed in &router.vips {
             if let Err(e) = self
                 .netlink
@@ -713,8 +722,10 @@ impl Daemon {
                     instance = name,
                     "cannot remove {} from {}: {e}", placed.vip, placed.interface
                 );
+                all = false;
             }
         }
+        all
     }
 
     async fn send_advert(&mut self, name: &str, priority: u8) {
@@ -740,7 +751,8 @@ impl Daemon {
                 );
                 return;
             };
-            if let Err(e) = repr.emit(bytes, router.socket.source, dst, ChecksumMode::Rfc) {
+            let mode = translate::checksum_mode(&router.cfg);
+            if let Err(e) = repr.emit(bytes, router.socket.source, dst, mode) {
                 error!(instance = name, "cannot build an advert: {e}");
                 return;
             }
@@ -859,8 +871,8 @@ impl Daemon {
                 return;
             }
         };
-        let repr = match Repr::parse(&payload, received.src, received.dst, ChecksumMode::Rfc) {
-            Ok(repr) => repr,
+        let (repr, mode) = match self.parse_advert(&socket, &received, &payload) {
+            Ok(parsed) => parsed,
             Err(e) => {
                 self.count_socket_drop(&socket, e.kind());
                 debug!(interface = %socket.interface, "dropped a packet from {}: {e}", received.src);
@@ -879,6 +891,12 @@ impl Daemon {
         let Some(router) = self.routers.get_mut(&name) else {
             return;
         };
+        if mode == ChecksumMode::AsV2 && translate::checksum_mode(&router.cfg) == ChecksumMode::Rfc
+        {
+            // Only valid without the pseudo-header, and this instance uses it.
+            router.count_drop("bad_checksum");
+            return;
+        }
         let advert = match router
             .filter
             .check(received.src, received.dst, received.ttl, &repr)
@@ -895,6 +913,33 @@ impl Daemon {
             debug!(instance = %name, "advert from {} lists other addresses; accepted", received.src);
         }
         self.deliver(&name, Event::Advert(advert)).await;
+    }
+
+    /// Decode an advert: with the RFC checksum, or, when an instance on this interface and
+    /// family uses `v3_checksum_as_v2` (which accepts both, as keepalived does), without
+    /// the pseudo-header.
+    fn parse_advert(
+        &self,
+        socket: &SocketKey,
+        received: &crate::net::Received,
+        payload: &[u8],
+    ) -> Result<(Repr, ChecksumMode), crate::wire::DecodeError> {
+        match Repr::parse(payload, received.src, received.dst, ChecksumMode::Rfc) {
+            Ok(repr) => Ok((repr, ChecksumMode::Rfc)),
+            Err(e @ crate::wire::DecodeError::BadChecksum { .. }) => {
+                let as_v2 = self.routers.values().any(|r| {
+                    r.socket.interface == socket.interface
+                        && r.socket.family == socket.family
+                        && r.cfg.v3_checksum_as_v2
+                });
+                if !as_v2 {
+                    return Err(e);
+                }
+                Repr::parse(payload, received.src, received.dst, ChecksumMode::AsV2)
+                    .map(|repr| (repr, ChecksumMode::AsV2))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn count_socket_drop(&mut self, socket: &SocketKey, reason: &'static str) {

@@ -69,7 +69,7 @@ pub struct Router {
     pub witness_key: Option<String>,
     /// What the witness last said, for status.
     pub witness_info: crate::witness::Info,
-    /// Counts the lease commands sent to the witness: a report of an older one is stale.
+    /// The epoch of the last lease command sent for it: a report of an older one is stale.
     pub witness_epoch: u64,
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::{self, Family};
 use crate::vrrp::receive::{Filter, Mode, UnicastPeer};
 use crate::vrrp::{self};
-use crate::wire::vrrp::{Auth, IPV4_MULTICAST, IPV6_MULTICAST, Repr};
+use crate::wire::vrrp::{Auth, ChecksumMode, IPV4_MULTICAST, IPV6_MULTICAST, Repr};
 
 /// How long a failed `fallback_check` waits before it is run again.
 const FALLBACK_RETRY: Duration = Duration::from_secs(2);
@@ -43,7 +43,18 @@ pub fn machine_config(
     cfg.fallback_check_interval = FALLBACK_RETRY;
     cfg.hold_down = Duration::from_millis(instance.flap_hold_down_ms);
     cfg.witness = witness;
+    cfg.answer_lower = !instance.lower_prio_no_advert;
+    cfg.advert_before_yield = instance.higher_prio_send_advert;
     cfg
+}
+
+/// How the instance's VRRPv3 IPv4 checksums are computed (`v3_checksum_as_v2`).
+pub fn checksum_mode(instance: &config::Instance) -> ChecksumMode {
+    if instance.v3_checksum_as_v2 {
+        ChecksumMode::AsV2
+    } else {
+        ChecksumMode::Rfc
+    }
 }
 
 /// The wire form of the configured password: at most 8 bytes, zero padded (RFC 3768 5.3.7).

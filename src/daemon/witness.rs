@@ -55,20 +55,28 @@ impl Daemon {
         self.follow_key(name, full);
     }
 
+    /// A new epoch for a lease command. One counter for the daemon: a router that is
+    /// rebuilt (a reload that restarts it) must not take the old task's reports as its own.
+    fn next_epoch(&mut self) -> u64 {
+        self.witness_epoch += 1;
+        self.witness_epoch
+    }
+
     /// Follows `full` (the key with its prefix) for an instance.
     fn follow_key(&mut self, name: &str, full: String) {
+        let (follow, want) = (self.next_epoch(), self.next_epoch());
         let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
             return;
         };
-        router.witness_epoch += 1;
+        router.witness_epoch = follow;
         witness.send(Command::Follow {
             instance: name.to_string(),
             key: full.clone(),
-            epoch: router.witness_epoch,
+            epoch: follow,
         });
         if router.machine.wants_lease() {
-            router.witness_epoch += 1;
-            witness.send(Command::Want(name.to_string(), router.witness_epoch));
+            router.witness_epoch = want;
+            witness.send(Command::Want(name.to_string(), want));
         }
         router.witness_key = Some(full);
     }
@@ -83,20 +91,26 @@ impl Daemon {
         router.witness_info = crate::witness::Info::default();
     }
 
-    /// `Action::WantLease` / `Action::DropLease`.
-    pub(super) fn witness_command(&mut self, name: &str, want: bool) {
+    /// `Action::WantLease` / `Action::DropLease`. `revoke` false: the addresses could not
+    /// all be removed, so the lease is left to expire rather than given to another node.
+    pub(super) fn witness_command(&mut self, name: &str, want: bool, revoke: bool) {
+        let epoch = self.next_epoch();
         let (Some(witness), Some(router)) = (&self.witness, self.routers.get_mut(name)) else {
             return;
         };
         if router.witness_key.is_none() {
             return;
         }
-        router.witness_epoch += 1;
-        let (name, epoch) = (name.to_string(), router.witness_epoch);
+        router.witness_epoch = epoch;
+        let instance = name.to_string();
         witness.send(if want {
-            Command::Want(name, epoch)
+            Command::Want(instance, epoch)
         } else {
-            Command::Drop(name, epoch)
+            Command::Drop {
+                instance,
+                epoch,
+                revoke,
+            }
         });
     }
 
@@ -137,7 +151,11 @@ impl Daemon {
                 for name in &names {
                     self.forget_witness(name);
                 }
-                self.stop_witness();
+                // Not waited for: the thread gives the leases up on its own time, while
+                // this loop goes on sending adverts.
+                if let Some(witness) = self.witness.take() {
+                    witness.detach();
+                }
                 info!("reload: witness removed");
             }
             (None, Some(_)) => {

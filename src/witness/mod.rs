@@ -137,7 +137,12 @@ pub enum Command {
         epoch: u64,
     },
     Want(String, u64),
-    Drop(String, u64),
+    /// Stop wanting the lease; `revoke`: give it up at once (else it expires).
+    Drop {
+        instance: String,
+        epoch: u64,
+        revoke: bool,
+    },
     /// Stop following an instance (its lease, if any, is given up).
     Forget(String),
     /// New settings (a reload): the keys' tasks go on, leases kept, with the new client.
@@ -152,8 +157,13 @@ struct Shared {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
+    /// Not wanted: give the lease up (revoke it) and read who holds the key.
     Watch,
+    /// Take the key and keep the lease alive.
     Want,
+    /// Not wanted, but leave the lease to expire instead of revoking it: the addresses
+    /// could not all be removed, so no other node may be granted it before its TTL.
+    Abandon,
 }
 
 /// The handle the protocol thread keeps.
@@ -227,9 +237,17 @@ impl Witness {
     }
 
     /// Gives every lease up and ends the thread. Waits a bounded time: with the witness
-    /// unreachable, the leases expire by themselves after their TTL.
+    /// unreachable, the leases expire by themselves after their TTL. For the daemon's stop,
+    /// once the protocol loop has ended.
     pub fn stop(mut self) {
         self.stop_thread();
+    }
+
+    /// Ends the thread without waiting for it (it gives the leases up on its own time).
+    pub fn detach(mut self) {
+        let (closed, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.commands, closed));
+        self.done = None;
     }
 
     fn stop_thread(&mut self) {
@@ -275,7 +293,14 @@ impl Thread {
                     epoch,
                 } => self.follow(instance, key, epoch),
                 Command::Want(instance, epoch) => self.set(&instance, Mode::Want, epoch),
-                Command::Drop(instance, epoch) => self.set(&instance, Mode::Watch, epoch),
+                Command::Drop {
+                    instance,
+                    epoch,
+                    revoke,
+                } => {
+                    let mode = if revoke { Mode::Watch } else { Mode::Abandon };
+                    self.set(&instance, mode, epoch);
+                }
                 Command::Settings(settings, client) => {
                     *self.shared.borrow_mut() = Shared {
                         settings: *settings,
@@ -324,6 +349,14 @@ impl Thread {
     }
 }
 
+/// A lease this node was granted: its id, its TTL, and when the grant was sent.
+#[derive(Clone, Copy, Debug)]
+struct Granted {
+    id: i64,
+    ttl: Duration,
+    sent: Instant,
+}
+
 /// One instance's key.
 struct KeyTask {
     instance: String,
@@ -332,9 +365,10 @@ struct KeyTask {
     origin: Instant,
     report: Reporter,
     /// The lease under which this node holds the key.
-    held: Option<i64>,
-    /// A lease granted for a take whose answer was lost: adopted if the key is under it.
-    spare: Option<(i64, Instant)>,
+    held: Option<Granted>,
+    /// A lease granted for a take whose answer was lost: adopted if the key turns out to be
+    /// under it, revoked otherwise; never used for another take.
+    spare: Option<Granted>,
     last: RefCell<Option<(Lease, Info, u64)>>,
 }
 
@@ -357,10 +391,10 @@ impl KeyTask {
 
     async fn run(mut self, mut mode: watch::Receiver<(Mode, u64)>) {
         loop {
-            let (wanted, epoch) = *mode.borrow_and_update();
-            let wanted = wanted == Mode::Want;
+            let (now_mode, epoch) = *mode.borrow_and_update();
+            let wanted = now_mode == Mode::Want;
             if !wanted {
-                self.give_up().await;
+                self.give_up(now_mode == Mode::Watch).await;
             }
             let (lease, error, pause) = if wanted {
                 self.want_step().await
@@ -373,16 +407,23 @@ impl KeyTask {
                 changed = mode.changed() => if changed.is_err() { break },
             }
         }
-        self.give_up().await;
+        self.give_up(true).await;
     }
 
-    /// Not wanted (any more): revoke the lease so another node is granted it at once.
-    async fn give_up(&mut self) {
-        for id in [self.held.take(), self.spare.take().map(|s| s.0)]
-            .into_iter()
-            .flatten()
-        {
-            match self.client().revoke(id).await {
+    /// Not wanted (any more): revoke the lease so another node is granted it at once; or,
+    /// with `revoke` false, forget it and let it expire.
+    async fn give_up(&mut self, revoke: bool) {
+        let leases = [self.held.take(), self.spare.take()];
+        for lease in leases.into_iter().flatten() {
+            if !revoke {
+                warn!(
+                    instance = self.instance,
+                    "witness: lease left to expire in {} s (the addresses were not all removed)",
+                    lease.ttl.as_secs()
+                );
+                continue;
+            }
+            match self.client().revoke(lease.id).await {
                 Ok(()) => info!(
                     instance = self.instance,
                     key = self.key,
@@ -391,7 +432,7 @@ impl KeyTask {
                 Err(e) => warn!(
                     instance = self.instance,
                     "witness: cannot give the lease up ({e}); it expires in {} s",
-                    self.ttl_s()
+                    lease.ttl.as_secs()
                 ),
             }
         }
@@ -411,12 +452,14 @@ impl KeyTask {
     }
 
     async fn want_step(&mut self) -> (Lease, Option<String>, Duration) {
-        if let Some(id) = self.held {
+        if let Some(lease) = self.held {
             let sent = Instant::now();
-            match self.client().keep_alive(id).await {
+            match self.client().keep_alive(lease.id).await {
                 Ok(ttl) if ttl > 0 => {
-                    let ttl = Duration::from_secs(ttl as u64).min(self.ttl());
-                    return (self.held_until(sent, ttl), None, self.ttl() / 3);
+                    // The deadline and the pace come from this lease's own TTL (a reload
+                    // may have changed lease_ttl since it was granted).
+                    let ttl = Duration::from_secs(ttl as u64).min(lease.ttl);
+                    return (self.held_until(sent, ttl), None, lease.ttl / 3);
                 }
                 Ok(_) => {
                     warn!(instance = self.instance, "witness: the lease expired");
@@ -437,31 +480,31 @@ impl KeyTask {
         match self.client().holder(&self.key).await {
             Err(e) => return (Lease::Unreachable, Some(e.to_string()), RETRY),
             Ok(Some(h)) => {
-                if let Some((id, sent)) = self.spare
-                    && h.lease == id
+                if let Some(spare) = self.spare
+                    && h.lease == spare.id
                 {
-                    // Our own take, whose answer was lost.
+                    // Our own take, whose answer was lost: the deadline counts from that
+                    // grant, which has not been renewed since. Renew it at once.
                     self.spare = None;
-                    self.held = Some(id);
-                    return (self.held_until(sent, self.ttl()), None, Duration::ZERO);
+                    self.held = Some(spare);
+                    return (self.held_until(spare.sent, spare.ttl), None, Duration::ZERO);
                 }
                 return (Lease::HeldBy { holder: h.name }, None, POLL);
             }
             Ok(None) => {}
         }
+        // The key is free: a spare lease is of no use (it holds nothing).
+        if let Some(spare) = self.spare.take() {
+            let _ = self.client().revoke(spare.id).await;
+        }
+        let ttl_s = self.ttl_s();
+        let ttl = Duration::from_secs(u64::from(ttl_s));
         let sent = Instant::now();
-        let id = match self.spare.take() {
-            Some((id, granted)) if granted.elapsed() < self.ttl() / 2 => id,
-            other => {
-                if let Some((old, _)) = other {
-                    let _ = self.client().revoke(old).await;
-                }
-                match self.client().grant(self.ttl_s()).await {
-                    Ok(id) => id,
-                    Err(e) => return (Lease::Unreachable, Some(e.to_string()), RETRY),
-                }
-            }
+        let id = match self.client().grant(ttl_s).await {
+            Ok(id) => id,
+            Err(e) => return (Lease::Unreachable, Some(e.to_string()), RETRY),
         };
+        let granted = Granted { id, ttl, sent };
         match self.client().acquire(&self.key, &self.name(), id).await {
             Ok(etcd::Acquire::Taken) => {
                 info!(
@@ -469,15 +512,16 @@ impl KeyTask {
                     key = self.key,
                     "witness: lease taken"
                 );
-                self.held = Some(id);
-                (self.held_until(sent, self.ttl()), None, self.ttl() / 3)
+                self.held = Some(granted);
+                (self.held_until(sent, ttl), None, ttl / 3)
             }
             Ok(etcd::Acquire::Held(h)) => {
-                self.spare = Some((id, sent));
+                let _ = self.client().revoke(id).await;
                 (Lease::HeldBy { holder: h.name }, None, POLL)
             }
             Err(e) => {
-                self.spare = Some((id, sent));
+                // Taken or not, we cannot tell: keep it to adopt it if the key is under it.
+                self.spare = Some(granted);
                 (Lease::Unreachable, Some(e.to_string()), RETRY)
             }
         }

@@ -154,6 +154,9 @@ fn read_item(
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
         "metrics_listen" => g.metrics_listen = socket_address(cx, item),
+        "vrrp_lower_prio_no_advert" => g.lower_prio_no_advert = bool_opt(cx, item),
+        "vrrp_higher_prio_send_advert" => g.higher_prio_send_advert = bool_opt(cx, item),
+        "v3_checksum_as_v2" => g.v3_checksum_as_v2 = bool_opt(cx, item).unwrap_or(false),
         "vrrp_startup_delay" => {
             g.startup_delay_ms = values::millis_arg(cx, item, 3600).unwrap_or(0)
         }

@@ -70,6 +70,9 @@ struct Draft {
     debug: u8,
     witness_key: Option<Spanned<String>>,
     no_witness: Option<Span>,
+    lower_prio_no_advert: Option<bool>,
+    higher_prio_send_advert: Option<bool>,
+    v3_checksum_as_v2: Option<bool>,
 }
 
 /// Reads and validates one `vrrp_instance`; `None` if it has errors.
@@ -182,6 +185,9 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "strict_mode" => d.strict = bool_opt(cx, item),
         "skip_check_adv_addr" => d.skip_check_adv_addr = bool_opt(cx, item),
         "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),
+        "lower_prio_no_advert" => d.lower_prio_no_advert = bool_opt(cx, item),
+        "higher_prio_send_advert" => d.higher_prio_send_advert = bool_opt(cx, item),
+        "v3_checksum_as_v2" => d.v3_checksum_as_v2 = bool_opt(cx, item),
         "unicast_ttl" => d.unicast_ttl = int_arg(cx, item, 1, 255).map(|v| v as u8),
         "debug" => d.debug = int_arg(cx, item, 0, 4).unwrap_or(0) as u8,
         "witness_key" => d.witness_key = witness_key(cx, item),
@@ -436,6 +442,16 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         unicast_ttl: d.unicast_ttl,
         debug: d.debug,
         witness_key: witness_key_of(cx, &d.witness_key, d.no_witness, vrid, family),
+        // keepalived: strict mode cannot clear lower_prio_no_advert.
+        lower_prio_no_advert: strict
+            || d.lower_prio_no_advert
+                .or(g.lower_prio_no_advert)
+                .unwrap_or(false),
+        higher_prio_send_advert: d
+            .higher_prio_send_advert
+            .or(g.higher_prio_send_advert)
+            .unwrap_or(true),
+        v3_checksum_as_v2: d.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2),
     };
     Some(Built {
         instance,

@@ -58,6 +58,9 @@ pub const GLOBAL: &[&str] = &[
     "metrics_listen",
     "vrrp_startup_delay",
     "vrrp_delay_after_boot",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "v3_checksum_as_v2",
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",
@@ -205,15 +208,6 @@ pub const GLOBAL_IGNORED: &[&str] = &[
 /// wire. Each with what it would change.
 pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
     (
-        "vrrp_lower_prio_no_advert",
-        "a master would still answer lower-priority adverts (what goes on the wire)",
-    ),
-    (
-        "vrrp_higher_prio_send_advert",
-        "a master would not advertise before yielding to a higher priority (what goes on \
-         the wire)",
-    ),
-    (
         "vrrp_garp_extra_if",
         "no periodic gratuitous ARPs would go out on the extra interfaces",
     ),
@@ -229,11 +223,6 @@ pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
     (
         "vrrp_owner_ignore_adverts",
         "an address owner would still yield to other adverts (who wins the election)",
-    ),
-    (
-        "v3_checksum_as_v2",
-        "VRRPv3 IPv4 adverts would carry a checksum the other node rejects: both nodes \
-         would be master",
     ),
 ];
 
@@ -264,6 +253,9 @@ pub const SCRIPT: &[&str] = &[
 pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
 
 pub const INSTANCE: &[&str] = &[
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "v3_checksum_as_v2",
     "witness_key",
     "no_witness",
     "state",
@@ -379,11 +371,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
          be master",
     ),
     (
-        "v3_checksum_as_v2",
-        "VRRPv3 IPv4 adverts would carry a checksum the other node rejects: both nodes \
-         would be master",
-    ),
-    (
         "garp_extra_if",
         "no periodic gratuitous ARPs would go out on the extra interfaces",
     ),
@@ -395,15 +382,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
         "down_timer_adverts",
         "a backup would take over after a different number of missed adverts than the \
          other node expects",
-    ),
-    (
-        "lower_prio_no_advert",
-        "a master would still answer lower-priority adverts (what goes on the wire)",
-    ),
-    (
-        "higher_prio_send_advert",
-        "a master would not advertise before yielding to a higher priority (what goes on \
-         the wire)",
     ),
     (
         "owner_ignore_adverts",

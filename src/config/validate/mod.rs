@@ -201,6 +201,9 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
         }
     }
     check_instances(&mut cx, &instances);
+    if witness.is_some() {
+        witness::check_keys(&mut cx, &instances);
+    }
     let sync_groups = sync::check(&mut cx, groups, &declared);
     for group in &sync_groups {
         sync::check_member_weights(&mut cx, group, &mut instances, &refs);

@@ -210,3 +210,33 @@ fn path(cx: &mut Ctx, item: &Item) -> Option<std::path::PathBuf> {
     }
     Some(arg.value.clone().into())
 }
+
+/// Two instances on one key would follow one lease: the second would wait forever for a
+/// lease its own node holds. Same VRID on two interfaces (legal in VRRP) needs a
+/// `witness_key` of its own.
+pub fn check_keys(cx: &mut Ctx, instances: &[super::instance::Built]) {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for built in instances {
+        let i = &built.instance;
+        let Some(key) = i.witness_key.as_deref() else {
+            continue;
+        };
+        match seen.get(key) {
+            Some(first) => cx.error(
+                built.name_span,
+                format!(
+                    "vrrp_instance `{}` has the witness key `{key}` of vrrp_instance `{first}`",
+                    i.name
+                ),
+                Some(
+                    "each instance needs a key of its own: give one of them `witness_key NAME` \
+                     (the same on every node of its group), or `no_witness`"
+                        .to_string(),
+                ),
+            ),
+            None => {
+                seen.insert(key, &i.name);
+            }
+        }
+    }
+}

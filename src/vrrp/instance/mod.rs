@@ -46,6 +46,12 @@ pub struct Config {
     /// A witness lease gates mastership (baton extension), with what to do when the
     /// witness cannot be reached; `None`: plain VRRP.
     pub witness: Option<WitnessRule>,
+    /// A master answers a lower-priority advert with one of its own (RFC 9568; keepalived's
+    /// default). False: `lower_prio_no_advert`, the older RFCs' silence.
+    pub answer_lower: bool,
+    /// A master that yields to a better one sends one last advert first
+    /// (`higher_prio_send_advert`; baton's default, see `leave_master`).
+    pub advert_before_yield: bool,
 }
 
 impl Config {
@@ -63,6 +69,8 @@ impl Config {
             fallback_check_interval: Duration::from_secs(2),
             hold_down: Duration::ZERO,
             witness: None,
+            answer_lower: true,
+            advert_before_yield: true,
         }
     }
 }
@@ -545,7 +553,8 @@ impl Instance {
         let answered = self
             .last_lower_answer
             .is_some_and(|t| now < t.saturating_add(self.advert_interval()));
-        if !answered {
+        // `lower_prio_no_advert`: RFC 5798 6.4.3 as written (discard), no answer.
+        if !answered && self.cfg.answer_lower {
             self.last_lower_answer = Some(now);
             self.send_advert(self.advertised_priority(), out);
             self.adver_timer = Some(now.saturating_add(self.advert_interval()));
@@ -710,17 +719,18 @@ impl Instance {
     fn leave_master(&mut self, now: Duration, to: State, reason: Reason, out: &mut Vec<Action>) {
         self.enter(now, to, reason, out);
         self.stats.released_master += 1;
-        if matches!(reason, Reason::Preempted { .. }) {
-            // Not in RFC 5798 6.4.3, which goes to Backup silently. After a two-way
-            // partition both routers are master; when it heals, the better one may never
-            // hear this one (its first advert here came first), so it would not announce
-            // the addresses again and the clients would keep this router's MAC until their
-            // neighbour entry timed out (up to 8 s in the soak). One last advert at our
-            // priority makes it answer as to any lower-priority master: an advert and a
-            // fresh announcement (keepalived does the same on a lower-priority advert).
-            self.send_advert(self.advertised_priority(), out);
-        } else {
-            self.send_advert(STOP_PRIORITY, out);
+        match reason {
+            // RFC 5798 6.4.3 as written (`higher_prio_send_advert off`): Backup silently.
+            Reason::Preempted { .. } if !self.cfg.advert_before_yield => {}
+            // Not in RFC 5798 6.4.3 (keepalived's `higher_prio_send_advert`, baton's
+            // default). After a two-way partition both routers are master; when it heals,
+            // the better one may never hear this one (its first advert here came first), so
+            // it would not announce the addresses again and the clients would keep this
+            // router's MAC until their neighbour entry timed out (up to 8 s in the soak).
+            // One last advert at our priority makes it answer as to any lower-priority
+            // master: an advert and a fresh announcement.
+            Reason::Preempted { .. } => self.send_advert(self.advertised_priority(), out),
+            _ => self.send_advert(STOP_PRIORITY, out),
         }
         out.push(Action::RemoveAddresses);
         // baton extension: give the witness lease up only once the addresses are gone.
