@@ -1153,6 +1153,12 @@ impl Daemon {
         for open in self.sockets.values() {
             open.task.abort();
         }
+        if !self.hooks.is_empty() {
+            info!(
+                "stopping: VIPs released; waiting for the hooks still queued, the STOP hooks last (each killed after notify_timeout, {:.0}s)",
+                self.hook_settings.timeout.as_secs_f64()
+            );
+        }
         self.hooks.drain().await;
         self.fifos.close().await;
     }
