@@ -276,6 +276,11 @@ impl Queues {
         })
     }
 
+    /// Whether any hook was ever queued.
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
     /// Let every queue finish what it holds (each hook is bounded by its timeout), then
     /// end the queue tasks.
     pub async fn drain(&mut self) {
@@ -295,6 +300,10 @@ async fn work(
 ) {
     while let Some(job) = jobs.recv().await {
         for (label, spec) in job.hooks {
+            // What a stop waits for, in the journal before a kill at TimeoutStopSec.
+            if job.state == "STOP" {
+                info!(owner = %owner, "{label} for STOP: running (killed after {:.0}s)", spec.timeout.as_secs_f64());
+            }
             let outcome = process::run(&spec).await;
             if outcome.success() {
                 info!(owner = %owner, "{label} for {}: {} ({:.2}s)", job.state, outcome.describe(), outcome.duration_s);

@@ -1291,6 +1291,12 @@ impl Daemon {
         }
         // Leases given up only now, with every address removed.
         self.stop_witness();
+        if !self.hooks.is_empty() {
+            info!(
+                "stopping: VIPs released; waiting for the hooks still queued, the STOP hooks last (each killed after notify_timeout, {:.0}s)",
+                self.hook_settings.timeout.as_secs_f64()
+            );
+        }
         self.hooks.drain().await;
         self.fifos.close().await;
     }
