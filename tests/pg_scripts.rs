@@ -874,7 +874,7 @@ fn replica_with_a_stub_baton(vrrp: &str) -> Scratch {
     let baton = s.bin().join("baton");
     std::fs::write(
         &baton,
-        "#!/bin/sh\ncase \"$*\" in *'--field state'*) cat \"$(dirname \"$0\")/../pg/stub/vrrp\" ;; *) echo ;; esac\n",
+        "#!/bin/sh\nst=\"$(dirname \"$0\")/../pg/stub\"\ncase \"$*\" in *'--field state'*) cat \"$st/vrrp\" ;; *'--field lease'*) cat \"$st/lease\" 2>/dev/null ;; *) echo ;; esac\n",
     )
     .expect("stub baton");
     chmod(&baton, 0o755);
@@ -1098,4 +1098,34 @@ fn caught_up_fails_while_a_hook_holds_the_lock() {
         "{}",
         text(&out)
     );
+}
+
+/// Issue 16: with a witness, the MASTER hook promotes only while this node holds the lease
+/// (`baton status --field lease` says `held`), whatever the promotion rule says.
+#[test]
+fn with_a_witness_the_master_hook_promotes_only_with_the_lease() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_baton("MASTER");
+    let baton = s.bin().join("baton").display().to_string();
+    let env = [("BATON_BIN", baton.as_str()), ("BATON_PG_PEER_WAIT", "0")];
+    // Recorded as the synchronous standby, then the primary is gone: the rule allows.
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    s.set("peer", "down");
+    s.set("lease", "unreachable");
+    let out = s.run("baton-pg-notify", &["master"], &env, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("NOT PROMOTING: the witness lease is not this node's (lease: unreachable)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.get("role").trim(), "t", "still a replica");
+    s.set("lease", "held");
+    let out = s.run("baton-pg-notify", &["master"], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(s.get("role").trim(), "f", "promoted: {}", text(&out));
 }
