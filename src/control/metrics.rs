@@ -265,6 +265,17 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         "instance_alarms",
         "Alarms raised now, by severity",
     );
+    let lease = gauge(
+        &mut registry,
+        "instance_witness_lease",
+        "With a witness: 1 for what it says of the lease now (held by this node, held_by \
+         another, free, unreachable, unknown), 0 for the others",
+    );
+    let lease_left = gauge(
+        &mut registry,
+        "instance_witness_lease_seconds_left",
+        "With a witness: seconds this node may still act as master without a renewal",
+    );
     let counters: [(&str, &str, ReadCounter); 9] = [
         ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
         ("instance_adverts_received", "Adverts received", |c| {
@@ -352,6 +363,18 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
                 .get_or_create(&labels)
                 .set(f64::from(u8::from(hook.ok)));
         }
+        if let Some(w) = &i.witness {
+            for kind in ["held", "held_by", "free", "unreachable", "unknown"] {
+                let mut labels = me();
+                labels.push(("lease", kind.to_string()));
+                lease
+                    .get_or_create(&labels)
+                    .set(f64::from(u8::from(w.lease == kind)));
+            }
+            if let Some(left) = w.ttl_left_s {
+                lease_left.get_or_create(&me()).set(left);
+            }
+        }
         for severity in [Health::Warning, Health::Critical] {
             let count = i.alarms.iter().filter(|a| a.severity == severity).count();
             let mut labels = me();
@@ -435,6 +458,36 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_witness_lease_is_rendered_when_there_is_one() {
+        let mut i = instance("PORTAL", "MASTER");
+        i.witness = Some(crate::control::status::WitnessStatus {
+            key: "/baton/vrid-51-ipv4".into(),
+            lease: "held".into(),
+            holder: Some("db1".into()),
+            ttl_left_s: Some(1.5),
+            endpoint: None,
+            error: None,
+            waiting: false,
+            when_unreachable: "release".into(),
+        });
+        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
+        for line in [
+            "baton_instance_witness_lease{vrrp_instance=\"PORTAL\",lease=\"held\"} 1.0",
+            "baton_instance_witness_lease{vrrp_instance=\"PORTAL\",lease=\"unreachable\"} 0.0",
+            "baton_instance_witness_lease_seconds_left{vrrp_instance=\"PORTAL\"} 1.5",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("witness_lease{vrrp_instance=\"PLAIN\""),
+            "no witness, no lease metric"
+        );
     }
 
     #[test]
