@@ -69,15 +69,19 @@ fn elect(
         Master::Baton => (150, 100),
         Master::Keepalived => (100, 150),
     };
+    let (winner, loser) = master.nodes();
+    // The master first, holding the VIP before the backup starts: started together, both
+    // run their Master_Down timers from start and either may win that race under load.
     let ka = if master == Master::Baton {
         c.start_baton("bt", &config(bt_priority, "bt").render());
+        c.expect_holders(&SERVERS, vip, &[winner]);
         c.start_keepalived("ka", &config(ka_priority, "ka").render())
     } else {
         let ka = c.start_keepalived("ka", &config(ka_priority, "ka").render());
+        c.expect_holders(&SERVERS, vip, &[winner]);
         c.start_baton("bt", &config(bt_priority, "bt").render());
         ka
     };
-    let (winner, loser) = master.nodes();
     c.expect_holders(&SERVERS, vip, &[winner]);
     assert_eq!(c.client_reaches("c", vip_addr), c.lab.mac_str(winner));
     c.expect_stable(&SERVERS, vip, &[winner], steady);
