@@ -1129,3 +1129,36 @@ fn with_a_witness_the_master_hook_promotes_only_with_the_lease() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(s.get("role").trim(), "f", "promoted: {}", text(&out));
 }
+
+#[test]
+fn state_files_written_at_once_by_two_processes_are_never_lost() {
+    if !ready() {
+        return;
+    }
+    // The check and a hook write the same state file at the same moment (the sync record,
+    // the reconciler's schedule): every write must succeed and leave one whole line.
+    let s = Scratch::new();
+    let body = "ok=0; for i in $(seq 1 200); do \
+                state_write sync-record \"line $$ $i\" && ok=$((ok + 1)); done; echo $ok";
+    let outs: Vec<PathBuf> = (0..4).map(|i| s.path().join(format!("out{i}"))).collect();
+    let mut writers: Vec<_> = outs.iter().map(|o| hook(&s, body, o)).collect();
+    for w in &mut writers {
+        assert!(w.wait().expect("writer").success());
+    }
+    for o in &outs {
+        let said = std::fs::read_to_string(o).expect("out");
+        assert_eq!(said.trim(), "200", "a writer saw some of its writes fail: {said}");
+    }
+    let state = s.path().join("state");
+    let record = std::fs::read_to_string(state.join("sync-record")).expect("record");
+    assert!(
+        record.starts_with("line ") && record.lines().count() == 1,
+        "{record:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .expect("state dir")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n != "sync-record")
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
