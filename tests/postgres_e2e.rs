@@ -294,10 +294,15 @@ impl Run {
             std::thread::sleep(Duration::from_millis(300));
         };
         self.refusals += refused;
+        // ... and b knows it is the synchronous standby (its sync record says so): until it
+        // does, zero-loss mode rightly refuses to promote it, and the next fault would find
+        // the pair without a promotable replica (a's check makes b synchronous again a
+        // moment after the rejoin; b records it at its next look, within a check interval).
         self.wait(&format!("{step}: a primary, b streaming from it"), || {
             self.state("a") == "MASTER"
                 && self.pair.role("a") == Role::Writable
                 && self.pair.streams_sync("b")
+                && self.pair.sync_record("b").starts_with("sync at ")
         });
         self.pair.c.expect_holders(&SERVERS, VIP, &["a"]);
         self.invariants(&step, "a");
@@ -1289,4 +1294,76 @@ fn with_a_witness_a_partition_never_makes_two_primaries() {
     // And the operator falls back.
     run.fall_back(Fault::LinkDown);
     assert_eq!(run.overlaps, 0);
+}
+
+/// A base backup's WAL stream is not a replica: while a rejoin copies the data (here a
+/// pg_basebackup held to 1 MB/s), the primary's check must not set
+/// synchronous_standby_names back, or every commit would wait until the copy ends. Once the
+/// replica itself streams again, it does.
+#[test]
+fn a_base_backup_in_progress_does_not_make_the_primary_synchronous_again() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pair = PgPair::new("pgbbw");
+    let names = |pair: &PgPair| pair.sql("a", "SHOW synchronous_standby_names");
+    // After a promotion, alone: the hooks cleared synchronous_standby_names.
+    pair.stop_pg_immediate("b");
+    for q in [
+        "ALTER SYSTEM SET synchronous_standby_names = ''",
+        "SELECT pg_reload_conf()",
+    ] {
+        pair.sql("a", q).expect("psql on a");
+    }
+    assert!(
+        poll(WAIT, || names(&pair).as_deref() == Some("")),
+        "{:?}",
+        names(&pair)
+    );
+    // The rejoin's copy, as baton-pg-notify takes it (the replica's application_name,
+    // -X stream), slowed down so that it lasts.
+    let copy = pair.dir("b").join("copy");
+    let conninfo = "host=192.0.2.1 user=replicator dbname=postgres application_name=b";
+    let ns = pair.c.lab.ns("b");
+    let copy_arg = copy.display().to_string();
+    let tool = format!("{}/pg_basebackup", pg::PGBIN);
+    let mut backup = pg::HostProc::spawn(&[
+        "ip", "netns", "exec", &ns, "runuser", "-u", "postgres", "--", &tool, "-D", &copy_arg,
+        "-d", conninfo, "-R", "-X", "stream", "-r", "1M",
+    ]);
+    let streaming = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'";
+    assert!(
+        poll(WAIT, || pair.sql("a", streaming).as_deref() == Some("1")),
+        "the base backup's WAL stream never started\n{}",
+        pair.pg_logs()
+    );
+    for _ in 0..3 {
+        let out = pair.run_script("a", "baton-pg-check", &[], &[]);
+        assert_eq!(
+            names(&pair).as_deref(),
+            Some(""),
+            "the check made the primary synchronous while only a base backup streamed: {}",
+            text(&out)
+        );
+        assert_eq!(
+            pair.sql("a", streaming).as_deref(),
+            Some("1"),
+            "the base backup ended before the check could be shown wrong (too fast a copy)"
+        );
+    }
+    backup.stop();
+    // The replica streams again: now the check sets the names back.
+    pair.start_pg("b");
+    assert!(
+        poll(WAIT, || {
+            pair.run_script("a", "baton-pg-check", &[], &[]);
+            names(&pair).as_deref() == Some("*")
+        }),
+        "the check never set synchronous_standby_names back once b streamed: {:?}\n{}",
+        names(&pair),
+        pair.pg_logs()
+    );
 }

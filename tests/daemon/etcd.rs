@@ -47,7 +47,22 @@ pub fn start(c: &Cluster, nodes: &[(&str, &str)]) -> Vec<Member> {
             .status
             .success()
     });
-    assert!(healthy, "etcd did not become healthy on {endpoints}");
+    if !healthy {
+        let logs: Vec<String> = members
+            .iter()
+            .map(|m| {
+                let log = c.dir.path().join(format!("etcd-{}.log", m.node));
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!("--- {}:\n{}", log.display(), tail.join("\n"))
+            })
+            .collect();
+        panic!(
+            "etcd did not become healthy on {endpoints}\n{}",
+            logs.join("\n")
+        );
+    }
     members
 }
 
