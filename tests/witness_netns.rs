@@ -112,7 +112,7 @@ fn start_pair(c: &mut Cluster, witness: &str, b_extra: &[&str]) {
 
 #[test]
 fn a_partition_between_the_servers_leaves_one_holder() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witpart");
@@ -162,7 +162,7 @@ fn a_partition_between_the_servers_leaves_one_holder() {
 
 #[test]
 fn the_server_that_reaches_the_witness_wins() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witside");
@@ -190,7 +190,7 @@ fn the_server_that_reaches_the_witness_wins() {
 
 #[test]
 fn with_the_witness_down_nothing_changes_hands() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witdown");
@@ -221,7 +221,7 @@ fn with_the_witness_down_nothing_changes_hands() {
 
 #[test]
 fn release_lets_a_master_go_when_the_witness_is_gone() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witrel");
@@ -238,7 +238,7 @@ fn release_lets_a_master_go_when_the_witness_is_gone() {
 
 #[test]
 fn a_frozen_master_lets_go_when_it_resumes_and_does_not_fight() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witfrz");
@@ -270,7 +270,7 @@ fn a_frozen_master_lets_go_when_it_resumes_and_does_not_fight() {
 
 #[test]
 fn a_three_member_witness_survives_the_loss_of_a_member() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("wit3");
@@ -300,7 +300,7 @@ fn a_three_member_witness_survives_the_loss_of_a_member() {
 
 #[test]
 fn a_graceful_stop_hands_the_lease_over_at_once() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witstop");
@@ -317,7 +317,7 @@ fn a_graceful_stop_hands_the_lease_over_at_once() {
 
 #[test]
 fn a_reload_adds_and_removes_the_witness_without_a_failover() {
-    if !require_root() {
+    if !require_root() || !etcd::installed() {
         return;
     }
     let mut c = cluster("witrld");

@@ -14,6 +14,25 @@ pub struct Member {
     pub proc: Proc,
 }
 
+/// Whether etcd (Debian's etcd-server and etcd-client) is installed. Under CI a missing etcd
+/// fails the test instead: .ci/run installs it, and the witness tests must run there.
+pub fn installed() -> bool {
+    let found = ["etcd", "etcdctl"].iter().all(|tool| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "etcd is not installed, and CI is set (apt-get install etcd-server etcd-client)"
+        );
+        eprintln!("SKIPPED: etcd is not installed (apt-get install etcd-server etcd-client)");
+    }
+    found
+}
+
 /// Start etcd members on `nodes` (`(node, address)`), as one cluster, and wait until it
 /// answers. Fast raft timings (50 ms heartbeat, 500 ms election), so leases of 2 s work.
 pub fn start(c: &Cluster, nodes: &[(&str, &str)]) -> Vec<Member> {
