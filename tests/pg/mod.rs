@@ -254,13 +254,25 @@ impl PgPair {
 
     /// Start `node`'s server in its namespace.
     pub fn start_pg(&self, node: &str) {
+        let out = self.try_start_pg(node);
+        assert!(
+            out.status.success(),
+            "pg_ctl start on {node}: {}\n{}",
+            text(&out),
+            self.pg_logs()
+        );
+    }
+
+    /// `pg_ctl start -w` of `node`'s server, whatever comes of it (a hook at work may stop
+    /// it again at once, as it would stop one started by PostgreSQL's unit at boot).
+    pub fn try_start_pg(&self, node: &str) -> Output {
         let pg_ctl = format!("{PGBIN}/pg_ctl");
         let conf = self.dir(node).join("conf").display().to_string();
         let log = self.dir(node).join("postgresql.log").display().to_string();
-        self.as_pg_ok(
+        self.as_pg(
             node,
             &[&pg_ctl, "start", "-D", &conf, "-w", "-t", "30", "-l", &log],
-        );
+        )
     }
 
     /// `pg_ctl stop -m immediate` of `node`'s server.
