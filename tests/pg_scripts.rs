@@ -1147,7 +1147,11 @@ fn state_files_written_at_once_by_two_processes_are_never_lost() {
     }
     for o in &outs {
         let said = std::fs::read_to_string(o).expect("out");
-        assert_eq!(said.trim(), "200", "a writer saw some of its writes fail: {said}");
+        assert_eq!(
+            said.trim(),
+            "200",
+            "a writer saw some of its writes fail: {said}"
+        );
     }
     let state = s.path().join("state");
     let record = std::fs::read_to_string(state.join("sync-record")).expect("record");

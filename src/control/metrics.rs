@@ -417,6 +417,8 @@ mod tests {
 
     fn status(instances: Vec<InstanceStatus>) -> DaemonStatus {
         DaemonStatus {
+            version: String::new(),
+            node: String::new(),
             router_id: None,
             pid: 1,
             uptime_s: 99.0,

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod metrics;
 pub mod protocol;
+pub mod redact;
 pub mod server;
 pub mod status;
 
