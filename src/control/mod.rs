@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod metrics;
+pub mod pair;
 pub mod protocol;
 pub mod redact;
 pub mod server;
