@@ -379,9 +379,13 @@ impl Pair {
         if let Err(e) = &self.peer {
             let _ = writeln!(out, "\n{e}");
         }
+        let mut first = true;
         for (who, s) in [("local", local), ("peer", peer)] {
             for i in s.into_iter().flat_map(|s| &s.instances) {
                 for a in &i.alarms {
+                    if std::mem::take(&mut first) {
+                        out.push('\n');
+                    }
                     let _ = writeln!(
                         out,
                         "{who} {}: {}: {}",
