@@ -18,6 +18,11 @@ const EXTRA_SECTIONS: &str = r#".SH "EXIT STATUS"
 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (daemon not reachable): the monitoring-plugin
 convention, so that Nagios, Icinga or a Prometheus exporter can run it as it is.
 .TP
+.B baton status \-\-pair
+The worse of the two nodes' codes (CRITICAL as well when both are MASTER of one
+instance), and 4 when the peer does not answer over HTTP (the message names the address
+and why); a monitoring system that knows only 0 to 3 shows 4 as UNKNOWN.
+.TP
 .BR "baton fallback" , " resign" , " lock" , " unlock" , " reconfigure"
 0 done, 1 refused by the daemon (the reason is printed), 3 daemon not reachable.
 .TP

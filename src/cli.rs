@@ -36,6 +36,13 @@ pub enum Command {
     ///
     /// Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN (daemon not reachable).
+    ///
+    /// With `--pair PEER[:PORT]`, this node and its peer side by side: this node over the
+    /// control socket, the peer over HTTP (`GET /status` on its `metrics_listen` address,
+    /// port 9650 unless given; 2 s to connect, 4 s in all). The exit status is then the
+    /// worse of the two nodes' (CRITICAL as well when both are MASTER of one instance),
+    /// and 4 when the peer does not answer, whatever the rest; a message names the
+    /// address and why.
     #[command(alias = "check-status")]
     Status(Status),
     /// Manual fallback: take the VIP back now, on the preferred node, once its
@@ -93,8 +100,13 @@ pub struct Status {
     /// for scripts: its state, its master's address (an empty line when it hears none: a
     /// master itself, or no master heard), its current priority, why it entered its state,
     /// or its witness lease. Exit 0 when printed.
-    #[arg(long, value_enum, value_name = "FIELD")]
+    #[arg(long, value_enum, value_name = "FIELD", conflicts_with = "pair")]
     pub field: Option<Field>,
+    /// Also read the peer's status over HTTP (`GET /status` on its `metrics_listen`
+    /// address) and show both nodes side by side; with --json, `{"local": ..., "peer":
+    /// ...}`. Exit 4 when the peer does not answer.
+    #[arg(long, value_name = "PEER[:PORT]")]
+    pub pair: Option<crate::control::pair::PeerAddress>,
     #[command(flatten)]
     pub client: Client,
 }
@@ -222,8 +234,14 @@ impl Client {
     }
 }
 
+/// How long `status --pair` waits for the local daemon.
+const PAIR_LOCAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Status {
     pub fn run(&self) -> Outcome {
+        if let Some(peer) = &self.pair {
+            return self.pair(peer);
+        }
         let command = protocol::Command::Status {
             instance: self.instance.clone(),
         };
@@ -257,6 +275,55 @@ impl Status {
 }
 
 impl Status {
+    /// `--pair`: both nodes, read at once (each bounded in time).
+    fn pair(&self, peer: &crate::control::pair::PeerAddress) -> Outcome {
+        use crate::control::pair::{Pair, fetch_blocking};
+        let (local, peer_status) = std::thread::scope(|scope| {
+            let remote = scope.spawn(|| fetch_blocking(peer));
+            let local = self.local_status(PAIR_LOCAL_TIMEOUT);
+            let remote = remote.join().unwrap_or_else(|_| {
+                Err(crate::control::pair::PeerError {
+                    address: peer.to_string(),
+                    why: "the reading thread failed".into(),
+                })
+            });
+            (local, remote)
+        });
+        let only = |mut s: DaemonStatus| {
+            if let Some(name) = &self.instance {
+                s.instances.retain(|i| &i.name == name);
+            }
+            s
+        };
+        let pair = Pair {
+            local: local.map(only),
+            peer: peer_status.map(only),
+            peer_address: peer.clone(),
+        };
+        Outcome {
+            stdout: if self.json {
+                pair.json()
+            } else {
+                pair.render()
+            },
+            stderr: String::new(),
+            code: pair.exit_code(),
+        }
+    }
+
+    /// This node's status over the control socket, or why it could not be read.
+    fn local_status(&self, timeout: Duration) -> Result<DaemonStatus, String> {
+        let command = protocol::Command::Status {
+            instance: self.instance.clone(),
+        };
+        let reply =
+            client::request(&self.client.socket, command, timeout).map_err(|e| e.to_string())?;
+        let Some(value) = reply.result.filter(|_| reply.ok) else {
+            return Err(reply.error.unwrap_or_default());
+        };
+        serde_json::from_value(value).map_err(|e| format!("unreadable status: {e}"))
+    }
+
     /// `--field`: the value for the named instance, or the only one; an error otherwise.
     fn field_value(&self, field: Field, status: &DaemonStatus) -> Outcome {
         let found: Vec<_> = status

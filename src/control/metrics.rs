@@ -3,6 +3,10 @@
 //! the loop does nothing more for a scrape than for a status) and renders it in the
 //! OpenMetrics text format with `prometheus-client`. Read-only, nothing secret in it.
 //!
+//! `GET /status` on the same address: that snapshot as JSON, as `baton status --json` shows
+//! it, less what could carry a secret (`redact.rs`); `baton status --pair` reads the peer's
+//! this way. Any other path is 404, any other method 405.
+//!
 //! The instance label is `vrrp_instance`: Prometheus itself sets `instance` on every target.
 
 use std::convert::Infallible;
@@ -24,6 +28,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::protocol::Command;
+use super::redact::redact;
 use super::server::ControlRequest;
 use super::status::{DaemonStatus, Health};
 
@@ -33,6 +38,9 @@ const MAX_CONNECTIONS: usize = 8;
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// A client must send its request headers within this.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of a request (line and headers) read; a longer one is refused (431). hyper's
+/// smallest allowed buffer: a scrape or a status request is a few hundred bytes.
+const MAX_REQUEST: usize = 8192;
 /// How long a scrape waits for the protocol loop's snapshot.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -47,7 +55,7 @@ type ReadCounter = fn(&super::status::Counters) -> u64;
 pub async fn bind(address: SocketAddr) -> Option<TcpListener> {
     match TcpListener::bind(address).await {
         Ok(listener) => {
-            info!("metrics: serving http://{address}/metrics");
+            info!("metrics: serving http://{address}/metrics and /status");
             Some(listener)
         }
         Err(e) => {
@@ -94,6 +102,7 @@ pub async fn serve(listener: TcpListener, requests: mpsc::Sender<ControlRequest>
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_REQUEST)
                 .keep_alive(false)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
@@ -110,35 +119,70 @@ async fn answer(
     request: Request<Incoming>,
     requests: mpsc::Sender<ControlRequest>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if request.uri().path() != "/metrics" {
-        return Ok(plain(
+    let method = request.method();
+    Ok(match request.uri().path() {
+        "/metrics" if method == Method::GET || method == Method::HEAD => metrics(&requests).await,
+        "/metrics" => not_allowed("GET, HEAD", "GET /metrics\n"),
+        "/status" if method == Method::GET => status(&requests).await,
+        "/status" => not_allowed("GET", "GET /status\n"),
+        _ => plain(
             StatusCode::NOT_FOUND,
-            "only /metrics is served here\n",
-        ));
-    }
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n"));
-    }
-    let value = match snapshot(&requests).await {
+            "only /metrics and /status are served here\n",
+        ),
+    })
+}
+
+/// `GET /metrics`: the snapshot in the OpenMetrics text format.
+async fn metrics(requests: &mpsc::Sender<ControlRequest>) -> Response<Full<Bytes>> {
+    let value = match snapshot(requests).await {
         Ok(value) => value,
-        Err(e) => return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n"))),
+        Err(e) => return plain(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n")),
     };
     // Decoding the snapshot and rendering it are off the protocol thread.
     let rendered = tokio::task::spawn_blocking(move || {
         let status: DaemonStatus = serde_json::from_value(value).map_err(|e| e.to_string())?;
         render(&status).map_err(|e| e.to_string())
     });
-    let body = match rendered.await {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            return Ok(plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("cannot render: {e}\n"),
-            ));
-        }
-        Err(_) => return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n")),
+    match rendered.await {
+        Ok(Ok(body)) => response(StatusCode::OK, CONTENT_TYPE, body),
+        Ok(Err(e)) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot render: {e}\n"),
+        ),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n"),
+    }
+}
+
+/// `GET /status`: the snapshot as `baton status --json` shows it, less what could carry a
+/// secret (`redact`), as one JSON document.
+async fn status(requests: &mpsc::Sender<ControlRequest>) -> Response<Full<Bytes>> {
+    let value = match snapshot(requests).await {
+        Ok(value) => value,
+        Err(e) => return plain(StatusCode::SERVICE_UNAVAILABLE, &format!("{e}\n")),
     };
-    Ok(response(StatusCode::OK, CONTENT_TYPE, body))
+    let rendered = tokio::task::spawn_blocking(move || {
+        let status: DaemonStatus = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string_pretty(&redact(status)).map_err(|e| e.to_string())?;
+        text.push('\n');
+        Ok::<_, String>(text)
+    });
+    match rendered.await {
+        Ok(Ok(body)) => response(StatusCode::OK, "application/json", body),
+        Ok(Err(e)) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot render: {e}\n"),
+        ),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot render\n"),
+    }
+}
+
+fn not_allowed(allow: &'static str, text: &str) -> Response<Full<Bytes>> {
+    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, text);
+    response.headers_mut().insert(
+        hyper::header::ALLOW,
+        hyper::header::HeaderValue::from_static(allow),
+    );
+    response
 }
 
 /// The status snapshot, from the protocol loop, as the JSON value `status` answers.
@@ -417,6 +461,8 @@ mod tests {
 
     fn status(instances: Vec<InstanceStatus>) -> DaemonStatus {
         DaemonStatus {
+            version: String::new(),
+            node: String::new(),
             router_id: None,
             pid: 1,
             uptime_s: 99.0,
@@ -503,5 +549,125 @@ mod tests {
     fn no_instances_is_still_an_exposition() {
         let text = render(&status(vec![])).unwrap();
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    /// `serve` on a loopback port, with a stand-in for the protocol loop that answers every
+    /// snapshot request with `status`; `check` runs against its address.
+    fn with_server<F, Fut>(status: DaemonStatus, check: F)
+    where
+        F: FnOnce(SocketAddr) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let (tx, mut rx) = mpsc::channel::<ControlRequest>(4);
+            tokio::task::spawn_local(serve(listener, tx));
+            tokio::task::spawn_local(async move {
+                while let Some(request) = rx.recv().await {
+                    assert_eq!(request.command, Command::Status { instance: None });
+                    let value = serde_json::to_value(&status).unwrap();
+                    let _ = request
+                        .reply
+                        .send(crate::control::protocol::Reply::ok(value));
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(20), check(address))
+                .await
+                .expect("the checks ended in time");
+        });
+    }
+
+    /// Send `request` as is; what came back (empty if the connection was reset).
+    async fn raw(address: SocketAddr, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let _ = stream.write_all(request).await;
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply).await;
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    #[test]
+    fn status_is_served_redacted_to_get_only() {
+        use crate::control::redact::tests::{SECRET, planted};
+        let planted = planted();
+        assert!(serde_json::to_string(&planted).unwrap().contains(SECRET));
+        with_server(planted.clone(), |address| async move {
+            // What `baton status --pair` reads.
+            let peer = crate::control::pair::PeerAddress {
+                host: "127.0.0.1".into(),
+                port: address.port(),
+            };
+            let got = crate::control::pair::fetch(&peer).await.expect("a status");
+            assert_eq!(got, crate::control::redact::redact(planted.clone()));
+            assert_eq!(got.node, "db1");
+            assert_eq!(got.version, "0.1.0");
+            assert_eq!(got.instances[0].state, "MASTER");
+
+            let text = raw(address, b"GET /status HTTP/1.1\r\nhost: x\r\n\r\n").await;
+            assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+            assert!(text.contains("content-type: application/json"), "{text}");
+            assert!(!text.contains(SECRET), "{text}");
+            assert!(!text.contains("promote"), "{text}");
+
+            for (request, code) in [
+                (
+                    "POST /status HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+                    "405",
+                ),
+                ("HEAD /status HTTP/1.1\r\nhost: x\r\n\r\n", "405"),
+                (
+                    "PUT /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+                    "405",
+                ),
+                ("GET /status/x HTTP/1.1\r\nhost: x\r\n\r\n", "404"),
+                ("GET / HTTP/1.1\r\nhost: x\r\n\r\n", "404"),
+            ] {
+                let text = raw(address, request.as_bytes()).await;
+                assert!(
+                    text.starts_with(&format!("HTTP/1.1 {code} ")),
+                    "{request:?}: {text}"
+                );
+                assert!(!text.contains(SECRET), "{text}");
+            }
+            let text = raw(address, b"POST /status HTTP/1.1\r\nhost: x\r\n\r\n").await;
+            assert!(text.contains("allow: GET\r\n"), "{text}");
+
+            // A request larger than MAX_REQUEST is not served.
+            let mut big = b"GET /status HTTP/1.1\r\nhost: x\r\nx-pad: ".to_vec();
+            big.extend(std::iter::repeat_n(b'a', 2 * MAX_REQUEST));
+            big.extend_from_slice(b"\r\n\r\n");
+            let text = raw(address, &big).await;
+            assert!(
+                text.is_empty() || text.starts_with("HTTP/1.1 431 "),
+                "{text}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_peer_that_refuses_the_connection_is_an_error_naming_it() {
+        // A port just freed: nothing listens there, the connection is refused at once.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = listener.local_addr().unwrap();
+        drop(listener);
+        let peer = crate::control::pair::PeerAddress {
+            host: "127.0.0.1".into(),
+            port: closed.port(),
+        };
+        let e = crate::control::pair::fetch_blocking(&peer).unwrap_err();
+        assert_eq!(e.address, closed.to_string());
+        assert!(
+            e.to_string().starts_with(&format!(
+                "the peer at {closed} did not answer: cannot connect to {closed}"
+            )),
+            "{e}"
+        );
     }
 }

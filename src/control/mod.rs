@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod metrics;
+pub mod pair;
 pub mod protocol;
+pub mod redact;
 pub mod server;
 pub mod status;
 

@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 /// The whole daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {
+    /// The daemon's version (empty from a daemon that predates this field).
+    #[serde(default)]
+    pub version: String,
+    /// The node's name: `router_id`, else the config id (`baton run -i`, by default the
+    /// short host name). Empty from a daemon that predates this field.
+    #[serde(default)]
+    pub node: String,
     pub router_id: Option<String>,
     pub pid: u32,
     pub uptime_s: f64,
@@ -715,6 +722,8 @@ mod tests {
     #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
+            version: String::new(),
+            node: String::new(),
             router_id: None,
             pid: 1,
             uptime_s: 75.0,

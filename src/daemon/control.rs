@@ -384,8 +384,14 @@ impl Daemon {
         for ((_, reason), count) in &self.socket_drops {
             *dropped.entry(reason.to_string()).or_insert(0) += count;
         }
+        let router_id = self.model.global.router_id.clone();
         DaemonStatus {
-            router_id: self.model.global.router_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            node: router_id
+                .clone()
+                .or_else(|| self.options.config_id.clone())
+                .unwrap_or_default(),
+            router_id,
             pid: std::process::id(),
             uptime_s: now.as_secs_f64(),
             instances,
