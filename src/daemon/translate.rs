@@ -78,6 +78,7 @@ pub fn filter(instance: &config::Instance, own: Vec<IpAddr>) -> Filter {
         vrid: instance.vrid,
         auth: wire_auth(instance),
         vips: instance.vips.iter().map(|v| v.addr).collect(),
+        interval_cs: instance.advert_int_cs,
         mode: mode(instance),
         own_addresses: own,
         strict_owner: instance.strict,

@@ -6,6 +6,7 @@
 
 mod event;
 mod instance;
+pub mod peers;
 pub mod receive;
 pub mod timers;
 

@@ -9,6 +9,7 @@ use std::ops::RangeInclusive;
 
 use super::event::Advert;
 use super::instance::OWNER_PRIORITY;
+use super::peers::{self, Difference};
 use crate::wire::vrrp::{Auth, Repr, TTL, Version};
 
 /// What an instance accepts.
@@ -20,6 +21,9 @@ pub struct Filter {
     pub auth: Auth,
     /// The virtual addresses of the instance.
     pub vips: Vec<IpAddr>,
+    /// The configured advert interval in centiseconds, for [`Filter::differences`] (the
+    /// VRRPv2 rule that discards another interval is the state machine's).
+    pub interval_cs: u16,
     /// Where this instance's adverts are sent: its multicast group, or its unicast peers.
     pub mode: Mode,
     /// This router's own addresses: its own packets coming back are ignored.
@@ -88,6 +92,13 @@ pub enum Drop {
 }
 
 impl Drop {
+    /// RFC 3768 7.1: dropped because its authentication differs from ours, after every
+    /// check that makes it an advert of this virtual router from a peer it hears: a peer
+    /// whose configuration disagrees (see [`Filter::differences`]).
+    pub fn is_disagreement(&self) -> bool {
+        matches!(self, Drop::AuthType | Drop::Auth)
+    }
+
     /// A stable snake_case name for counters.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -138,13 +149,8 @@ impl Filter {
         if repr.vrid != self.vrid {
             return Err(Drop::Vrid);
         }
-        // RFC 3768 7.1: the authentication type and data must match the local ones.
-        if std::mem::discriminant(&repr.auth) != std::mem::discriminant(&self.auth) {
-            return Err(Drop::AuthType);
-        }
-        if repr.auth != self.auth {
-            return Err(Drop::Auth);
-        }
+        // Before the authentication: a sender this instance does not hear is not a peer
+        // whose disagreement counts (`differences`).
         if let Mode::Unicast {
             peers,
             check_source: true,
@@ -159,6 +165,13 @@ impl Filter {
                 return Err(Drop::Ttl(ttl));
             }
         }
+        // RFC 3768 7.1: the authentication type and data must match the local ones.
+        if std::mem::discriminant(&repr.auth) != std::mem::discriminant(&self.auth) {
+            return Err(Drop::AuthType);
+        }
+        if repr.auth != self.auth {
+            return Err(Drop::Auth);
+        }
         if self.strict_owner && repr.priority == OWNER_PRIORITY && !self.vips.contains(&src) {
             return Err(Drop::FakeOwner);
         }
@@ -167,6 +180,14 @@ impl Filter {
             priority: repr.priority,
             interval_cs: repr.interval_cs,
         })
+    }
+
+    /// What an advert says differently from this instance's configuration (address list,
+    /// interval, authentication), for the peer alarm (`peers::PeerWatch`). Meant for an
+    /// advert that `check` accepted or dropped for its authentication only
+    /// ([`Drop::is_disagreement`]): one from a member of this virtual router.
+    pub fn differences(&self, repr: &Repr) -> Vec<Difference> {
+        peers::compare(&self.vips, self.interval_cs, &self.auth, repr)
     }
 
     /// Whether this instance sends to unicast peers.
@@ -207,6 +228,7 @@ mod tests {
             vrid: 51,
             auth: Auth::Pass(*b"secret\0\0"),
             vips: vec![v4(100)],
+            interval_cs: 100,
             mode: Mode::Multicast(GROUP),
             own_addresses: vec![v4(1)],
             strict_owner: false,
@@ -307,6 +329,18 @@ mod tests {
         let f = unicast(true, 0..=255);
         assert_eq!(f.check(v4(2), v4(1), 255, &repr()), Err(Drop::UnknownPeer));
         assert!(f.check(v4(3), v4(1), 64, &repr()).is_ok());
+        let bad_auth = Repr {
+            auth: Auth::None,
+            ..repr()
+        };
+        assert_eq!(
+            f.check(v4(2), v4(1), 255, &bad_auth),
+            Err(Drop::UnknownPeer),
+            "a sender it does not hear is not a peer that disagrees"
+        );
+        assert_eq!(f.check(v4(3), v4(1), 255, &bad_auth), Err(Drop::AuthType));
+        assert!(Drop::AuthType.is_disagreement() && Drop::Auth.is_disagreement());
+        assert!(!Drop::UnknownPeer.is_disagreement());
         let f = unicast(true, 250..=255);
         assert_eq!(f.check(v4(3), v4(1), 64, &repr()), Err(Drop::Ttl(64)));
         assert!(f.check(v4(3), v4(1), 254, &repr()).is_ok());
@@ -346,5 +380,13 @@ mod tests {
             ..repr()
         };
         assert!(!filter().addresses_match(&r));
+        assert_eq!(
+            filter().differences(&r),
+            vec![Difference::Addresses {
+                ours: vec![v4(100)],
+                theirs: vec![v4(100), v4(101)]
+            }]
+        );
+        assert_eq!(filter().differences(&repr()), vec![]);
     }
 }
