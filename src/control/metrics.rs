@@ -320,6 +320,12 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         "instance_witness_lease_seconds_left",
         "With a witness: seconds this node may still act as master without a renewal",
     );
+    let peer_mismatch = gauge(
+        &mut registry,
+        "instance_peer_config_mismatch",
+        "1 for each peer whose adverts disagree with the instance's configuration, by what \
+         differs (vips, advert_interval, auth_type, auth_password); absent once it agrees",
+    );
     let counters: [(&str, &str, ReadCounter); 9] = [
         ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
         ("instance_adverts_received", "Adverts received", |c| {
@@ -417,6 +423,14 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             }
             if let Some(left) = w.ttl_left_s {
                 lease_left.get_or_create(&me()).set(left);
+            }
+        }
+        for p in &i.peer_mismatches {
+            for d in &p.differences {
+                let mut labels = me();
+                labels.push(("peer", value(&p.peer)));
+                labels.push(("field", value(&d.field)));
+                peer_mismatch.get_or_create(&labels).set(1.0);
             }
         }
         for severity in [Health::Warning, Health::Critical] {
@@ -534,6 +548,36 @@ mod tests {
             !text.contains("witness_lease{vrrp_instance=\"PLAIN\""),
             "no witness, no lease metric"
         );
+    }
+
+    #[test]
+    fn a_peer_mismatch_is_one_series_per_difference() {
+        use crate::control::status::{DifferenceStatus, PeerMismatchStatus};
+        let mut i = instance("PORTAL", "BACKUP");
+        let difference = |field: &str| DifferenceStatus {
+            field: field.into(),
+            ours: "a".into(),
+            theirs: "b".into(),
+        };
+        i.peer_mismatches.push(PeerMismatchStatus {
+            peer: "192.0.2.2".into(),
+            since_s: 3.0,
+            last_advert_s: 0.2,
+            discarded: false,
+            differences: vec![difference("vips"), difference("advert_interval")],
+        });
+        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
+        for line in [
+            "# TYPE baton_instance_peer_config_mismatch gauge",
+            "baton_instance_peer_config_mismatch{vrrp_instance=\"PORTAL\",peer=\"192.0.2.2\",field=\"vips\"} 1.0",
+            "baton_instance_peer_config_mismatch{vrrp_instance=\"PORTAL\",peer=\"192.0.2.2\",field=\"advert_interval\"} 1.0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(!text.contains("peer_config_mismatch{vrrp_instance=\"PLAIN\""));
     }
 
     #[test]

@@ -491,6 +491,7 @@ mod tests {
             last_hook: None,
             flap_hold_s: None,
             witness: None,
+            peer_mismatches: vec![],
             alarms,
         }
     }

@@ -203,6 +203,7 @@ pub(crate) mod tests {
             last_hook: None,
             flap_hold_s: None,
             witness: None,
+            peer_mismatches: vec![],
             alarms: vec![],
         }
     }

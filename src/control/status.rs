@@ -71,7 +71,39 @@ pub struct InstanceStatus {
     /// The witness lease, when the instance uses a witness.
     #[serde(default)]
     pub witness: Option<WitnessStatus>,
+    /// Peers whose adverts disagree with this instance's configuration now (address list,
+    /// advert interval, authentication); each is also an alarm.
+    #[serde(default)]
+    pub peer_mismatches: Vec<PeerMismatchStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// A peer whose adverts disagree with this instance's configuration. Raised by its first
+/// disagreeing advert; cleared by an advert of its that agrees, or once it has been silent
+/// for 10 advert intervals (at least 10 s).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerMismatchStatus {
+    /// The peer's address (the source of its adverts).
+    pub peer: String,
+    /// Seconds since the disagreement was first seen.
+    pub since_s: f64,
+    /// Seconds since its last disagreeing advert.
+    pub last_advert_s: f64,
+    /// Its adverts are discarded (authentication, or a VRRPv2 advert interval): this node
+    /// does not hear it as a master, and both may hold the VIP.
+    pub discarded: bool,
+    pub differences: Vec<DifferenceStatus>,
+}
+
+/// One thing a peer advertises differently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DifferenceStatus {
+    /// `vips`, `advert_interval`, `auth_type` or `auth_password`.
+    pub field: String,
+    /// This node's value (`(hidden)` for a password).
+    pub ours: String,
+    /// The peer's value (a password is never shown).
+    pub theirs: String,
 }
 
 /// An instance's witness lease.
@@ -243,6 +275,7 @@ pub struct Facts<'a> {
     /// Adverts that failed in a row and the latest error, while sending fails.
     pub send_failing: Option<(u64, &'a str)>,
     pub witness: Option<&'a WitnessStatus>,
+    pub peer_mismatches: &'a [PeerMismatchStatus],
 }
 
 /// The alarms of one instance, in plain words.
@@ -344,7 +377,42 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     if let Some(w) = f.witness {
         witness_alarms(f.state, w, &mut raise);
     }
+    for p in f.peer_mismatches {
+        let (severity, consequence) = if p.discarded {
+            (
+                Health::Critical,
+                "; its adverts are discarded, both nodes may hold the VIP",
+            )
+        } else {
+            (Health::Warning, "")
+        };
+        let differences: Vec<String> = p
+            .differences
+            .iter()
+            .map(|d| match d.field.as_str() {
+                "auth_password" => "auth password differs".to_string(),
+                field => format!("{} ours {} theirs {}", field_words(field), d.ours, d.theirs),
+            })
+            .collect();
+        raise(
+            severity,
+            format!(
+                "peer {} advertises another configuration: {}{consequence}",
+                p.peer,
+                differences.join("; ")
+            ),
+        );
+    }
     out
+}
+
+fn field_words(field: &str) -> &str {
+    match field {
+        "vips" => "VIPs",
+        "advert_interval" => "advert interval",
+        "auth_type" => "auth type",
+        other => other,
+    }
 }
 
 fn witness_alarms(state: &str, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
@@ -571,6 +639,7 @@ mod tests {
             flapping: None,
             send_failing: None,
             witness: None,
+            peer_mismatches: &[],
         }
     }
 
@@ -720,6 +789,103 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_that_disagrees_is_an_alarm_naming_both_sides() {
+        let v = vips(false);
+        let mut mismatch = PeerMismatchStatus {
+            peer: "192.0.2.2".into(),
+            since_s: 5.0,
+            last_advert_s: 0.5,
+            discarded: false,
+            differences: vec![
+                DifferenceStatus {
+                    field: "vips".into(),
+                    ours: "192.0.2.100".into(),
+                    theirs: "192.0.2.100,192.0.2.101".into(),
+                },
+                DifferenceStatus {
+                    field: "auth_password".into(),
+                    ours: "(hidden)".into(),
+                    theirs: "(hidden, differs)".into(),
+                },
+            ],
+        };
+        let listed = [mismatch.clone()];
+        let mut f = facts("BACKUP", &v);
+        let heard = master(100, 0.5);
+        f.master = Some(&heard);
+        f.peer_mismatches = &listed;
+        let got = alarms(&f);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].severity, Health::Warning);
+        assert_eq!(
+            got[0].message,
+            "peer 192.0.2.2 advertises another configuration: VIPs ours 192.0.2.100 \
+             theirs 192.0.2.100,192.0.2.101; auth password differs"
+        );
+        mismatch.discarded = true;
+        let listed = [mismatch];
+        f.peer_mismatches = &listed;
+        let got = alarms(&f);
+        assert_eq!(got[0].severity, Health::Critical);
+        assert!(
+            got[0].message.ends_with("both nodes may hold the VIP"),
+            "{}",
+            got[0].message
+        );
+    }
+
+    #[test]
+    fn a_status_without_peer_mismatches_still_decodes() {
+        let mut json = serde_json::to_value(status_with_one_instance()).unwrap();
+        json["instances"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("peer_mismatches");
+        let back: DaemonStatus = serde_json::from_value(json).unwrap();
+        assert!(back.instances[0].peer_mismatches.is_empty());
+    }
+
+    fn status_with_one_instance() -> DaemonStatus {
+        let mut status = DaemonStatus {
+            version: String::new(),
+            node: String::new(),
+            router_id: None,
+            pid: 1,
+            uptime_s: 75.0,
+            instances: vec![],
+            dropped: BTreeMap::new(),
+        };
+        status.instances.push(InstanceStatus {
+            name: "PG_VIP".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 2,
+            family: "IPv4".into(),
+            state: "BACKUP".into(),
+            since_s: 3725.0,
+            reason: "started".into(),
+            reason_kind: "startup".into(),
+            base_priority: 150,
+            priority: 150,
+            fallback: "manual".into(),
+            locked: false,
+            master: Some(master(100, 0.4)),
+            vips: vips(false),
+            counters: Counters::default(),
+            dropped: BTreeMap::new(),
+            sync_group: None,
+            faults: vec![],
+            tracks: vec![],
+            witness: None,
+            last_hook: None,
+            flap_hold_s: None,
+            peer_mismatches: vec![],
+            alarms: vec![],
+        });
+        status
+    }
+
+    #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
             version: String::new(),
@@ -759,6 +925,7 @@ mod tests {
             witness: None,
             last_hook: None,
             flap_hold_s: None,
+            peer_mismatches: vec![],
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);

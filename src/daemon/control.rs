@@ -441,6 +441,7 @@ impl Daemon {
                 remaining_s: (d.until - now).as_secs_f64(),
             });
         let witness = super::witness::status(router, now);
+        let peer_mismatches = peer_mismatches(router, now);
         let mut alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
@@ -456,6 +457,7 @@ impl Daemon {
             flapping,
             send_failing: router.send_errors.failing(),
             witness: witness.as_ref(),
+            peer_mismatches: &peer_mismatches,
         });
         alarms.extend(file_alarms.iter().cloned());
         let stats = machine.stats();
@@ -501,6 +503,7 @@ impl Daemon {
             last_hook,
             flap_hold_s: flapping.map(|f| f.remaining_s),
             witness,
+            peer_mismatches,
             dropped: router
                 .drops
                 .iter()
@@ -509,6 +512,32 @@ impl Daemon {
             alarms,
         }
     }
+}
+
+/// The peers whose adverts disagree with the instance's configuration now.
+fn peer_mismatches(router: &super::Router, now: Duration) -> Vec<status::PeerMismatchStatus> {
+    let v2 = router.cfg.version == crate::wire::vrrp::Version::V2;
+    router
+        .peers
+        .disagreements()
+        .iter()
+        .filter(|d| d.until > now)
+        .map(|d| status::PeerMismatchStatus {
+            peer: d.peer.to_string(),
+            since_s: now.saturating_sub(d.since).as_secs_f64(),
+            last_advert_s: now.saturating_sub(d.last).as_secs_f64(),
+            discarded: d.differences.iter().any(|x| x.discards(v2)),
+            differences: d
+                .differences
+                .iter()
+                .map(|x| status::DifferenceStatus {
+                    field: x.field().to_string(),
+                    ours: x.ours(),
+                    theirs: x.theirs(),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The addresses on each interface a status shows VIPs of, by interface index; an interface

@@ -11,6 +11,7 @@ mod flaps;
 mod groups;
 mod health;
 mod hooks;
+mod peer_alarms;
 mod process;
 mod realtime;
 mod router;
@@ -856,6 +857,12 @@ impl Daemon {
                 self.deliver(&name, Event::Timeout).await;
             }
             self.send_due_announcements(&name, now).await;
+            if let Some(router) = self.routers.get_mut(&name) {
+                let v2 = router.cfg.version == crate::wire::vrrp::Version::V2;
+                for alarm in router.peers.expire(now) {
+                    peer_alarms::log(&name, v2, &alarm);
+                }
+            }
         }
     }
 
@@ -888,6 +895,7 @@ impl Daemon {
             self.count_socket_drop(&socket, "unknown_vrid");
             return;
         };
+        let now = self.now();
         let Some(router) = self.routers.get_mut(&name) else {
             return;
         };
@@ -897,10 +905,24 @@ impl Daemon {
             router.count_drop("bad_checksum");
             return;
         }
-        let advert = match router
+        let verdict = router
             .filter
-            .check(received.src, received.dst, received.ttl, &repr)
-        {
+            .check(received.src, received.dst, received.ttl, &repr);
+        if verdict.as_ref().err().is_none_or(|d| d.is_disagreement()) {
+            // From a peer of this virtual router: does it advertise our configuration?
+            // (RFC 5798 7.1 / RFC 3768 7.1; the core says what differs, `vrrp::peers`.)
+            let differences = router.filter.differences(&repr);
+            let ours = router.filter.interval_cs;
+            if let Some(alarm) =
+                router
+                    .peers
+                    .observe(now, received.src, differences, ours, repr.interval_cs)
+            {
+                let v2 = router.cfg.version == crate::wire::vrrp::Version::V2;
+                peer_alarms::log(&name, v2, &alarm);
+            }
+        }
+        let advert = match verdict {
             Ok(advert) => advert,
             Err(drop) => {
                 router.count_drop(drop.kind());
@@ -909,8 +931,8 @@ impl Daemon {
             }
         };
         if !router.filter.addresses_match(&repr) {
+            // Accepted (RFC 5798 7.1: MAY check); the peer alarm above says so.
             router.count_drop("address_list_differs");
-            debug!(instance = %name, "advert from {} lists other addresses; accepted", received.src);
         }
         self.deliver(&name, Event::Advert(advert)).await;
     }

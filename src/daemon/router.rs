@@ -71,6 +71,8 @@ pub struct Router {
     pub witness_info: crate::witness::Info,
     /// The epoch of the last lease command sent for it: a report of an older one is stale.
     pub witness_epoch: u64,
+    /// Peers whose adverts disagree with this instance's configuration (the alarm).
+    pub peers: vrrp::peers::PeerWatch,
 }
 
 impl Router {
@@ -98,6 +100,7 @@ impl Router {
             witness_key: None,
             witness_info: crate::witness::Info::default(),
             witness_epoch: 0,
+            peers: vrrp::peers::PeerWatch::default(),
         }
     }
 
@@ -113,9 +116,13 @@ impl Router {
 
     /// The earliest time this router needs the event loop.
     pub fn next_deadline(&self) -> Option<std::time::Duration> {
-        match (self.machine.next_deadline(), self.announce.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.machine.next_deadline(),
+            self.announce.next_deadline(),
+            self.peers.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
