@@ -37,6 +37,14 @@ pub enum Command {
     /// Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN (daemon not reachable).
     ///
+    /// Among the alarms: a peer whose adverts disagree with this node's configuration
+    /// (another VIP list or advert interval: WARNING; another authentication type or
+    /// password, or a VRRPv2 interval, whose adverts are discarded: CRITICAL), naming the
+    /// peer and both values (never a password); `--json` lists them in `peer_mismatches`.
+    /// Only a master advertises, so it shows on the node that hears it. It clears when
+    /// an advert of that peer agrees again, or once the peer has been silent for 10
+    /// advert intervals (at least 10 s).
+    ///
     /// With `--pair PEER[:PORT]`, this node and its peer side by side: this node over the
     /// control socket, the peer over HTTP (`GET /status` on its `metrics_listen` address,
     /// port 9650 unless given; 2 s to connect, 4 s in all). The exit status is then the
