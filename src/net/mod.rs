@@ -7,10 +7,12 @@
 //! that opened them (see [`crate::sys::enter_netns`]).
 
 mod announce;
+mod arp_watch;
 mod error;
 mod vrrp_socket;
 
 pub use announce::{AnnounceSocket, ipv6_forwarding};
+pub use arp_watch::ArpListener;
 pub use error::NetError;
 pub use vrrp_socket::{Family, Received, VrrpSocket};
 

@@ -70,6 +70,23 @@ fn write_gratuitous_arp(frame: &mut [u8], mac: [u8; 6], ip: Ipv4Addr) -> Option<
     Some(())
 }
 
+/// A complete Ethernet frame carrying an ARP probe for `ip` from `mac` (RFC 5227 2.1.1):
+/// broadcast, opcode 1 (request), sender protocol address 0.0.0.0 (so no cache learns
+/// anything from it), target hardware address zero, target protocol address `ip`. A host
+/// that has `ip` answers with a reply from its MAC (Linux answers such a probe, RFC 2131
+/// "duplicate address detection"); a master probes its own VIP this way to find another
+/// host that holds it.
+pub fn probe(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
+    let mut frame = gratuitous_arp(mac, ip);
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut frame)
+        && let Some(mut arp) = MutableArpPacket::new(eth.payload_mut())
+    {
+        arp.set_sender_proto_addr(Ipv4Addr::UNSPECIFIED);
+        arp.set_target_hw_addr(MacAddr::zero());
+    }
+    frame
+}
+
 /// An Ethernet frame carrying an Ethernet/IPv4 ARP packet, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArpFrame {
@@ -153,6 +170,20 @@ mod tests {
     /// captured with scripts/capture-keepalived-vectors.sh (`tcpdump -xx`).
     const KEEPALIVED: &str =
         "ffffffffffff02005e00000a0806000108000604000102005e00000ac0000246ffffffffffffc0000246";
+
+    #[test]
+    fn a_probe_asks_for_the_address_from_nowhere() {
+        let frame = probe(MAC, IP);
+        let mut expected = EXPECTED;
+        expected[28..32].copy_from_slice(&[0, 0, 0, 0]); // sender IP 0.0.0.0
+        expected[32..38].copy_from_slice(&[0; 6]); // target MAC zero
+        assert_eq!(frame, expected);
+        let parsed = ArpFrame::parse(&frame).unwrap();
+        assert_eq!(parsed.operation, 1);
+        assert_eq!(parsed.sender_ip, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(parsed.target_ip, IP);
+        assert!(!parsed.is_gratuitous());
+    }
 
     #[test]
     fn builds_expected_frame() {
