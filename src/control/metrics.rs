@@ -326,6 +326,11 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         "1 for each peer whose adverts disagree with the instance's configuration, by what \
          differs (vips, advert_interval, auth_type, auth_password); absent once it agrees",
     );
+    let vip_conflict = gauge(
+        &mut registry,
+        "instance_vip_conflict",
+        "1 while MASTER for each VIP another host (by its MAC) answers for; absent otherwise",
+    );
     let counters: [(&str, &str, ReadCounter); 9] = [
         ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
         ("instance_adverts_received", "Adverts received", |c| {
@@ -432,6 +437,12 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
                 labels.push(("field", value(&d.field)));
                 peer_mismatch.get_or_create(&labels).set(1.0);
             }
+        }
+        for c in &i.vip_conflicts {
+            let mut labels = me();
+            labels.push(("address", value(&c.address)));
+            labels.push(("mac", value(&c.mac)));
+            vip_conflict.get_or_create(&labels).set(1.0);
         }
         for severity in [Health::Warning, Health::Critical] {
             let count = i.alarms.iter().filter(|a| a.severity == severity).count();
@@ -578,6 +589,21 @@ mod tests {
             );
         }
         assert!(!text.contains("peer_config_mismatch{vrrp_instance=\"PLAIN\""));
+    }
+
+    #[test]
+    fn a_vip_conflict_is_one_series_naming_the_mac() {
+        let mut i = instance("PORTAL", "MASTER");
+        i.vip_conflicts
+            .push(crate::control::status::VipConflictStatus {
+                address: "192.0.2.100".into(),
+                mac: "02:00:00:00:00:cc".into(),
+                since_s: 3,
+                last_s: 1,
+            });
+        let text = render(&status(vec![i])).unwrap();
+        let line = "baton_instance_vip_conflict{vrrp_instance=\"PORTAL\",address=\"192.0.2.100\",mac=\"02:00:00:00:00:cc\"} 1.0";
+        assert!(text.lines().any(|l| l == line), "{text}");
     }
 
     #[test]

@@ -492,6 +492,7 @@ mod tests {
             flap_hold_s: None,
             witness: None,
             peer_mismatches: vec![],
+            vip_conflicts: vec![],
             alarms,
         }
     }

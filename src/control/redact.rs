@@ -204,6 +204,7 @@ pub(crate) mod tests {
             flap_hold_s: None,
             witness: None,
             peer_mismatches: vec![],
+            vip_conflicts: vec![],
             alarms: vec![],
         }
     }

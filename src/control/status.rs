@@ -75,7 +75,26 @@ pub struct InstanceStatus {
     /// advert interval, authentication); each is also an alarm.
     #[serde(default)]
     pub peer_mismatches: Vec<PeerMismatchStatus>,
+    /// While MASTER: VIPs another host answers for (the ARP probe of its own VIPs); each
+    /// is also an alarm.
+    #[serde(default)]
+    pub vip_conflicts: Vec<VipConflictStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// A VIP that another MAC answers for while this node is MASTER. Raised by a foreign
+/// answer to the master's ARP probe (one per VIP every 10 s), which also makes it announce
+/// the VIPs again; cleared by a probe round without one, or on leaving MASTER.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipConflictStatus {
+    /// The VIP (without prefix length).
+    pub address: String,
+    /// The other host's MAC.
+    pub mac: String,
+    /// Seconds since it was first heard.
+    pub since_s: u64,
+    /// Seconds since it was last heard.
+    pub last_s: u64,
 }
 
 /// A peer whose adverts disagree with this instance's configuration. Raised by its first
@@ -276,6 +295,7 @@ pub struct Facts<'a> {
     pub send_failing: Option<(u64, &'a str)>,
     pub witness: Option<&'a WitnessStatus>,
     pub peer_mismatches: &'a [PeerMismatchStatus],
+    pub vip_conflicts: &'a [VipConflictStatus],
 }
 
 /// The alarms of one instance, in plain words.
@@ -376,6 +396,16 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     }
     if let Some(w) = f.witness {
         witness_alarms(f.state, w, &mut raise);
+    }
+    for c in f.vip_conflicts {
+        raise(
+            Health::Critical,
+            format!(
+                "VIP {} is answered by {}, not by this master: another host holds it \
+                 (announced again)",
+                c.address, c.mac
+            ),
+        );
     }
     for p in f.peer_mismatches {
         let (severity, consequence) = if p.discarded {
@@ -640,6 +670,7 @@ mod tests {
             send_failing: None,
             witness: None,
             peer_mismatches: &[],
+            vip_conflicts: &[],
         }
     }
 
@@ -835,14 +866,40 @@ mod tests {
     }
 
     #[test]
+    fn a_vip_another_host_answers_for_is_critical() {
+        let v = vips(true);
+        let conflict = [VipConflictStatus {
+            address: "192.0.2.100".into(),
+            mac: "02:00:00:00:00:cc".into(),
+            since_s: 12,
+            last_s: 2,
+        }];
+        let mut f = facts("MASTER", &v);
+        f.vip_conflicts = &conflict;
+        let got = alarms(&f);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].severity, Health::Critical);
+        assert_eq!(
+            got[0].message,
+            "VIP 192.0.2.100 is answered by 02:00:00:00:00:cc, not by this master: another \
+             host holds it (announced again)"
+        );
+    }
+
+    #[test]
     fn a_status_without_peer_mismatches_still_decodes() {
         let mut json = serde_json::to_value(status_with_one_instance()).unwrap();
         json["instances"][0]
             .as_object_mut()
             .unwrap()
             .remove("peer_mismatches");
+        json["instances"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("vip_conflicts");
         let back: DaemonStatus = serde_json::from_value(json).unwrap();
         assert!(back.instances[0].peer_mismatches.is_empty());
+        assert!(back.instances[0].vip_conflicts.is_empty());
     }
 
     fn status_with_one_instance() -> DaemonStatus {
@@ -880,6 +937,7 @@ mod tests {
             last_hook: None,
             flap_hold_s: None,
             peer_mismatches: vec![],
+            vip_conflicts: vec![],
             alarms: vec![],
         });
         status
@@ -926,6 +984,7 @@ mod tests {
             last_hook: None,
             flap_hold_s: None,
             peer_mismatches: vec![],
+            vip_conflicts: vec![],
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);

@@ -104,6 +104,11 @@ impl Daemon {
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
             Internal::Witness(report) => self.on_witness(*report).await,
             Internal::DelayedStart => self.delayed_start().await,
+            Internal::ArpHeard {
+                interface,
+                vip,
+                mac,
+            } => self.on_arp_heard(&interface, vip, mac).await,
             Internal::StatusAddresses {
                 request,
                 addresses,
@@ -442,6 +447,17 @@ impl Daemon {
             });
         let witness = super::witness::status(router, now);
         let peer_mismatches = peer_mismatches(router, now);
+        let vip_conflicts: Vec<status::VipConflictStatus> = router
+            .probe
+            .conflicts()
+            .iter()
+            .map(|c| status::VipConflictStatus {
+                address: c.vip.to_string(),
+                mac: super::probe::mac_string(c.mac),
+                since_s: now.saturating_sub(c.since).as_secs(),
+                last_s: now.saturating_sub(c.last).as_secs(),
+            })
+            .collect();
         let mut alarms = status::alarms(&Facts {
             state,
             priority: machine.priority(),
@@ -458,6 +474,7 @@ impl Daemon {
             send_failing: router.send_errors.failing(),
             witness: witness.as_ref(),
             peer_mismatches: &peer_mismatches,
+            vip_conflicts: &vip_conflicts,
         });
         alarms.extend(file_alarms.iter().cloned());
         let stats = machine.stats();
@@ -504,6 +521,7 @@ impl Daemon {
             flap_hold_s: flapping.map(|f| f.remaining_s),
             witness,
             peer_mismatches,
+            vip_conflicts,
             dropped: router
                 .drops
                 .iter()

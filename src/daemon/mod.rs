@@ -6,12 +6,14 @@
 //! actions are carried out here: adverts sent, addresses added or removed, GARP/NA sent.
 
 mod announce;
+mod arp_watch;
 mod control;
 mod flaps;
 mod groups;
 mod health;
 mod hooks;
 mod peer_alarms;
+mod probe;
 mod process;
 mod realtime;
 mod router;
@@ -162,6 +164,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         sockets: HashMap::new(),
         socket_drops: BTreeMap::new(),
         announcers: HashMap::new(),
+        arp_watches: HashMap::new(),
         packet_tx,
         event_tx,
         locks: control::Locks::load(&options_state_dir),
@@ -238,6 +241,8 @@ struct Daemon {
     /// Packets dropped before they reach an instance, by socket and reason.
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
     announcers: HashMap<String, Rc<AnnounceSocket>>,
+    /// ARP listeners for the VIP probe, by interface, while an instance there is MASTER.
+    arp_watches: HashMap<String, arp_watch::ArpWatch>,
     packet_tx: mpsc::Sender<Packet>,
     event_tx: mpsc::UnboundedSender<Internal>,
     /// Instances the operator locked (kept in the state directory).
@@ -330,6 +335,12 @@ enum Internal {
     /// The witness said something new of an instance's lease.
     Witness(Box<crate::witness::Report>),
     /// The interface addresses a `status` request needs were listed off the loop.
+    /// An ARP frame gave a watched VIP another MAC (the VIP probe, `probe.rs`).
+    ArpHeard {
+        interface: String,
+        vip: std::net::Ipv4Addr,
+        mac: [u8; 6],
+    },
     StatusAddresses {
         request: control::StatusRequest,
         addresses: Result<control::Addresses, String>,
@@ -648,6 +659,10 @@ impl Daemon {
                 Action::Transition { from, to, reason } => {
                     self.log_transition(name, from, to, reason);
                     self.notify_instance(name, from, to, reason);
+                    if to == State::Master || from == State::Master {
+                        let now = self.now();
+                        self.probe_transition(name, now, to == State::Master);
+                    }
                 }
                 Action::AddAddresses => self.add_addresses(name).await,
                 Action::RemoveAddresses => {
@@ -857,6 +872,7 @@ impl Daemon {
                 self.deliver(&name, Event::Timeout).await;
             }
             self.send_due_announcements(&name, now).await;
+            self.probe_due(&name, now).await;
             if let Some(router) = self.routers.get_mut(&name) {
                 let v2 = router.cfg.version == crate::wire::vrrp::Version::V2;
                 for alarm in router.peers.expire(now) {

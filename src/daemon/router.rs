@@ -73,6 +73,8 @@ pub struct Router {
     pub witness_epoch: u64,
     /// Peers whose adverts disagree with this instance's configuration (the alarm).
     pub peers: vrrp::peers::PeerWatch,
+    /// The probe of its own IPv4 VIPs while MASTER.
+    pub probe: super::probe::Prober,
 }
 
 impl Router {
@@ -101,6 +103,7 @@ impl Router {
             witness_info: crate::witness::Info::default(),
             witness_epoch: 0,
             peers: vrrp::peers::PeerWatch::default(),
+            probe: super::probe::Prober::default(),
         }
     }
 
@@ -120,6 +123,7 @@ impl Router {
             self.machine.next_deadline(),
             self.announce.next_deadline(),
             self.peers.next_deadline(),
+            self.probe.next_deadline(),
         ]
         .into_iter()
         .flatten()
