@@ -218,3 +218,54 @@ fn another_password_is_critical_on_both_masters_and_clears_once_fixed() {
     assert!(log.contains("alarm cleared"), "{log}");
     assert_eq!(log.matches(RAISED).count(), 1, "{log}");
 }
+
+/// keepalived 2.2.7 as the master, with one VIP more than baton's config: baton, the
+/// backup, names the difference; once keepalived's config matches and it is reloaded
+/// (SIGHUP), the alarm clears.
+#[test]
+fn a_keepalived_master_with_another_vip_list_raises_the_alarm_on_a_baton_backup() {
+    if !require_root() {
+        return;
+    }
+    if !daemon::keepalived::Peer::Debian.available() {
+        return;
+    }
+    let mut c = daemon::keepalived::interop_lab("peerka");
+    let mut ka = Instance::fast(150, VIP);
+    ka.vips.push(VIP2);
+    let keepalived = c.start_keepalived("ka", &ka.render());
+    c.expect_holders(&["bt", "ka"], VIP, &["ka"]);
+    c.start_baton("bt", &Instance::fast(100, VIP).render());
+    c.wait_for_socket("bt");
+    wait_status(&c, "bt", |s, _| {
+        s["instances"][0]["state"] == "BACKUP" && mismatches(s).len() == 1
+    });
+    let (status, code) = c.status("bt");
+    assert_eq!(code, 1, "{status:#}");
+    let m = &mismatches(&status)[0];
+    assert_eq!(m["peer"], "192.0.2.2", "{m:#}");
+    assert_eq!(
+        m["differences"],
+        serde_json::json!([
+            {"field": "vips", "ours": "192.0.2.100", "theirs": "192.0.2.100,192.0.2.101"},
+        ]),
+        "{m:#}"
+    );
+
+    // keepalived gets baton's VIP list and reloads.
+    let ka_conf = c.dir.path().join("ka.keepalived.conf");
+    std::fs::write(&ka_conf, Instance::fast(150, VIP).render()).expect("rewrite");
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &keepalived.parent.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(hup.success());
+    wait_status(&c, "bt", |s, code| mismatches(s).is_empty() && code == 0);
+    assert!(
+        c.log("bt")
+            .contains("peer 192.0.2.2 advertises our configuration again; alarm cleared"),
+        "{}",
+        c.all_logs()
+    );
+    drop(keepalived);
+}
