@@ -785,6 +785,21 @@ fn metrics_listen_takes_an_address_and_a_port() {
 }
 
 #[test]
+fn vip_probe_interval_is_seconds_with_0_for_off() {
+    let at = |value: &str| {
+        format!(
+            "global_defs {{\n vip_probe_interval {value}\n}}\n{}",
+            instance(VIPS)
+        )
+    };
+    assert_eq!(ok(&instance(VIPS)).global.vip_probe_interval_s, 10);
+    assert_eq!(ok(&at("30")).global.vip_probe_interval_s, 30);
+    assert_eq!(ok(&at("0")).global.vip_probe_interval_s, 0);
+    has_error(&at("3601"), "vip_probe_interval");
+    has_error(&at("-1"), "vip_probe_interval");
+}
+
+#[test]
 fn shell_lines_are_marked_and_plain_commands_are_not() {
     let m = ok(&format!(
         "vrrp_script a {{\n script \"pidof postgres\"\n}}\n\

@@ -74,6 +74,7 @@ fn the_extensions_are_marked_as_such() {
         "flap_damping",
         "notify_timeout",
         "metrics_listen",
+        "vip_probe_interval",
     ] {
         let header = format!(".BI \"{ext} \"");
         let entry = page

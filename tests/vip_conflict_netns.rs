@@ -34,7 +34,9 @@ fn a_host_that_takes_the_vip_is_an_alarm_on_the_master_which_announces_again() {
             ("d", &["192.0.2.4/24"]),
         ],
     );
-    let global = format!("global_defs {{\n    metrics_listen {METRICS}\n}}\n");
+    // A probe every second (the default is 10 s).
+    let global =
+        format!("global_defs {{\n    metrics_listen {METRICS}\n    vip_probe_interval 1\n}}\n");
     c.start(
         "a",
         &format!("{global}{}", Instance::fast(150, VIP).render()),

@@ -104,7 +104,13 @@ pub struct Global {
     /// baton extension `metrics_listen`: where `/metrics` is served over HTTP (off unless
     /// set).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// baton extension `vip_probe_interval`: seconds between two ARP probes of a master's
+    /// own IPv4 VIPs (another host that answers is an alarm); 0: no probe.
+    pub vip_probe_interval_s: u32,
 }
+
+/// `vip_probe_interval` unless configured.
+pub const VIP_PROBE_INTERVAL_S: u32 = 10;
 
 impl Default for Global {
     fn default() -> Self {
@@ -133,6 +139,7 @@ impl Default for Global {
             higher_prio_send_advert: None,
             v3_checksum_as_v2: false,
             metrics_listen: None,
+            vip_probe_interval_s: VIP_PROBE_INTERVAL_S,
         }
     }
 }

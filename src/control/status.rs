@@ -83,7 +83,7 @@ pub struct InstanceStatus {
 }
 
 /// A VIP that another MAC answers for while this node is MASTER. Raised by a foreign
-/// answer to the master's ARP probe (one per VIP every 10 s), which also makes it announce
+/// answer to the master's ARP probe (one per VIP every `vip_probe_interval`), which also makes it announce
 /// the VIPs again; cleared by a probe round without one, or on leaving MASTER.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VipConflictStatus {

@@ -121,7 +121,8 @@ impl Daemon {
             return;
         };
         if master {
-            router.probe.start(now);
+            let every = Duration::from_secs(u64::from(self.model.global.vip_probe_interval_s));
+            router.probe.start(now, every);
         } else if router.probe.active() {
             for c in router.probe.stop() {
                 info!(
@@ -133,6 +134,25 @@ impl Daemon {
             }
         }
         self.refresh_arp_watch();
+    }
+
+    /// A reload may change `vip_probe_interval`: masters probe at the new one from now on
+    /// (or stop, at 0).
+    pub(super) fn apply_probe_interval(&mut self) {
+        let now = self.now();
+        let every = Duration::from_secs(u64::from(self.model.global.vip_probe_interval_s));
+        let masters: Vec<String> = self
+            .routers
+            .iter()
+            .filter(|(_, r)| {
+                r.machine.state() == crate::vrrp::State::Master && r.probe.interval() != every
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in masters {
+            self.probe_transition(&name, now, false);
+            self.probe_transition(&name, now, true);
+        }
     }
 
     /// An ARP frame on `interface` says `mac` has `vip`.

@@ -1181,6 +1181,7 @@ impl Daemon {
         }
         self.close_unused_sockets();
         self.model = new;
+        self.apply_probe_interval();
         self.model_as_running(&failed);
         if let Some(e) = witness_failed {
             // Kept as it runs, so the next reload of the same file tries it again.

@@ -1,6 +1,6 @@
 //! A master's probe of its own IPv4 VIPs (not in the RFC; a baton alarm): while MASTER, an
 //! ARP probe (RFC 5227, sender 0.0.0.0) for each VIP [`FIRST_PROBE`] after taking over and
-//! every [`PROBE_INTERVAL`] after that. Any host that holds the address answers; an answer
+//! every `vip_probe_interval` (10 s unless configured; 0: no probe) after that. Any host that holds the address answers; an answer
 //! within [`LISTEN`] from a MAC that is not this node's is a conflict: another host (a static address, a peer that missed the handover) takes the
 //! clients' traffic. The daemon raises an alarm and announces the VIPs again at once (a
 //! fresh gratuitous ARP burst, at most once per probe round).
@@ -16,8 +16,6 @@ use std::time::Duration;
 
 /// The first probe after becoming master: once the first gratuitous ARP burst has gone out.
 pub const FIRST_PROBE: Duration = Duration::from_secs(2);
-/// Between two probe rounds.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 /// How long answers to a round are waited for before it counts as quiet.
 pub const LISTEN: Duration = Duration::from_secs(1);
 
@@ -58,6 +56,8 @@ pub enum Heard {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Prober {
     next_probe: Option<Duration>,
+    /// Between two rounds.
+    interval: Duration,
     round_ends: Option<Duration>,
     conflicts: Vec<Conflict>,
     /// A burst was asked for this round.
@@ -65,9 +65,10 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// On becoming master.
-    pub fn start(&mut self, now: Duration) {
-        self.next_probe = Some(now.saturating_add(FIRST_PROBE));
+    /// On becoming master, probing every `interval` (zero: not at all).
+    pub fn start(&mut self, now: Duration, interval: Duration) {
+        self.interval = interval;
+        self.next_probe = (!interval.is_zero()).then(|| now.saturating_add(FIRST_PROBE));
         self.round_ends = None;
     }
 
@@ -76,6 +77,11 @@ impl Prober {
         self.next_probe = None;
         self.round_ends = None;
         std::mem::take(&mut self.conflicts)
+    }
+
+    /// Between two rounds, as last started.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// Probing (this node is master).
@@ -106,7 +112,7 @@ impl Prober {
             due.cleared = quiet;
         }
         if self.next_probe.is_some_and(|t| t <= now) {
-            self.next_probe = Some(now.saturating_add(PROBE_INTERVAL));
+            self.next_probe = Some(now.saturating_add(self.interval));
             self.round_ends = Some(now.saturating_add(LISTEN));
             self.announced = false;
             for c in &mut self.conflicts {
@@ -174,6 +180,7 @@ mod tests {
     use super::*;
 
     const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
+    const INTERVAL: Duration = Duration::from_secs(10);
     const OTHER: [u8; 6] = [2, 0, 0, 0, 0, 0xcc];
 
     fn s(n: u64) -> Duration {
@@ -184,13 +191,13 @@ mod tests {
     fn a_master_probes_after_its_first_burst_then_every_interval() {
         let mut p = Prober::default();
         assert_eq!(p.next_deadline(), None);
-        p.start(s(10));
+        p.start(s(10), INTERVAL);
         assert_eq!(p.next_deadline(), Some(s(10) + FIRST_PROBE));
         assert!(!p.take_due(s(11)).probe);
         assert!(p.take_due(s(12)).probe);
         assert_eq!(p.next_deadline(), Some(s(12) + LISTEN));
         assert_eq!(p.take_due(s(13)), Due::default(), "a quiet round");
-        assert_eq!(p.next_deadline(), Some(s(12) + PROBE_INTERVAL));
+        assert_eq!(p.next_deadline(), Some(s(12) + INTERVAL));
         assert_eq!(
             p.heard(s(14), VIP, OTHER),
             Heard::Nothing,
@@ -206,7 +213,7 @@ mod tests {
     #[test]
     fn a_foreign_answer_raises_once_announces_once_per_round_and_clears_when_quiet() {
         let mut p = Prober::default();
-        p.start(s(0));
+        p.start(s(0), INTERVAL);
         assert!(p.take_due(s(2)).probe);
         assert_eq!(p.heard(s(2), VIP, OTHER), Heard::Raised);
         assert_eq!(p.heard(s(2), VIP, OTHER), Heard::Nothing);
@@ -228,9 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_of_zero_never_probes() {
+        let mut p = Prober::default();
+        p.start(s(0), Duration::ZERO);
+        assert!(!p.active());
+        assert_eq!(p.next_deadline(), None);
+        assert_eq!(p.take_due(s(100)), Due::default());
+    }
+
+    #[test]
     fn leaving_master_clears_and_another_mac_replaces_the_first() {
         let mut p = Prober::default();
-        p.start(s(0));
+        p.start(s(0), INTERVAL);
         p.take_due(s(2));
         p.heard(s(2), VIP, OTHER);
         assert_eq!(p.heard(s(2), VIP, [2, 0, 0, 0, 0, 0xdd]), Heard::Raised);

@@ -154,6 +154,11 @@ fn read_item(
         "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = flag(cx, item),
         "vrrp_strict" => g.strict = flag(cx, item),
         "metrics_listen" => g.metrics_listen = socket_address(cx, item),
+        "vip_probe_interval" => {
+            if let Some(s) = int_arg(cx, item, 0, 3600) {
+                g.vip_probe_interval_s = s as u32;
+            }
+        }
         "vrrp_lower_prio_no_advert" => g.lower_prio_no_advert = bool_opt(cx, item),
         "vrrp_higher_prio_send_advert" => g.higher_prio_send_advert = bool_opt(cx, item),
         "v3_checksum_as_v2" => g.v3_checksum_as_v2 = bool_opt(cx, item).unwrap_or(false),

@@ -56,6 +56,7 @@ pub const GLOBAL: &[&str] = &[
     "enable_script_security",
     "notify_timeout",
     "metrics_listen",
+    "vip_probe_interval",
     "vrrp_startup_delay",
     "vrrp_delay_after_boot",
     "vrrp_lower_prio_no_advert",
