@@ -109,3 +109,70 @@ fn a_host_that_takes_the_vip_is_an_alarm_on_the_master_which_announces_again() {
     // The backup never probes.
     assert!(!c.log("b").contains("is answered by"), "{}", c.log("b"));
 }
+
+/// The same for an IPv6 VIP: the master's DAD solicitation is answered by the other host's
+/// neighbour advertisement.
+#[test]
+fn a_host_that_takes_an_ipv6_vip_is_an_alarm_on_the_master() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const VIP6_ADDR: &str = "2001:db8::100";
+    let mut c = Cluster::new(
+        "vipconflict6",
+        &[
+            ("a", &["192.0.2.1/24", "2001:db8::1/64"]),
+            ("b", &["192.0.2.2/24", "2001:db8::2/64"]),
+            ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
+        ],
+    );
+    let global = "global_defs {\n    vip_probe_interval 1\n}\n";
+    c.start(
+        "a",
+        &format!("{global}{}", Instance::fast(150, VIP6).render()),
+    );
+    c.start("b", &Instance::fast(100, VIP6).render());
+    c.expect_holders(&SERVERS, VIP6, &["a"]);
+    c.wait_for_socket("a");
+    let c_mac = c.lab.mac_str("c");
+
+    let ns_c = c.lab.ns("c");
+    lab::ip(&[
+        "-n",
+        &ns_c,
+        "addr",
+        "add",
+        "2001:db8::100/128",
+        "dev",
+        IFNAME,
+        "nodad",
+    ]);
+    let mut last = (serde_json::Value::Null, -1);
+    let raised = poll(SETTLE, || {
+        last = c.status("a");
+        !conflicts(&last.0).is_empty()
+    });
+    assert!(raised, "{:#}\n{}", last.0, c.all_logs());
+    let (status, code) = c.status("a");
+    assert_eq!(code, 2, "{status:#}");
+    assert_eq!(conflicts(&status)[0]["address"], VIP6_ADDR, "{status:#}");
+    assert_eq!(conflicts(&status)[0]["mac"], c_mac.as_str(), "{status:#}");
+    c.expect_holders(&SERVERS, VIP6, &["a"]);
+
+    lab::ip(&[
+        "-n",
+        &ns_c,
+        "addr",
+        "del",
+        "2001:db8::100/128",
+        "dev",
+        IFNAME,
+    ]);
+    let cleared = poll(SETTLE, || {
+        last = c.status("a");
+        conflicts(&last.0).is_empty() && last.1 == 0
+    });
+    assert!(cleared, "{:#}\n{}", last.0, c.all_logs());
+    assert!(!c.log("b").contains("is answered by"), "{}", c.log("b"));
+}

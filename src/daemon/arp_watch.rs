@@ -1,6 +1,7 @@
-//! The I/O of the VIP probe (`probe.rs`): ARP probes sent on the announce sockets, a
-//! packet socket per interface that hears ARP frames while an instance there is MASTER,
-//! and what a foreign answer does (alarm, a fresh gratuitous ARP burst).
+//! The I/O of the VIP probe (`probe.rs`): ARP probes and DAD neighbour solicitations sent
+//! on the announce sockets, a packet socket per interface and family that hears the
+//! answers (ARP, neighbour advertisements) while an instance there is MASTER, and what a
+//! foreign answer does (alarm, a fresh gratuitous ARP / unsolicited NA burst).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,15 +15,19 @@ use tracing::{debug, info, warn};
 
 use super::probe::{self, Heard};
 use super::{Daemon, Internal};
-use crate::net::ArpListener;
+use crate::net::NeighbourListener;
 use crate::wire::arp::{self, ArpFrame};
+use crate::wire::ndp::{self, NaFrame};
 
 /// Foreign frames passed to the protocol loop per listener and second, at most: forged
 /// ARP frames from ever new MACs cannot flood it.
 const FORWARD_PER_SECOND: u32 = 20;
 
 /// The VIPs watched on one interface, with this node's MAC there.
-type Watched = Rc<RefCell<Vec<(Ipv4Addr, [u8; 6])>>>;
+type Watched = Rc<RefCell<Vec<(IpAddr, [u8; 6])>>>;
+
+/// A listener's key: the interface, and IPv6 (neighbour advertisements) or IPv4 (ARP).
+pub(super) type WatchKey = (String, bool);
 
 /// A listener on one interface and the VIPs it watches.
 pub(super) struct ArpWatch {
@@ -40,36 +45,47 @@ impl Daemon {
     /// Open a listener on each interface with a VIP of a probing (MASTER) instance, close
     /// the others, and tell each which VIPs to watch.
     pub(super) fn refresh_arp_watch(&mut self) {
-        let mut wanted: HashMap<String, Vec<(Ipv4Addr, [u8; 6])>> = HashMap::new();
+        let mut wanted: HashMap<WatchKey, Vec<(IpAddr, [u8; 6])>> = HashMap::new();
         for router in self.routers.values().filter(|r| r.probe.active()) {
             for placed in &router.vips {
-                if let IpAddr::V4(ip) = placed.vip.addr {
-                    wanted
-                        .entry(placed.interface.clone())
-                        .or_default()
-                        .push((ip, placed.mac));
-                }
+                let key = (placed.interface.clone(), placed.vip.addr.is_ipv6());
+                wanted
+                    .entry(key)
+                    .or_default()
+                    .push((placed.vip.addr, placed.mac));
             }
         }
-        self.arp_watches
-            .retain(|interface, _| wanted.contains_key(interface));
-        for (interface, vips) in wanted {
-            if let Some(watch) = self.arp_watches.get(&interface) {
+        self.arp_watches.retain(|key, _| wanted.contains_key(key));
+        for (key, vips) in wanted {
+            if let Some(watch) = self.arp_watches.get(&key) {
                 *watch.watched.borrow_mut() = vips;
                 continue;
             }
-            match ArpListener::open(&interface) {
+            let (interface, v6) = &key;
+            let opened = if *v6 {
+                NeighbourListener::nd(interface)
+            } else {
+                NeighbourListener::arp(interface)
+            };
+            match opened {
                 Ok(listener) => {
                     let watched: Watched = Rc::new(RefCell::new(vips));
                     let task = tokio::task::spawn_local(listen(
                         listener,
+                        *v6,
                         watched.clone(),
                         self.event_tx.clone(),
                     ));
-                    self.arp_watches
-                        .insert(interface, ArpWatch { task, watched });
+                    self.arp_watches.insert(key, ArpWatch { task, watched });
                 }
-                Err(e) => warn!("cannot watch ARP on {interface} for VIP conflicts: {e}"),
+                Err(e) => warn!(
+                    "cannot watch {} on {interface} for VIP conflicts: {e}",
+                    if *v6 {
+                        "neighbour advertisements"
+                    } else {
+                        "ARP"
+                    }
+                ),
             }
         }
     }
@@ -95,9 +111,12 @@ impl Daemon {
         let frames: Vec<(String, Vec<u8>)> = router
             .vips
             .iter()
-            .filter_map(|placed| match placed.vip.addr {
-                IpAddr::V4(ip) => Some((placed.interface.clone(), arp::probe(placed.mac, ip))),
-                IpAddr::V6(_) => None,
+            .map(|placed| {
+                let frame = match placed.vip.addr {
+                    IpAddr::V4(ip) => arp::probe(placed.mac, ip),
+                    IpAddr::V6(ip) => ndp::dad_probe(placed.mac, ip),
+                };
+                (placed.interface.clone(), frame)
             })
             .collect();
         if frames.is_empty() {
@@ -155,17 +174,17 @@ impl Daemon {
         }
     }
 
-    /// An ARP frame on `interface` says `mac` has `vip`.
-    pub(super) async fn on_arp_heard(&mut self, interface: &str, vip: Ipv4Addr, mac: [u8; 6]) {
+    /// An answer on `interface` says `mac` has `vip`.
+    pub(super) async fn on_arp_heard(&mut self, interface: &str, vip: IpAddr, mac: [u8; 6]) {
         let now = self.now();
         let names: Vec<String> = self
             .routers
             .iter()
             .filter(|(_, r)| {
                 r.probe.active()
-                    && r.vips.iter().any(|p| {
-                        p.interface == interface && p.vip.addr == IpAddr::V4(vip) && p.mac != mac
-                    })
+                    && r.vips
+                        .iter()
+                        .any(|p| p.interface == interface && p.vip.addr == vip && p.mac != mac)
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -173,7 +192,7 @@ impl Daemon {
             let Some(router) = self.routers.get_mut(&name) else {
                 continue;
             };
-            match router.probe.heard(now, IpAddr::V4(vip), mac) {
+            match router.probe.heard(now, vip, mac) {
                 Heard::Raised => {
                     warn!(
                         instance = %name,
@@ -197,11 +216,18 @@ impl Daemon {
     }
 }
 
-/// Read ARP frames; pass the answers to a probe (RFC 5227: a reply to this node's MAC
-/// for target address 0.0.0.0) that give a watched VIP another MAC. A gratuitous ARP of
-/// another node is no answer: a master that just yielded sends them for a moment, and is
-/// no conflict once it has let go of the address.
-async fn listen(listener: ArpListener, watched: Watched, events: mpsc::UnboundedSender<Internal>) {
+/// Read ARP frames (or neighbour advertisements, `v6`); pass the answers to a probe that
+/// give a watched VIP another MAC. For ARP, an answer is a reply to this node's MAC for
+/// target address 0.0.0.0 (RFC 5227): a gratuitous ARP of another node is none (a master
+/// that just yielded sends them for a moment, and is no conflict once it has let go). For
+/// IPv6, the answer to a DAD solicitation goes to all nodes like any unsolicited NA; the
+/// prober counts it only within a second of its probe.
+async fn listen(
+    listener: NeighbourListener,
+    v6: bool,
+    watched: Watched,
+    events: mpsc::UnboundedSender<Internal>,
+) {
     let mut buf = vec![0u8; 2048];
     let mut window = tokio::time::Instant::now();
     let mut forwarded = 0u32;
@@ -218,17 +244,10 @@ async fn listen(listener: ArpListener, watched: Watched, events: mpsc::Unbounded
                 continue;
             }
         };
-        let Ok(frame) = ArpFrame::parse(buf.get(..len).unwrap_or_default()) else {
+        let frame = buf.get(..len).unwrap_or_default();
+        let Some((vip, mac)) = foreign_answer(frame, v6, &watched.borrow()) else {
             continue;
         };
-        let answer = frame.operation == 2 && frame.target_ip == Ipv4Addr::UNSPECIFIED;
-        let foreign = answer
-            && watched.borrow().iter().any(|&(ip, mac)| {
-                frame.sender_ip == ip && frame.sender_mac != mac && frame.target_mac == mac
-            });
-        if !foreign {
-            continue;
-        }
         if window.elapsed() >= Duration::from_secs(1) {
             window = tokio::time::Instant::now();
             forwarded = 0;
@@ -239,11 +258,91 @@ async fn listen(listener: ArpListener, watched: Watched, events: mpsc::Unbounded
         forwarded += 1;
         let heard = Internal::ArpHeard {
             interface: listener.interface().to_string(),
-            vip: frame.sender_ip,
-            mac: frame.sender_mac,
+            vip,
+            mac,
         };
         if events.send(heard).is_err() {
             return;
         }
+    }
+}
+
+/// The watched VIP and the other MAC `frame` answers for, if it is such an answer.
+fn foreign_answer(
+    frame: &[u8],
+    v6: bool,
+    watched: &[(IpAddr, [u8; 6])],
+) -> Option<(IpAddr, [u8; 6])> {
+    if v6 {
+        let na = NaFrame::parse(frame).ok()?;
+        // RFC 4861 7.1.2: a valid NA has hop limit 255.
+        if na.hop_limit != 255 {
+            return None;
+        }
+        let from = na.target_mac.unwrap_or(na.eth_src);
+        watched
+            .iter()
+            .any(|&(ip, mac)| IpAddr::V6(na.target) == ip && from != mac && na.eth_src != mac)
+            .then_some((IpAddr::V6(na.target), from))
+    } else {
+        let arp = ArpFrame::parse(frame).ok()?;
+        if arp.operation != 2 || arp.target_ip != Ipv4Addr::UNSPECIFIED {
+            return None;
+        }
+        watched
+            .iter()
+            .any(|&(ip, mac)| {
+                IpAddr::V4(arp.sender_ip) == ip && arp.sender_mac != mac && arp.target_mac == mac
+            })
+            .then_some((IpAddr::V4(arp.sender_ip), arp.sender_mac))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+
+    const OURS: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
+    const THEIRS: [u8; 6] = [2, 0, 0, 0, 0, 0xcc];
+
+    #[test]
+    fn only_an_answer_to_the_probe_from_another_mac_counts() {
+        let vip = Ipv4Addr::new(192, 0, 2, 100);
+        let watched = [(IpAddr::V4(vip), OURS)];
+        // The reply Linux sends to an ARP probe: to the prober, target address 0.0.0.0.
+        let mut reply = arp::gratuitous_arp(THEIRS, vip);
+        reply[21] = 2; // operation: reply
+        reply[32..38].copy_from_slice(&OURS); // target MAC: ours
+        reply[38..42].copy_from_slice(&[0, 0, 0, 0]); // target IP 0.0.0.0
+        assert_eq!(
+            foreign_answer(&reply, false, &watched),
+            Some((IpAddr::V4(vip), THEIRS))
+        );
+        // Another node's gratuitous ARP is no answer.
+        let garp = arp::gratuitous_arp(THEIRS, vip);
+        assert_eq!(foreign_answer(&garp, false, &watched), None);
+        // Our own reply is none either.
+        let mut own = reply.clone();
+        own[22..28].copy_from_slice(&OURS);
+        assert_eq!(foreign_answer(&own, false, &watched), None);
+        assert_eq!(foreign_answer(&reply, false, &[]), None, "not watched");
+    }
+
+    #[test]
+    fn a_neighbour_advertisement_for_the_vip_from_another_mac_counts() {
+        let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let watched = [(IpAddr::V6(vip), OURS)];
+        let theirs = ndp::unsolicited_na(THEIRS, vip, vip, false);
+        assert_eq!(
+            foreign_answer(&theirs, true, &watched),
+            Some((IpAddr::V6(vip), THEIRS))
+        );
+        let ours = ndp::unsolicited_na(OURS, vip, vip, false);
+        assert_eq!(foreign_answer(&ours, true, &watched), None);
+        let other: Ipv6Addr = "2001:db8::101".parse().unwrap();
+        let unrelated = ndp::unsolicited_na(THEIRS, other, other, false);
+        assert_eq!(foreign_answer(&unrelated, true, &watched), None);
     }
 }

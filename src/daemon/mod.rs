@@ -242,7 +242,7 @@ struct Daemon {
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
     announcers: HashMap<String, Rc<AnnounceSocket>>,
     /// ARP listeners for the VIP probe, by interface, while an instance there is MASTER.
-    arp_watches: HashMap<String, arp_watch::ArpWatch>,
+    arp_watches: HashMap<arp_watch::WatchKey, arp_watch::ArpWatch>,
     packet_tx: mpsc::Sender<Packet>,
     event_tx: mpsc::UnboundedSender<Internal>,
     /// Instances the operator locked (kept in the state directory).
@@ -338,7 +338,7 @@ enum Internal {
     /// An ARP frame gave a watched VIP another MAC (the VIP probe, `probe.rs`).
     ArpHeard {
         interface: String,
-        vip: std::net::Ipv4Addr,
+        vip: IpAddr,
         mac: [u8; 6],
     },
     StatusAddresses {

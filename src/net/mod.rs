@@ -12,7 +12,7 @@ mod error;
 mod vrrp_socket;
 
 pub use announce::{AnnounceSocket, ipv6_forwarding};
-pub use arp_watch::ArpListener;
+pub use arp_watch::NeighbourListener;
 pub use error::NetError;
 pub use vrrp_socket::{Family, Received, VrrpSocket};
 

@@ -123,6 +123,68 @@ fn write_unsolicited_na(
     Some(())
 }
 
+/// Length of a neighbour solicitation without options.
+pub const NS_LEN: usize = 24;
+/// Length of a neighbour solicitation frame for [`dad_probe`].
+pub const NS_FRAME_LEN: usize = ETHERNET_HEADER_LEN + IPV6_HEADER_LEN + NS_LEN;
+
+/// The solicited-node multicast address of `target` (RFC 4291 2.7.1): ff02::1:ffXX:XXXX.
+pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
+    let t = target.octets();
+    let mut a = [0u8; 16];
+    a[0] = 0xff;
+    a[1] = 0x02;
+    a[11] = 0x01;
+    a[12] = 0xff;
+    a[13..].copy_from_slice(&t[13..]);
+    a.into()
+}
+
+/// A complete Ethernet + IPv6 + ICMPv6 neighbour solicitation for `target` from the
+/// unspecified address, as duplicate address detection sends it (RFC 4862 5.4.2), from
+/// `mac`: to the target's solicited-node group, hop limit 255, no source link-layer
+/// address option (RFC 4861 7.2.2). A host that has `target` answers with a neighbour
+/// advertisement to all nodes; a master probes its own VIP this way to find another host
+/// that holds it.
+///
+/// ```text
+/// Neighbour solicitation (RFC 4861 4.3):
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |   Type (135)  |   Code (0)    |          Checksum             |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                           Reserved                            |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                  Target Address (16 bytes)                    |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// ```
+pub fn dad_probe(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
+    let mut frame = vec![0u8; NS_FRAME_LEN];
+    let group = solicited_node(target);
+    let g = group.octets();
+    frame[..6].copy_from_slice(&[0x33, 0x33, g[12], g[13], g[14], g[15]]);
+    frame[6..12].copy_from_slice(&mac);
+    frame[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    let ip = ETHERNET_HEADER_LEN;
+    frame[ip] = 0x60;
+    frame[ip + 4..ip + 6].copy_from_slice(&(NS_LEN as u16).to_be_bytes());
+    frame[ip + 6] = ICMPV6;
+    frame[ip + 7] = HOP_LIMIT;
+    // Source: the unspecified address (left zero).
+    frame[ip + 24..ip + 40].copy_from_slice(&g);
+    let ns = ip + IPV6_HEADER_LEN;
+    frame[ns] = 135;
+    frame[ns + 8..ns + 24].copy_from_slice(&target.octets());
+    let pseudo = checksum::pseudo_header_sum(
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        IpAddr::V6(group),
+        ICMPV6,
+        NS_LEN as u32,
+    );
+    let sum = checksum::finish(pseudo + checksum::sum(&frame[ns..]));
+    frame[ns + 2..ns + 4].copy_from_slice(&sum.to_be_bytes());
+    frame
+}
+
 /// An Ethernet frame carrying an ICMPv6 neighbour advertisement, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NaFrame {
@@ -264,6 +326,36 @@ fn target_mac_option(mut options: &[u8]) -> Result<Option<[u8; 6]>, DecodeError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dad_probe_solicits_the_target_from_nowhere() {
+        let target: Ipv6Addr = "2001:db8::12:3456".parse().unwrap();
+        let mac = [0x02, 0, 0x5e, 0, 0, 0x0a];
+        let frame = dad_probe(mac, target);
+        assert_eq!(frame.len(), NS_FRAME_LEN);
+        assert_eq!(
+            solicited_node(target),
+            "ff02::1:ff12:3456".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(frame[..6], [0x33, 0x33, 0xff, 0x12, 0x34, 0x56]);
+        assert_eq!(frame[6..12], mac);
+        assert_eq!(frame[12..14], [0x86, 0xdd]);
+        let ip = &frame[ETHERNET_HEADER_LEN..];
+        assert_eq!(ip[0] >> 4, 6);
+        assert_eq!((ip[6], ip[7]), (ICMPV6, 255));
+        assert_eq!(ip[8..24], [0; 16], "source ::");
+        let ns = &ip[IPV6_HEADER_LEN..];
+        assert_eq!((ns[0], ns[1]), (135, 0));
+        assert_eq!(ns[8..24], target.octets());
+        // The checksum verifies (the same check as a received NA's).
+        let pseudo = checksum::pseudo_header_sum(
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            IpAddr::V6(solicited_node(target)),
+            ICMPV6,
+            NS_LEN as u32,
+        );
+        assert_eq!(checksum::fold(pseudo + checksum::sum(ns)), 0xffff);
+    }
     use crate::wire::test_util::hex;
     use pnet_packet::Packet as _;
     use pnet_packet::icmpv6::ndp::NeighborAdvertPacket;
