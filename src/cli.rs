@@ -45,7 +45,7 @@ pub enum Command {
     /// an advert of that peer agrees again, or once the peer has been silent for 10
     /// advert intervals (at least 10 s). And, on a MASTER, a VIP another host answers for
     /// (CRITICAL, with its MAC; `vip_conflicts` in `--json`): the master sends an ARP probe
-    /// for each IPv4 VIP 2 s after taking over and every `vip_probe_interval` (10 s) after
+    /// (IPv6: a DAD neighbour solicitation) for each VIP 2 s after taking over and every `vip_probe_interval` (10 s) after
     /// that, announces the VIPs again when another MAC answers, and clears the alarm after a
     /// round without one.
     ///

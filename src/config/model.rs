@@ -104,8 +104,9 @@ pub struct Global {
     /// baton extension `metrics_listen`: where `/metrics` is served over HTTP (off unless
     /// set).
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// baton extension `vip_probe_interval`: seconds between two ARP probes of a master's
-    /// own IPv4 VIPs (another host that answers is an alarm); 0: no probe.
+    /// baton extension `vip_probe_interval`: seconds between two probes (ARP, DAD neighbour
+    /// solicitation) of a master's own VIPs (another host that answers is an alarm); 0: no
+    /// probe.
     pub vip_probe_interval_s: u32,
 }
 

@@ -75,7 +75,7 @@ pub struct InstanceStatus {
     /// advert interval, authentication); each is also an alarm.
     #[serde(default)]
     pub peer_mismatches: Vec<PeerMismatchStatus>,
-    /// While MASTER: VIPs another host answers for (the ARP probe of its own VIPs); each
+    /// While MASTER: VIPs another host answers for (the probe of its own VIPs); each
     /// is also an alarm.
     #[serde(default)]
     pub vip_conflicts: Vec<VipConflictStatus>,
@@ -83,8 +83,9 @@ pub struct InstanceStatus {
 }
 
 /// A VIP that another MAC answers for while this node is MASTER. Raised by a foreign
-/// answer to the master's ARP probe (one per VIP every `vip_probe_interval`), which also makes it announce
-/// the VIPs again; cleared by a probe round without one, or on leaving MASTER.
+/// answer to the master's probe (an ARP probe or a DAD neighbour solicitation per VIP every
+/// `vip_probe_interval`), which also makes it announce the VIPs again; cleared by a probe
+/// round without one, or on leaving MASTER.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VipConflictStatus {
     /// The VIP (without prefix length).
