@@ -104,11 +104,11 @@ impl Daemon {
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
             Internal::Witness(report) => self.on_witness(*report).await,
             Internal::DelayedStart => self.delayed_start().await,
-            Internal::ArpHeard {
+            Internal::NeighbourHeard {
                 interface,
                 vip,
                 mac,
-            } => self.on_arp_heard(&interface, vip, mac).await,
+            } => self.on_neighbour_heard(&interface, vip, mac).await,
             Internal::StatusAddresses {
                 request,
                 addresses,

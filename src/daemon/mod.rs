@@ -6,12 +6,12 @@
 //! actions are carried out here: adverts sent, addresses added or removed, GARP/NA sent.
 
 mod announce;
-mod arp_watch;
 mod control;
 mod flaps;
 mod groups;
 mod health;
 mod hooks;
+mod neighbour_watch;
 mod peer_alarms;
 mod probe;
 mod process;
@@ -164,7 +164,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         sockets: HashMap::new(),
         socket_drops: BTreeMap::new(),
         announcers: HashMap::new(),
-        arp_watches: HashMap::new(),
+        neighbour_watches: HashMap::new(),
         packet_tx,
         event_tx,
         locks: control::Locks::load(&options_state_dir),
@@ -242,7 +242,7 @@ struct Daemon {
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
     announcers: HashMap<String, Rc<AnnounceSocket>>,
     /// ARP listeners for the VIP probe, by interface, while an instance there is MASTER.
-    arp_watches: HashMap<arp_watch::WatchKey, arp_watch::ArpWatch>,
+    neighbour_watches: HashMap<neighbour_watch::WatchKey, neighbour_watch::NeighbourWatch>,
     packet_tx: mpsc::Sender<Packet>,
     event_tx: mpsc::UnboundedSender<Internal>,
     /// Instances the operator locked (kept in the state directory).
@@ -336,7 +336,7 @@ enum Internal {
     Witness(Box<crate::witness::Report>),
     /// The interface addresses a `status` request needs were listed off the loop.
     /// An ARP frame gave a watched VIP another MAC (the VIP probe, `probe.rs`).
-    ArpHeard {
+    NeighbourHeard {
         interface: String,
         vip: IpAddr,
         mac: [u8; 6],

@@ -7,13 +7,13 @@
 //! that opened them (see [`crate::sys::enter_netns`]).
 
 mod announce;
-mod arp_watch;
 mod error;
+mod neighbour_listener;
 mod vrrp_socket;
 
 pub use announce::{AnnounceSocket, ipv6_forwarding};
-pub use arp_watch::NeighbourListener;
 pub use error::NetError;
+pub use neighbour_listener::NeighbourListener;
 pub use vrrp_socket::{Family, Received, VrrpSocket};
 
 pub use crate::netlink::InterfaceInfo;

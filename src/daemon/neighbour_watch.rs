@@ -30,12 +30,12 @@ type Watched = Rc<RefCell<Vec<(IpAddr, [u8; 6])>>>;
 pub(super) type WatchKey = (String, bool);
 
 /// A listener on one interface and the VIPs it watches.
-pub(super) struct ArpWatch {
+pub(super) struct NeighbourWatch {
     task: JoinHandle<()>,
     watched: Watched,
 }
 
-impl Drop for ArpWatch {
+impl Drop for NeighbourWatch {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -44,7 +44,7 @@ impl Drop for ArpWatch {
 impl Daemon {
     /// Open a listener on each interface with a VIP of a probing (MASTER) instance, close
     /// the others, and tell each which VIPs to watch.
-    pub(super) fn refresh_arp_watch(&mut self) {
+    pub(super) fn refresh_neighbour_watch(&mut self) {
         let mut wanted: HashMap<WatchKey, Vec<(IpAddr, [u8; 6])>> = HashMap::new();
         for router in self.routers.values().filter(|r| r.probe.active()) {
             for placed in &router.vips {
@@ -55,9 +55,10 @@ impl Daemon {
                     .push((placed.vip.addr, placed.mac));
             }
         }
-        self.arp_watches.retain(|key, _| wanted.contains_key(key));
+        self.neighbour_watches
+            .retain(|key, _| wanted.contains_key(key));
         for (key, vips) in wanted {
-            if let Some(watch) = self.arp_watches.get(&key) {
+            if let Some(watch) = self.neighbour_watches.get(&key) {
                 *watch.watched.borrow_mut() = vips;
                 continue;
             }
@@ -76,7 +77,8 @@ impl Daemon {
                         watched.clone(),
                         self.event_tx.clone(),
                     ));
-                    self.arp_watches.insert(key, ArpWatch { task, watched });
+                    self.neighbour_watches
+                        .insert(key, NeighbourWatch { task, watched });
                 }
                 Err(e) => warn!(
                     "cannot watch {} on {interface} for VIP conflicts: {e}",
@@ -122,7 +124,7 @@ impl Daemon {
         if frames.is_empty() {
             return;
         }
-        self.refresh_arp_watch();
+        self.refresh_neighbour_watch();
         for (interface, frame) in frames {
             let Some(socket) = self.announcers.get(&interface) else {
                 continue;
@@ -152,7 +154,7 @@ impl Daemon {
                 );
             }
         }
-        self.refresh_arp_watch();
+        self.refresh_neighbour_watch();
     }
 
     /// A reload may change `vip_probe_interval`: masters probe at the new one from now on
@@ -175,7 +177,7 @@ impl Daemon {
     }
 
     /// An answer on `interface` says `mac` has `vip`.
-    pub(super) async fn on_arp_heard(&mut self, interface: &str, vip: IpAddr, mac: [u8; 6]) {
+    pub(super) async fn on_neighbour_heard(&mut self, interface: &str, vip: IpAddr, mac: [u8; 6]) {
         let now = self.now();
         let names: Vec<String> = self
             .routers
@@ -256,7 +258,7 @@ async fn listen(
             continue;
         }
         forwarded += 1;
-        let heard = Internal::ArpHeard {
+        let heard = Internal::NeighbourHeard {
             interface: listener.interface().to_string(),
             vip,
             mac,
