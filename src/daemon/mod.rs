@@ -165,6 +165,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         socket_drops: BTreeMap::new(),
         announcers: HashMap::new(),
         neighbour_watches: HashMap::new(),
+        neighbour_watch_failed: std::collections::HashSet::new(),
         packet_tx,
         event_tx,
         locks: control::Locks::load(&options_state_dir),
@@ -241,8 +242,11 @@ struct Daemon {
     /// Packets dropped before they reach an instance, by socket and reason.
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
     announcers: HashMap<String, Rc<AnnounceSocket>>,
-    /// ARP listeners for the VIP probe, by interface, while an instance there is MASTER.
+    /// Listeners for the answers to the VIP probe (ARP; neighbour advertisements), by
+    /// interface and family, while an instance there is MASTER.
     neighbour_watches: HashMap<neighbour_watch::WatchKey, neighbour_watch::NeighbourWatch>,
+    /// Listeners that could not be opened (logged once).
+    neighbour_watch_failed: std::collections::HashSet<neighbour_watch::WatchKey>,
     packet_tx: mpsc::Sender<Packet>,
     event_tx: mpsc::UnboundedSender<Internal>,
     /// Instances the operator locked (kept in the state directory).
@@ -334,13 +338,14 @@ enum Internal {
     ConfigParsed(Box<Result<Model, String>>),
     /// The witness said something new of an instance's lease.
     Witness(Box<crate::witness::Report>),
-    /// The interface addresses a `status` request needs were listed off the loop.
-    /// An ARP frame gave a watched VIP another MAC (the VIP probe, `probe.rs`).
+    /// An answer to the VIP probe (ARP, neighbour advertisement) gave a watched VIP another
+    /// MAC (`probe.rs`, `neighbour_watch.rs`).
     NeighbourHeard {
         interface: String,
         vip: IpAddr,
         mac: [u8; 6],
     },
+    /// The interface addresses a `status` request needs were listed off the loop.
     StatusAddresses {
         request: control::StatusRequest,
         addresses: Result<control::Addresses, String>,

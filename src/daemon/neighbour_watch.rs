@@ -57,6 +57,8 @@ impl Daemon {
         }
         self.neighbour_watches
             .retain(|key, _| wanted.contains_key(key));
+        self.neighbour_watch_failed
+            .retain(|key| wanted.contains_key(key));
         for (key, vips) in wanted {
             if let Some(watch) = self.neighbour_watches.get(&key) {
                 *watch.watched.borrow_mut() = vips;
@@ -77,17 +79,23 @@ impl Daemon {
                         watched.clone(),
                         self.event_tx.clone(),
                     ));
+                    self.neighbour_watch_failed.remove(&key);
                     self.neighbour_watches
                         .insert(key, NeighbourWatch { task, watched });
                 }
-                Err(e) => warn!(
-                    "cannot watch {} on {interface} for VIP conflicts: {e}",
-                    if *v6 {
-                        "neighbour advertisements"
-                    } else {
-                        "ARP"
-                    }
-                ),
+                // Once, not at every probe round, until it works or is no longer wanted.
+                Err(e) if !self.neighbour_watch_failed.contains(&key) => {
+                    warn!(
+                        "cannot watch {} on {interface} for VIP conflicts: {e}",
+                        if *v6 {
+                            "neighbour advertisements"
+                        } else {
+                            "ARP"
+                        }
+                    );
+                    self.neighbour_watch_failed.insert(key);
+                }
+                Err(_) => {}
             }
         }
     }

@@ -73,7 +73,7 @@ pub struct Router {
     pub witness_epoch: u64,
     /// Peers whose adverts disagree with this instance's configuration (the alarm).
     pub peers: vrrp::peers::PeerWatch,
-    /// The probe of its own IPv4 VIPs while MASTER.
+    /// The probe of its own VIPs while MASTER (another host that answers is an alarm).
     pub probe: super::probe::Prober,
 }
 
