@@ -89,7 +89,8 @@ impl Difference {
     pub fn discards(&self, v2: bool) -> bool {
         match self {
             Difference::Addresses { .. } => false,
-            Difference::Interval { .. } => v2,
+            // An interval of 0 is no advert at all (the state machine drops it).
+            Difference::Interval { theirs_cs, .. } => v2 || *theirs_cs == 0,
             Difference::AuthType { .. } | Difference::Password => true,
         }
     }
@@ -413,6 +414,11 @@ mod tests {
         };
         assert!(interval.discards(true), "RFC 3768 7.1");
         assert!(!interval.discards(false), "RFC 5798 6.4.2: learned");
+        let zero = Difference::Interval {
+            ours_cs: 100,
+            theirs_cs: 0,
+        };
+        assert!(zero.discards(false), "an interval of 0 is dropped");
         assert!(Difference::Password.discards(false));
         assert!(
             !Difference::Addresses {
