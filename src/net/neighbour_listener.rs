@@ -17,6 +17,23 @@ const ETH_P_ARP: u16 = 0x0806;
 /// EtherType of IPv6.
 const ETH_P_IPV6: u16 = 0x86dd;
 
+/// Classic BPF: keep ARP replies (operation 2): the requests every host on the segment
+/// broadcasts are not copied here.
+fn arp_reply_filter() -> [libc::sock_filter; 6] {
+    let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    const LDH_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    [
+        op(LDH_ABS, 0, 0, 12),                 // EtherType
+        op(JEQ_K, 0, 3, u32::from(ETH_P_ARP)), // else drop
+        op(LDH_ABS, 0, 0, 14 + 6),             // ARP operation
+        op(JEQ_K, 0, 1, 2),                    // reply, else drop
+        op(RET_K, 0, 0, 0xffff),               // keep
+        op(RET_K, 0, 0, 0),                    // drop
+    ]
+}
+
 /// Classic BPF: keep IPv6 frames whose next header is ICMPv6 (no extension header, as
 /// neighbour discovery sends them) and whose ICMPv6 type is 136 (neighbour advertisement);
 /// a master's interface carries all its clients' traffic, none of which is copied here.
@@ -39,7 +56,7 @@ fn na_filter() -> [libc::sock_filter; 8] {
 }
 
 /// An `AF_PACKET`/`SOCK_RAW` socket bound to one interface: whole Ethernet frames, ARP
-/// only ([`NeighbourListener::arp`]) or neighbour advertisements only
+/// replies only ([`NeighbourListener::arp`]) or neighbour advertisements only
 /// ([`NeighbourListener::nd`]), incoming and outgoing.
 #[derive(Debug)]
 pub struct NeighbourListener {
@@ -48,9 +65,10 @@ pub struct NeighbourListener {
 }
 
 impl NeighbourListener {
-    /// ARP frames on `interface`. Needs `CAP_NET_RAW` and a tokio runtime with IO enabled.
+    /// ARP replies on `interface` (filtered in the kernel). Needs `CAP_NET_RAW` and a tokio
+    /// runtime with IO enabled.
     pub fn arp(interface: &str) -> Result<NeighbourListener, NetError> {
-        Self::open(interface, ETH_P_ARP, None)
+        Self::open(interface, ETH_P_ARP, Some(&arp_reply_filter()))
     }
 
     /// ICMPv6 neighbour advertisements on `interface` (filtered in the kernel).
