@@ -34,9 +34,12 @@ fn a_host_that_takes_the_vip_is_an_alarm_on_the_master_which_announces_again() {
             ("d", &["192.0.2.4/24"]),
         ],
     );
-    // A probe every second (the default is 10 s).
-    let global =
-        format!("global_defs {{\n    metrics_listen {METRICS}\n    vip_probe_interval 1\n}}\n");
+    // A probe every second (the default is 10 s); no second gratuitous ARP burst 5 s after
+    // taking over, so the only announcement after the first second is the probe's.
+    let global = format!(
+        "global_defs {{\n    metrics_listen {METRICS}\n    vip_probe_interval 1\n    \
+         vrrp_garp_master_delay 0\n}}\n"
+    );
     c.start(
         "a",
         &format!("{global}{}", Instance::fast(150, VIP).render()),
@@ -47,6 +50,13 @@ fn a_host_that_takes_the_vip_is_an_alarm_on_the_master_which_announces_again() {
     let a_mac = c.lab.mac_str("a");
     let c_mac = c.lab.mac_str("c");
     assert_eq!(c.client_reaches("d", VIP_ADDR), a_mac);
+    // The announcements of the takeover are over (the last one 1.1 s after it).
+    let settled = poll(SETTLE, || {
+        c.status("a").0["instances"][0]["since_s"]
+            .as_f64()
+            .is_some_and(|s| s > 2.0)
+    });
+    assert!(settled, "{}", c.all_logs());
 
     // c takes the address; d's cache is made to point at c, as if c had announced it.
     let ns_c = c.lab.ns("c");
