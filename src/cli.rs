@@ -43,11 +43,12 @@ pub enum Command {
     /// peer and both values (never a password); `--json` lists them in `peer_mismatches`.
     /// Only a master advertises, so it shows on the node that hears it. It clears when
     /// an advert of that peer agrees again, or once the peer has been silent for 10
-    /// advert intervals (at least 10 s). And, on a MASTER, a VIP another host answers for
-    /// (CRITICAL, with its MAC; `vip_conflicts` in `--json`): the master sends an ARP probe
-    /// (IPv6: a DAD neighbour solicitation) for each VIP 2 s after taking over and every `vip_probe_interval` (10 s) after
-    /// that, announces the VIPs again when another MAC answers, and clears the alarm after a
-    /// round without one.
+    /// advert intervals (at least 10 s). And, with `vip_probe_interval` (off by default), on a
+    /// MASTER, a VIP another host answers for (CRITICAL, with its MAC; `vip_conflicts` in
+    /// `--json`): the master sends an ARP probe (IPv6: a DAD neighbour solicitation) for each
+    /// VIP 2 s after taking over and every `vip_probe_interval` seconds after that, announces
+    /// the VIPs again when another MAC answers, and clears the alarm after a round without
+    /// one.
     ///
     /// With `--pair PEER[:PORT]`, this node and its peer side by side: this node over the
     /// control socket, the peer over HTTP (`GET /status` on its `metrics_listen` address,

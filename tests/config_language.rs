@@ -792,7 +792,11 @@ fn vip_probe_interval_is_seconds_with_0_for_off() {
             instance(VIPS)
         )
     };
-    assert_eq!(ok(&instance(VIPS)).global.vip_probe_interval_s, 10);
+    assert_eq!(
+        ok(&instance(VIPS)).global.vip_probe_interval_s,
+        0,
+        "off by default"
+    );
     assert_eq!(ok(&at("30")).global.vip_probe_interval_s, 30);
     assert_eq!(ok(&at("0")).global.vip_probe_interval_s, 0);
     has_error(&at("3601"), "vip_probe_interval");

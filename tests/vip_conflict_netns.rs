@@ -34,7 +34,7 @@ fn a_host_that_takes_the_vip_is_an_alarm_on_the_master_which_announces_again() {
             ("d", &["192.0.2.4/24"]),
         ],
     );
-    // A probe every second (the default is 10 s); no second gratuitous ARP burst 5 s after
+    // A probe every second (off by default); no second gratuitous ARP burst 5 s after
     // taking over, so the only announcement after the first second is the probe's.
     let global = format!(
         "global_defs {{\n    metrics_listen {METRICS}\n    vip_probe_interval 1\n    \

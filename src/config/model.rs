@@ -110,8 +110,9 @@ pub struct Global {
     pub vip_probe_interval_s: u32,
 }
 
-/// `vip_probe_interval` unless configured.
-pub const VIP_PROBE_INTERVAL_S: u32 = 10;
+/// `vip_probe_interval` unless configured: no probe (it sends ARP/ND on the segment, and a
+/// proxy ARP that answers probes would raise the alarm for nothing).
+pub const VIP_PROBE_INTERVAL_S: u32 = 0;
 
 impl Default for Global {
     fn default() -> Self {

@@ -1,12 +1,12 @@
-//! A master's probe of its own VIPs (not in the RFC; a baton alarm): while MASTER, an ARP
-//! probe (RFC 5227, sender 0.0.0.0) for each IPv4 VIP, a duplicate address detection
-//! neighbour solicitation (RFC 4862 5.4.2, from ::) for each IPv6 VIP, [`FIRST_PROBE`]
-//! after taking over and every `vip_probe_interval` (10 s unless configured; 0: no probe)
-//! after that. Any host that holds the address answers; an answer within [`LISTEN`] from a
-//! MAC that is not this node's is a conflict: another host (a static address, a peer that
-//! missed the handover) takes the clients' traffic. The daemon raises an alarm and
-//! announces the VIPs again at once (a fresh gratuitous ARP / unsolicited NA burst, at most
-//! once per probe round).
+//! A master's probe of its own VIPs (not in the RFC; a baton alarm, off unless
+//! `vip_probe_interval` is set): while MASTER, an ARP probe (RFC 5227, sender 0.0.0.0) for
+//! each IPv4 VIP, a duplicate address detection neighbour solicitation (RFC 4862 5.4.2,
+//! from ::) for each IPv6 VIP, [`FIRST_PROBE`] after taking over and every
+//! `vip_probe_interval` after that. Any host that holds the address answers; an answer
+//! within [`LISTEN`] from a MAC that is not this node's is a conflict: another host (a
+//! static address, a peer that missed the handover) takes the clients' traffic. The daemon
+//! raises an alarm and announces the VIPs again at once (a fresh gratuitous ARP /
+//! unsolicited NA burst, at most once per probe round).
 //!
 //! A conflict clears when a probe round ends ([`LISTEN`] after its probes) without a word
 //! from that MAC for that VIP, or when this node leaves MASTER. One conflict per VIP (the
