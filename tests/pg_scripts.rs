@@ -191,6 +191,43 @@ fn an_unset_peer_host_is_refused_by_every_script() {
 }
 
 #[test]
+fn a_base_backup_rate_that_is_not_one_is_refused_and_names_the_setting() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    for bad in ["fast", "10MB", "k", "5kM", "-1", "50 M"] {
+        let out = s.run(
+            "baton-pg-check",
+            &[],
+            &[("BATON_PG_BASEBACKUP_MAX_RATE", bad)],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!(
+                "BATON_PG_BASEBACKUP_MAX_RATE='{bad}' is not a rate"
+            )),
+            "{bad}: {}",
+            text(&out)
+        );
+    }
+    for good in ["", "800k", "50M", "2048"] {
+        let out = s.run(
+            "baton-pg-check",
+            &[],
+            &[("BATON_PG_BASEBACKUP_MAX_RATE", good)],
+            &[],
+        );
+        assert!(
+            !text(&out).contains("BATON_PG_BASEBACKUP_MAX_RATE"),
+            "{good}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn the_lock_lives_in_a_directory_only_root_can_write() {
     if !ready() {
         return;

@@ -1375,3 +1375,246 @@ fn a_base_backup_in_progress_does_not_make_the_primary_synchronous_again() {
         pair.pg_logs()
     );
 }
+
+/// Send SIGKILL to the whole process group of `pid` (a hook and everything it started, as
+/// baton's notify_timeout or an OOM kill of the group would); returns the group.
+fn kill_group_of(pid: u32) -> String {
+    let pgid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert!(
+        !pgid.is_empty() && pgid != "0",
+        "the process group of {pid}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    pgid
+}
+
+/// The bytes in the files under `dir` (0 when it is missing).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// What `node`'s directory keeps beside its data: `data.partial-*` copies.
+fn partial_copies(pair: &PgPair, node: &str) -> Vec<String> {
+    std::fs::read_dir(pair.dir(node))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("data.partial-"))
+        .collect()
+}
+
+/// On the new primary `b`, take from the replication role what pg_rewind needs, and only
+/// that: a's rejoin then goes by base backup.
+fn make_rewinds_fail(run: &Run) {
+    let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) FROM replicator; \
+                  REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) FROM replicator";
+    assert!(run.pair.sql("b", revoke).is_some(), "REVOKE on b failed");
+}
+
+/// A hook killed while its base backup copies (held to 2 MB/s by
+/// BATON_PG_BASEBACKUP_MAX_RATE, so that it lasts): a's data directory is untouched, and
+/// the reconciler starts over: it removes the partial copy (part of the primary's data,
+/// never started), takes a whole one and converges, the old directory kept aside.
+#[test]
+fn a_hook_killed_mid_base_backup_keeps_the_data_and_is_retried() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with("pgmidbb", &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")]);
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    run.restore_a(Fault::LinkDown);
+    let stage = run.pair.dir("a").join("data.basebackup");
+    let stage_arg = stage.display().to_string();
+    let mut copier = None;
+    let copying = poll(WAIT, || {
+        copier = process_with(&["pg_basebackup", &stage_arg]);
+        copier.is_some() && dir_bytes(&stage) > 4 << 20
+    });
+    assert!(
+        copying,
+        "a's base backup never got 4 MB into {stage_arg}\n{}",
+        run.context()
+    );
+    let pgid = kill_group_of(copier.unwrap_or_default());
+    eprintln!("killed the hook's process group {pgid} during pg_basebackup");
+    assert!(
+        controldata_ok(&run.pair, "a", &run.pair.data("a")),
+        "a's data directory was touched by the interrupted copy\n{}",
+        run.context()
+    );
+    let (primary, _) = run.converged("a hook killed during its base backup");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(
+        log.contains("removed the base backup interrupted in")
+            && log.contains("base backup taken from 192.0.2.2"),
+        "{log}"
+    );
+    let kept = run.pair.displaced("a");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(controldata_ok(&run.pair, "a", &kept[0]));
+    assert_eq!(partial_copies(&run.pair, "a"), Vec::<String>::new());
+    run.finish("hook-killed-mid-base-backup", t0);
+}
+
+/// A hook killed while it fences (BATON_PG_TEST_PAUSE_AFTER_FENCE_STOP holds it after the
+/// stop, before the fence mark): a's former primary is stopped and unmarked. It is never
+/// started as a primary again; once its link returns it rejoins as b's replica.
+#[test]
+fn a_hook_killed_while_fencing_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with(
+        "pgmidfence",
+        &[("BATON_PG_TEST_PAUSE_AFTER_FENCE_STOP", "300")],
+    );
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    let mut pause = None;
+    let paused = poll(WAIT, || {
+        pause = process_with(&["sleep", "300"]);
+        pause.is_some()
+            && run
+                .pair
+                .hook_log("a")
+                .contains("stopped and not yet marked")
+    });
+    assert!(
+        paused,
+        "a's hook never paused while fencing\n{}",
+        run.context()
+    );
+    let pgid = kill_group_of(pause.unwrap_or_default());
+    eprintln!("killed the hook's process group {pgid} while it fenced");
+    assert!(
+        run.pair.postmaster("a").is_none(),
+        "a's primary runs after the fence's stop\n{}",
+        run.context()
+    );
+    run.restore_a(Fault::LinkDown);
+    let (primary, _) = run.converged("a hook killed while fencing");
+    assert_eq!(primary, "b");
+    run.finish("hook-killed-while-fencing", t0);
+}
+
+/// The free bytes of the file system holding `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `path` made `bytes` long on disk (fallocate).
+fn fill(path: &Path, bytes: u64) {
+    let ok = std::process::Command::new("fallocate")
+        .args(["-l", &bytes.to_string()])
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "fallocate {} {bytes}", path.display());
+}
+
+/// Disk full on the rejoining node (its directory a 512 MB tmpfs). First too full for the
+/// copy: the rejoin is refused before anything moves, and says why. Then room for it, but
+/// the disk fills while the copy runs (ENOSPC): the copy fails and says why, PGDATA
+/// untouched, nothing left behind. Once the operator frees the disk, the reconciler
+/// converges.
+#[test]
+fn a_full_disk_on_the_rejoining_node_loses_nothing_and_converges_once_freed() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pair = PgPair::with_small_disk("pgdisk", Some(("a", "512m")));
+    let mut run = start_pair(
+        pair,
+        &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")],
+        String::new(),
+    );
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    let dir = run.pair.dir("a");
+    // Too full for the copy (it needs the databases, a tenth more and 64 MB): 40 MB left.
+    let filler = dir.join("filler");
+    fill(&filler, free_bytes(&dir).saturating_sub(40 << 20));
+    run.restore_a(Fault::LinkDown);
+    run.wait("a's rejoin refused for want of room", || {
+        run.pair
+            .hook_log("a")
+            .contains("not taking a base backup: no room")
+    });
+    assert!(controldata_ok(&run.pair, "a", &run.pair.data("a")));
+    assert!(run.pair.displaced("a").is_empty());
+    // Room for the copy; then the disk fills while it runs.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let stage = dir.join("data.basebackup");
+    run.wait("a's base backup under way", || dir_bytes(&stage) > 2 << 20);
+    let rest = dir.join("filler-rest");
+    fill(&rest, free_bytes(&dir).saturating_sub(1 << 20));
+    run.wait("a's base backup failed on the full disk", || {
+        run.pair.hook_log("a").contains("pg_basebackup failed")
+    });
+    // Why, even though its own log could not take a line.
+    let log = run.pair.hook_log("a");
+    let failed = log
+        .lines()
+        .find(|l| l.contains("pg_basebackup failed"))
+        .unwrap_or_default();
+    assert!(
+        failed.contains("No space left on device") || failed.contains("a full disk"),
+        "{failed}"
+    );
+    assert!(
+        controldata_ok(&run.pair, "a", &run.pair.data("a")),
+        "a's data directory was touched by the failed copy\n{}",
+        run.context()
+    );
+    assert!(run.pair.displaced("a").is_empty());
+    // The operator frees the disk: the reconciler converges.
+    std::fs::remove_file(&rest).expect("remove the filler");
+    let (primary, _) = run.converged("the rejoining node's disk full, then freed");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(log.contains("base backup taken from 192.0.2.2"), "{log}");
+    assert_eq!(run.pair.displaced("a").len(), 1);
+    assert_eq!(partial_copies(&run.pair, "a"), Vec::<String>::new());
+    run.finish("disk-full-on-rejoin", t0);
+}
