@@ -1618,3 +1618,45 @@ fn a_full_disk_on_the_rejoining_node_loses_nothing_and_converges_once_freed() {
     assert_eq!(partial_copies(&run.pair, "a"), Vec::<String>::new());
     run.finish("disk-full-on-rejoin", t0);
 }
+
+/// Without a witness: the servers cut apart while the client reaches both (each side then
+/// holds the VIP: VRRP cannot tell a partition from a failure), healed, cut again while
+/// the pair converges, healed. a's synchronous primary cannot acknowledge alone, b is
+/// promoted; never two writable primaries in a probe round, and once healed the pair
+/// converges with every acknowledged write on its primary.
+#[test]
+fn a_partition_healed_and_cut_again_during_the_rejoin_converges_without_loss() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgsplit");
+    let t0 = now_ms();
+    let split = |run: &Run, cut: bool| {
+        run.pair.c.lab.isolate("a", cut);
+        run.pair.c.lab.isolate("b", cut);
+    };
+    split(&run, true);
+    run.wait("b master with a writable primary in the partition", || {
+        run.state("b") == "MASTER" && run.pair.role("b") == Role::Writable
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    run.invariants("partition", "b");
+    split(&run, false);
+    // The rejoin starts (one side fences and rewinds): cut again for a few seconds, twice.
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(2));
+        split(&run, true);
+        std::thread::sleep(Duration::from_secs(3));
+        split(&run, false);
+    }
+    let (primary, _) = run.converged("a partition healed, cut again during the rejoin, healed");
+    eprintln!("primary after the partitions: {primary}");
+    if primary == "b" {
+        run.fall_back(Fault::LinkDown);
+    }
+    assert_eq!(run.overlaps, 0);
+    run.finish("partition-flapping-without-witness", t0);
+}
