@@ -1660,3 +1660,83 @@ fn a_partition_healed_and_cut_again_during_the_rejoin_converges_without_loss() {
     assert_eq!(run.overlaps, 0);
     run.finish("partition-flapping-without-witness", t0);
 }
+
+/// A rejoin by base backup of a database large enough that the copy takes minutes over a
+/// slow link (the PostgreSQL traffic toward `a` held to 8 Mbit/s by tc; VRRP at full speed;
+/// the primary's wal_sender_timeout at PostgreSQL's default, 60 s, as the README asks on
+/// slow links): `baton status` on a shows the copy's progress while b keeps acknowledging
+/// writes alone, a's PGDATA stays as it was until the copy is complete, and the pair
+/// converges with every acknowledged write.
+#[test]
+fn a_rejoin_over_a_slow_link_shows_its_progress_and_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgslow");
+    // About 20 MB more, uncompressible, below the TOAST threshold: 20,000 rows of 1 kB.
+    let bulk = "CREATE TABLE bulk AS SELECT g, lpad('', 1000, md5(random()::text || g)) AS pad \
+                FROM generate_series(1, 20000) g";
+    assert!(run.pair.sql("a", bulk).is_some(), "bulk load on a");
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    for q in [
+        "ALTER SYSTEM SET wal_sender_timeout = '60s'",
+        "SELECT pg_reload_conf()",
+    ] {
+        assert!(run.pair.sql("b", q).is_some(), "b: {q}");
+    }
+    run.pair.c.lab.throttle_toward("a", 5432, Some("8mbit"));
+    run.restore_a(Fault::LinkDown);
+    // The copy's progress, as the operator sees it: distinct percentages.
+    let mut seen = std::collections::BTreeSet::new();
+    let copied = poll(Duration::from_secs(600), || {
+        let status = text(&run.pair.c.baton("a", &["status"]));
+        if let Some(p) = status
+            .split("rejoining: pg_basebackup ")
+            .nth(1)
+            .and_then(|r| r.split(" %").next())
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        {
+            seen.insert(p);
+        }
+        run.pair.streams_sync("a")
+    });
+    assert!(
+        copied,
+        "a never streamed again over the slow link\n{}",
+        run.context()
+    );
+    assert!(
+        seen.len() >= 3,
+        "baton status on a showed the copy's progress at {seen:?} only\n{}",
+        run.context()
+    );
+    let took = |log: &str| {
+        let at = |what: &str| {
+            log.lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.get(..23))
+                .map(str::to_owned)
+        };
+        (
+            at("taking a base backup from"),
+            at("base backup taken from"),
+        )
+    };
+    eprintln!(
+        "progress seen in baton status: {} distinct percentages; the copy: {:?}",
+        seen.len(),
+        took(&run.pair.hook_log("a"))
+    );
+    run.pair.c.lab.throttle_toward("a", 5432, None);
+    let (primary, _) = run.converged("a rejoin by base backup over a slow link");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(log.contains("base backup taken from 192.0.2.2"), "{log}");
+    assert_eq!(run.pair.displaced("a").len(), 1);
+    run.finish("slow-link-rejoin", t0);
+}
