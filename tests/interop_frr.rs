@@ -5,12 +5,12 @@
 //! Each case runs the whole round on one group, while the client captures every advert:
 //! 1. election: the master (priority 150) starts first, then the backup (100); one VIP
 //!    holder, the client reaches the VIP there, the backup stays backup;
-//! 2. graceful stop of the master (SIGTERM): it sends priority 0, the other side takes over,
-//!    the client follows (its neighbour entry moves to the new holder's MAC, its ping gets
-//!    replies);
+//! 2. graceful stop of the master (SIGTERM to baton, or to FRR's vrrpd): it sends priority 0,
+//!    the other side takes over, the client follows (its neighbour entry moves to the new
+//!    holder's MAC, its ping gets replies);
 //! 3. the master returns and preempts; the client follows;
-//! 4. kill -9 of the master: the other side takes over (the dead one leaves its VIP behind,
-//!    as after any crash), the client follows;
+//! 4. kill -9 of the master (baton, or vrrpd; FRR's zebra stays up): the other side takes
+//!    over (the dead one leaves its VIP up, as after any crash), the client follows;
 //! 5. the master returns and preempts again;
 //! 6. tshark reads the capture: every advert from either side has checksum status Good,
 //!    both sides sent adverts, the stopped side sent its priority 0; neither daemon refused or
