@@ -7,10 +7,10 @@
 //!    holder, the client reaches the VIP there, the backup stays backup;
 //! 2. graceful stop of the master (SIGTERM to baton, or to FRR's vrrpd): it sends priority 0,
 //!    the other side takes over, the client follows (its neighbour entry moves to the new
-//!    holder's MAC, its ping gets replies);
+//!    holder's MAC; a ping every 50 ms that ran through the change gets replies there);
 //! 3. the master returns and preempts; the client follows;
 //! 4. kill -9 of the master (baton, or vrrpd; FRR's zebra stays up): the other side takes
-//!    over (the dead one leaves its VIP up, as after any crash), the client follows;
+//!    over (the dead one leaves its VIP up, as after any crash), the client follows (as in 2);
 //! 5. the master returns and preempts again;
 //! 6. tshark reads the capture: every advert from either side has checksum status Good,
 //!    both sides sent adverts, the stopped side sent its priority 0; neither daemon refused or
@@ -26,7 +26,7 @@ mod lab;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon::frr::{self, Frr, Router};
 use daemon::{Cluster, Instance, SETTLE};
@@ -347,6 +347,53 @@ fn tshark(file: &Path) -> Vec<Advert> {
         .collect()
 }
 
+/// The client pinging the VIP every 50 ms across a change (`ping -D`: each reply line starts
+/// with its Unix time), bounded by `-w`; the lab kills it at the latest.
+struct Pinger {
+    proc: Proc,
+    file: PathBuf,
+}
+
+impl Pinger {
+    fn start(c: &Cluster, vip: &str, name: &str) -> Pinger {
+        let file = c.dir.path().join(format!("ping-{name}.log"));
+        let script = format!(
+            "exec stdbuf -oL ping -D -n -i 0.05 -w 120 {vip} >{} 2>&1",
+            file.display()
+        );
+        let proc = c.lab.spawn("c", &["sh", "-c", &script]);
+        Pinger { proc, file }
+    }
+
+    /// The replies received after `since`.
+    fn replies_since(&self, since: SystemTime) -> usize {
+        let since = since
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("bytes from"))
+            .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse::<f64>().ok())
+            .filter(|t| *t > since)
+            .count()
+    }
+
+    /// Wait (bounded) for a reply after `since`, then stop the ping.
+    fn expect_reply_since(self, since: SystemTime, what: &str, logs: impl Fn() -> String) {
+        let ok = poll(SETTLE, || self.replies_since(since) > 0);
+        self.proc.terminate();
+        let _ = self.proc.wait_timeout(Duration::from_secs(5));
+        assert!(
+            ok,
+            "{what}: the client's continuous ping got no reply after the change:\n{}\n{}",
+            std::fs::read_to_string(&self.file).unwrap_or_default(),
+            logs()
+        );
+    }
+}
+
 /// Whether the tools this file needs besides FRR are here (CI installs them).
 fn tools_available() -> bool {
     let have = |tool: &str| {
@@ -449,6 +496,7 @@ fn run(setting: Setting, first: First, tag: &str) {
     }
 
     // 2. Graceful stop of the master: priority 0, the backup takes over.
+    let pinger = Pinger::start(&g.c, setting.vip_addr(), "stop");
     let stop_at = Instant::now();
     if master == "bt" {
         g.c.signal("bt", "TERM");
@@ -493,6 +541,8 @@ fn run(setting: Setting, first: First, tag: &str) {
         );
     }
     g.expect_client_follows(backup, "after the master's graceful stop");
+    // The ping that ran through the change gets replies from the new holder.
+    pinger.expect_reply_since(SystemTime::now(), "after the graceful stop", || g.logs());
     eprintln!("{setting:?} {first:?}: graceful stop to new holder in {handover:?}");
 
     // 3. The master returns and preempts.
@@ -505,6 +555,7 @@ fn run(setting: Setting, first: First, tag: &str) {
     g.expect_client_follows(master, "after preemption");
 
     // 4. kill -9 of the master: the backup takes over; the dead one leaves its VIP.
+    let pinger = Pinger::start(&g.c, setting.vip_addr(), "kill");
     if master == "bt" {
         g.c.signal("bt", "KILL");
         assert!(
@@ -535,6 +586,7 @@ fn run(setting: Setting, first: First, tag: &str) {
         );
     }
     g.expect_client_follows(backup, "after kill -9 of the master");
+    pinger.expect_reply_since(SystemTime::now(), "after the kill", || g.logs());
     // The dead master's VIP is still up (a crash: nobody removes it); printed, not asserted.
     eprintln!(
         "{setting:?} {first:?}: after kill -9 of {master}, VIP up on {:?}",
