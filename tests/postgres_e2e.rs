@@ -43,7 +43,60 @@ enum Fault {
 }
 
 const FAULTS: [Fault; 3] = [Fault::Crash, Fault::LinkDown, Fault::Freeze];
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Crash => "crash",
+            Fault::LinkDown => "link",
+            Fault::Freeze => "freeze",
+        }
+    }
+}
+
+/// The faults the soak draws from: the three of the cycles, and PostgreSQL killed under a
+/// live baton, baton killed while PostgreSQL lives (back 20 s later), a partition of the
+/// two servers (the client reaching both), both servers cold-started at once.
+const SOAK_FAULTS: [&str; 7] = [
+    "crash",
+    "link",
+    "freeze",
+    "pg-crash",
+    "baton-killed",
+    "partition",
+    "cold-start",
+];
+
+/// Whether `fault` is among `BATON_PG_FAULTS` (comma-separated names; unset: all).
+fn chosen(fault: &str) -> bool {
+    match std::env::var("BATON_PG_FAULTS") {
+        Ok(list) => {
+            for name in list.split(',') {
+                assert!(
+                    SOAK_FAULTS.contains(&name),
+                    "BATON_PG_FAULTS: unknown fault {name:?} (known: {SOAK_FAULTS:?})"
+                );
+            }
+            list.split(',').any(|n| n == fault)
+        }
+        Err(_) => true,
+    }
+}
 const WAIT: Duration = Duration::from_secs(60);
+
+/// The advert interval of both nodes: `BATON_PG_ADVERT_INT` (seconds; default 0.2), for
+/// `scripts/bench-pg-failover`.
+fn advert_int() -> &'static str {
+    static INT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INT.get_or_init(|| {
+        let v = std::env::var("BATON_PG_ADVERT_INT").unwrap_or_else(|_| "0.2".into());
+        assert!(
+            v.parse::<f64>().is_ok_and(|f| (0.01..=10.0).contains(&f)),
+            "BATON_PG_ADVERT_INT={v}: not an advert interval in seconds"
+        );
+        v
+    })
+}
 
 /// The node's baton.conf: the hooks under test, run by the daemon; `witness` is a
 /// `witness` block or empty.
@@ -53,7 +106,7 @@ fn config(node: &str, witness: &str) -> String {
         vrid: 51,
         priority,
         version: 3,
-        advert_int: "0.2",
+        advert_int: advert_int(),
         vips: vec![VIP],
         extra: vec![
             "fallback manual".into(),
@@ -413,13 +466,21 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         .unwrap_or(5);
     let started = Instant::now();
     let mut run = start("pg");
-
-    for cycle in 1..=cycles {
-        for fault in FAULTS {
-            eprintln!("=== cycle {cycle}: {fault:?}");
-            run.fail_a(fault);
-            run.restore_a(fault);
-            run.fall_back(fault);
+    let faults: Vec<Fault> = FAULTS.into_iter().filter(|f| chosen(f.name())).collect();
+    let soak = std::env::var("BATON_PG_SOAK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut soak_rounds = Vec::new();
+    if let Some(seconds) = soak {
+        soak_rounds = run.soak(Duration::from_secs(seconds));
+    } else {
+        for cycle in 1..=cycles {
+            for &fault in &faults {
+                eprintln!("=== cycle {cycle}: {fault:?}");
+                run.fail_a(fault);
+                run.restore_a(fault);
+                run.fall_back(fault);
+            }
         }
     }
 
@@ -446,8 +507,14 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         .filter(|(s, _)| s.contains("fallback"))
         .map(|(_, o)| *o)
         .collect();
+    let mut per_fault: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for (fault, outage) in &soak_rounds {
+        per_fault.entry(fault).or_default().push(*outage);
+    }
     let summary = serde_json::json!({
-        "cycles": cycles,
+        "cycles": if soak.is_some() { soak_rounds.len() } else { cycles },
+        "soak_outage_ms": per_fault,
+        "stuck_states": 0,
         "acknowledged_writes": acked.len(),
         "lost_writes": lost,
         "overlap_windows": run.overlaps,
@@ -470,8 +537,11 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
     );
     // The link and freeze faults leave a rejoining (not yet caught-up) replica behind,
     // so every cycle sees baton-pg-caught-up refuse at least once.
+    let rejoining = faults
+        .iter()
+        .any(|f| matches!(f, Fault::LinkDown | Fault::Freeze));
     assert!(
-        run.refusals as usize >= cycles,
+        soak.is_some() || !rejoining || run.refusals as usize >= cycles,
         "baton fallback was refused by baton-pg-caught-up only {} times in {cycles} cycles",
         run.refusals
     );
@@ -1739,4 +1809,105 @@ fn a_rejoin_over_a_slow_link_shows_its_progress_and_converges() {
     assert!(log.contains("base backup taken from 192.0.2.2"), "{log}");
     assert_eq!(run.pair.displaced("a").len(), 1);
     run.finish("slow-link-rejoin", t0);
+}
+
+impl Run {
+    /// `scripts/soak-postgres`: faults drawn at random from SOAK_FAULTS (those that
+    /// `BATON_PG_FAULTS` allows) until `length` has passed, each from a healthy pair and
+    /// followed by convergence within 90 s (a stuck state ends the soak with the logs),
+    /// the invariants, and `baton fallback` when b ended up primary. Returns each round's
+    /// fault and write outage. `BATON_PG_SEED` repeats a draw.
+    fn soak(&mut self, length: Duration) -> Vec<(&'static str, u64)> {
+        use rand::{Rng, SeedableRng};
+        let seed = std::env::var("BATON_PG_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(now_ms);
+        eprintln!("soak: seed {seed} (BATON_PG_SEED={seed} repeats the draw)");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let faults: Vec<&'static str> = SOAK_FAULTS.into_iter().filter(|f| chosen(f)).collect();
+        assert!(!faults.is_empty(), "BATON_PG_FAULTS leaves no fault");
+        let end = Instant::now() + length;
+        let mut rounds = Vec::new();
+        while Instant::now() < end {
+            let fault = faults[rng.random_range(0..faults.len())];
+            eprintln!("=== soak round {}: {fault}", rounds.len() + 1);
+            let t0 = now_ms();
+            self.inject(fault);
+            let (primary, _) = self.converged(&format!("soak: {fault}"));
+            let outage = self.outage_since(t0);
+            eprintln!("soak: {fault}: outage {outage} ms, primary {primary}");
+            rounds.push((fault, outage));
+            if primary == "b" {
+                self.fall_back(Fault::LinkDown);
+            } else {
+                // Healthy again only once b knows it is the synchronous standby (zero-loss
+                // promotes nothing else): as fall_back waits for it.
+                self.wait("b recorded as the synchronous standby", || {
+                    self.pair.sync_record("b").starts_with("sync at ")
+                });
+            }
+        }
+        rounds
+    }
+
+    /// One soak fault on a healthy pair whose primary is a, and its end (restore, restart,
+    /// heal); convergence is the caller's.
+    fn inject(&mut self, fault: &str) {
+        match fault {
+            "crash" | "link" | "freeze" => {
+                let f = FAULTS
+                    .into_iter()
+                    .find(|f| f.name() == fault)
+                    .unwrap_or(Fault::Crash);
+                self.fail_a(f);
+                self.restore_a(f);
+            }
+            "pg-crash" => {
+                let pm = self.pair.postmaster("a").expect("a's postmaster");
+                let killed = std::process::Command::new("kill")
+                    .args(["-KILL", &pm.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(killed, "kill -9 of a's postmaster");
+            }
+            "baton-killed" => {
+                self.pair.c.signal("a", "KILL");
+                std::thread::sleep(Duration::from_secs(20));
+                self.start_baton("a");
+            }
+            "partition" => {
+                for cut in [true, false] {
+                    self.pair.c.lab.isolate("a", cut);
+                    self.pair.c.lab.isolate("b", cut);
+                    if cut {
+                        self.wait("b master with a writable primary in the partition", || {
+                            self.state("b") == "MASTER" && self.pair.role("b") == Role::Writable
+                        });
+                        std::thread::sleep(Duration::from_secs(5));
+                    }
+                }
+            }
+            "cold-start" => {
+                for node in SERVERS {
+                    self.pair.c.signal(node, "KILL");
+                    self.pair.stop_pg_immediate(node);
+                }
+                std::thread::sleep(Duration::from_secs(2));
+                for node in SERVERS {
+                    self.start_baton(node);
+                }
+                for node in SERVERS {
+                    let out = self.pair.try_start_pg(node);
+                    if !out.status.success() {
+                        eprintln!(
+                            "pg_ctl start on {node} failed (a hook at work): {}",
+                            text(&out)
+                        );
+                    }
+                }
+            }
+            other => panic!("no such soak fault: {other}"),
+        }
+    }
 }
