@@ -1911,3 +1911,42 @@ impl Run {
         }
     }
 }
+
+/// PostgreSQL started on a's data directory (by its unit at boot, or by hand) while a's
+/// rejoin copies b's data: the copy is not installed over a running server (a server keeps
+/// running on a directory renamed under it, and would live on in `data.displaced-*`). The
+/// hooks fence the server again and converge; a's postmaster runs on PGDATA itself.
+#[test]
+fn a_server_started_during_the_rejoin_copy_is_never_moved_under_it() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with("pgstartcopy", &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")]);
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    run.restore_a(Fault::LinkDown);
+    let stage = run.pair.dir("a").join("data.basebackup");
+    run.wait("a's base backup under way", || dir_bytes(&stage) > 2 << 20);
+    let out = run.pair.try_start_pg("a");
+    eprintln!("pg_ctl start on a during the copy: {}", text(&out));
+    run.wait("the copy not installed over the running server", || {
+        run.pair
+            .hook_log("a")
+            .contains("not installing the base backup: PostgreSQL was started on")
+    });
+    let (primary, _) = run.converged("a server started during the rejoin's copy");
+    assert_eq!(primary, "b");
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let cwd = std::fs::read_link(format!("/proc/{pm}/cwd")).expect("the postmaster's cwd");
+    assert_eq!(
+        cwd,
+        run.pair.data("a"),
+        "a's postmaster runs on a directory moved under it\n{}",
+        run.context()
+    );
+    run.finish("server-started-during-the-copy", t0);
+}
