@@ -518,6 +518,12 @@ impl Instance {
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
     }
+
+    /// `state MASTER`, where it is acted on (validation keeps it only with automatic
+    /// fallback, outside sync groups unless the address owner): Master at start.
+    pub fn starts_as_master(&self) -> bool {
+        self.state == InitialState::Master
+    }
 }
 
 /// `flap_damping COUNT WINDOW HOLD`: after becoming MASTER `count` times within `window`

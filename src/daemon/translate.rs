@@ -45,6 +45,7 @@ pub fn machine_config(
     cfg.witness = witness;
     cfg.answer_lower = !instance.lower_prio_no_advert;
     cfg.advert_before_yield = instance.higher_prio_send_advert;
+    cfg.start_as_master = instance.starts_as_master();
     cfg
 }
 

@@ -19,6 +19,8 @@ pub struct Built {
     pub instance: Instance,
     pub name_span: Span,
     pub vrid_span: Span,
+    /// Where `state` was written, if it was.
+    pub state_span: Option<Span>,
 }
 
 /// The longest `fallback_check_timeout`: below the control socket's 120 s reply timeout, so
@@ -408,7 +410,10 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         .any(|(p, _)| p.min_ttl.is_some() || p.max_ttl.is_some());
     let instance = Instance {
         name: name.value.clone(),
-        state: d.state.map_or(InitialState::Backup, |s| s.0),
+        state: match (d.state, fallback) {
+            (Some((InitialState::Master, _)), Fallback::Automatic) => InitialState::Master,
+            _ => InitialState::Backup,
+        },
         interface,
         vrid,
         version,
@@ -455,6 +460,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     };
     Some(Built {
         instance,
+        state_span: d.state.map(|s| s.1),
         name_span: name.span,
         vrid_span,
     })
@@ -681,10 +687,14 @@ fn resolve_fallback(cx: &mut Ctx, d: &Draft) -> Fallback {
         (None, None) => Fallback::Automatic,
     };
     if let (Fallback::Manual, Some((InitialState::Master, span))) = (fallback, d.state) {
+        // keepalived clears nopreempt here and takes the addresses at start; baton keeps
+        // the manual fallback: a rebooted node must hear the master before anything else.
         cx.warning(
             span,
-            "nopreempt / fallback manual has no effect with state MASTER",
-            Some("use `state BACKUP` on every node".to_string()),
+            "`state MASTER` is not acted on with `fallback manual` / `nopreempt`: this node \
+             starts as BACKUP and takes over only when it hears no master (keepalived would \
+             drop nopreempt and take the addresses at start)",
+            Some("use `state BACKUP`, or `fallback automatic` to start as master".to_string()),
         );
     }
     fallback

@@ -229,7 +229,6 @@ pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
 /// Parsed and checked, but this version does not act on them; harmless to ignore (listed
 /// in baton.conf(5), "WHAT THIS VERSION DOES NOT ACT ON YET").
 pub const NOT_ACTED_ON: &[&str] = &[
-    "state",
     "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat",
     "garp_lower_prio_delay",
