@@ -498,7 +498,15 @@ impl Daemon {
 
     /// Close sockets no instance uses any more.
     fn close_unused_sockets(&mut self) {
-        let used: Vec<SocketKey> = self.routers.values().map(|r| r.socket.clone()).collect();
+        // A migration's old socket stays while the old way is in use.
+        let used: Vec<SocketKey> = self
+            .routers
+            .values()
+            .flat_map(|r| {
+                std::iter::once(r.socket.clone())
+                    .chain(r.migration.as_ref().map(|m| m.old_socket.clone()))
+            })
+            .collect();
         self.sockets.retain(|key, open| {
             let keep = used.contains(key);
             if !keep {
@@ -760,6 +768,22 @@ impl Daemon {
                 refused.get_or_insert(e.to_string());
             }
         }
+        // During a move between multicast and unicast, the old way too (see
+        // router::MIGRATION_WINDOW); its failures are not the instance's.
+        if let Some(m) = router.migration(now)
+            && let Some(old) = self.sockets.get(&m.old_socket)
+        {
+            let repr = translate::advert(&m.old, priority);
+            let (ttl, mode) = (translate::ttl(&m.old), translate::checksum_mode(&m.old));
+            for dst in translate::destinations(&m.old) {
+                if let Some(bytes) = buf.get_mut(..repr.buffer_len())
+                    && repr.emit(bytes, m.old_socket.source, dst, mode).is_ok()
+                    && let Err(e) = old.socket.send(bytes, dst, ttl).await
+                {
+                    debug!(instance = name, "advert the old way to {dst} not sent: {e}");
+                }
+            }
+        }
         let report = match refused {
             None => router.send_errors.sent(),
             Some(error) => router.send_errors.failed(now, error),
@@ -888,6 +912,7 @@ impl Daemon {
             self.count_socket_drop(&socket, "unknown_vrid");
             return;
         };
+        let now = self.now();
         let Some(router) = self.routers.get_mut(&name) else {
             return;
         };
@@ -897,10 +922,7 @@ impl Daemon {
             router.count_drop("bad_checksum");
             return;
         }
-        let advert = match router
-            .filter
-            .check(received.src, received.dst, received.ttl, &repr)
-        {
+        let advert = match router.check(now, &received, &repr) {
             Ok(advert) => advert,
             Err(drop) => {
                 router.count_drop(drop.kind());
@@ -1219,13 +1241,16 @@ impl Daemon {
         let Some(router) = self.routers.get(name) else {
             return Ok(());
         };
-        if !transport_kept(&router.cfg, cfg) {
-            // Multicast to unicast (or back), or another multicast group: the peers still
-            // on the old way would not hear this node, so it restarts (a handover).
-            info!(instance = name, "reload: restarting for {changes:?}");
-            self.stop_router(name).await;
-            return self.add_router(cfg).await;
-        }
+        // Multicast to unicast (or back), or another multicast group: applied in place like
+        // any other change, and for router::MIGRATION_WINDOW the old way is kept as well, so
+        // that the other nodes, still on it until they are reloaded, go on hearing this one.
+        let moved = (!transport_kept(&router.cfg, cfg)).then(|| {
+            (
+                router.cfg.clone(),
+                router.filter.clone(),
+                router.socket.clone(),
+            )
+        });
         let is_master = router.machine.state() == State::Master;
         let removed: Vec<PlacedVip> = changes
             .iter()
@@ -1259,6 +1284,21 @@ impl Daemon {
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.cfg = cfg.clone();
+        if let Some((old, old_filter, old_socket)) = moved {
+            info!(
+                instance = name,
+                "reload: moving from {} to {}; adverts go both ways, and are heard both ways, for {} s",
+                router::way(&old),
+                router::way(cfg),
+                router::MIGRATION_WINDOW.as_secs()
+            );
+            router.migration = Some(router::Migration {
+                old,
+                old_filter,
+                old_socket,
+                until: now + router::MIGRATION_WINDOW,
+            });
+        }
         info!(instance = name, "reload: updated in place ({changes:?})");
         self.carry_out(name, actions).await;
         if is_master {
