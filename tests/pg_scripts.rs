@@ -545,10 +545,31 @@ fn the_hooks_need_no_jq_and_the_packages_do_not_pull_it_in() {
     );
 }
 
-/// A fenced former primary (stopped, timeline 1) whose rewind fails, beside a peer that is a
-/// primary on timeline 2 whose databases take `db_size` bytes; pg_basebackup only leaves a
-/// mark that it ran (`pg/basebackup-ran`).
+/// A fenced former primary (stopped, timeline 1) whose rewind fails (half-way: its
+/// `--dry-run` passes), beside a peer that is a primary on timeline 2 whose databases take
+/// `db_size` bytes; pg_basebackup only leaves a mark that it ran (`pg/basebackup-ran`).
 fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
+    fenced_primary_whose_rewind_fails_at(db_size, "half-way")
+}
+
+/// As `fenced_primary_whose_rewind_fails`, the rewind failing `when`: "half-way" (its
+/// `--dry-run` passes) or "at once" (its `--dry-run` fails too).
+fn fenced_primary_whose_rewind_fails_at(db_size: &str, when: &str) -> Scratch {
+    let rewind = match when {
+        "at once" => {
+            "#!/bin/sh
+echo 'pg_rewind: error: no'
+exit 1
+"
+        }
+        _ => {
+            "#!/bin/sh
+case \"$*\" in *--dry-run*) exit 0 ;; esac
+echo 'pg_rewind: error: no'
+exit 1
+"
+        }
+    };
     let psql = format!(
         "#!/bin/sh\n\
          host=; q=\n\
@@ -570,10 +591,7 @@ fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
             "#!/bin/sh\necho 'pg_control version number:            1300'\n\
              echo \"Latest checkpoint's TimeLineID:       1\"\n",
         ),
-        (
-            "pg_rewind",
-            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
-        ),
+        ("pg_rewind", rewind),
         (
             "pg_basebackup",
             "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
@@ -609,8 +627,32 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
         .filter(|n| n != "data")
         .collect();
     assert!(left.is_empty(), "directories beside PGDATA: {left:?}");
-    // The rewind that failed is remembered: the next run takes a base backup instead.
+    // The rewind that failed half-way is remembered: the next run takes a base backup
+    // instead.
     assert!(s.pg().join("data.rewind-in-progress").is_file());
+}
+
+/// A rewind that cannot even start (its --dry-run fails: no rights on the primary, a server
+/// started meanwhile on the directory) changed nothing: the directory is not marked, and the
+/// next run may rewind it (the soak found a good replica marked this way at a cold start,
+/// then displaced by a base backup at every later rejoin).
+#[test]
+fn a_rewind_that_cannot_start_leaves_the_directory_unmarked() {
+    if !ready() {
+        return;
+    }
+    let s = fenced_primary_whose_rewind_fails_at("999999999999999999", "at once");
+    let data = s.pg().join("data");
+    std::fs::create_dir(&data).expect("PGDATA");
+    chown_postgres(&data);
+    let out = s.run("baton-pg-notify", &["backup"], &[], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("pg_rewind --dry-run failed") && said.contains("is as it was"),
+        "{said}"
+    );
+    assert!(!s.pg().join("data.rewind-in-progress").exists());
 }
 
 /// PGDATA as a symbolic link to the data volume: a base backup staged beside the link would
