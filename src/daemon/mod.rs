@@ -14,6 +14,7 @@ mod hooks;
 mod process;
 mod realtime;
 mod router;
+mod routes;
 mod runner;
 mod send_errors;
 mod systemd;
@@ -436,7 +437,9 @@ impl Daemon {
                 .map_err(|e| fail(e.to_string()))?;
         }
         let mut vips = Vec::new();
-        for vip in &cfg.vips {
+        // Excluded addresses are held, announced and repaired like the VIPs; only the
+        // adverts leave them out (they are built from `cfg.vips`).
+        for vip in cfg.vips.iter().chain(&cfg.excluded_vips) {
             let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
             let on = if dev == cfg.interface {
                 info.clone()
@@ -514,6 +517,7 @@ impl Daemon {
         if router.cfg.is_address_owner() {
             return;
         }
+        self.remove_leftover_routes(router).await;
         for placed in &router.vips {
             if let Err(e) = self
                 .netlink
@@ -648,8 +652,12 @@ impl Daemon {
                     self.log_transition(name, from, to, reason);
                     self.notify_instance(name, from, to, reason);
                 }
-                Action::AddAddresses => self.add_addresses(name).await,
+                Action::AddAddresses => {
+                    self.add_addresses(name).await;
+                    self.install_routes(name, None).await;
+                }
                 Action::RemoveAddresses => {
+                    self.remove_routes(name, None).await;
                     addresses_left |= !self.remove_addresses(name).await;
                 }
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
@@ -958,7 +966,27 @@ impl Daemon {
                 prefix_len,
             } => self.on_address_removed(index, addr, prefix_len).await,
             NetEvent::AddressAdded { .. } => {}
-            NetEvent::Overrun => self.resync_links().await,
+            NetEvent::RouteRemoved {
+                table,
+                dst,
+                dst_len,
+                metric,
+                protocol,
+            } => {
+                self.on_route_removed(table, dst, dst_len, metric, protocol)
+                    .await;
+            }
+            NetEvent::RuleRemoved {
+                ipv6,
+                table,
+                priority,
+                from,
+                to,
+            } => self.on_rule_removed(ipv6, table, priority, from, to).await,
+            NetEvent::Overrun => {
+                self.resync_links().await;
+                self.resync_routes().await;
+            }
         }
     }
 
@@ -1230,7 +1258,7 @@ impl Daemon {
         let removed: Vec<PlacedVip> = changes
             .iter()
             .filter_map(|c| match c {
-                Change::VipsRemoved(v) => Some(v),
+                Change::VipsRemoved(v) | Change::ExcludedVipsRemoved(v) => Some(v),
                 _ => None,
             })
             .flatten()
@@ -1273,6 +1301,11 @@ impl Daemon {
             }
             self.add_addresses(name).await;
             self.start_announcing(name).await;
+            self.reload_routes(name, changes).await;
+        }
+        if let Some(router) = self.routers.get_mut(name) {
+            let keys: Vec<String> = routes::keys(&router.cfg);
+            router.route_errors.retain(|k, _| keys.contains(k));
         }
         Ok(())
     }

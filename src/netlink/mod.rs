@@ -9,6 +9,7 @@
 
 mod error;
 mod monitor;
+mod routes;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -23,6 +24,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
 
 pub use error::NetlinkError;
 pub use monitor::{Monitor, NetEvent};
+pub use routes::{Route, Rule};
 
 use error::{errno, to_io};
 

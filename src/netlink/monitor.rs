@@ -20,7 +20,16 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
 use netlink_sys::AsyncSocket as _;
-use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK};
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
+use rtnetlink::constants::{
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE, RTMGRP_LINK,
+};
+
+/// `RTNLGRP_IPV6_RULE` (19) as a legacy group bit: rtnetlink names no constant for it.
+const RTMGRP_IPV6_RULE: u32 = 1 << (19 - 1);
 
 use super::{AbortOnDrop, NetlinkError, local_address};
 
@@ -55,6 +64,32 @@ pub enum NetEvent {
         addr: IpAddr,
         /// Prefix length.
         prefix_len: u8,
+    },
+    /// A route went away (`RTM_DELROUTE`).
+    RouteRemoved {
+        /// Routing table.
+        table: u32,
+        /// Destination (the family's unspecified address for a default route).
+        dst: IpAddr,
+        /// Its prefix length.
+        dst_len: u8,
+        /// `RTA_PRIORITY`, if the message had one.
+        metric: Option<u32>,
+        /// `RTPROT_*`.
+        protocol: u8,
+    },
+    /// A policy rule went away (`RTM_DELRULE`).
+    RuleRemoved {
+        /// IPv6 rather than IPv4.
+        ipv6: bool,
+        /// The table it looked up.
+        table: u32,
+        /// Its preference.
+        priority: Option<u32>,
+        /// Source prefix, if any (length > 0).
+        from: Option<(IpAddr, u8)>,
+        /// Destination prefix, if any (length > 0).
+        to: Option<(IpAddr, u8)>,
     },
     /// The kernel dropped notifications (socket buffer overrun, `ENOBUFS`): the
     /// receiver must re-read the state it cares about. netlink-proto turns the
@@ -102,7 +137,13 @@ impl Monitor {
         socket
             .bind(&netlink_sys::SocketAddr::new(
                 0,
-                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+                RTMGRP_LINK
+                    | RTMGRP_IPV4_IFADDR
+                    | RTMGRP_IPV6_IFADDR
+                    | RTMGRP_IPV4_ROUTE
+                    | RTMGRP_IPV6_ROUTE
+                    | RTMGRP_IPV4_RULE
+                    | RTMGRP_IPV6_RULE,
             ))
             .map_err(open)?;
         let task = tokio::spawn(connection);
@@ -132,6 +173,10 @@ fn to_event(message: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
             RouteNetlinkMessage::DelLink(link) => Some(link_event(&link, false)),
             RouteNetlinkMessage::NewAddress(addr) => address_event(&addr, true),
             RouteNetlinkMessage::DelAddress(addr) => address_event(&addr, false),
+            RouteNetlinkMessage::DelRoute(route) => route_event(&route),
+            RouteNetlinkMessage::DelRule(rule) => rule_event(&rule),
+            // Routes and rules added: nothing to do (the group is joined for removals).
+            RouteNetlinkMessage::NewRoute(_) | RouteNetlinkMessage::NewRule(_) => None,
             other => {
                 tracing::debug!(message = ?other, "netlink monitor: ignoring message");
                 None
@@ -184,6 +229,61 @@ fn address_event(message: &AddressMessage, new: bool) -> Option<NetEvent> {
             addr,
             prefix_len,
         }
+    })
+}
+
+fn unspecified(family: AddressFamily) -> Option<IpAddr> {
+    match family {
+        AddressFamily::Inet => Some(IpAddr::from([0u8; 4])),
+        AddressFamily::Inet6 => Some(IpAddr::from([0u16; 8])),
+        _ => None,
+    }
+}
+
+/// `RTM_DELROUTE` of an IPv4 or IPv6 route; `None` for other families.
+fn route_event(message: &RouteMessage) -> Option<NetEvent> {
+    let mut dst = unspecified(message.header.address_family)?;
+    let mut table = u32::from(message.header.table);
+    let mut metric = None;
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => dst = IpAddr::V4(*a),
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => dst = IpAddr::V6(*a),
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            _ => {}
+        }
+    }
+    Some(NetEvent::RouteRemoved {
+        table,
+        dst,
+        dst_len: message.header.destination_prefix_length,
+        metric,
+        protocol: message.header.protocol.into(),
+    })
+}
+
+/// `RTM_DELRULE` of an IPv4 or IPv6 rule; `None` for other families.
+fn rule_event(message: &RuleMessage) -> Option<NetEvent> {
+    let zero = unspecified(message.header.family)?;
+    let mut table = u32::from(message.header.table);
+    let (mut priority, mut from, mut to) = (None, zero, zero);
+    for attribute in &message.attributes {
+        match attribute {
+            RuleAttribute::Table(t) => table = *t,
+            RuleAttribute::Priority(p) => priority = Some(*p),
+            RuleAttribute::Source(a) => from = *a,
+            RuleAttribute::Destination(a) => to = *a,
+            _ => {}
+        }
+    }
+    let prefix = |addr, len| (len > 0).then_some((addr, len));
+    Some(NetEvent::RuleRemoved {
+        ipv6: message.header.family == AddressFamily::Inet6,
+        table,
+        priority,
+        from: prefix(from, message.header.src_len),
+        to: prefix(to, message.header.dst_len),
     })
 }
 
@@ -266,6 +366,56 @@ mod tests {
         assert_eq!(
             to_event(message(RouteNetlinkMessage::NewAddress(addr))),
             None
+        );
+    }
+
+    #[test]
+    fn route_and_rule_removals() {
+        let route = super::super::routes::route_message(
+            &super::super::Route {
+                dst: "198.51.100.0".parse().unwrap(),
+                dst_len: 24,
+                kind: 1,
+                src: None,
+                via: None,
+                oif: Some(2),
+                scope: None,
+                table: 1000,
+                metric: Some(5),
+                protocol: 18,
+            },
+            false,
+        );
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelRoute(route))),
+            Some(NetEvent::RouteRemoved {
+                table: 1000,
+                dst: "198.51.100.0".parse().unwrap(),
+                dst_len: 24,
+                metric: Some(5),
+                protocol: 18,
+            })
+        );
+        let rule = super::super::routes::rule_message(&super::super::Rule {
+            ipv6: false,
+            from: Some(("192.0.2.0".parse().unwrap(), 24)),
+            to: None,
+            table: 100,
+            priority: None,
+            iif: None,
+            oif: None,
+            fwmark: None,
+            protocol: 18,
+        });
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelRule(rule))),
+            Some(NetEvent::RuleRemoved {
+                ipv6: false,
+                table: 100,
+                priority: None,
+                from: Some(("192.0.2.0".parse().unwrap(), 24)),
+                to: None,
+            })
         );
     }
 
