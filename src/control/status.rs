@@ -179,7 +179,8 @@ pub struct RouteStatus {
     pub kind: String,
     /// The line, as `ip route` / `ip rule` would take it.
     pub line: String,
-    /// Installed by this node (it is MASTER and the kernel took it).
+    /// Installed by this node: it is MASTER and the kernel took the line (a `no_track`
+    /// line deleted by hand since is not followed).
     pub installed: bool,
     /// Why the kernel refused it, while MASTER.
     pub error: Option<String>,

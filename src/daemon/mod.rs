@@ -1035,12 +1035,19 @@ impl Daemon {
                 }
             }
         }
+        let mut restored: Vec<String> = restore.iter().map(|(n, _)| n.clone()).collect();
+        restored.dedup();
         for (name, placed) in restore {
             warn!(instance = %name, "{} was removed from {} while MASTER; putting it back", placed.vip, placed.interface);
             let address = netlink_address(&placed.vip, &placed.interface);
             if let Err(e) = self.netlink.add_address(placed.ifindex, &address).await {
                 error!(instance = %name, "cannot put back {}: {e}", placed.vip);
             }
+        }
+        // IPv4 routes that used the address (as source or through its prefix) went with it,
+        // without a notification of their own.
+        for name in restored {
+            self.reinstall_tracked(&name).await;
         }
     }
 

@@ -208,7 +208,11 @@ impl Daemon {
         if !gone.routes.is_empty() || !gone.rules.is_empty() {
             self.remove_routes(name, Some(gone)).await;
         }
-        if !new.routes.is_empty() || !new.rules.is_empty() {
+        let master = self
+            .routers
+            .get(name)
+            .is_some_and(|r| r.machine.state() == State::Master);
+        if master && (!new.routes.is_empty() || !new.rules.is_empty()) {
             self.install_routes(name, Some(new)).await;
         }
     }
@@ -246,9 +250,9 @@ impl Daemon {
                 && r.protocol == protocol
                 && r.metric.is_none_or(|m| Some(m) == metric)
         };
-        for (name, routes) in self.masters_with(|cfg| {
-            cfg.routes.iter().filter(|r| matches(r)).cloned().collect()
-        }) {
+        for (name, routes) in
+            self.masters_with(|cfg| cfg.routes.iter().filter(|r| matches(r)).cloned().collect())
+        {
             for r in &routes {
                 warn!(instance = %name, "route `{r}` was removed while MASTER; putting it back");
             }
@@ -278,9 +282,9 @@ impl Daemon {
                 && zero(r.to) == to
                 && r.priority.is_none_or(|p| Some(p) == priority)
         };
-        for (name, rules) in self.masters_with(|cfg| {
-            cfg.rules.iter().filter(|r| matches(r)).cloned().collect()
-        }) {
+        for (name, rules) in
+            self.masters_with(|cfg| cfg.rules.iter().filter(|r| matches(r)).cloned().collect())
+        {
             for r in &rules {
                 warn!(instance = %name, "rule `{r}` was removed while MASTER; putting it back");
             }
@@ -295,20 +299,45 @@ impl Daemon {
     /// Notifications were lost: every MASTER installs its tracked lines again (the same
     /// route or rule already there counts as success).
     pub(super) async fn resync_routes(&mut self) {
-        for (name, routes) in self.masters_with(|cfg| {
-            cfg.routes.iter().filter(|r| !r.no_track).cloned().collect()
-        }) {
-            let rules = self
-                .routers
-                .get(&name)
-                .map(|r| r.cfg.rules.iter().filter(|r| !r.no_track).cloned().collect())
-                .unwrap_or_default();
-            if !routes.is_empty() {
-                info!(instance = %name, "re-installing the routes and rules");
-            }
-            self.install_routes(&name, Some(Lines { routes, rules }))
-                .await;
+        let names: Vec<String> = self.routers.keys().cloned().collect();
+        for name in names {
+            self.reinstall_tracked(&name).await;
         }
+    }
+
+    /// A MASTER installs its tracked lines again (the same route or rule already there
+    /// counts as success).
+    pub(super) async fn reinstall_tracked(&mut self, name: &str) {
+        let Some(router) = self.routers.get(name) else {
+            return;
+        };
+        if router.machine.state() != State::Master {
+            return;
+        }
+        let lines = Lines {
+            routes: router
+                .cfg
+                .routes
+                .iter()
+                .filter(|r| !r.no_track)
+                .cloned()
+                .collect(),
+            rules: router
+                .cfg
+                .rules
+                .iter()
+                .filter(|r| !r.no_track)
+                .cloned()
+                .collect(),
+        };
+        if lines.routes.is_empty() && lines.rules.is_empty() {
+            return;
+        }
+        info!(
+            instance = name,
+            "installing the tracked routes and rules again"
+        );
+        self.install_routes(name, Some(lines)).await;
     }
 
     /// Each MASTER instance with the non-empty list `pick` makes of its config.

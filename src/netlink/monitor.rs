@@ -16,16 +16,16 @@ use std::net::IpAddr;
 use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedReceiver;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
-use netlink_sys::AsyncSocket as _;
-use netlink_packet_route::AddressFamily;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
+use netlink_sys::AsyncSocket as _;
 use rtnetlink::constants::{
-    RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_IFADDR,
-    RTMGRP_IPV6_ROUTE, RTMGRP_LINK,
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
 };
 
 /// `RTNLGRP_IPV6_RULE` (19) as a legacy group bit: rtnetlink names no constant for it.

@@ -109,7 +109,8 @@ pub(crate) fn route_message(route: &Route, add: bool) -> RouteMessage {
             .push(RouteAttribute::PrefSource(route_address(src)));
     }
     if let Some(via) = route.via {
-        m.attributes.push(RouteAttribute::Gateway(route_address(via)));
+        m.attributes
+            .push(RouteAttribute::Gateway(route_address(via)));
     }
     if let Some(oif) = route.oif {
         m.attributes.push(RouteAttribute::Oif(oif));
@@ -272,7 +273,10 @@ mod tests {
             via: None,
             ..route()
         };
-        assert_eq!(u8::from(route_message(&direct, true).header.scope), SCOPE_LINK);
+        assert_eq!(
+            u8::from(route_message(&direct, true).header.scope),
+            SCOPE_LINK
+        );
         assert_eq!(
             u8::from(route_message(&direct, false).header.scope),
             SCOPE_NOWHERE,

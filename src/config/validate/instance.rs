@@ -2,8 +2,8 @@
 //! `fallback_check_timeout` and `flap_hold_down`.
 
 use super::address::{unicast_peer, virtual_address};
-use super::routes::{route, rule};
 use super::global::{GarpOverrides, GlobalDraft};
+use super::routes::{route, rule};
 use super::values::{self, bool_opt, flag, int_arg, ip_arg, one_arg};
 use super::{Ctx, Refs, Seen, keywords, tracks};
 use crate::config::FlapDamping;

@@ -121,7 +121,10 @@ fn prefix(cx: &mut Ctx, word: &Spanned<String>, what: &str) -> Option<(IpAddr, u
     let Ok(addr) = a.parse::<IpAddr>() else {
         cx.error(
             word.span,
-            format!("`{}` is not an address or prefix in this {what}", word.value),
+            format!(
+                "`{}` is not an address or prefix in this {what}",
+                word.value
+            ),
             Some("expected e.g. 192.0.2.0/24 or 2001:db8::/64".to_string()),
         );
         return None;
@@ -325,17 +328,12 @@ pub fn route(cx: &mut Ctx, item: &Item) -> Option<VirtualRoute> {
                 fam.see(cx, f, w.span, word, "route");
             }
             "src" | "via" | "gw" => {
-                let Some(mut v) = value(cx, &words, &mut i, "route") else {
-                    return None;
-                };
+                let mut v = value(cx, &words, &mut i, "route")?;
                 if word != "src"
                     && let Some(f) = family_word(&v.value)
                 {
                     fam.see(cx, f, v.span, &v.value, "route");
-                    let Some(next) = value(cx, &words, &mut i, "route") else {
-                        return None;
-                    };
-                    v = next;
+                    v = value(cx, &words, &mut i, "route")?;
                 }
                 let a = address(cx, v, word)?;
                 fam.see(cx, Family::of(&a), v.span, &v.value, "route");
@@ -449,7 +447,10 @@ pub fn route(cx: &mut Ctx, item: &Item) -> Option<VirtualRoute> {
         RouteKind::Unicast if r.via.is_none() && r.dev.is_none() => {
             cx.error(
                 dst_span,
-                format!("the route to {}/{} has neither `via` nor `dev`", r.dst, r.dst_len),
+                format!(
+                    "the route to {}/{} has neither `via` nor `dev`",
+                    r.dst, r.dst_len
+                ),
                 Some("say where it goes: `via GATEWAY` and/or `dev INTERFACE`".to_string()),
             );
             ok = false;
@@ -659,7 +660,11 @@ mod tests {
         assert_eq!(r[3].kind, RouteKind::Blackhole);
         assert_eq!((r[4].dst_len, r[4].via), (0, Some(ip("192.0.2.254"))));
         assert_eq!((r[5].dst_len, r[5].metric), (48, Some(5)));
-        assert_eq!((r[6].dst, r[6].dst_len), (ip("::"), 0), "default of the gateway's family");
+        assert_eq!(
+            (r[6].dst, r[6].dst_len),
+            (ip("::"), 0),
+            "default of the gateway's family"
+        );
         assert_eq!((r[7].kind, r[7].table), (RouteKind::Unreachable, 7));
         assert_eq!(r[8].kind, RouteKind::Prohibit);
         assert_eq!((r[9].kind, r[9].metric), (RouteKind::Unicast, Some(3)));
@@ -674,29 +679,87 @@ mod tests {
     fn route_errors_name_the_line_and_the_option() {
         let e = error(
             "virtual_routes",
-            &["198.51.100.0/24 via 192.0.2.1", "198.51.100.0/24 via 192.0.2.1 mtu 1400"],
+            &[
+                "198.51.100.0/24 via 192.0.2.1",
+                "198.51.100.0/24 via 192.0.2.1 mtu 1400",
+            ],
             9,
             "`mtu`",
         );
         assert_eq!(e.span.col, 31, "the column of `mtu`");
-        error("virtual_routes", &["198.51.100.0/24 via 192.0.2.1 onlink"], 8, "`onlink`");
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 via 192.0.2.1 onlink"],
+            8,
+            "`onlink`",
+        );
         error(
             "virtual_routes",
             &["198.51.100.0/24 nexthop via 192.0.2.1 nexthop via 192.0.2.2"],
             8,
             "`nexthop`",
         );
-        error("virtual_routes", &["local 198.51.100.0/24"], 8, "type `local`");
-        error("virtual_routes", &["198.51.100.0/24 via 2001:db8::1"], 8, "mixes IPv4 and IPv6");
-        error("virtual_routes", &["src 2001:db8::1 198.51.100.0/24 dev eth0"], 8, "mixes");
-        error("virtual_routes", &["198.51.100.0/24"], 8, "neither `via` nor `dev`");
-        error("virtual_routes", &["blackhole 198.51.100.0/24 dev eth0"], 8, "no gateway");
+        error(
+            "virtual_routes",
+            &["local 198.51.100.0/24"],
+            8,
+            "type `local`",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 via 2001:db8::1"],
+            8,
+            "mixes IPv4 and IPv6",
+        );
+        error(
+            "virtual_routes",
+            &["src 2001:db8::1 198.51.100.0/24 dev eth0"],
+            8,
+            "mixes",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24"],
+            8,
+            "neither `via` nor `dev`",
+        );
+        error(
+            "virtual_routes",
+            &["blackhole 198.51.100.0/24 dev eth0"],
+            8,
+            "no gateway",
+        );
         error("virtual_routes", &["via 192.0.2.1"], 8, "no destination");
-        error("virtual_routes", &["198.51.100.1/24 dev eth0"], 8, "host bits");
-        error("virtual_routes", &["198.51.100.0/24 dev eth0 table 0"], 8, "from 1 to");
-        error("virtual_routes", &["198.51.100.0/24 dev eth0 table blue"], 8, "by name");
-        error("virtual_routes", &["198.51.100.0/24 dev eth0 metric"], 8, "needs a value");
-        error("virtual_routes", &["198.51.100.0/24 dev eth0 bogus"], 8, "`bogus`");
+        error(
+            "virtual_routes",
+            &["198.51.100.1/24 dev eth0"],
+            8,
+            "host bits",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 dev eth0 table 0"],
+            8,
+            "from 1 to",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 dev eth0 table blue"],
+            8,
+            "by name",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 dev eth0 metric"],
+            8,
+            "needs a value",
+        );
+        error(
+            "virtual_routes",
+            &["198.51.100.0/24 dev eth0 bogus"],
+            8,
+            "`bogus`",
+        );
     }
 
     #[test]
@@ -709,12 +772,21 @@ mod tests {
             "from ::/0 table 6 order 11",
         ]);
         assert_eq!(r[0].from, Some((ip("192.0.2.0"), 24)));
-        assert_eq!((r[0].table, r[0].priority, r[0].family), (100, None, Family::IPv4));
+        assert_eq!(
+            (r[0].table, r[0].priority, r[0].family),
+            (100, None, Family::IPv4)
+        );
         assert_eq!(r[1].to, Some((ip("198.51.100.0"), 24)));
         assert_eq!(r[1].priority, Some(100));
         assert_eq!(r[2].family, Family::IPv6);
-        assert_eq!((r[2].iif.as_deref(), r[2].oif.as_deref()), (Some("eth0"), Some("eth1")));
-        assert_eq!((r[3].fwmark, r[3].from, r[3].no_track), (Some((16, Some(255))), None, true));
+        assert_eq!(
+            (r[2].iif.as_deref(), r[2].oif.as_deref()),
+            (Some("eth0"), Some("eth1"))
+        );
+        assert_eq!(
+            (r[3].fwmark, r[3].from, r[3].no_track),
+            (Some((16, Some(255))), None, true)
+        );
         assert_eq!((r[4].family, r[4].priority), (Family::IPv6, Some(11)));
         assert_eq!(
             r[1].to_string(),
@@ -726,25 +798,66 @@ mod tests {
     fn rule_errors_name_the_line_and_the_option() {
         error(
             "virtual_rules",
-            &["from 192.0.2.0/24 table 1", "from 192.0.2.0/24 to 2001:db8::/32 table 1"],
+            &[
+                "from 192.0.2.0/24 table 1",
+                "from 192.0.2.0/24 to 2001:db8::/32 table 1",
+            ],
             9,
             "mixes IPv4 and IPv6",
         );
         error("virtual_rules", &["from 192.0.2.0/24"], 8, "no `table`");
-        error("virtual_rules", &["from 192.0.2.0/24 table 1 uidrange 1-2"], 8, "`uidrange`");
-        error("virtual_rules", &["from 192.0.2.0/24 goto 40 priority 1"], 8, "`goto`");
-        error("virtual_rules", &["from 192.0.2.0/24 blackhole"], 8, "`blackhole`");
-        error("virtual_rules", &["not from 192.0.2.0/24 table 1"], 8, "`not`");
-        error("virtual_rules", &["from 192.0.2.0/24 table 1 tos 4"], 8, "`tos`");
-        error("virtual_rules", &["from 192.0.2.0/24 table 1 wibble"], 8, "`wibble`");
-        error("virtual_rules", &["from 192.0.2.0/24 table 1 fwmark x"], 8, "fwmark");
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 table 1 uidrange 1-2"],
+            8,
+            "`uidrange`",
+        );
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 goto 40 priority 1"],
+            8,
+            "`goto`",
+        );
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 blackhole"],
+            8,
+            "`blackhole`",
+        );
+        error(
+            "virtual_rules",
+            &["not from 192.0.2.0/24 table 1"],
+            8,
+            "`not`",
+        );
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 table 1 tos 4"],
+            8,
+            "`tos`",
+        );
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 table 1 wibble"],
+            8,
+            "`wibble`",
+        );
+        error(
+            "virtual_rules",
+            &["from 192.0.2.0/24 table 1 fwmark x"],
+            8,
+            "fwmark",
+        );
     }
 
     #[test]
     fn excluded_addresses_take_the_address_syntax_and_mix_families() {
         let m = model(
             "virtual_ipaddress_excluded",
-            &["192.0.2.200/24 dev eth1 label eth1:x", "2001:db8::200/64 no_track"],
+            &[
+                "192.0.2.200/24 dev eth1 label eth1:x",
+                "2001:db8::200/64 no_track",
+            ],
         );
         let i = &m.instances[0];
         assert_eq!(i.vips.len(), 1, "not in the advertised list");
