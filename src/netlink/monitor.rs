@@ -1,8 +1,9 @@
-//! Link and address notifications from the kernel.
+//! Link, address, route and rule notifications from the kernel.
 //!
 //! The monitor is an rtnetlink connection (netlink-proto, via
-//! [`rtnetlink::new_connection`]) whose socket is bound to the link, IPv4-address
-//! and IPv6-address multicast groups before its task is spawned. The connection
+//! [`rtnetlink::new_connection`]) whose socket is bound to the link, address, route
+//! and rule multicast groups (IPv4 and IPv6) before its task is spawned. Of routes and
+//! rules only removals become events (`virtual_routes` / `virtual_rules` repair). The connection
 //! decodes every datagram with netlink-packet-route and hands the notifications
 //! (unsolicited messages) to the monitor, which only maps the typed
 //! [`LinkMessage`] / [`AddressMessage`] to [`NetEvent`]s.
@@ -100,7 +101,7 @@ pub enum NetEvent {
 
 type Notification = (NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr);
 
-/// Subscribed to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR`.
+/// Subscribed to `RTNLGRP_LINK`, the `IFADDR`, `ROUTE` and `RULE` groups of IPv4 and IPv6.
 /// The connection task is aborted when the monitor is dropped.
 #[derive(Debug)]
 pub struct Monitor {
