@@ -776,7 +776,20 @@ mod tests {
             locked: false,
             master: Some(master(100, 0.4)),
             vips: vips(false),
-            routes: Vec::new(),
+            routes: vec![
+                RouteStatus {
+                    kind: "route".into(),
+                    line: "198.51.100.0/24 via 192.0.2.254".into(),
+                    installed: false,
+                    error: None,
+                },
+                RouteStatus {
+                    kind: "rule".into(),
+                    line: "from 192.0.2.0/24 table 100".into(),
+                    installed: false,
+                    error: Some("Network is unreachable".into()),
+                },
+            ],
             counters: Counters::default(),
             dropped: BTreeMap::from([("auth_mismatch".to_string(), 3)]),
             sync_group: None,
@@ -796,6 +809,16 @@ mod tests {
         );
         assert!(
             text.contains("PG_VIP  BACKUP for 1h 2m (started)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  route 198.51.100.0/24 via 192.0.2.254: not installed (not MASTER)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  rule from 192.0.2.0/24 table 100: NOT installed: Network is unreachable\n"
+            ),
             "{text}"
         );
         assert!(
