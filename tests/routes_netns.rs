@@ -223,6 +223,26 @@ fn routes_rules_and_excluded_addresses_follow_the_master() {
         "{b_status:#}"
     );
 
+    // The gateway becomes reachable (an address on its network appears): the refused
+    // route is tried again and installed, and its alarm goes.
+    c.lab.exec_ok(
+        "a",
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", IFNAME],
+    );
+    wait(
+        &c,
+        "the refused route was not installed once its gateway was reachable",
+        || routes(&c, "a", "101").iter().any(|r| r == REFUSED),
+    );
+    wait(&c, "status still shows the route as refused", || {
+        let (status, _) = c.status("a");
+        status["instances"][0]["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|l| l["installed"] == true && l["error"].is_null())
+    });
+
     // Deleted by hand: the untracked route and rule first, then the tracked ones. The
     // daemon reads the removals in order, so once the tracked ones are back it has seen
     // the untracked ones go, and left them away.
@@ -308,4 +328,53 @@ fn routes_rules_and_excluded_addresses_follow_the_master() {
         rules(&c, "a"),
         addresses(&c, "a")
     );
+}
+
+/// The master's link goes down: in FAULT it removes what the kernel left (the blackhole
+/// route, the rules); the backup takes over; when the link returns the master takes
+/// everything back, the routes the kernel flushed with the link included.
+#[test]
+fn fault_removes_them_and_the_return_installs_them_again() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "rtfault",
+        &[
+            ("a", &["192.0.2.1/24", "2001:db8::1/64"]),
+            ("b", &["192.0.2.2/24", "2001:db8::2/64"]),
+        ],
+    );
+    c.start("a", &instance(150, None, true));
+    c.start("b", &instance(100, None, true));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let blackhole = format!("blackhole {BLACKHOLE}");
+    wait(&c, "a never held its routes and rules", || {
+        holds_everything(&c, "a") && has_route(&c, "a", &blackhole)
+    });
+    // Keep a's own IPv6 address through the link's fall (the kernel's default drops it), so
+    // that the IPv6 gateway is on a connected network again when the link returns.
+    c.lab.exec_ok(
+        "a",
+        &[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{IFNAME}.keep_addr_on_down=1"),
+        ],
+    );
+    c.lab.link_down("a");
+    wait(&c, "b never took over", || holds_everything(&c, "b"));
+    wait(&c, "a in FAULT kept its blackhole route or rules", || {
+        holds_nothing(&c, "a")
+    });
+    let (status, _) = c.status("a");
+    assert_eq!(status["instances"][0]["state"], "FAULT", "{status:#}");
+    c.lab.link_up("a");
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    wait(&c, "a did not take everything back", || {
+        holds_everything(&c, "a") && has_route(&c, "a", &blackhole)
+    });
+    wait(&c, "b kept some after a took over", || {
+        holds_nothing(&c, "b")
+    });
 }

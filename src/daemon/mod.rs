@@ -965,7 +965,7 @@ impl Daemon {
                 addr,
                 prefix_len,
             } => self.on_address_removed(index, addr, prefix_len).await,
-            NetEvent::AddressAdded { .. } => {}
+            NetEvent::AddressAdded { .. } => self.retry_refused().await,
             NetEvent::RouteRemoved {
                 table,
                 dst,
@@ -1017,6 +1017,9 @@ impl Daemon {
             warn!("link {interface} is down");
         }
         self.apply_tracking().await;
+        if up {
+            self.retry_refused().await;
+        }
     }
 
     /// Someone removed a VIP while we are master: put it back.

@@ -178,7 +178,12 @@ impl Daemon {
                     router.route_errors.remove(&key);
                 }
                 Err(e) => {
-                    error!(instance = name, "cannot install {key}: {e}");
+                    // A retry that fails the same way was logged already.
+                    if router.route_errors.get(&key) == Some(&e) {
+                        debug!(instance = name, "still cannot install {key}: {e}");
+                    } else {
+                        error!(instance = name, "cannot install {key}: {e}");
+                    }
                     router.route_errors.insert(key, e);
                 }
             }
@@ -338,6 +343,39 @@ impl Daemon {
             "installing the tracked routes and rules again"
         );
         self.install_routes(name, Some(lines)).await;
+    }
+
+    /// An address appeared or a link came up: a MASTER tries again the lines the kernel
+    /// refused (a gateway may be reachable now, a device there).
+    pub(super) async fn retry_refused(&mut self) {
+        let retry: Vec<(String, Lines)> = self
+            .routers
+            .iter()
+            .filter(|(_, r)| r.machine.state() == State::Master && !r.route_errors.is_empty())
+            .map(|(name, r)| {
+                let failed = |key: String| r.route_errors.contains_key(&key);
+                let lines = Lines {
+                    routes: r
+                        .cfg
+                        .routes
+                        .iter()
+                        .filter(|x| failed(route_key(x)))
+                        .cloned()
+                        .collect(),
+                    rules: r
+                        .cfg
+                        .rules
+                        .iter()
+                        .filter(|x| failed(rule_key(x)))
+                        .cloned()
+                        .collect(),
+                };
+                (name.clone(), lines)
+            })
+            .collect();
+        for (name, lines) in retry {
+            self.install_routes(&name, Some(lines)).await;
+        }
     }
 
     /// Each MASTER instance with the non-empty list `pick` makes of its config.
