@@ -55,6 +55,8 @@ fn instance(priority: u8, extra_route: Option<&str>, blackhole: bool) -> String 
                 format!("from 192.0.2.100/32 table {TABLE} priority 1000"),
                 format!("from 2001:db8:5::/64 table {TABLE} priority 1001 no_track"),
                 format!("to 198.51.100.0/24 iif lo lookup {TABLE} pref 1002"),
+                // No priority: the kernel picks one; it must be added once.
+                format!("from 203.0.113.0/24 table {TABLE}"),
             ],
         ))
         .render()
@@ -98,6 +100,17 @@ fn rules(c: &Cluster, node: &str) -> Vec<u64> {
     out
 }
 
+/// How many rules `from 203.0.113.0/24` (the one without a priority) `node` has.
+fn unprioritised(c: &Cluster, node: &str) -> usize {
+    let text = c.lab.exec_ok(node, &["ip", "-j", "-4", "rule", "show"]);
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["src"] == "203.0.113.0" && r["srclen"] == 24)
+        .count()
+}
+
 fn has_route(c: &Cluster, node: &str, dst: &str) -> bool {
     routes(c, node, TABLE).iter().any(|r| r == dst)
 }
@@ -121,6 +134,7 @@ fn holds_everything(c: &Cluster, node: &str) -> bool {
         && addrs.iter().any(|a| a == "203.0.113.10/24")
         && addrs.iter().any(|a| a == "2001:db8:5::10/64")
         && [1000, 1001, 1002].iter().all(|p| ours.contains(p))
+        && unprioritised(c, node) == 1
 }
 
 fn holds_nothing(c: &Cluster, node: &str) -> bool {
@@ -131,6 +145,7 @@ fn holds_nothing(c: &Cluster, node: &str) -> bool {
             .iter()
             .any(|a| a.starts_with("203.0.113.10") || a.starts_with("2001:db8:5::"))
         && !rules(c, node).iter().any(|p| (1000..=1002).contains(p))
+        && unprioritised(c, node) == 0
 }
 
 fn became_master(c: &Cluster, node: &str) -> (u64, u64) {
@@ -370,4 +385,46 @@ fn fault_removes_them_and_the_return_installs_them_again() {
     wait(&c, "b kept some after a took over", || {
         holds_nothing(&c, "b")
     });
+}
+
+/// A reload gives a running master its first routes and rules: they are installed, followed
+/// from then on (a deleted one comes back), and a rule without a priority is there once.
+#[test]
+fn a_reload_adds_the_first_routes_and_they_are_followed() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new("rtfirst", &[("a", &["192.0.2.1/24", "2001:db8::1/64"])]);
+    c.start("a", &Instance::fast(150, VIP).render());
+    c.expect_holders(&["a"], VIP, &["a"]);
+    c.rewrite("a", &instance(150, None, false));
+    c.signal("a", "HUP");
+    wait(
+        &c,
+        "the reload did not install the routes and rules",
+        || holds_everything(&c, "a"),
+    );
+    c.lab
+        .exec_ok("a", &["ip", "route", "del", TRACKED, "table", TABLE]);
+    c.lab.exec_ok(
+        "a",
+        &[
+            "ip",
+            "rule",
+            "del",
+            "from",
+            "203.0.113.0/24",
+            "table",
+            TABLE,
+        ],
+    );
+    wait(&c, "a deleted route or rule did not come back", || {
+        has_route(&c, "a", TRACKED) && unprioritised(&c, "a") == 1
+    });
+    assert_eq!(unprioritised(&c, "a"), 1, "{}", c.log("a"));
+    assert_eq!(
+        became_master(&c, "a"),
+        (1, 0),
+        "the reload caused a transition"
+    );
 }

@@ -182,6 +182,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         witness: None,
         witness_epoch: 0,
         start_at: None,
+        route_events_wanted: false,
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -275,6 +276,10 @@ struct Daemon {
     /// `vrrp_startup_delay` / `vrrp_delay_after_boot`: the instances start at this time
     /// (the protocol clock); until then they stay in INIT. None once started.
     start_at: Option<Duration>,
+    /// Some instance has a tracked `virtual_routes` / `virtual_rules` line: the loop opens
+    /// the route monitor (once; a host with a busy routing table pays for the route
+    /// notifications only when they are needed).
+    route_events_wanted: bool,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -356,7 +361,11 @@ impl Daemon {
         // in any branch stops the pings (see `systemd.rs`).
         let mut heartbeat = self.systemd.beat_every().map(tokio::time::interval);
         let mut protocol_timer = timer::ProtocolTimer::new(self.origin);
+        let mut route_monitor: Option<Monitor> = None;
         loop {
+            if route_monitor.is_none() && self.route_events_wanted {
+                route_monitor = self.open_route_monitor().await;
+            }
             let timer = protocol_timer.wait(self.next_deadline());
             tokio::select! {
                 biased;
@@ -367,6 +376,9 @@ impl Daemon {
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => self.on_net_event(event).await,
+                Some(event) = routes::next_event(&mut route_monitor) => {
+                    self.on_net_event(event).await;
+                }
                 Some(internal) = events.recv() => self.on_internal(internal).await,
                 Some(request) = control.recv() => self.on_control(request).await,
             }
@@ -388,6 +400,7 @@ impl Daemon {
         self.read_links(model).await;
         self.start_witness(model.witness.as_ref(), &model.global)?;
         self.delay_start(&model.global);
+        self.route_events_wanted = routes::wanted(model);
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -1181,6 +1194,7 @@ impl Daemon {
         }
         self.close_unused_sockets();
         self.model = new;
+        self.route_events_wanted = routes::wanted(&self.model);
         self.model_as_running(&failed);
         if let Some(e) = witness_failed {
             // Kept as it runs, so the next reload of the same file tries it again.

@@ -15,7 +15,7 @@ use tracing::{debug, error, info, warn};
 use super::{Daemon, Router};
 use crate::config::{self, Change, Family, RouteKind, VirtualRoute, VirtualRule};
 use crate::control::status::{Alarm, Health, RouteStatus};
-use crate::netlink::{self, Netlink};
+use crate::netlink::{self, Monitor, NetEvent, Netlink};
 use crate::vrrp::State;
 
 /// The key of a route in `Router::route_errors` and in status.
@@ -301,8 +301,8 @@ impl Daemon {
         }
     }
 
-    /// Notifications were lost: every MASTER installs its tracked lines again (the same
-    /// route or rule already there counts as success).
+    /// Notifications were lost (or the route monitor has just opened): every MASTER
+    /// installs its tracked lines again, as [`Daemon::reinstall_tracked`] does.
     pub(super) async fn resync_routes(&mut self) {
         let names: Vec<String> = self.routers.keys().cloned().collect();
         for name in names {
@@ -310,8 +310,10 @@ impl Daemon {
         }
     }
 
-    /// A MASTER installs its tracked lines again (the same route or rule already there
-    /// counts as success).
+    /// A MASTER installs its tracked lines again (the same route, or the same rule with a
+    /// priority, already there counts as success). A rule without a priority is left
+    /// alone: the kernel would add it a second time at another priority (its own removal
+    /// is still followed).
     pub(super) async fn reinstall_tracked(&mut self, name: &str) {
         let Some(router) = self.routers.get(name) else {
             return;
@@ -331,7 +333,7 @@ impl Daemon {
                 .cfg
                 .rules
                 .iter()
-                .filter(|r| !r.no_track)
+                .filter(|r| !r.no_track && r.priority.is_some())
                 .cloned()
                 .collect(),
         };
@@ -386,6 +388,43 @@ impl Daemon {
             .map(|(name, r)| (name.clone(), pick(&r.cfg)))
             .filter(|(_, picked)| !picked.is_empty())
             .collect()
+    }
+}
+
+/// Does any instance of `model` have a tracked route or rule (so the daemon needs route
+/// and rule removals)?
+pub fn wanted(model: &config::Model) -> bool {
+    model
+        .instances
+        .iter()
+        .any(|i| i.routes.iter().any(|r| !r.no_track) || i.rules.iter().any(|r| !r.no_track))
+}
+
+/// The next event of the route monitor, if it is open; never, if not.
+pub async fn next_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
+    match monitor {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Daemon {
+    /// Open the route monitor; then every MASTER installs its tracked lines again, in case
+    /// one was deleted before the monitor listened.
+    pub(super) async fn open_route_monitor(&mut self) -> Option<Monitor> {
+        // Asked once: a failure is not retried at every turn of the loop.
+        self.route_events_wanted = false;
+        match Monitor::open_routes() {
+            Ok(monitor) => {
+                debug!("following route and rule removals");
+                self.resync_routes().await;
+                Some(monitor)
+            }
+            Err(e) => {
+                error!("{e}; routes and rules deleted by hand will not be put back");
+                None
+            }
+        }
     }
 }
 

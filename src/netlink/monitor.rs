@@ -1,9 +1,10 @@
 //! Link, address, route and rule notifications from the kernel.
 //!
 //! The monitor is an rtnetlink connection (netlink-proto, via
-//! [`rtnetlink::new_connection`]) whose socket is bound to the link, address, route
-//! and rule multicast groups (IPv4 and IPv6) before its task is spawned. Of routes and
-//! rules only removals become events (`virtual_routes` / `virtual_rules` repair). The connection
+//! [`rtnetlink::new_connection`]) whose socket is bound to the link and address
+//! multicast groups (IPv4 and IPv6) before its task is spawned; a second one, opened only
+//! when routes or rules are tracked, to the route and rule groups, of which only removals
+//! become events (`virtual_routes` / `virtual_rules` repair). The connection
 //! decodes every datagram with netlink-packet-route and hands the notifications
 //! (unsolicited messages) to the monitor, which only maps the typed
 //! [`LinkMessage`] / [`AddressMessage`] to [`NetEvent`]s.
@@ -101,7 +102,8 @@ pub enum NetEvent {
 
 type Notification = (NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr);
 
-/// Subscribed to `RTNLGRP_LINK`, the `IFADDR`, `ROUTE` and `RULE` groups of IPv4 and IPv6.
+/// Subscribed to `RTNLGRP_LINK` and the `IFADDR` groups of IPv4 and IPv6 ([`Monitor::open`]),
+/// or to the `ROUTE` and `RULE` groups ([`Monitor::open_routes`]).
 /// The connection task is aborted when the monitor is dropped.
 #[derive(Debug)]
 pub struct Monitor {
@@ -117,6 +119,19 @@ impl Monitor {
     /// runtime (a current-thread runtime inside a `LocalSet` is fine). Errors
     /// outside a runtime.
     pub fn open() -> Result<Monitor, NetlinkError> {
+        Monitor::open_groups(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+    }
+
+    /// A monitor of route and rule changes of both families only (of which removals become
+    /// [`NetEvent::RouteRemoved`] / [`NetEvent::RuleRemoved`]). Kept apart from
+    /// [`Monitor::open`], as a host with a busy routing table sends many of them.
+    pub fn open_routes() -> Result<Monitor, NetlinkError> {
+        Monitor::open_groups(
+            RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_RULE,
+        )
+    }
+
+    fn open_groups(groups: u32) -> Result<Monitor, NetlinkError> {
         let open = |source| NetlinkError::Open {
             what: "monitor",
             source,
@@ -136,16 +151,7 @@ impl Monitor {
         // Port id 0: the kernel assigns one (it does not deliver notifications to
         // an unbound socket).
         socket
-            .bind(&netlink_sys::SocketAddr::new(
-                0,
-                RTMGRP_LINK
-                    | RTMGRP_IPV4_IFADDR
-                    | RTMGRP_IPV6_IFADDR
-                    | RTMGRP_IPV4_ROUTE
-                    | RTMGRP_IPV6_ROUTE
-                    | RTMGRP_IPV4_RULE
-                    | RTMGRP_IPV6_RULE,
-            ))
+            .bind(&netlink_sys::SocketAddr::new(0, groups))
             .map_err(open)?;
         let task = tokio::spawn(connection);
         Ok(Monitor {
