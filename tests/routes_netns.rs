@@ -46,7 +46,11 @@ fn instance(priority: u8, extra_route: Option<&str>, blackhole: bool) -> String 
     Instance::fast(priority, VIP)
         .with(block(
             "virtual_ipaddress_excluded",
-            &["203.0.113.10/24".into(), "2001:db8:5::10/64".into()],
+            &[
+                "203.0.113.10/24".into(),
+                "2001:db8:5::10/64".into(),
+                "2001:db8:6::20/64 no_track".into(),
+            ],
         ))
         .with(block("virtual_routes", &routes))
         .with(block(
@@ -133,6 +137,7 @@ fn holds_everything(c: &Cluster, node: &str) -> bool {
         && r.iter().any(|x| x == V6_ROUTE)
         && addrs.iter().any(|a| a == "203.0.113.10/24")
         && addrs.iter().any(|a| a == "2001:db8:5::10/64")
+        && addrs.iter().any(|a| a == "2001:db8:6::20/64")
         && [1000, 1001, 1002].iter().all(|p| ours.contains(p))
         && unprioritised(c, node) == 1
 }
@@ -141,9 +146,11 @@ fn holds_nothing(c: &Cluster, node: &str) -> bool {
     let addrs = addresses(c, node);
     routes(c, node, TABLE).is_empty()
         && routes(c, node, "101").is_empty()
-        && !addrs
-            .iter()
-            .any(|a| a.starts_with("203.0.113.10") || a.starts_with("2001:db8:5::"))
+        && !addrs.iter().any(|a| {
+            a.starts_with("203.0.113.10")
+                || a.starts_with("2001:db8:5::")
+                || a.starts_with("2001:db8:6::")
+        })
         && !rules(c, node).iter().any(|p| (1000..=1002).contains(p))
         && unprioritised(c, node) == 0
 }
@@ -256,6 +263,10 @@ fn routes_rules_and_excluded_addresses_follow_the_master() {
     // the untracked ones go, and left them away.
     c.lab
         .exec_ok("a", &["ip", "route", "del", UNTRACKED, "table", TABLE]);
+    c.lab.exec_ok(
+        "a",
+        &["ip", "addr", "del", "2001:db8:6::20/64", "dev", IFNAME],
+    );
     c.lab
         .exec_ok("a", &["ip", "-6", "rule", "del", "priority", "1001"]);
     c.lab
@@ -279,6 +290,10 @@ fn routes_rules_and_excluded_addresses_follow_the_master() {
         },
     );
     assert!(!has_route(&c, "a", UNTRACKED), "a no_track route came back");
+    assert!(
+        !addresses(&c, "a").iter().any(|x| x == "2001:db8:6::20/64"),
+        "a no_track excluded address came back"
+    );
     assert!(!rules(&c, "a").contains(&1001), "a no_track rule came back");
     // The deleted blackhole route is tracked too.
     c.lab.exec_ok(

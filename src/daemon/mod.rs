@@ -1035,7 +1035,8 @@ impl Daemon {
         }
     }
 
-    /// Someone removed a VIP while we are master: put it back.
+    /// Someone removed a VIP (or an excluded address) while we are master: put it back,
+    /// unless its line says `no_track`.
     async fn on_address_removed(&mut self, index: u32, addr: IpAddr, prefix_len: u8) {
         let mut restore = Vec::new();
         for (name, router) in &self.routers {
@@ -1043,9 +1044,11 @@ impl Daemon {
                 continue;
             }
             for placed in &router.vips {
+                // `no_track`: back at the next transition to MASTER, as in keepalived.
                 if placed.ifindex == index
                     && placed.vip.addr == addr
                     && placed.vip.prefix_len == prefix_len
+                    && !placed.vip.flags.no_track
                 {
                     restore.push((name.clone(), placed.clone()));
                 }
