@@ -91,6 +91,9 @@ pub struct Router {
     pub witness_info: crate::witness::Info,
     /// The epoch of the last lease command sent for it: a report of an older one is stale.
     pub witness_epoch: u64,
+    /// `virtual_routes` / `virtual_rules` lines the kernel refused while MASTER, by
+    /// [`super::routes::key`], with the error.
+    pub route_errors: BTreeMap<String, String>,
 }
 
 impl Router {
@@ -119,6 +122,7 @@ impl Router {
             witness_key: None,
             witness_info: crate::witness::Info::default(),
             witness_epoch: 0,
+            route_errors: BTreeMap::new(),
         }
     }
 

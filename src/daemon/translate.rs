@@ -184,6 +184,16 @@ mod tests {
     }
 
     #[test]
+    fn excluded_addresses_stay_out_of_the_adverts_and_the_receive_check() {
+        let i = instance(&format!(
+            "{BASE}\nvirtual_ipaddress_excluded {{\n203.0.113.10/24\n2001:db8::10/64\n}}"
+        ));
+        let vip: IpAddr = "192.0.2.100".parse().unwrap();
+        assert_eq!(advert(&i, 150).addresses, vec![vip]);
+        assert_eq!(filter(&i, Vec::new()).vips, vec![vip]);
+    }
+
+    #[test]
     fn password_is_padded_to_eight_bytes() {
         let i = instance(&format!(
             "{BASE}\nauthentication {{\nauth_type PASS\nauth_pass s3cret\n}}"

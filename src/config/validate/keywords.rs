@@ -265,6 +265,9 @@ pub const INSTANCE: &[&str] = &[
     "version",
     "native_ipv6",
     "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
     "mcast_src_ip",
     "mcast_dst_ip",
     "unicast_src_ip",
@@ -396,15 +399,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
         "a master with nopreempt would not return to backup when another may have taken \
          over: both nodes could be master",
     ),
-    (
-        "virtual_ipaddress_excluded",
-        "the master would not hold these addresses",
-    ),
-    (
-        "virtual_routes",
-        "the master would not install these routes",
-    ),
-    ("virtual_rules", "the master would not install these rules"),
     (
         "no_accept",
         "the master would accept traffic for the virtual addresses that the file says to \

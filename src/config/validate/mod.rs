@@ -7,6 +7,7 @@ mod address;
 mod global;
 mod instance;
 pub mod keywords;
+mod routes;
 mod scripts;
 mod sync;
 mod tracks;
