@@ -545,29 +545,29 @@ fn the_hooks_need_no_jq_and_the_packages_do_not_pull_it_in() {
     );
 }
 
-/// A fenced former primary (stopped, timeline 1) whose rewind fails (half-way: its
-/// `--dry-run` passes), beside a peer that is a primary on timeline 2 whose databases take
-/// `db_size` bytes; pg_basebackup only leaves a mark that it ran (`pg/basebackup-ran`).
+/// A fenced former primary (stopped, timeline 1) whose rewind fails half-way (after its
+/// "need to copy", the point of no return), beside a peer that is a primary on timeline 2
+/// whose databases take `db_size` bytes; pg_basebackup only leaves a mark that it ran
+/// (`pg/basebackup-ran`).
 fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
     fenced_primary_whose_rewind_fails_at(db_size, "half-way")
 }
 
-/// As `fenced_primary_whose_rewind_fails`, the rewind failing `when`: "half-way" (its
-/// `--dry-run` passes) or "at once" (its `--dry-run` fails too).
+/// As `fenced_primary_whose_rewind_fails`, the rewind failing `when`: "half-way" (after
+/// "need to copy") or "at once" (before it).
 fn fenced_primary_whose_rewind_fails_at(db_size: &str, when: &str) -> Scratch {
     let rewind = match when {
         "at once" => {
-            "#!/bin/sh
-echo 'pg_rewind: error: no'
-exit 1
-"
+            "#!/bin/sh\n\
+             echo 'pg_rewind: reading source file list' >&2\n\
+             echo 'pg_rewind: error: could not fetch file list' >&2\n\
+             exit 1\n"
         }
         _ => {
-            "#!/bin/sh
-case \"$*\" in *--dry-run*) exit 0 ;; esac
-echo 'pg_rewind: error: no'
-exit 1
-"
+            "#!/bin/sh\n\
+             echo 'pg_rewind: need to copy 1 MB (total source directory size is 9 MB)' >&2\n\
+             echo 'pg_rewind: error: no' >&2\n\
+             exit 1\n"
         }
     };
     let psql = format!(
@@ -632,10 +632,10 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
     assert!(s.pg().join("data.rewind-in-progress").is_file());
 }
 
-/// A rewind that cannot even start (its --dry-run fails: no rights on the primary, a server
-/// started meanwhile on the directory) changed nothing: the directory is not marked, and the
-/// next run may rewind it (the soak found a good replica marked this way at a cold start,
-/// then displaced by a base backup at every later rejoin).
+/// A rewind that fails before its point of no return (no rights on the primary, a server
+/// started meanwhile on the directory) changed nothing: the directory is not left marked,
+/// and the next run may rewind it (the soak found a good replica marked this way at a cold
+/// start, then displaced by a base backup at every later rejoin).
 #[test]
 fn a_rewind_that_cannot_start_leaves_the_directory_unmarked() {
     if !ready() {
@@ -649,7 +649,8 @@ fn a_rewind_that_cannot_start_leaves_the_directory_unmarked() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("pg_rewind --dry-run failed") && said.contains("is as it was"),
+        said.contains("pg_rewind stopped before it changed anything")
+            && said.contains("is as it was"),
         "{said}"
     );
     assert!(!s.pg().join("data.rewind-in-progress").exists());
