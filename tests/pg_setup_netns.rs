@@ -1,0 +1,596 @@
+//! `baton-pg setup` (scripts/baton-pg-setup) from nothing to a synchronous pair behind the
+//! VIP, in a namespace lab: servers `a` (192.0.2.1, where setup runs) and `b` (192.0.2.2,
+//! reached over SSH: its own `sshd` from Debian's openssh-server, started by the test with
+//! host keys and an authorized key in a temporary directory).
+//!
+//! Each server starts as a fresh PostgreSQL 15 install leaves it: an initdb'd cluster,
+//! running, listening on localhost only, `pg_hba.conf` with Debian's default lines, no
+//! replication role, no `wal_log_hints`. The configuration lives outside the data directory
+//! (as Debian's does), in plain PGDATA mode (`pg_ctl -D <conf dir>`). `/etc/baton/baton.conf`
+//! and `/etc/default/baton-pg` are files in the node's directory (`--conf`, `--defaults` and
+//! their `--peer-` forms), since the namespaces share one file system; the defaults file holds
+//! what an operator with this layout would write there first (PGDATA, PGHOST...), and setup
+//! adds the peer. `PGPASSFILE` stands for `~postgres/.pgpass`, shared by both nodes here.
+//!
+//! Needs root, PostgreSQL 15 and openssh-server (skipped without them outside CI).
+
+mod daemon;
+mod lab;
+mod pg;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use daemon::Cluster;
+use lab::{Proc, poll, require_root};
+use pg::{PGBIN, text};
+
+const VIP: &str = "192.0.2.100/24";
+const PASSWORD: &str = "s3cret:with\\odd chars";
+
+fn addr(node: &str) -> &'static str {
+    if node == "a" { "192.0.2.1" } else { "192.0.2.2" }
+}
+
+/// Root, PostgreSQL 15 and sshd present; without them skip, unless CI is set.
+fn ready() -> bool {
+    if !require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = [
+        (format!("{PGBIN}/postgres"), "postgresql-15"),
+        ("/usr/sbin/sshd".to_string(), "openssh-server"),
+        ("/usr/bin/ssh".to_string(), "openssh-client"),
+        ("/usr/bin/ssh-keygen".to_string(), "openssh-client"),
+    ]
+    .iter()
+    .filter(|(p, _)| !Path::new(p).exists())
+    .map(|(_, pkg)| *pkg)
+    .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "not installed: {missing:?}, and CI is set (apt-get install {})",
+            missing.join(" ")
+        );
+        eprintln!("SKIPPED: not installed: {}", missing.join(" "));
+        return false;
+    }
+    true
+}
+
+struct Pair {
+    c: Cluster,
+    root: tempfile::TempDir,
+    _sshd: Proc,
+}
+
+impl Pair {
+    /// Two fresh PostgreSQL servers and b's sshd.
+    fn new(tag: &str) -> Pair {
+        let c = Cluster::new(
+            tag,
+            &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+        );
+        let root = tempfile::Builder::new()
+            .prefix("baton-pg-setup-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let sshd = start_sshd(&c, root.path());
+        let pair = Pair {
+            c,
+            root,
+            _sshd: sshd,
+        };
+        for node in ["a", "b"] {
+            pair.fresh_server(node);
+        }
+        pair
+    }
+
+    fn dir(&self, node: &str) -> PathBuf {
+        self.root.path().join(node)
+    }
+
+    fn data(&self, node: &str) -> PathBuf {
+        self.dir(node).join("data")
+    }
+
+    fn conf(&self, node: &str) -> PathBuf {
+        self.root.path().join(format!("{node}-etc/baton.conf"))
+    }
+
+    fn defaults(&self, node: &str) -> PathBuf {
+        self.root.path().join(format!("{node}-etc/baton-pg"))
+    }
+
+    fn as_pg(&self, node: &str, cmd: &[&str]) -> Output {
+        let mut full = vec!["runuser", "-u", "postgres", "--"];
+        full.extend_from_slice(cmd);
+        self.c.lab.exec(node, &full)
+    }
+
+    fn as_pg_ok(&self, node: &str, cmd: &[&str]) -> String {
+        let out = self.as_pg(node, cmd);
+        assert!(out.status.success(), "{cmd:?} on {node}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// One value from `node`'s server, as postgres over its socket.
+    fn sql(&self, node: &str, query: &str) -> String {
+        let sock = self.dir(node).join("sock").display().to_string();
+        let psql = format!("{PGBIN}/psql");
+        self.as_pg_ok(
+            node,
+            &[&psql, "-X", "-A", "-t", "-h", &sock, "-d", "postgres", "-c", query],
+        )
+    }
+
+    /// A cluster as `apt-get install postgresql-15` leaves one: initdb'd and running,
+    /// on localhost only, Debian's pg_hba.conf; and the settings file an operator with
+    /// this layout would write before running setup.
+    fn fresh_server(&self, node: &str) {
+        let d = self.dir(node);
+        for sub in ["", "conf", "sock"] {
+            std::fs::create_dir_all(d.join(sub)).expect("node dir");
+            chown_postgres(&d.join(sub));
+        }
+        let etc = self.root.path().join(format!("{node}-etc"));
+        std::fs::create_dir_all(&etc).expect("etc dir");
+        let conf = format!(
+            "data_directory = '{data}'\n\
+             hba_file = '{d}/conf/pg_hba.conf'\n\
+             ident_file = '{d}/conf/pg_ident.conf'\n\
+             listen_addresses = 'localhost'\n\
+             port = 5432\n\
+             unix_socket_directories = '{d}/sock'\n\
+             max_connections = 50\n\
+             shared_buffers = 16MB\n\
+             fsync = off\n\
+             log_line_prefix = '%m [%p] '\n",
+            data = self.data(node).display(),
+            d = d.display()
+        );
+        let hba = "local all postgres peer\n\
+                   local all all peer\n\
+                   host all all 127.0.0.1/32 scram-sha-256\n\
+                   host all all ::1/128 scram-sha-256\n\
+                   local replication all peer\n\
+                   host replication all 127.0.0.1/32 scram-sha-256\n";
+        std::fs::write(d.join("conf/postgresql.conf"), conf).expect("postgresql.conf");
+        std::fs::write(d.join("conf/pg_hba.conf"), hba).expect("pg_hba.conf");
+        std::fs::write(d.join("conf/pg_ident.conf"), "").expect("pg_ident.conf");
+        for f in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+            chown_postgres(&d.join("conf").join(f));
+        }
+        let initdb = format!("{PGBIN}/initdb");
+        let data = self.data(node).display().to_string();
+        self.as_pg_ok(
+            node,
+            &[&initdb, "-D", &data, "-U", "postgres", "--no-sync"],
+        );
+        for f in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+            let _ = std::fs::remove_file(self.data(node).join(f));
+        }
+        let pg_ctl = format!("{PGBIN}/pg_ctl");
+        let cdir = d.join("conf").display().to_string();
+        let log = d.join("postgresql.log").display().to_string();
+        self.as_pg_ok(
+            node,
+            &[&pg_ctl, "start", "-D", &cdir, "-w", "-t", "30", "-l", &log],
+        );
+        let s = |p: PathBuf| p.display().to_string();
+        let settings = [
+            ("PGBIN", PGBIN.to_string()),
+            ("PGDATA", s(self.data(node))),
+            ("BATON_PG_CLUSTER", String::new()),
+            ("BATON_PG_CTL_DIR", s(d.join("conf"))),
+            ("BATON_PG_CONFIG_FILE", s(d.join("conf/postgresql.conf"))),
+            ("BATON_PG_SERVER_LOG", s(d.join("postgresql.log"))),
+            ("PGHOST", s(d.join("sock"))),
+            ("PGPORT", "5432".to_string()),
+            ("PGPASSFILE", s(d.join("pgpass"))),
+            ("BATON_PG_APPNAME", node.to_string()),
+            (
+                "BATON_PG_LOCK",
+                s(self.root.path().join(format!("{node}-run/baton-pg.lock"))),
+            ),
+            ("BATON_PG_LOGFILE", s(d.join("hooks.log"))),
+            (
+                "BATON_PG_STATE_DIR",
+                s(self.root.path().join(format!("{node}-state"))),
+            ),
+            ("BATON_PG_SYSLOG", "no".to_string()),
+            ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
+            ("BATON_SOCKET", s(self.c.socket(node))),
+        ];
+        let body: String = settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(
+            self.defaults(node),
+            format!("# this layout's settings, written by the test\n{body}"),
+        )
+        .expect("defaults");
+    }
+
+    /// `baton-pg setup` on a, with `extra` environment.
+    fn setup(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let tmp = self.root.path().join("ssh");
+        let s = |p: PathBuf| p.display().to_string();
+        let mut cmd: Vec<String> = vec![
+            "env".into(),
+            format!("BATON_PG_DEFAULTS={}", s(self.defaults("a"))),
+        ];
+        let pw = self.root.path().join("password");
+        if !pw.exists() {
+            std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+            std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        for (k, v) in extra {
+            cmd.push(format!("{k}={v}"));
+        }
+        cmd.extend(
+            [
+                pg::script("baton-pg"),
+                "setup".into(),
+                "--peer".into(),
+                addr("b").into(),
+                "--vip".into(),
+                VIP.into(),
+                "--interface".into(),
+                lab::IFNAME.into(),
+                "--conf".into(),
+                s(self.conf("a")),
+                "--peer-conf".into(),
+                s(self.conf("b")),
+                "--peer-defaults".into(),
+                s(self.defaults("b")),
+                "--service".into(),
+                "none".into(),
+                "--password-file".into(),
+                s(pw),
+                "--ssh-option".into(),
+                format!("IdentityFile={}", s(tmp.join("id"))),
+                "--ssh-option".into(),
+                "IdentitiesOnly=yes".into(),
+                "--ssh-option".into(),
+                format!("UserKnownHostsFile={}", s(tmp.join("known_hosts"))),
+                "--ssh-option".into(),
+                "StrictHostKeyChecking=accept-new".into(),
+            ]
+            .into_iter(),
+        );
+        cmd.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        self.c.lab.exec("a", &refs)
+    }
+
+    fn setup_ok(&self, args: &[&str]) -> String {
+        let out = self.setup(args, &[]);
+        let t = text(&out);
+        eprintln!("--- baton-pg setup {args:?}\n{t}");
+        assert!(out.status.success(), "setup failed:\n{t}\n{}", self.logs());
+        t
+    }
+
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for node in ["a", "b"] {
+            for f in ["postgresql.log", "hooks.log"] {
+                let p = self.dir(node).join(f);
+                s += &format!(
+                    "--- {node} {f}\n{}\n",
+                    std::fs::read_to_string(&p).unwrap_or_default()
+                );
+            }
+        }
+        s + &self.c.all_logs()
+    }
+
+    /// b streams from a and is its synchronous standby.
+    fn healthy(&self) -> bool {
+        self.sql(
+            "a",
+            "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'b' \
+             AND state = 'streaming' AND sync_state = 'sync'",
+        ) == "1"
+            && self.sql("b", "SELECT pg_is_in_recovery()") == "t"
+    }
+
+    /// Start baton on both with the written configuration (a first).
+    fn start_baton(&mut self) {
+        for node in ["a", "b"] {
+            let conf = std::fs::read_to_string(self.conf(node)).expect("baton.conf");
+            let env = format!(
+                "BATON_PG_DEFAULTS={} PGPASSFILE={}",
+                self.defaults(node).display(),
+                self.dir(node).join("pgpass").display()
+            );
+            self.c.start_with_env(node, &conf, &env);
+            self.c.wait_for_socket(node);
+            if node == "a" {
+                self.c.expect_holders(&["a", "b"], VIP, &["a"]);
+            }
+        }
+    }
+
+    /// What a second run must leave alone: the files setup writes, and the configuration
+    /// files ALTER SYSTEM and pg_hba edits touch.
+    fn watched(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        for node in ["a", "b"] {
+            v.push(self.conf(node));
+            v.push(self.defaults(node));
+            v.push(self.dir(node).join("pgpass"));
+            v.push(self.dir(node).join("conf/pg_hba.conf"));
+            v.push(self.data(node).join("postgresql.auto.conf"));
+        }
+        v
+    }
+
+    fn stamps(&self) -> Vec<(PathBuf, Option<SystemTime>, String)> {
+        self.watched()
+            .into_iter()
+            .map(|p| {
+                let m = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+                let c = std::fs::read_to_string(&p).unwrap_or_default();
+                (p, m, c)
+            })
+            .collect()
+    }
+
+    fn sysid(&self, node: &str) -> String {
+        let tool = format!("{PGBIN}/pg_controldata");
+        let data = self.data(node).display().to_string();
+        self.as_pg_ok(node, &[&tool, &data])
+            .lines()
+            .find_map(|l| l.strip_prefix("Database system identifier:"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    fn displaced(&self, node: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir(node))
+            .expect("node dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("data.displaced-"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        self.c.stop_all();
+        for node in ["a", "b"] {
+            let pid = std::fs::read_to_string(self.data(node).join("postmaster.pid"))
+                .ok()
+                .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()));
+            if let Some(pid) = pid {
+                let _ = std::process::Command::new("kill")
+                    .args(["-QUIT", &pid.to_string()])
+                    .status();
+                poll(Duration::from_secs(10), || {
+                    !Path::new(&format!("/proc/{pid}")).exists()
+                });
+            }
+        }
+    }
+}
+
+fn chown_postgres(path: &Path) {
+    let ok = std::process::Command::new("chown")
+        .arg("postgres:postgres")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown postgres {}", path.display());
+}
+
+/// b's sshd: own host key, root's login by a key made here, on b's address only.
+fn start_sshd(c: &Cluster, root: &Path) -> Proc {
+    let dir = root.join("ssh");
+    std::fs::create_dir_all(&dir).expect("ssh dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    for (key, kind) in [("host_key", "ed25519"), ("id", "ed25519")] {
+        let ok = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-f"])
+            .arg(dir.join(key))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ssh-keygen {key}");
+    }
+    std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).expect("authorized_keys");
+    // sshd's privilege separation directory.
+    std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+    let conf = format!(
+        "ListenAddress {b}:22\n\
+         HostKey {d}/host_key\n\
+         PidFile {d}/sshd.pid\n\
+         AuthorizedKeysFile {d}/authorized_keys\n\
+         PermitRootLogin prohibit-password\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         UsePAM no\n\
+         StrictModes no\n",
+        b = addr("b"),
+        d = dir.display()
+    );
+    let path = dir.join("sshd_config");
+    std::fs::write(&path, conf).expect("sshd_config");
+    let p = c
+        .lab
+        .spawn("b", &["/usr/sbin/sshd", "-D", "-e", "-f", &path.display().to_string()]);
+    let up = poll(Duration::from_secs(10), || {
+        c.lab
+            .exec("a", &["bash", "-c", "exec 3<>/dev/tcp/192.0.2.2/22"])
+            .status
+            .success()
+    });
+    assert!(up, "b's sshd does not listen");
+    p
+}
+
+fn done_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| l.trim_start().starts_with("done:") || l.contains(": done:"))
+        .collect()
+}
+
+/// From two fresh servers to a synchronous pair behind the VIP; a dry run before changes
+/// nothing; a second run after changes nothing.
+#[test]
+fn setup_from_nothing_then_nothing_to_do() {
+    if !ready() {
+        return;
+    }
+    let mut pair = Pair::new("pgsu");
+    let b_fresh = pair.sysid("b");
+    let before = pair.stamps();
+
+    let out = pair.setup_ok(&["--dry-run"]);
+    assert!(out.contains("would:"), "{out}");
+    assert!(done_lines(&out).is_empty(), "a dry run did something:\n{out}");
+    assert_eq!(pair.stamps(), before, "a dry run changed files:\n{out}");
+    assert_eq!(pair.sysid("b"), b_fresh);
+    assert_eq!(pair.sql("a", "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator'"), "0");
+
+    let out = pair.setup_ok(&[]);
+    for n in 1..=8 {
+        assert!(out.contains(&format!("step {n}/8:")), "{out}");
+    }
+    assert!(!out.contains(PASSWORD), "the password was printed:\n{out}");
+    assert!(pair.healthy(), "not a synchronous pair:\n{out}\n{}", pair.logs());
+    // b's fresh cluster was replaced by a copy of a, and kept.
+    assert_ne!(pair.sysid("b"), b_fresh);
+    assert_eq!(pair.sysid("b"), pair.sysid("a"));
+    assert_eq!(pair.displaced("b").len(), 1, "{out}");
+    // The settings the hooks need, on both.
+    for node in ["a", "b"] {
+        assert_eq!(pair.sql(node, "SHOW wal_log_hints"), "on", "{node}");
+        assert_eq!(pair.sql(node, "SHOW listen_addresses"), "*", "{node}");
+        let hba = std::fs::read_to_string(pair.dir(node).join("conf/pg_hba.conf")).unwrap();
+        let other = addr(if node == "a" { "b" } else { "a" });
+        assert!(
+            hba.lines().next().unwrap_or("").contains(&format!("replication replicator {other}/32 scram-sha-256")),
+            "{node}'s pg_hba.conf:\n{hba}"
+        );
+        let pgpass = pair.dir(node).join("pgpass");
+        let meta = std::fs::metadata(&pgpass).expect("pgpass");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let line = std::fs::read_to_string(&pgpass).unwrap();
+        assert_eq!(
+            line.trim(),
+            format!("{other}:5432:*:replicator:s3cret\\:with\\\\odd chars")
+        );
+        let defaults = std::fs::read_to_string(pair.defaults(node)).unwrap();
+        assert!(
+            defaults.contains(&format!("\nBATON_PG_PEER_HOST={other}\n")),
+            "{defaults}"
+        );
+        assert!(defaults.contains("PGDATA="), "the operator's settings kept:\n{defaults}");
+        let conf = pair.conf(node).display().to_string();
+        let check = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["check-config", "-f", &conf])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}", text(&check));
+        let body = std::fs::read_to_string(pair.conf(node)).unwrap();
+        let prio = if node == "a" { "150" } else { "100" };
+        assert!(body.contains(&format!("priority {prio}\n")), "{body}");
+        assert!(body.contains("192.0.2.100/24 dev veth0"), "{body}");
+    }
+    // The role logs in from b with the password it was given (scram, not trust).
+    let psql = format!("{PGBIN}/psql");
+    let pgpass = pair.dir("b").join("pgpass").display().to_string();
+    let login = pair.c.lab.exec(
+        "b",
+        &[
+            "env",
+            &format!("PGPASSFILE={pgpass}"),
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "env",
+            &format!("PGPASSFILE={pgpass}"),
+            &psql,
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            "host=192.0.2.1 user=replicator dbname=postgres",
+            "-c",
+            "SELECT 1",
+        ],
+    );
+    assert!(login.status.success(), "{}", text(&login));
+
+    pair.start_baton();
+    assert!(pair.healthy());
+
+    // Once more, with baton running: nothing to do, nothing touched.
+    let stamps = pair.stamps();
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "a second run changed things:\n{out}");
+    assert!(
+        out.contains("setup: nothing changed: every step was already done"),
+        "{out}"
+    );
+    assert!(out.contains("ok: baton here: MASTER, 192.0.2.100 on veth0"), "{out}");
+    assert!(out.contains("ok: baton at 192.0.2.2: BACKUP"), "{out}");
+    assert_eq!(pair.stamps(), stamps, "a second run touched files:\n{out}");
+    assert!(pair.healthy());
+    pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+}
+
+/// A run stopped after each step in turn (and once after the standby's copy, before it is
+/// installed) and run again completes; then nothing is left to do.
+#[test]
+fn setup_interrupted_at_each_step_completes() {
+    if !ready() {
+        return;
+    }
+    let pair = Pair::new("pgsi");
+    for k in ["1", "2", "3", "copied", "4", "5", "6", "7"] {
+        let out = pair.setup(&[], &[("BATON_PG_SETUP_STOP_AFTER", k)]);
+        let t = text(&out);
+        assert!(!out.status.success(), "stopped at {k}, yet it succeeded:\n{t}");
+        assert!(t.contains("a test knob"), "not stopped by the knob at {k}:\n{t}\n{}", pair.logs());
+    }
+    let out = pair.setup_ok(&[]);
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    assert_eq!(pair.displaced("b").len(), 1, "{out}");
+    assert!(
+        !pair.dir("b").join("data.basebackup").exists(),
+        "the copy was left behind:\n{out}"
+    );
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
+}
+
+/// A standby whose cluster holds data (not a copy of the primary) is never replaced.
+#[test]
+fn setup_refuses_a_standby_with_data() {
+    if !ready() {
+        return;
+    }
+    let pair = Pair::new("pgsr");
+    pair.sql("b", "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)");
+    let sysid = pair.sysid("b");
+    let out = pair.setup(&[], &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("with data in it"), "{t}");
+    assert_eq!(pair.sysid("b"), sysid);
+    assert_eq!(pair.sql("b", "SELECT x FROM precious"), "42");
+    assert!(pair.displaced("b").is_empty());
+}
