@@ -31,7 +31,11 @@ const VIP: &str = "192.0.2.100/24";
 const PASSWORD: &str = "s3cret:with\\odd chars";
 
 fn addr(node: &str) -> &'static str {
-    if node == "a" { "192.0.2.1" } else { "192.0.2.2" }
+    if node == "a" {
+        "192.0.2.1"
+    } else {
+        "192.0.2.2"
+    }
 }
 
 /// Root, PostgreSQL 15 and sshd present; without them skip, unless CI is set.
@@ -70,10 +74,7 @@ struct Pair {
 impl Pair {
     /// Two fresh PostgreSQL servers and b's sshd.
     fn new(tag: &str) -> Pair {
-        let c = Cluster::new(
-            tag,
-            &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
-        );
+        let c = Cluster::new(tag, &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])]);
         let root = tempfile::Builder::new()
             .prefix("baton-pg-setup-")
             .tempdir()
@@ -126,7 +127,9 @@ impl Pair {
         let psql = format!("{PGBIN}/psql");
         self.as_pg_ok(
             node,
-            &[&psql, "-X", "-A", "-t", "-h", &sock, "-d", "postgres", "-c", query],
+            &[
+                &psql, "-X", "-A", "-t", "-h", &sock, "-d", "postgres", "-c", query,
+            ],
         )
     }
 
@@ -169,10 +172,7 @@ impl Pair {
         }
         let initdb = format!("{PGBIN}/initdb");
         let data = self.data(node).display().to_string();
-        self.as_pg_ok(
-            node,
-            &[&initdb, "-D", &data, "-U", "postgres", "--no-sync"],
-        );
+        self.as_pg_ok(node, &[&initdb, "-D", &data, "-U", "postgres", "--no-sync"]);
         for f in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
             let _ = std::fs::remove_file(self.data(node).join(f));
         }
@@ -208,10 +208,7 @@ impl Pair {
             ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
             ("BATON_SOCKET", s(self.c.socket(node))),
         ];
-        let body: String = settings
-            .iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect();
+        let body: String = settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(
             self.defaults(node),
             format!("# this layout's settings, written by the test\n{body}"),
@@ -276,7 +273,31 @@ impl Pair {
         let t = text(&out);
         eprintln!("--- baton-pg setup {args:?}\n{t}");
         assert!(out.status.success(), "setup failed:\n{t}\n{}", self.logs());
+        // The count it prints is the lines that say what it did.
+        if let Some(n) = t
+            .lines()
+            .find_map(|l| l.strip_prefix("setup: done, "))
+            .and_then(|r| r.split(' ').next())
+        {
+            assert_eq!(n, done_lines(&t).len().to_string(), "{t}");
+        }
         t
+    }
+
+    /// The replication role logs in from `from` to `to` with `from`'s password file.
+    fn login(&self, from: &str, to: &str) -> bool {
+        let psql = format!("{PGBIN}/psql");
+        let pgpass = format!("PGPASSFILE={}", self.dir(from).join("pgpass").display());
+        let conninfo = format!("host={} user=replicator dbname=postgres", addr(to));
+        let out = self.c.lab.exec(
+            from,
+            &[
+                "runuser", "-u", "postgres", "--", "env", &pgpass, &psql, "-X", "-A", "-t", "-d",
+                &conninfo, "-c", "SELECT 1",
+            ],
+        );
+        eprintln!("login {from} -> {to}: {}", text(&out));
+        out.status.success()
     }
 
     fn logs(&self) -> String {
@@ -426,9 +447,16 @@ fn start_sshd(c: &Cluster, root: &Path) -> Proc {
     );
     let path = dir.join("sshd_config");
     std::fs::write(&path, conf).expect("sshd_config");
-    let p = c
-        .lab
-        .spawn("b", &["/usr/sbin/sshd", "-D", "-e", "-f", &path.display().to_string()]);
+    let p = c.lab.spawn(
+        "b",
+        &[
+            "/usr/sbin/sshd",
+            "-D",
+            "-e",
+            "-f",
+            &path.display().to_string(),
+        ],
+    );
     let up = poll(Duration::from_secs(10), || {
         c.lab
             .exec("a", &["bash", "-c", "exec 3<>/dev/tcp/192.0.2.2/22"])
@@ -458,17 +486,30 @@ fn setup_from_nothing_then_nothing_to_do() {
 
     let out = pair.setup_ok(&["--dry-run"]);
     assert!(out.contains("would:"), "{out}");
-    assert!(done_lines(&out).is_empty(), "a dry run did something:\n{out}");
+    assert!(
+        done_lines(&out).is_empty(),
+        "a dry run did something:\n{out}"
+    );
     assert_eq!(pair.stamps(), before, "a dry run changed files:\n{out}");
     assert_eq!(pair.sysid("b"), b_fresh);
-    assert_eq!(pair.sql("a", "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator'"), "0");
+    assert_eq!(
+        pair.sql(
+            "a",
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator'"
+        ),
+        "0"
+    );
 
     let out = pair.setup_ok(&[]);
     for n in 1..=8 {
         assert!(out.contains(&format!("step {n}/8:")), "{out}");
     }
     assert!(!out.contains(PASSWORD), "the password was printed:\n{out}");
-    assert!(pair.healthy(), "not a synchronous pair:\n{out}\n{}", pair.logs());
+    assert!(
+        pair.healthy(),
+        "not a synchronous pair:\n{out}\n{}",
+        pair.logs()
+    );
     // b's fresh cluster was replaced by a copy of a, and kept.
     assert_ne!(pair.sysid("b"), b_fresh);
     assert_eq!(pair.sysid("b"), pair.sysid("a"));
@@ -480,7 +521,10 @@ fn setup_from_nothing_then_nothing_to_do() {
         let hba = std::fs::read_to_string(pair.dir(node).join("conf/pg_hba.conf")).unwrap();
         let other = addr(if node == "a" { "b" } else { "a" });
         assert!(
-            hba.lines().next().unwrap_or("").contains(&format!("replication replicator {other}/32 scram-sha-256")),
+            hba.lines()
+                .next()
+                .unwrap_or("")
+                .contains(&format!("replication replicator {other}/32 scram-sha-256")),
             "{node}'s pg_hba.conf:\n{hba}"
         );
         let pgpass = pair.dir(node).join("pgpass");
@@ -496,7 +540,10 @@ fn setup_from_nothing_then_nothing_to_do() {
             defaults.contains(&format!("\nBATON_PG_PEER_HOST={other}\n")),
             "{defaults}"
         );
-        assert!(defaults.contains("PGDATA="), "the operator's settings kept:\n{defaults}");
+        assert!(
+            defaults.contains("PGDATA="),
+            "the operator's settings kept:\n{defaults}"
+        );
         let conf = pair.conf(node).display().to_string();
         let check = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["check-config", "-f", &conf])
@@ -508,31 +555,15 @@ fn setup_from_nothing_then_nothing_to_do() {
         assert!(body.contains(&format!("priority {prio}\n")), "{body}");
         assert!(body.contains("192.0.2.100/24 dev veth0"), "{body}");
     }
-    // The role logs in from b with the password it was given (scram, not trust).
-    let psql = format!("{PGBIN}/psql");
-    let pgpass = pair.dir("b").join("pgpass").display().to_string();
-    let login = pair.c.lab.exec(
-        "b",
-        &[
-            "env",
-            &format!("PGPASSFILE={pgpass}"),
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "env",
-            &format!("PGPASSFILE={pgpass}"),
-            &psql,
-            "-X",
-            "-A",
-            "-t",
-            "-d",
-            "host=192.0.2.1 user=replicator dbname=postgres",
-            "-c",
-            "SELECT 1",
-        ],
-    );
-    assert!(login.status.success(), "{}", text(&login));
+    // The role logs in to each server from the other with the password it was given
+    // (scram; each pg_hba.conf loaded): what the hooks' rewinds and checks need.
+    for (from, to) in [("b", "a"), ("a", "b")] {
+        assert!(
+            pair.login(from, to),
+            "{from} cannot log in to {to}\n{}",
+            pair.logs()
+        );
+    }
 
     pair.start_baton();
     assert!(pair.healthy());
@@ -540,16 +571,41 @@ fn setup_from_nothing_then_nothing_to_do() {
     // Once more, with baton running: nothing to do, nothing touched.
     let stamps = pair.stamps();
     let out = pair.setup_ok(&[]);
-    assert!(done_lines(&out).is_empty(), "a second run changed things:\n{out}");
+    assert!(
+        done_lines(&out).is_empty(),
+        "a second run changed things:\n{out}"
+    );
     assert!(
         out.contains("setup: nothing changed: every step was already done"),
         "{out}"
     );
-    assert!(out.contains("ok: baton here: MASTER, 192.0.2.100 on veth0"), "{out}");
+    assert!(
+        out.contains("ok: baton here: MASTER, 192.0.2.100 on veth0"),
+        "{out}"
+    );
     assert!(out.contains("ok: baton at 192.0.2.2: BACKUP"), "{out}");
     assert_eq!(pair.stamps(), stamps, "a second run touched files:\n{out}");
     assert!(pair.healthy());
     pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+
+    // The password never reaches a server log.
+    assert!(!pair.logs().contains("s3cret"), "the password is in a log");
+
+    // Another password: both .pgpass files and the role follow, nothing else moves.
+    std::fs::write(pair.root.path().join("password"), "another one\n").unwrap();
+    let out = pair.setup_ok(&[]);
+    assert!(
+        out.contains("done: ALTER ROLE replicator PASSWORD"),
+        "{out}"
+    );
+    assert_eq!(done_lines(&out).len(), 3, "{out}");
+    for node in ["a", "b"] {
+        let line = std::fs::read_to_string(pair.dir(node).join("pgpass")).unwrap();
+        assert!(line.trim().ends_with(":replicator:another one"), "{line}");
+    }
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert!(pair.healthy());
 }
 
 /// A run stopped after each step in turn (and once after the standby's copy, before it is
@@ -560,12 +616,27 @@ fn setup_interrupted_at_each_step_completes() {
         return;
     }
     let pair = Pair::new("pgsi");
+    let mut copied = false;
     for k in ["1", "2", "3", "copied", "4", "5", "6", "7"] {
         let out = pair.setup(&[], &[("BATON_PG_SETUP_STOP_AFTER", k)]);
         let t = text(&out);
-        assert!(!out.status.success(), "stopped at {k}, yet it succeeded:\n{t}");
-        assert!(t.contains("a test knob"), "not stopped by the knob at {k}:\n{t}\n{}", pair.logs());
+        eprintln!("--- baton-pg setup, stopped after {k}\n{t}");
+        if k == "4" {
+            // The run stopped after the copy left it complete, the fresh cluster stopped.
+            assert!(t.contains("by an earlier run is used"), "{t}");
+            copied = true;
+        }
+        assert!(
+            !out.status.success(),
+            "stopped at {k}, yet it succeeded:\n{t}"
+        );
+        assert!(
+            t.contains("a test knob"),
+            "not stopped by the knob at {k}:\n{t}\n{}",
+            pair.logs()
+        );
     }
+    assert!(copied);
     let out = pair.setup_ok(&[]);
     assert!(pair.healthy(), "{out}\n{}", pair.logs());
     assert_eq!(pair.displaced("b").len(), 1, "{out}");
@@ -584,10 +655,14 @@ fn setup_refuses_a_standby_with_data() {
         return;
     }
     let pair = Pair::new("pgsr");
-    pair.sql("b", "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)");
+    pair.sql(
+        "b",
+        "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)",
+    );
     let sysid = pair.sysid("b");
     let out = pair.setup(&[], &[]);
     let t = text(&out);
+    eprintln!("--- baton-pg setup\n{t}");
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("with data in it"), "{t}");
     assert_eq!(pair.sysid("b"), sysid);
