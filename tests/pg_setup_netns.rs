@@ -232,37 +232,34 @@ impl Pair {
         for (k, v) in extra {
             cmd.push(format!("{k}={v}"));
         }
-        cmd.extend(
-            [
-                pg::script("baton-pg"),
-                "setup".into(),
-                "--peer".into(),
-                addr("b").into(),
-                "--vip".into(),
-                VIP.into(),
-                "--interface".into(),
-                lab::IFNAME.into(),
-                "--conf".into(),
-                s(self.conf("a")),
-                "--peer-conf".into(),
-                s(self.conf("b")),
-                "--peer-defaults".into(),
-                s(self.defaults("b")),
-                "--service".into(),
-                "none".into(),
-                "--password-file".into(),
-                s(pw),
-                "--ssh-option".into(),
-                format!("IdentityFile={}", s(tmp.join("id"))),
-                "--ssh-option".into(),
-                "IdentitiesOnly=yes".into(),
-                "--ssh-option".into(),
-                format!("UserKnownHostsFile={}", s(tmp.join("known_hosts"))),
-                "--ssh-option".into(),
-                "StrictHostKeyChecking=accept-new".into(),
-            ]
-            .into_iter(),
-        );
+        cmd.extend([
+            pg::script("baton-pg"),
+            "setup".into(),
+            "--peer".into(),
+            addr("b").into(),
+            "--vip".into(),
+            VIP.into(),
+            "--interface".into(),
+            lab::IFNAME.into(),
+            "--conf".into(),
+            s(self.conf("a")),
+            "--peer-conf".into(),
+            s(self.conf("b")),
+            "--peer-defaults".into(),
+            s(self.defaults("b")),
+            "--service".into(),
+            "none".into(),
+            "--password-file".into(),
+            s(pw),
+            "--ssh-option".into(),
+            format!("IdentityFile={}", s(tmp.join("id"))),
+            "--ssh-option".into(),
+            "IdentitiesOnly=yes".into(),
+            "--ssh-option".into(),
+            format!("UserKnownHostsFile={}", s(tmp.join("known_hosts"))),
+            "--ssh-option".into(),
+            "StrictHostKeyChecking=accept-new".into(),
+        ]);
         cmd.extend(args.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.c.lab.exec("a", &refs)
