@@ -308,6 +308,10 @@ impl Pair {
                 );
             }
         }
+        s += &format!(
+            "--- b sshd.log\n{}\n",
+            std::fs::read_to_string(self.root.path().join("ssh/sshd.log")).unwrap_or_default()
+        );
         s + &self.c.all_logs()
     }
 
@@ -444,16 +448,13 @@ fn start_sshd(c: &Cluster, root: &Path) -> Proc {
     );
     let path = dir.join("sshd_config");
     std::fs::write(&path, conf).expect("sshd_config");
-    let p = c.lab.spawn(
-        "b",
-        &[
-            "/usr/sbin/sshd",
-            "-D",
-            "-e",
-            "-f",
-            &path.display().to_string(),
-        ],
+    // Its log in the temporary directory, not on the test's stderr.
+    let script = format!(
+        "exec /usr/sbin/sshd -D -e -f {} 2>>{}",
+        path.display(),
+        dir.join("sshd.log").display()
     );
+    let p = c.lab.spawn("b", &["sh", "-c", &script]);
     let up = poll(Duration::from_secs(10), || {
         c.lab
             .exec("a", &["bash", "-c", "exec 3<>/dev/tcp/192.0.2.2/22"])
