@@ -218,6 +218,13 @@ impl Pair {
 
     /// `baton-pg setup` on a, with `extra` environment.
     fn setup(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let cmd = self.setup_cmd(args, extra);
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        self.c.lab.exec("a", &refs)
+    }
+
+    /// The command line of `setup`.
+    fn setup_cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> Vec<String> {
         let tmp = self.root.path().join("ssh");
         let s = |p: PathBuf| p.display().to_string();
         let mut cmd: Vec<String> = vec![
@@ -261,8 +268,7 @@ impl Pair {
             "StrictHostKeyChecking=accept-new".into(),
         ]);
         cmd.extend(args.iter().map(|a| a.to_string()));
-        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        self.c.lab.exec("a", &refs)
+        cmd
     }
 
     fn setup_ok(&self, args: &[&str]) -> String {
@@ -465,6 +471,28 @@ fn start_sshd(c: &Cluster, root: &Path) -> Proc {
     p
 }
 
+/// Every process: (pid, parent pid, command line).
+fn all_procs() -> Vec<(u32, u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid = stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((pid, ppid, String::from_utf8_lossy(&cmd).replace('\0', " ")))
+        })
+        .collect()
+}
+
+/// A configuration's lines without comments, blank lines or indentation.
+fn lines(conf: &str) -> Vec<String> {
+    conf.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 fn done_lines(out: &str) -> Vec<&str> {
     out.lines()
         .filter(|l| l.trim_start().starts_with("done:") || l.contains(": done:"))
@@ -552,6 +580,24 @@ fn setup_from_nothing_then_nothing_to_do() {
         let prio = if node == "a" { "150" } else { "100" };
         assert!(body.contains(&format!("priority {prio}\n")), "{body}");
         assert!(body.contains("192.0.2.100/24 dev veth0"), "{body}");
+        // One template: conf/examples/postgres-pair.conf, but for the node's values.
+        let example = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/examples/postgres-pair.conf"),
+        )
+        .unwrap()
+        .replace("router_id db1", &format!("router_id {node}"))
+        .replace("priority 150", &format!("priority {prio}"))
+        .replace("192.0.2.200/24 dev eth0", "192.0.2.100/24 dev veth0")
+        .replace("interface eth0", "interface veth0")
+        .replace(
+            "/usr/share/baton/scripts/",
+            &format!("{}/scripts/", env!("CARGO_MANIFEST_DIR")),
+        );
+        assert_eq!(
+            lines(&body),
+            lines(&example),
+            "{node}'s baton.conf is not conf/examples/postgres-pair.conf"
+        );
     }
     // The role logs in to each server from the other with the password it was given
     // (scram; each pg_hba.conf loaded): what the hooks' rewinds and checks need.
@@ -666,4 +712,89 @@ fn setup_refuses_a_standby_with_data() {
     assert_eq!(pair.sysid("b"), sysid);
     assert_eq!(pair.sql("b", "SELECT x FROM precious"), "42");
     assert!(pair.displaced("b").is_empty());
+}
+
+/// Setup killed (the standby's half, with everything it started) while the standby's base
+/// backup copies, then run again: the partial copy is removed, a new one made, the standby's
+/// fresh cluster still kept aside.
+#[test]
+fn setup_killed_during_the_copy_completes() {
+    if !ready() {
+        return;
+    }
+    let pair = Pair::new("pgsk");
+    let defaults = std::fs::read_to_string(pair.defaults("b")).unwrap();
+    // A slow copy (32 kB/s), so that there is time to kill it.
+    std::fs::write(
+        pair.defaults("b"),
+        format!("{defaults}BATON_PG_BASEBACKUP_MAX_RATE=32k\n"),
+    )
+    .unwrap();
+    let cmd = pair.setup_cmd(&[], &[]);
+    let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let run = pair.c.lab.spawn("a", &refs);
+    let stage = pair.dir("b").join("data.basebackup");
+    let copying = poll(Duration::from_secs(90), || {
+        pair.dir("b").join("data.basebackup-in-progress").exists()
+            && std::fs::read_dir(&stage).is_ok_and(|mut d| d.next().is_some())
+    });
+    assert!(copying, "the copy never started\n{}", pair.logs());
+    // The standby's half (the shell sshd started for it) and everything it started, as an
+    // OOM kill or a power cut of the session would end them.
+    let marker = pair.defaults("b").display().to_string();
+    let procs = all_procs();
+    let top: Vec<u32> = procs
+        .iter()
+        .filter(|(pid, _, cmd)| {
+            // On b (its settings file in its environment), not a's ssh naming it.
+            cmd.contains("setup-peer standby")
+                && !cmd.starts_with("ssh ")
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|e| String::from_utf8_lossy(&e).contains(&marker))
+        })
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    assert!(
+        !top.is_empty(),
+        "the standby's half of setup is not running"
+    );
+    let mut victims = top.clone();
+    let mut i = 0;
+    while i < victims.len() {
+        let parent = victims[i];
+        victims.extend(
+            procs
+                .iter()
+                .filter(|(_, pp, _)| *pp == parent)
+                .map(|(p, _, _)| *p),
+        );
+        i += 1;
+    }
+    assert!(
+        victims.len() > top.len(),
+        "pg_basebackup is not among them: {victims:?}"
+    );
+    for pid in &victims {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let status = run
+        .wait_timeout(Duration::from_secs(60))
+        .expect("setup ends");
+    assert!(
+        !status.success(),
+        "setup succeeded though its peer was killed"
+    );
+    assert!(stage.exists(), "the partial copy is there");
+    assert!(pair.displaced("b").is_empty(), "nothing moved yet");
+
+    std::fs::write(pair.defaults("b"), defaults).unwrap();
+    let out = pair.setup_ok(&[]);
+    assert!(out.contains("removed the interrupted copy"), "{out}");
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    assert_eq!(pair.displaced("b").len(), 1, "{out}");
+    assert!(!stage.exists());
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
 }
