@@ -570,6 +570,18 @@ fn setup_from_nothing_then_nothing_to_do() {
             defaults.contains("PGDATA="),
             "the operator's settings kept:\n{defaults}"
         );
+        // The file that was there is kept beside it.
+        let kept: Vec<PathBuf> = std::fs::read_dir(pair.defaults(node).parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.display().to_string().contains("baton-pg.before-setup-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(
+            !std::fs::read_to_string(&kept[0])
+                .unwrap()
+                .contains("BATON_PG_PEER_HOST")
+        );
         let conf = pair.conf(node).display().to_string();
         let check = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["check-config", "-f", &conf])
