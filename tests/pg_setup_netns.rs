@@ -69,11 +69,24 @@ struct Pair {
     c: Cluster,
     root: tempfile::TempDir,
     _sshd: Proc,
+    /// Debian's layout: each server a cluster of `pg_createcluster` (`15/<prefix><node>`,
+    /// its configuration in /etc/postgresql, driven by `pg_ctlcluster`), the data directory
+    /// in the test's directory; else a plain data directory (`pg_ctl`).
+    debian: Option<String>,
 }
 
 impl Pair {
-    /// Two fresh PostgreSQL servers and b's sshd.
+    /// Two fresh PostgreSQL servers (plain data directories) and b's sshd.
     fn new(tag: &str) -> Pair {
+        Pair::with_layout(tag, None)
+    }
+
+    /// As `new`, in Debian's cluster layout, the clusters named `<prefix>a` and `<prefix>b`.
+    fn debian(tag: &str) -> Pair {
+        Pair::with_layout(tag, Some(format!("baton_{tag}_{}_", std::process::id())))
+    }
+
+    fn with_layout(tag: &str, debian: Option<String>) -> Pair {
         let c = Cluster::new(tag, &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])]);
         let root = tempfile::Builder::new()
             .prefix("baton-pg-setup-")
@@ -86,11 +99,33 @@ impl Pair {
             c,
             root,
             _sshd: sshd,
+            debian,
         };
         for node in ["a", "b"] {
             pair.fresh_server(node);
         }
         pair
+    }
+
+    /// The cluster's name in Debian's layout.
+    fn cluster(&self, node: &str) -> Option<String> {
+        self.debian.as_ref().map(|p| format!("{p}{node}"))
+    }
+
+    /// The server's pg_hba.conf.
+    fn hba(&self, node: &str) -> PathBuf {
+        match self.cluster(node) {
+            Some(name) => PathBuf::from(format!("/etc/postgresql/15/{name}/pg_hba.conf")),
+            None => self.dir(node).join("conf/pg_hba.conf"),
+        }
+    }
+
+    /// The server's log.
+    fn pg_log(&self, node: &str) -> PathBuf {
+        match self.cluster(node) {
+            Some(name) => PathBuf::from(format!("/var/log/postgresql/postgresql-15-{name}.log")),
+            None => self.dir(node).join("postgresql.log"),
+        }
     }
 
     fn dir(&self, node: &str) -> PathBuf {
@@ -144,6 +179,9 @@ impl Pair {
         }
         let etc = self.root.path().join(format!("{node}-etc"));
         std::fs::create_dir_all(&etc).expect("etc dir");
+        if let Some(name) = self.cluster(node) {
+            return self.fresh_cluster(node, &name);
+        }
         let conf = format!(
             "data_directory = '{data}'\n\
              hba_file = '{d}/conf/pg_hba.conf'\n\
@@ -208,6 +246,58 @@ impl Pair {
             ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
             ("BATON_SOCKET", s(self.c.socket(node))),
         ];
+        self.write_defaults(node, &settings);
+    }
+
+    /// A cluster as `apt-get install postgresql-15` makes one (`pg_createcluster`: Debian's
+    /// postgresql.conf and pg_hba.conf in /etc/postgresql/15/NAME), its data and socket in
+    /// the node's directory, started by `pg_ctlcluster` in the node.
+    fn fresh_cluster(&self, node: &str, name: &str) {
+        let d = self.dir(node);
+        let s = |p: PathBuf| p.display().to_string();
+        let out = std::process::Command::new("pg_createcluster")
+            .args([
+                "15",
+                name,
+                "-d",
+                &s(self.data(node)),
+                "-s",
+                &s(d.join("sock")),
+            ])
+            .args(["-p", "5432", "--start-conf", "manual", "--", "--no-sync"])
+            .output()
+            .expect("pg_createcluster");
+        assert!(out.status.success(), "pg_createcluster: {}", text(&out));
+        let out = self
+            .c
+            .lab
+            .exec(node, &["pg_ctlcluster", "15", name, "start"]);
+        assert!(out.status.success(), "pg_ctlcluster start: {}", text(&out));
+        let settings = [
+            ("PGBIN", PGBIN.to_string()),
+            ("PGDATA", s(self.data(node))),
+            ("BATON_PG_CLUSTER", format!("15/{name}")),
+            ("PGHOST", s(d.join("sock"))),
+            ("PGPORT", "5432".to_string()),
+            ("PGPASSFILE", s(d.join("pgpass"))),
+            ("BATON_PG_APPNAME", node.to_string()),
+            (
+                "BATON_PG_LOCK",
+                s(self.root.path().join(format!("{node}-run/baton-pg.lock"))),
+            ),
+            ("BATON_PG_LOGFILE", s(d.join("hooks.log"))),
+            (
+                "BATON_PG_STATE_DIR",
+                s(self.root.path().join(format!("{node}-state"))),
+            ),
+            ("BATON_PG_SYSLOG", "no".to_string()),
+            ("BATON_BIN", env!("CARGO_BIN_EXE_baton").to_string()),
+            ("BATON_SOCKET", s(self.c.socket(node))),
+        ];
+        self.write_defaults(node, &settings);
+    }
+
+    fn write_defaults(&self, node: &str, settings: &[(&str, String)]) {
         let body: String = settings.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(
             self.defaults(node),
@@ -306,8 +396,10 @@ impl Pair {
     fn logs(&self) -> String {
         let mut s = String::new();
         for node in ["a", "b"] {
-            for f in ["postgresql.log", "hooks.log"] {
-                let p = self.dir(node).join(f);
+            for (f, p) in [
+                ("postgresql.log", self.pg_log(node)),
+                ("hooks.log", self.dir(node).join("hooks.log")),
+            ] {
                 s += &format!(
                     "--- {node} {f}\n{}\n",
                     std::fs::read_to_string(&p).unwrap_or_default()
@@ -356,7 +448,7 @@ impl Pair {
             v.push(self.conf(node));
             v.push(self.defaults(node));
             v.push(self.dir(node).join("pgpass"));
-            v.push(self.dir(node).join("conf/pg_hba.conf"));
+            v.push(self.hba(node));
             v.push(self.data(node).join("postgresql.auto.conf"));
         }
         v
@@ -409,6 +501,12 @@ impl Drop for Pair {
                 poll(Duration::from_secs(10), || {
                     !Path::new(&format!("/proc/{pid}")).exists()
                 });
+            }
+            // Debian's registration of the cluster (/etc/postgresql/15/NAME, its log).
+            if let Some(name) = self.cluster(node) {
+                let _ = std::process::Command::new("pg_dropcluster")
+                    .args(["15", &name])
+                    .output();
             }
         }
     }
@@ -544,7 +642,7 @@ fn setup_from_nothing_then_nothing_to_do() {
     for node in ["a", "b"] {
         assert_eq!(pair.sql(node, "SHOW wal_log_hints"), "on", "{node}");
         assert_eq!(pair.sql(node, "SHOW listen_addresses"), "*", "{node}");
-        let hba = std::fs::read_to_string(pair.dir(node).join("conf/pg_hba.conf")).unwrap();
+        let hba = std::fs::read_to_string(pair.hba(node)).unwrap();
         let other = addr(if node == "a" { "b" } else { "a" });
         assert!(
             hba.lines()
@@ -809,4 +907,45 @@ fn setup_killed_during_the_copy_completes() {
     assert!(!stage.exists());
     let out = pair.setup_ok(&[]);
     assert!(done_lines(&out).is_empty(), "{out}");
+}
+
+/// The same in Debian's layout: clusters made by `pg_createcluster`, their configuration in
+/// /etc/postgresql/15/NAME (pg_hba.conf edited there), started and stopped by
+/// `pg_ctlcluster` (BATON_PG_CLUSTER); the standby's fresh cluster replaced, kept aside.
+#[test]
+fn setup_debian_clusters() {
+    if !ready() {
+        return;
+    }
+    if Path::new("/run/systemd/system").exists() {
+        // pg_ctlcluster would hand the start to systemd, outside the test's namespaces.
+        eprintln!("SKIPPED: systemd runs this machine (pg_ctlcluster redirects to it)");
+        return;
+    }
+    let pair = Pair::debian("pgsd");
+    let out = pair.setup_ok(&[]);
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    assert_eq!(pair.displaced("b").len(), 1, "{out}");
+    for node in ["a", "b"] {
+        let hba = std::fs::read_to_string(pair.hba(node)).unwrap();
+        let other = addr(if node == "a" { "b" } else { "a" });
+        assert!(
+            hba.contains(&format!(
+                "host replication replicator {other}/32 scram-sha-256"
+            )),
+            "{node}'s {}:\n{hba}",
+            pair.hba(node).display()
+        );
+    }
+    for (from, to) in [("b", "a"), ("a", "b")] {
+        assert!(
+            pair.login(from, to),
+            "{from} cannot log in to {to}\n{}",
+            pair.logs()
+        );
+    }
+    let stamps = pair.stamps();
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps);
 }
