@@ -10,7 +10,9 @@
 //! and `/etc/default/baton-pg` are files in the node's directory (`--conf`, `--defaults` and
 //! their `--peer-` forms), since the namespaces share one file system; the defaults file holds
 //! what an operator with this layout would write there first (PGDATA, PGHOST...), and setup
-//! adds the peer. `PGPASSFILE` stands for `~postgres/.pgpass`, shared by both nodes here.
+//! adds the peer. `PGPASSFILE` there stands for `~postgres/.pgpass`, which both nodes would
+//! share here. `setup_debian_clusters` uses Debian's layout instead: `pg_createcluster`,
+//! the configuration in /etc/postgresql/15/NAME, `pg_ctlcluster`.
 //!
 //! Needs root, PostgreSQL 15 and openssh-server (skipped without them outside CI).
 
@@ -427,11 +429,8 @@ impl Pair {
     fn start_baton(&mut self) {
         for node in ["a", "b"] {
             let conf = std::fs::read_to_string(self.conf(node)).expect("baton.conf");
-            let env = format!(
-                "BATON_PG_DEFAULTS={} PGPASSFILE={}",
-                self.defaults(node).display(),
-                self.dir(node).join("pgpass").display()
-            );
+            // The hooks' settings from the file setup wrote, as from /etc/default/baton-pg.
+            let env = format!("BATON_PG_DEFAULTS={}", self.defaults(node).display());
             self.c.start_with_env(node, &conf, &env);
             self.c.wait_for_socket(node);
             if node == "a" {
