@@ -738,6 +738,10 @@ fn setup_from_nothing_then_nothing_to_do() {
     );
     assert!(out.contains("ok: baton at 192.0.2.2: BACKUP"), "{out}");
     assert_eq!(pair.stamps(), stamps, "a second run touched files:\n{out}");
+    // A dry run of a pair that is set up has nothing to propose.
+    let out = pair.setup_ok(&["--dry-run"]);
+    assert!(!out.contains("would:"), "{out}");
+    assert!(out.contains("dry run: 0 change(s) would be made"), "{out}");
     assert!(pair.healthy());
     pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
 
