@@ -126,3 +126,81 @@ fn global_and_sync_group_changes() {
     ));
     assert_eq!(Model::diff(&old, &new).changed[0].1, vec![Change::Garp]);
 }
+
+/// A route, rule or excluded address added, removed or changed (even only its `no_track`)
+/// is a change of the instance, never "unchanged".
+#[test]
+fn routes_rules_and_excluded_addresses_are_diffed() {
+    let body = |route: &str, rule: &str, excluded: &str| {
+        inst(
+            "A",
+            1,
+            &format!(
+                "virtual_routes {{\n{route}\n}}\nvirtual_rules {{\n{rule}\n}}\n\
+                 virtual_ipaddress_excluded {{\n{excluded}\n}}"
+            ),
+        )
+    };
+    let base = model(&body(
+        "198.51.100.0/24 via 192.0.2.254",
+        "from 192.0.2.0/24 table 100 priority 100",
+        "203.0.113.1/24",
+    ));
+    assert!(Model::diff(&base, &base).is_empty());
+    let cases = [
+        (
+            body(
+                "198.51.100.0/24 via 192.0.2.254\n203.0.113.0/24 dev eth0 table 100",
+                "from 192.0.2.0/24 table 100 priority 100",
+                "203.0.113.1/24",
+            ),
+            "RoutesAdded",
+        ),
+        (
+            body(
+                "198.51.100.0/24 via 192.0.2.254 no_track",
+                "from 192.0.2.0/24 table 100 priority 100",
+                "203.0.113.1/24",
+            ),
+            "RoutesAdded",
+        ),
+        (
+            body(
+                "198.51.100.0/24 via 192.0.2.254",
+                "from 192.0.2.0/24 table 101 priority 100",
+                "203.0.113.1/24",
+            ),
+            "RulesAdded",
+        ),
+        (
+            body(
+                "198.51.100.0/24 via 192.0.2.254",
+                "from 192.0.2.0/24 table 100 priority 100",
+                "203.0.113.2/24",
+            ),
+            "ExcludedVipsAdded",
+        ),
+    ];
+    for (text, kind) in cases {
+        let d = Model::diff(&base, &model(&text));
+        assert!(d.unchanged.is_empty(), "{kind}: {d:#?}");
+        let (_, changes) = &d.changed[0];
+        assert!(
+            changes.iter().any(|c| format!("{c:?}").starts_with(kind)),
+            "{kind}: {changes:?}"
+        );
+        // And back: the removal is a change too.
+        let back = Model::diff(&model(&text), &base);
+        assert!(back.unchanged.is_empty(), "{kind} back: {back:#?}");
+    }
+    let without = model(&inst("A", 1, ""));
+    let d = Model::diff(&base, &without);
+    assert_eq!(
+        d.changed[0]
+            .1
+            .iter()
+            .map(|c| format!("{c:?}").split('(').next().unwrap_or("").to_string())
+            .collect::<Vec<_>>(),
+        ["ExcludedVipsRemoved", "RoutesRemoved", "RulesRemoved"]
+    );
+}

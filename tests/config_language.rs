@@ -455,10 +455,35 @@ fn fallback_extension() {
         &instance(&format!("fallback sometimes\n{VIPS}")),
         "manual or automatic",
     );
-    has_warning(
+    // keepalived drops nopreempt for state MASTER; baton keeps the manual fallback and
+    // starts as BACKUP.
+    let kept = has_warning(
         &instance(&format!("state MASTER\npriority 150\nnopreempt\n{VIPS}")),
-        "no effect with state MASTER",
+        "`state MASTER` is not acted on with `fallback manual`",
     );
+    assert!(!kept.instances[0].starts_as_master());
+    assert!(!kept.instances[0].preempt());
+}
+
+#[test]
+fn state_master_starts_as_master_where_allowed() {
+    let m = ok(&instance(&format!("state MASTER\npriority 150\n{VIPS}")));
+    assert!(m.instances[0].starts_as_master());
+    let b = ok(&instance(&format!("state BACKUP\npriority 150\n{VIPS}")));
+    assert!(!b.instances[0].starts_as_master());
+    assert!(!ok(&instance(VIPS)).instances[0].starts_as_master());
+    // In a sync group, only an address owner (as keepalived: members start together).
+    let a = instance(&format!("state MASTER\npriority 150\n{VIPS}"));
+    let c = instance(&format!("state MASTER\npriority 255\n{VIPS}"))
+        .replace("VI_1", "VI_2")
+        .replace("51", "52");
+    let group = "vrrp_sync_group G1 {\n group {\n VI_1\n VI_2\n }\n}\n";
+    let grouped = has_warning(
+        &format!("{a}{c}{group}"),
+        "`state MASTER` is not acted on in sync group `G1`",
+    );
+    assert!(!grouped.instances[0].starts_as_master());
+    assert!(grouped.instances[1].starts_as_master());
 }
 
 #[test]

@@ -668,3 +668,92 @@ fn the_start_up_delays_hold_the_instances_in_init_then_start_them() {
         );
     }
 }
+
+/// Issue 19 item 7: a reload that moves the pair from multicast to unicast, one node after
+/// the other (2 s apart, longer than Master_Down_Interval), then back, makes no failover:
+/// the reloaded node keeps the old way too for a while (router::MIGRATION_WINDOW), so the
+/// node not yet reloaded goes on hearing it. No transition on either node, the VIP stays
+/// on the master, and a client pinging it every 10 ms loses nothing.
+#[test]
+fn a_reload_between_multicast_and_unicast_keeps_the_vip_where_it_is() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("mcuni");
+    let multicast = |priority: u8| Instance::fast(priority, VIP).render();
+    let unicast = |priority: u8, src: &str, peer: &str| {
+        Instance::fast(priority, VIP)
+            .with(format!("unicast_src_ip {src}"))
+            .with("unicast_peer {")
+            .with(format!("    {peer}"))
+            .with("}")
+            .render()
+    };
+    c.start("a", &multicast(150));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.start("b", &multicast(100));
+    c.wait_for_socket("b");
+    c.client_reaches("c", "192.0.2.100");
+    let before: Vec<usize> = SERVERS.iter().map(|n| c.transitions(n).len()).collect();
+
+    let ping_log = c.dir.path().join("ping.txt");
+    let ping = c.lab.spawn(
+        "c",
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "ping -n -q -i 0.01 -c 800 -W 1 192.0.2.100 > {} 2>&1",
+                ping_log.display()
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let reload = |c: &daemon::Cluster, node: &str| {
+        let out = c.baton(node, &["reconfigure"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("1 changed"), "{}", stdout(&out));
+    };
+    // To unicast, the master first.
+    c.rewrite("a", &unicast(150, "192.0.2.1", "192.0.2.2"));
+    reload(&c, "a");
+    std::thread::sleep(Duration::from_secs(2));
+    c.rewrite("b", &unicast(100, "192.0.2.2", "192.0.2.1"));
+    reload(&c, "b");
+    std::thread::sleep(Duration::from_secs(1));
+    // And back to multicast, the backup first.
+    c.rewrite("b", &multicast(100));
+    reload(&c, "b");
+    std::thread::sleep(Duration::from_secs(2));
+    c.rewrite("a", &multicast(150));
+    reload(&c, "a");
+    assert!(
+        ping.wait_timeout(Duration::from_secs(30)).is_some(),
+        "ping ended"
+    );
+    let report = std::fs::read_to_string(&ping_log).unwrap_or_default();
+    assert!(
+        report.contains(" 0% packet loss"),
+        "the client lost pings during the reloads: {report}\n{}",
+        c.all_logs()
+    );
+    let after: Vec<usize> = SERVERS.iter().map(|n| c.transitions(n).len()).collect();
+    assert_eq!(
+        before,
+        after,
+        "no transition on either node\n{}",
+        c.all_logs()
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    assert!(
+        c.log("a")
+            .contains("moving from multicast 224.0.0.18 to unicast"),
+        "{}",
+        c.log("a")
+    );
+    let (status, _) = c.status("b");
+    assert_eq!(
+        status["instances"][0]["master"]["address"], "192.0.2.1",
+        "{status}"
+    );
+}

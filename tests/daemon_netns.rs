@@ -106,9 +106,12 @@ fn graceful_stop_hands_over_with_priority_zero() {
     let c = elected("term");
     c.signal("a", "TERM");
     c.expect_holders(&SERVERS, VIP, &["b"]);
+    // The last takeover: on a loaded machine b may also have been master for a moment at
+    // start, before a's first advert (see election_by_priority).
     let takeover = c
         .transitions("b")
         .into_iter()
+        .rev()
         .find(|t| t.contains("BACKUP -> MASTER"))
         .expect("b became master");
     assert!(
@@ -447,4 +450,57 @@ fn systemd_is_told_ready_and_stopping_and_the_watchdog_is_fed() {
         }
     }
     assert!(stopping, "no STOPPING=1\n{}", c.log("a"));
+}
+
+/// keepalived's `state MASTER`: a node started while a better master runs takes the VIP at
+/// once (no Master_Down_Interval wait), then hands it back as soon as it hears that master.
+/// With `fallback manual` it is not acted on: the node starts as BACKUP and never takes the
+/// VIP from the running master.
+#[test]
+fn state_master_takes_the_vip_at_start_unless_fallback_is_manual() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("stmaster");
+    c.start("b", &Instance::fast(200, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    c.start("a", &Instance::fast(150, VIP).with("state MASTER").render());
+    let yielded = lab::poll(Duration::from_secs(10), || {
+        c.transitions("a")
+            .last()
+            .is_some_and(|t| t.contains("-> BACKUP"))
+    });
+    assert!(yielded, "{:?}", c.transitions("a"));
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let a = c.transitions("a");
+    assert!(
+        a.first()
+            .is_some_and(|t| t.contains("-> MASTER") && t.contains("state MASTER")),
+        "{a:?}"
+    );
+    assert!(a.last().is_some_and(|t| t.contains("-> BACKUP")), "{a:?}");
+    assert_eq!(c.client_reaches("c", VIP_ADDR), c.lab.mac_str("b"));
+
+    c.signal("a", "KILL");
+    assert!(
+        c.daemon("a")
+            .proc
+            .wait_timeout(Duration::from_secs(10))
+            .is_some()
+    );
+    let before = c.transitions("a").len();
+    c.start(
+        "a",
+        &Instance::fast(150, VIP)
+            .with("state MASTER")
+            .with("fallback manual")
+            .render(),
+    );
+    c.expect_stable(&SERVERS, VIP, &["b"], Duration::from_secs(2));
+    let a = c.transitions("a");
+    assert!(
+        a.len() > before && a[before..].iter().all(|t| !t.contains("-> MASTER")),
+        "a took the VIP with fallback manual: {a:?}\n{}",
+        c.log("a")
+    );
 }

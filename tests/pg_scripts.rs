@@ -191,6 +191,43 @@ fn an_unset_peer_host_is_refused_by_every_script() {
 }
 
 #[test]
+fn a_base_backup_rate_that_is_not_one_is_refused_and_names_the_setting() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    for bad in ["fast", "10MB", "k", "5kM", "-1", "50 M"] {
+        let out = s.run(
+            "baton-pg-check",
+            &[],
+            &[("BATON_PG_BASEBACKUP_MAX_RATE", bad)],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!(
+                "BATON_PG_BASEBACKUP_MAX_RATE='{bad}' is not a rate"
+            )),
+            "{bad}: {}",
+            text(&out)
+        );
+    }
+    for good in ["", "800k", "50M", "2048"] {
+        let out = s.run(
+            "baton-pg-check",
+            &[],
+            &[("BATON_PG_BASEBACKUP_MAX_RATE", good)],
+            &[],
+        );
+        assert!(
+            !text(&out).contains("BATON_PG_BASEBACKUP_MAX_RATE"),
+            "{good}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn the_lock_lives_in_a_directory_only_root_can_write() {
     if !ready() {
         return;
@@ -508,10 +545,31 @@ fn the_hooks_need_no_jq_and_the_packages_do_not_pull_it_in() {
     );
 }
 
-/// A fenced former primary (stopped, timeline 1) whose rewind fails, beside a peer that is a
-/// primary on timeline 2 whose databases take `db_size` bytes; pg_basebackup only leaves a
-/// mark that it ran (`pg/basebackup-ran`).
+/// A fenced former primary (stopped, timeline 1) whose rewind fails half-way (after its
+/// "need to copy", the point of no return), beside a peer that is a primary on timeline 2
+/// whose databases take `db_size` bytes; pg_basebackup only leaves a mark that it ran
+/// (`pg/basebackup-ran`).
 fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
+    fenced_primary_whose_rewind_fails_at(db_size, "half-way")
+}
+
+/// As `fenced_primary_whose_rewind_fails`, the rewind failing `when`: "half-way" (after
+/// "need to copy") or "at once" (before it).
+fn fenced_primary_whose_rewind_fails_at(db_size: &str, when: &str) -> Scratch {
+    let rewind = match when {
+        "at once" => {
+            "#!/bin/sh\n\
+             echo 'pg_rewind: reading source file list' >&2\n\
+             echo 'pg_rewind: error: could not fetch file list' >&2\n\
+             exit 1\n"
+        }
+        _ => {
+            "#!/bin/sh\n\
+             echo 'pg_rewind: need to copy 1 MB (total source directory size is 9 MB)' >&2\n\
+             echo 'pg_rewind: error: no' >&2\n\
+             exit 1\n"
+        }
+    };
     let psql = format!(
         "#!/bin/sh\n\
          host=; q=\n\
@@ -533,10 +591,7 @@ fn fenced_primary_whose_rewind_fails(db_size: &str) -> Scratch {
             "#!/bin/sh\necho 'pg_control version number:            1300'\n\
              echo \"Latest checkpoint's TimeLineID:       1\"\n",
         ),
-        (
-            "pg_rewind",
-            "#!/bin/sh\necho 'pg_rewind: error: no'\nexit 1\n",
-        ),
+        ("pg_rewind", rewind),
         (
             "pg_basebackup",
             "#!/bin/sh\ntouch \"$(dirname \"$0\")/../pg/basebackup-ran\"\nexit 0\n",
@@ -572,8 +627,33 @@ fn a_base_backup_without_room_is_refused_before_anything_moves() {
         .filter(|n| n != "data")
         .collect();
     assert!(left.is_empty(), "directories beside PGDATA: {left:?}");
-    // The rewind that failed is remembered: the next run takes a base backup instead.
+    // The rewind that failed half-way is remembered: the next run takes a base backup
+    // instead.
     assert!(s.pg().join("data.rewind-in-progress").is_file());
+}
+
+/// A rewind that fails before its point of no return (no rights on the primary, a server
+/// started meanwhile on the directory) changed nothing: the directory is not left marked,
+/// and the next run may rewind it (the soak found a good replica marked this way at a cold
+/// start, then displaced by a base backup at every later rejoin).
+#[test]
+fn a_rewind_that_cannot_start_leaves_the_directory_unmarked() {
+    if !ready() {
+        return;
+    }
+    let s = fenced_primary_whose_rewind_fails_at("999999999999999999", "at once");
+    let data = s.pg().join("data");
+    std::fs::create_dir(&data).expect("PGDATA");
+    chown_postgres(&data);
+    let out = s.run("baton-pg-notify", &["backup"], &[], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("pg_rewind stopped before it changed anything")
+            && said.contains("is as it was"),
+        "{said}"
+    );
+    assert!(!s.pg().join("data.rewind-in-progress").exists());
 }
 
 /// PGDATA as a symbolic link to the data volume: a base backup staged beside the link would

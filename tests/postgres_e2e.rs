@@ -43,7 +43,60 @@ enum Fault {
 }
 
 const FAULTS: [Fault; 3] = [Fault::Crash, Fault::LinkDown, Fault::Freeze];
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Crash => "crash",
+            Fault::LinkDown => "link",
+            Fault::Freeze => "freeze",
+        }
+    }
+}
+
+/// The faults the soak draws from: the three of the cycles, and PostgreSQL killed under a
+/// live baton, baton killed while PostgreSQL lives (back 20 s later), a partition of the
+/// two servers (the client reaching both), both servers cold-started at once.
+const SOAK_FAULTS: [&str; 7] = [
+    "crash",
+    "link",
+    "freeze",
+    "pg-crash",
+    "baton-killed",
+    "partition",
+    "cold-start",
+];
+
+/// Whether `fault` is among `BATON_PG_FAULTS` (comma-separated names; unset: all).
+fn chosen(fault: &str) -> bool {
+    match std::env::var("BATON_PG_FAULTS") {
+        Ok(list) => {
+            for name in list.split(',') {
+                assert!(
+                    SOAK_FAULTS.contains(&name),
+                    "BATON_PG_FAULTS: unknown fault {name:?} (known: {SOAK_FAULTS:?})"
+                );
+            }
+            list.split(',').any(|n| n == fault)
+        }
+        Err(_) => true,
+    }
+}
 const WAIT: Duration = Duration::from_secs(60);
+
+/// The advert interval of both nodes: `BATON_PG_ADVERT_INT` (seconds; default 0.2), for
+/// `scripts/bench-pg-failover`.
+fn advert_int() -> &'static str {
+    static INT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INT.get_or_init(|| {
+        let v = std::env::var("BATON_PG_ADVERT_INT").unwrap_or_else(|_| "0.2".into());
+        assert!(
+            v.parse::<f64>().is_ok_and(|f| (0.01..=10.0).contains(&f)),
+            "BATON_PG_ADVERT_INT={v}: not an advert interval in seconds"
+        );
+        v
+    })
+}
 
 /// The node's baton.conf: the hooks under test, run by the daemon; `witness` is a
 /// `witness` block or empty.
@@ -53,7 +106,7 @@ fn config(node: &str, witness: &str) -> String {
         vrid: 51,
         priority,
         version: 3,
-        advert_int: "0.2",
+        advert_int: advert_int(),
         vips: vec![VIP],
         extra: vec![
             "fallback manual".into(),
@@ -413,13 +466,21 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         .unwrap_or(5);
     let started = Instant::now();
     let mut run = start("pg");
-
-    for cycle in 1..=cycles {
-        for fault in FAULTS {
-            eprintln!("=== cycle {cycle}: {fault:?}");
-            run.fail_a(fault);
-            run.restore_a(fault);
-            run.fall_back(fault);
+    let faults: Vec<Fault> = FAULTS.into_iter().filter(|f| chosen(f.name())).collect();
+    let soak = std::env::var("BATON_PG_SOAK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut soak_rounds = Vec::new();
+    if let Some(seconds) = soak {
+        soak_rounds = run.soak(Duration::from_secs(seconds));
+    } else {
+        for cycle in 1..=cycles {
+            for &fault in &faults {
+                eprintln!("=== cycle {cycle}: {fault:?}");
+                run.fail_a(fault);
+                run.restore_a(fault);
+                run.fall_back(fault);
+            }
         }
     }
 
@@ -446,8 +507,14 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
         .filter(|(s, _)| s.contains("fallback"))
         .map(|(_, o)| *o)
         .collect();
+    let mut per_fault: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for (fault, outage) in &soak_rounds {
+        per_fault.entry(fault).or_default().push(*outage);
+    }
     let summary = serde_json::json!({
-        "cycles": cycles,
+        "cycles": if soak.is_some() { soak_rounds.len() } else { cycles },
+        "soak_outage_ms": per_fault,
+        "stuck_states": 0,
         "acknowledged_writes": acked.len(),
         "lost_writes": lost,
         "overlap_windows": run.overlaps,
@@ -470,8 +537,11 @@ fn postgres_pair_survives_failovers_without_losing_an_acknowledged_write() {
     );
     // The link and freeze faults leave a rejoining (not yet caught-up) replica behind,
     // so every cycle sees baton-pg-caught-up refuse at least once.
+    let rejoining = faults
+        .iter()
+        .any(|f| matches!(f, Fault::LinkDown | Fault::Freeze));
     assert!(
-        run.refusals as usize >= cycles,
+        soak.is_some() || !rejoining || run.refusals as usize >= cycles,
         "baton fallback was refused by baton-pg-caught-up only {} times in {cycles} cycles",
         run.refusals
     );
@@ -653,15 +723,12 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
             ctx(&pair)
         );
         let said = text(&out);
-        // The first attempt's rewind fails; a directory a rewind did not finish on is not
-        // rewound again.
-        let rewind = if attempt == 1 {
-            "pg_rewind failed"
-        } else {
-            "not rewinding it"
-        };
+        // Each attempt's rewind fails before it changes anything (no rights to list the
+        // files): the directory is not left marked as half rewound, and is tried again.
         assert!(
-            said.contains(rewind) && said.contains("pg_basebackup failed"),
+            said.contains("pg_rewind stopped before it changed anything")
+                && said.contains("pg_rewind failed")
+                && said.contains("pg_basebackup failed"),
             "attempt {attempt}: {said}"
         );
         assert!(said.contains("is untouched"), "attempt {attempt}: {said}");
@@ -726,7 +793,8 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("not rewinding it")
+        said.contains("not rewinding")
+            && said.contains("pg_controldata cannot read its control file")
             && said.contains("not taking a base backup: 1 displaced or partial data directories"),
         "{said}"
     );
@@ -1374,4 +1442,509 @@ fn a_base_backup_in_progress_does_not_make_the_primary_synchronous_again() {
         names(&pair),
         pair.pg_logs()
     );
+}
+
+/// Send SIGKILL to the whole process group of `pid` (a hook and everything it started, as
+/// baton's notify_timeout or an OOM kill of the group would); returns the group.
+fn kill_group_of(pid: u32) -> String {
+    let pgid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(2).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    assert!(
+        !pgid.is_empty() && pgid != "0",
+        "the process group of {pid}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
+    pgid
+}
+
+/// The bytes in the files under `dir` (0 when it is missing).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// What `node`'s directory keeps beside its data: `data.partial-*` copies.
+fn partial_copies(pair: &PgPair, node: &str) -> Vec<String> {
+    std::fs::read_dir(pair.dir(node))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("data.partial-"))
+        .collect()
+}
+
+/// On the new primary `b`, take from the replication role what pg_rewind needs, and only
+/// that: a's rejoin then goes by base backup.
+fn make_rewinds_fail(run: &Run) {
+    let revoke = "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) FROM replicator; \
+                  REVOKE EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) FROM replicator";
+    assert!(run.pair.sql("b", revoke).is_some(), "REVOKE on b failed");
+}
+
+/// A hook killed while its base backup copies (held to 2 MB/s by
+/// BATON_PG_BASEBACKUP_MAX_RATE, so that it lasts): a's data directory is untouched, and
+/// the reconciler starts over: it removes the partial copy (part of the primary's data,
+/// never started), takes a whole one and converges, the old directory kept aside.
+#[test]
+fn a_hook_killed_mid_base_backup_keeps_the_data_and_is_retried() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with("pgmidbb", &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")]);
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    run.restore_a(Fault::LinkDown);
+    let stage = run.pair.dir("a").join("data.basebackup");
+    let stage_arg = stage.display().to_string();
+    let mut copier = None;
+    let copying = poll(WAIT, || {
+        copier = process_with(&["pg_basebackup", &stage_arg]);
+        copier.is_some() && dir_bytes(&stage) > 4 << 20
+    });
+    assert!(
+        copying,
+        "a's base backup never got 4 MB into {stage_arg}\n{}",
+        run.context()
+    );
+    let pgid = kill_group_of(copier.unwrap_or_default());
+    eprintln!("killed the hook's process group {pgid} during pg_basebackup");
+    assert!(
+        controldata_ok(&run.pair, "a", &run.pair.data("a")),
+        "a's data directory was touched by the interrupted copy\n{}",
+        run.context()
+    );
+    let (primary, _) = run.converged("a hook killed during its base backup");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(
+        log.contains("removed the base backup interrupted in")
+            && log.contains("base backup taken from 192.0.2.2"),
+        "{log}"
+    );
+    let kept = run.pair.displaced("a");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(controldata_ok(&run.pair, "a", &kept[0]));
+    assert_eq!(partial_copies(&run.pair, "a"), Vec::<String>::new());
+    run.finish("hook-killed-mid-base-backup", t0);
+}
+
+/// A hook killed while it fences (BATON_PG_TEST_PAUSE_AFTER_FENCE_STOP holds it after the
+/// stop, before the fence mark): a's former primary is stopped and unmarked. It is never
+/// started as a primary again; once its link returns it rejoins as b's replica.
+#[test]
+fn a_hook_killed_while_fencing_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with(
+        "pgmidfence",
+        &[("BATON_PG_TEST_PAUSE_AFTER_FENCE_STOP", "300")],
+    );
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    let mut pause = None;
+    let paused = poll(WAIT, || {
+        pause = process_with(&["sleep", "300"]);
+        pause.is_some()
+            && run
+                .pair
+                .hook_log("a")
+                .contains("stopped and not yet marked")
+    });
+    assert!(
+        paused,
+        "a's hook never paused while fencing\n{}",
+        run.context()
+    );
+    let pgid = kill_group_of(pause.unwrap_or_default());
+    eprintln!("killed the hook's process group {pgid} while it fenced");
+    assert!(
+        run.pair.postmaster("a").is_none(),
+        "a's primary runs after the fence's stop\n{}",
+        run.context()
+    );
+    run.restore_a(Fault::LinkDown);
+    let (primary, _) = run.converged("a hook killed while fencing");
+    assert_eq!(primary, "b");
+    run.finish("hook-killed-while-fencing", t0);
+}
+
+/// The free bytes of the file system holding `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `path` made `bytes` long on disk (fallocate).
+fn fill(path: &Path, bytes: u64) {
+    let ok = std::process::Command::new("fallocate")
+        .args(["-l", &bytes.to_string()])
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "fallocate {} {bytes}", path.display());
+}
+
+/// Disk full on the rejoining node (its directory a 512 MB tmpfs). First too full for the
+/// copy: the rejoin is refused before anything moves, and says why. Then room for it, but
+/// the disk fills while the copy runs (ENOSPC): the copy fails and says why, PGDATA
+/// untouched, nothing left behind. Once the operator frees the disk, the reconciler
+/// converges.
+#[test]
+fn a_full_disk_on_the_rejoining_node_loses_nothing_and_converges_once_freed() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pair = PgPair::with_small_disk("pgdisk", Some(("a", "512m")));
+    let mut run = start_pair(
+        pair,
+        &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")],
+        String::new(),
+    );
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    let dir = run.pair.dir("a");
+    // Too full for the copy (it needs the databases, a tenth more and 64 MB): 40 MB left.
+    let filler = dir.join("filler");
+    fill(&filler, free_bytes(&dir).saturating_sub(40 << 20));
+    run.restore_a(Fault::LinkDown);
+    run.wait("a's rejoin refused for want of room", || {
+        run.pair
+            .hook_log("a")
+            .contains("not taking a base backup: no room")
+    });
+    assert!(controldata_ok(&run.pair, "a", &run.pair.data("a")));
+    assert!(run.pair.displaced("a").is_empty());
+    // Room for the copy; then the disk fills while it runs.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let stage = dir.join("data.basebackup");
+    run.wait("a's base backup under way", || dir_bytes(&stage) > 2 << 20);
+    let rest = dir.join("filler-rest");
+    fill(&rest, free_bytes(&dir).saturating_sub(1 << 20));
+    run.wait("a's base backup failed on the full disk", || {
+        run.pair.hook_log("a").contains("pg_basebackup failed")
+    });
+    // Why, even though its own log could not take a line.
+    let log = run.pair.hook_log("a");
+    let failed = log
+        .lines()
+        .find(|l| l.contains("pg_basebackup failed"))
+        .unwrap_or_default();
+    assert!(
+        failed.contains("No space left on device") || failed.contains("a full disk"),
+        "{failed}"
+    );
+    assert!(
+        controldata_ok(&run.pair, "a", &run.pair.data("a")),
+        "a's data directory was touched by the failed copy\n{}",
+        run.context()
+    );
+    assert!(run.pair.displaced("a").is_empty());
+    // The operator frees the disk: the reconciler converges.
+    std::fs::remove_file(&rest).expect("remove the filler");
+    let (primary, _) = run.converged("the rejoining node's disk full, then freed");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(log.contains("base backup taken from 192.0.2.2"), "{log}");
+    assert_eq!(run.pair.displaced("a").len(), 1);
+    assert_eq!(partial_copies(&run.pair, "a"), Vec::<String>::new());
+    run.finish("disk-full-on-rejoin", t0);
+}
+
+/// Without a witness: the servers cut apart while the client reaches both (each side then
+/// holds the VIP: VRRP cannot tell a partition from a failure), healed, cut again while
+/// the pair converges, healed. a's synchronous primary cannot acknowledge alone, b is
+/// promoted; never two writable primaries in a probe round, and once healed the pair
+/// converges with every acknowledged write on its primary.
+#[test]
+fn a_partition_healed_and_cut_again_during_the_rejoin_converges_without_loss() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgsplit");
+    let t0 = now_ms();
+    let split = |run: &Run, cut: bool| {
+        run.pair.c.lab.isolate("a", cut);
+        run.pair.c.lab.isolate("b", cut);
+    };
+    split(&run, true);
+    run.wait("b master with a writable primary in the partition", || {
+        run.state("b") == "MASTER" && run.pair.role("b") == Role::Writable
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    run.invariants("partition", "b");
+    split(&run, false);
+    // The rejoin starts (one side fences and rewinds): cut again for a few seconds, twice.
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(2));
+        split(&run, true);
+        std::thread::sleep(Duration::from_secs(3));
+        split(&run, false);
+    }
+    let (primary, _) = run.converged("a partition healed, cut again during the rejoin, healed");
+    eprintln!("primary after the partitions: {primary}");
+    if primary == "b" {
+        run.fall_back(Fault::LinkDown);
+    }
+    assert_eq!(run.overlaps, 0);
+    run.finish("partition-flapping-without-witness", t0);
+}
+
+/// A rejoin by base backup of a database large enough that the copy takes minutes over a
+/// slow link (the PostgreSQL traffic toward `a` held to 8 Mbit/s by tc; VRRP at full speed;
+/// the primary's wal_sender_timeout at PostgreSQL's default, 60 s, as the README asks on
+/// slow links): `baton status` on a shows the copy's progress while b keeps acknowledging
+/// writes alone, a's PGDATA stays as it was until the copy is complete, and the pair
+/// converges with every acknowledged write.
+#[test]
+fn a_rejoin_over_a_slow_link_shows_its_progress_and_converges() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start("pgslow");
+    // About 20 MB more, uncompressible, below the TOAST threshold: 20,000 rows of 1 kB.
+    let bulk = "CREATE TABLE bulk AS SELECT g, lpad('', 1000, md5(random()::text || g)) AS pad \
+                FROM generate_series(1, 20000) g";
+    assert!(run.pair.sql("a", bulk).is_some(), "bulk load on a");
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    for q in [
+        "ALTER SYSTEM SET wal_sender_timeout = '60s'",
+        "SELECT pg_reload_conf()",
+    ] {
+        assert!(run.pair.sql("b", q).is_some(), "b: {q}");
+    }
+    run.pair.c.lab.throttle_toward("a", 5432, Some("8mbit"));
+    run.restore_a(Fault::LinkDown);
+    // The copy's progress, as the operator sees it: distinct percentages.
+    let mut seen = std::collections::BTreeSet::new();
+    let copied = poll(Duration::from_secs(600), || {
+        let status = text(&run.pair.c.baton("a", &["status"]));
+        if let Some(p) = status
+            .split("rejoining: pg_basebackup ")
+            .nth(1)
+            .and_then(|r| r.split(" %").next())
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        {
+            seen.insert(p);
+        }
+        run.pair.streams_sync("a")
+    });
+    assert!(
+        copied,
+        "a never streamed again over the slow link\n{}",
+        run.context()
+    );
+    assert!(
+        seen.len() >= 3,
+        "baton status on a showed the copy's progress at {seen:?} only\n{}",
+        run.context()
+    );
+    let took = |log: &str| {
+        let at = |what: &str| {
+            log.lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.get(..23))
+                .map(str::to_owned)
+        };
+        (
+            at("taking a base backup from"),
+            at("base backup taken from"),
+        )
+    };
+    eprintln!(
+        "progress seen in baton status: {} distinct percentages; the copy: {:?}",
+        seen.len(),
+        took(&run.pair.hook_log("a"))
+    );
+    run.pair.c.lab.throttle_toward("a", 5432, None);
+    let (primary, _) = run.converged("a rejoin by base backup over a slow link");
+    assert_eq!(primary, "b");
+    let log = run.pair.hook_log("a");
+    assert!(log.contains("base backup taken from 192.0.2.2"), "{log}");
+    assert_eq!(run.pair.displaced("a").len(), 1);
+    run.finish("slow-link-rejoin", t0);
+}
+
+impl Run {
+    /// `scripts/soak-postgres`: faults drawn at random from SOAK_FAULTS (those that
+    /// `BATON_PG_FAULTS` allows) until `length` has passed, each from a healthy pair and
+    /// followed by convergence within 90 s (a stuck state ends the soak with the logs),
+    /// the invariants, and `baton fallback` when b ended up primary. Returns each round's
+    /// fault and write outage. `BATON_PG_SEED` repeats a draw.
+    fn soak(&mut self, length: Duration) -> Vec<(&'static str, u64)> {
+        use rand::{Rng, SeedableRng};
+        let seed = std::env::var("BATON_PG_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(now_ms);
+        eprintln!("soak: seed {seed} (BATON_PG_SEED={seed} repeats the draw)");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let faults: Vec<&'static str> = SOAK_FAULTS.into_iter().filter(|f| chosen(f)).collect();
+        assert!(!faults.is_empty(), "BATON_PG_FAULTS leaves no fault");
+        let end = Instant::now() + length;
+        let mut rounds = Vec::new();
+        while Instant::now() < end {
+            let fault = faults[rng.random_range(0..faults.len())];
+            eprintln!("=== soak round {}: {fault}", rounds.len() + 1);
+            let t0 = now_ms();
+            self.inject(fault);
+            let (primary, _) = self.converged(&format!("soak: {fault}"));
+            let outage = self.outage_since(t0);
+            eprintln!("soak: {fault}: outage {outage} ms, primary {primary}");
+            rounds.push((fault, outage));
+            if primary == "b" {
+                self.fall_back(Fault::LinkDown);
+            } else {
+                // Healthy again only once b knows it is the synchronous standby (zero-loss
+                // promotes nothing else): as fall_back waits for it.
+                self.wait("b recorded as the synchronous standby", || {
+                    self.pair.sync_record("b").starts_with("sync at ")
+                });
+            }
+        }
+        rounds
+    }
+
+    /// One soak fault on a healthy pair whose primary is a, and its end (restore, restart,
+    /// heal); convergence is the caller's.
+    fn inject(&mut self, fault: &str) {
+        match fault {
+            "crash" | "link" | "freeze" => {
+                let f = FAULTS
+                    .into_iter()
+                    .find(|f| f.name() == fault)
+                    .unwrap_or(Fault::Crash);
+                self.fail_a(f);
+                self.restore_a(f);
+            }
+            "pg-crash" => {
+                let pm = self.pair.postmaster("a").expect("a's postmaster");
+                let killed = std::process::Command::new("kill")
+                    .args(["-KILL", &pm.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(killed, "kill -9 of a's postmaster");
+            }
+            "baton-killed" => {
+                self.pair.c.signal("a", "KILL");
+                std::thread::sleep(Duration::from_secs(20));
+                self.start_baton("a");
+            }
+            "partition" => {
+                for cut in [true, false] {
+                    self.pair.c.lab.isolate("a", cut);
+                    self.pair.c.lab.isolate("b", cut);
+                    if cut {
+                        self.wait("b master with a writable primary in the partition", || {
+                            self.state("b") == "MASTER" && self.pair.role("b") == Role::Writable
+                        });
+                        std::thread::sleep(Duration::from_secs(5));
+                    }
+                }
+            }
+            "cold-start" => {
+                for node in SERVERS {
+                    self.pair.c.signal(node, "KILL");
+                    self.pair.stop_pg_immediate(node);
+                }
+                std::thread::sleep(Duration::from_secs(2));
+                for node in SERVERS {
+                    self.start_baton(node);
+                }
+                for node in SERVERS {
+                    let out = self.pair.try_start_pg(node);
+                    if !out.status.success() {
+                        eprintln!(
+                            "pg_ctl start on {node} failed (a hook at work): {}",
+                            text(&out)
+                        );
+                    }
+                }
+            }
+            other => panic!("no such soak fault: {other}"),
+        }
+    }
+}
+
+/// PostgreSQL started on a's data directory (by its unit at boot, or by hand) while a's
+/// rejoin copies b's data: the copy is not installed over a running server (a server keeps
+/// running on a directory renamed under it, and would live on in `data.displaced-*`). The
+/// hooks fence the server again and converge; a's postmaster runs on PGDATA itself.
+#[test]
+fn a_server_started_during_the_rejoin_copy_is_never_moved_under_it() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = start_with("pgstartcopy", &[("BATON_PG_BASEBACKUP_MAX_RATE", "2M")]);
+    let t0 = now_ms();
+    run.fail_a(Fault::LinkDown);
+    make_rewinds_fail(&run);
+    run.restore_a(Fault::LinkDown);
+    let stage = run.pair.dir("a").join("data.basebackup");
+    run.wait("a's base backup under way", || dir_bytes(&stage) > 2 << 20);
+    let out = run.pair.try_start_pg("a");
+    eprintln!("pg_ctl start on a during the copy: {}", text(&out));
+    run.wait("the copy not installed over the running server", || {
+        run.pair
+            .hook_log("a")
+            .contains("not installing the base backup: PostgreSQL was started on")
+    });
+    let (primary, _) = run.converged("a server started during the rejoin's copy");
+    assert_eq!(primary, "b");
+    let pm = run.pair.postmaster("a").expect("a's postmaster");
+    let cwd = std::fs::read_link(format!("/proc/{pm}/cwd")).expect("the postmaster's cwd");
+    assert_eq!(
+        cwd,
+        run.pair.data("a"),
+        "a's postmaster runs on a directory moved under it\n{}",
+        run.context()
+    );
+    run.finish("server-started-during-the-copy", t0);
 }

@@ -101,6 +101,45 @@ fn address_owner_starts_as_master() {
     assert_eq!(instance.next_deadline(), Some(ms(1000)));
 }
 
+/// keepalived's `state MASTER`: Master at start whatever the priority; a better master,
+/// once heard, takes the addresses back (RFC 5798 6.4.3), with one last advert first.
+#[test]
+fn state_master_starts_as_master_and_yields_to_a_better_one() {
+    let mut cfg = config(150);
+    cfg.start_as_master = true;
+    let mut instance = Instance::new(cfg);
+    replay(
+        &mut instance,
+        vec![(
+            0,
+            Event::Startup,
+            becomes_master(State::Initialize, Reason::InitialState, 150),
+        )],
+    );
+    assert_eq!(instance.next_deadline(), Some(ms(1000)));
+    instance.handle(ms(500), advert(20, 200, 100));
+    assert_eq!(instance.state(), State::Backup);
+}
+
+/// `state MASTER` is a start-up rule only: a node locked by the operator stays Backup, and
+/// one in fault goes to Fault.
+#[test]
+fn state_master_does_not_override_a_lock_or_a_fault() {
+    let mut cfg = config(150);
+    cfg.start_as_master = true;
+    let mut faulted = Instance::new(cfg.clone());
+    faulted.handle(Duration::ZERO, Event::Fault);
+    faulted.handle(Duration::ZERO, Event::Startup);
+    assert_eq!(faulted.state(), State::Fault);
+    let mut locked = Instance::new(cfg);
+    locked.handle(Duration::ZERO, Event::Lock);
+    locked.handle(Duration::ZERO, Event::Startup);
+    assert_eq!(locked.state(), State::Backup);
+    let mut plain = Instance::new(config(150));
+    plain.handle(Duration::ZERO, Event::Startup);
+    assert_eq!(plain.state(), State::Backup);
+}
+
 #[test]
 fn master_down_timer_makes_a_backup_master_exactly_at_the_deadline() {
     let mut instance = started(config(100));

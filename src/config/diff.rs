@@ -4,7 +4,9 @@
 //! version changes the instance's identity on the wire: such an instance is reported as
 //! removed and added, never as changed.
 
-use super::model::{Fallback, InitialState, Instance, Model, VirtualAddress};
+use super::model::{
+    Fallback, InitialState, Instance, Model, VirtualAddress, VirtualRoute, VirtualRule,
+};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -56,6 +58,10 @@ pub enum Change {
     VipsRemoved(Vec<VirtualAddress>),
     ExcludedVipsAdded(Vec<VirtualAddress>),
     ExcludedVipsRemoved(Vec<VirtualAddress>),
+    RoutesAdded(Vec<VirtualRoute>),
+    RoutesRemoved(Vec<VirtualRoute>),
+    RulesAdded(Vec<VirtualRule>),
+    RulesRemoved(Vec<VirtualRule>),
     /// unicast_src_ip or unicast peers.
     Unicast,
     /// mcast_src_ip or mcast_dst_ip.
@@ -142,7 +148,7 @@ fn changed_definitions(old: &Model, new: &Model) -> Vec<String> {
 }
 
 /// Items of `a` not in `b` (order ignored).
-fn missing_from(a: &[VirtualAddress], b: &[VirtualAddress]) -> Vec<VirtualAddress> {
+fn missing_from<T: PartialEq + Clone>(a: &[T], b: &[T]) -> Vec<T> {
     a.iter().filter(|v| !b.contains(v)).cloned().collect()
 }
 
@@ -262,6 +268,14 @@ fn address_changes(c: &mut Vec<Change>, o: &Instance, n: &Instance) {
     let removed = missing_from(&o.excluded_vips, &n.excluded_vips);
     push_if(c, !added.is_empty(), Change::ExcludedVipsAdded(added));
     push_if(c, !removed.is_empty(), Change::ExcludedVipsRemoved(removed));
+    let added = missing_from(&n.routes, &o.routes);
+    let removed = missing_from(&o.routes, &n.routes);
+    push_if(c, !added.is_empty(), Change::RoutesAdded(added));
+    push_if(c, !removed.is_empty(), Change::RoutesRemoved(removed));
+    let added = missing_from(&n.rules, &o.rules);
+    let removed = missing_from(&o.rules, &n.rules);
+    push_if(c, !added.is_empty(), Change::RulesAdded(added));
+    push_if(c, !removed.is_empty(), Change::RulesRemoved(removed));
 }
 
 fn tracked_definition_changes(c: &mut Vec<Change>, old: &Model, new: &Model, n: &Instance) {

@@ -395,6 +395,147 @@ impl std::fmt::Display for VirtualAddress {
     }
 }
 
+/// The kind of a `virtual_routes` line (`RTN_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RouteKind {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl RouteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Prohibit => "prohibit",
+        }
+    }
+}
+
+/// The main routing table (`RT_TABLE_MAIN`), the default of routes and of nothing else.
+pub const TABLE_MAIN: u32 = 254;
+/// `RTPROT_KEEPALIVED`: the protocol of virtual routes unless `proto` says otherwise.
+pub const PROTO_KEEPALIVED: u8 = 18;
+
+/// One `virtual_routes` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VirtualRoute {
+    pub kind: RouteKind,
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// `src`: the preferred source address.
+    pub src: Option<IpAddr>,
+    /// `via` / `gw`.
+    pub via: Option<IpAddr>,
+    /// `dev` / `oif`.
+    pub dev: Option<String>,
+    /// `RT_SCOPE_*` number; `None`: the kernel's default for the route.
+    pub scope: Option<u8>,
+    pub table: u32,
+    /// `metric` / `priority` / `preference`.
+    pub metric: Option<u32>,
+    /// `proto` / `protocol` (default 18, `keepalived`, as keepalived installs them).
+    pub protocol: u8,
+    pub no_track: bool,
+}
+
+impl VirtualRoute {
+    pub fn is_ipv4(&self) -> bool {
+        self.dst.is_ipv4()
+    }
+}
+
+/// The line as `ip route` would take it.
+impl std::fmt::Display for VirtualRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind != RouteKind::Unicast {
+            write!(f, "{} ", self.kind.as_str())?;
+        }
+        write!(f, "{}/{}", self.dst, self.dst_len)?;
+        if let Some(src) = self.src {
+            write!(f, " src {src}")?;
+        }
+        if let Some(via) = self.via {
+            write!(f, " via {via}")?;
+        }
+        if let Some(dev) = &self.dev {
+            write!(f, " dev {dev}")?;
+        }
+        if let Some(scope) = self.scope {
+            write!(f, " scope {scope}")?;
+        }
+        if self.table != TABLE_MAIN {
+            write!(f, " table {}", self.table)?;
+        }
+        if let Some(metric) = self.metric {
+            write!(f, " metric {metric}")?;
+        }
+        if self.protocol != PROTO_KEEPALIVED {
+            write!(f, " proto {}", self.protocol)?;
+        }
+        if self.no_track {
+            write!(f, " no_track")?;
+        }
+        Ok(())
+    }
+}
+
+/// One `virtual_rules` line; its action is always `table`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VirtualRule {
+    pub family: Family,
+    /// `from PREFIX`.
+    pub from: Option<(IpAddr, u8)>,
+    /// `to PREFIX`.
+    pub to: Option<(IpAddr, u8)>,
+    /// `table` / `lookup`.
+    pub table: u32,
+    /// `priority` / `preference` / `pref` / `order`; `None`: the kernel picks one.
+    pub priority: Option<u32>,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    /// `fwmark MARK[/MASK]`.
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub no_track: bool,
+}
+
+/// The line as `ip rule` would take it.
+impl std::fmt::Display for VirtualRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sep = "";
+        if let Some((a, l)) = self.from {
+            write!(f, "from {a}/{l}")?;
+            sep = " ";
+        }
+        if let Some((a, l)) = self.to {
+            write!(f, "{sep}to {a}/{l}")?;
+        }
+        if let Some(p) = self.priority {
+            write!(f, " priority {p}")?;
+        }
+        if let Some(i) = &self.iif {
+            write!(f, " iif {i}")?;
+        }
+        if let Some(o) = &self.oif {
+            write!(f, " oif {o}")?;
+        }
+        match self.fwmark {
+            Some((m, Some(mask))) => write!(f, " fwmark {m:#x}/{mask:#x}")?,
+            Some((m, None)) => write!(f, " fwmark {m:#x}")?,
+            None => {}
+        }
+        write!(f, " table {}", self.table)?;
+        if self.no_track {
+            write!(f, " no_track")?;
+        }
+        Ok(())
+    }
+}
+
 /// A `unicast_peer` line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UnicastPeer {
@@ -463,7 +604,12 @@ pub struct Instance {
     /// Centiseconds: 100 = 1 s. VRRPv2: whole seconds; VRRPv3: 1..=4095.
     pub advert_int_cs: u16,
     pub vips: Vec<VirtualAddress>,
+    /// `virtual_ipaddress_excluded`: held by the master like the VIPs, not advertised.
     pub excluded_vips: Vec<VirtualAddress>,
+    /// `virtual_routes`: installed after the addresses while MASTER.
+    pub routes: Vec<VirtualRoute>,
+    /// `virtual_rules`: installed after the routes while MASTER.
+    pub rules: Vec<VirtualRule>,
     pub mcast_src_ip: Option<IpAddr>,
     pub mcast_dst_ip: Option<IpAddr>,
     pub unicast_src_ip: Option<IpAddr>,
@@ -526,6 +672,12 @@ impl Instance {
 
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
+    }
+
+    /// `state MASTER`, where it is acted on (validation keeps it only with automatic
+    /// fallback, outside sync groups unless the address owner): Master at start.
+    pub fn starts_as_master(&self) -> bool {
+        self.state == InitialState::Master
     }
 }
 

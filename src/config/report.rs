@@ -84,6 +84,9 @@ pub struct JsonInstance {
     pub state: &'static str,
     pub fallback: &'static str,
     pub vips: Vec<String>,
+    pub excluded_vips: Vec<String>,
+    pub routes: Vec<String>,
+    pub rules: Vec<String>,
     pub unicast_peers: Vec<String>,
 }
 
@@ -119,6 +122,9 @@ fn json_instance(i: &Instance) -> JsonInstance {
         state: state(i.state),
         fallback: fallback(i.fallback),
         vips: i.vips.iter().map(ToString::to_string).collect(),
+        excluded_vips: i.excluded_vips.iter().map(ToString::to_string).collect(),
+        routes: i.routes.iter().map(ToString::to_string).collect(),
+        rules: i.rules.iter().map(ToString::to_string).collect(),
         unicast_peers: i.unicast_peers.iter().map(|p| p.addr.to_string()).collect(),
     }
 }

@@ -483,6 +483,7 @@ mod tests {
                 address: "192.0.2.100/24".into(),
                 present: state == "MASTER",
             }],
+            routes: Vec::new(),
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

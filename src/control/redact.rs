@@ -195,6 +195,7 @@ pub(crate) mod tests {
             locked: false,
             master: None,
             vips: vec![],
+            routes: Vec::new(),
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

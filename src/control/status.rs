@@ -50,6 +50,9 @@ pub struct InstanceStatus {
     /// The master this node hears (absent when it is master itself or hears none).
     pub master: Option<MasterStatus>,
     pub vips: Vec<VipStatus>,
+    /// `virtual_routes` and `virtual_rules` lines, and whether each is in place.
+    #[serde(default)]
+    pub routes: Vec<RouteStatus>,
     pub counters: Counters,
     /// Adverts dropped by this instance's checks, by reason.
     pub dropped: BTreeMap<String, u64>,
@@ -219,6 +222,20 @@ pub struct VipStatus {
     pub address: String,
     /// Really on the interface now.
     pub present: bool,
+}
+
+/// One `virtual_routes` or `virtual_rules` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// `route` or `rule`.
+    pub kind: String,
+    /// The line, as `ip route` / `ip rule` would take it.
+    pub line: String,
+    /// Installed by this node: it is MASTER and the kernel took the line (a `no_track`
+    /// line deleted by hand since is not followed).
+    pub installed: bool,
+    /// Why the kernel refused it, while MASTER.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -546,6 +563,14 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         .map(|v| format!("{}{}", v.address, if v.present { " (present)" } else { "" }))
         .collect();
     let _ = writeln!(out, "  VIPs: {}", vips.join(", "));
+    for r in &i.routes {
+        let how = match (&r.error, r.installed) {
+            (Some(e), _) => format!("NOT installed: {e}"),
+            (None, true) => "installed".to_string(),
+            (None, false) => "not installed (not MASTER)".to_string(),
+        };
+        let _ = writeln!(out, "  {} {}: {how}", r.kind, r.line);
+    }
     let c = &i.counters;
     let unsent = if c.adverts_unsent > 0 {
         format!(" ({} could not be sent)", c.adverts_unsent)
@@ -929,6 +954,7 @@ mod tests {
             locked: false,
             master: Some(master(100, 0.4)),
             vips: vips(false),
+            routes: vec![],
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,
@@ -976,6 +1002,20 @@ mod tests {
             locked: false,
             master: Some(master(100, 0.4)),
             vips: vips(false),
+            routes: vec![
+                RouteStatus {
+                    kind: "route".into(),
+                    line: "198.51.100.0/24 via 192.0.2.254".into(),
+                    installed: false,
+                    error: None,
+                },
+                RouteStatus {
+                    kind: "rule".into(),
+                    line: "from 192.0.2.0/24 table 100".into(),
+                    installed: false,
+                    error: Some("Network is unreachable".into()),
+                },
+            ],
             counters: Counters::default(),
             dropped: BTreeMap::from([("auth_mismatch".to_string(), 3)]),
             sync_group: None,
@@ -997,6 +1037,16 @@ mod tests {
         );
         assert!(
             text.contains("PG_VIP  BACKUP for 1h 2m (started)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  route 198.51.100.0/24 via 192.0.2.254: not installed (not MASTER)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  rule from 192.0.2.0/24 table 100: NOT installed: Network is unreachable\n"
+            ),
             "{text}"
         );
         assert!(

@@ -477,6 +477,8 @@ impl Daemon {
             vip_conflicts: &vip_conflicts,
         });
         alarms.extend(file_alarms.iter().cloned());
+        let (routes, route_alarms) = super::routes::status(router);
+        alarms.extend(route_alarms);
         let stats = machine.stats();
         InstanceStatus {
             name: router.cfg.name.clone(),
@@ -503,6 +505,7 @@ impl Daemon {
             locked: machine.locked(),
             master,
             vips,
+            routes,
             counters: Counters {
                 adverts_sent: stats.adverts_sent,
                 adverts_received: stats.adverts_received,

@@ -17,6 +17,7 @@ mod probe;
 mod process;
 mod realtime;
 mod router;
+mod routes;
 mod runner;
 mod send_errors;
 mod systemd;
@@ -186,6 +187,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         witness: None,
         witness_epoch: 0,
         start_at: None,
+        route_events_wanted: false,
     };
     let signals = Signals::new()?;
     daemon.start(&model).await?;
@@ -284,6 +286,10 @@ struct Daemon {
     /// `vrrp_startup_delay` / `vrrp_delay_after_boot`: the instances start at this time
     /// (the protocol clock); until then they stay in INIT. None once started.
     start_at: Option<Duration>,
+    /// Some instance has a tracked `virtual_routes` / `virtual_rules` line: the loop opens
+    /// the route monitor (once; a host with a busy routing table pays for the route
+    /// notifications only when they are needed).
+    route_events_wanted: bool,
 }
 
 /// Reloads: the configuration is read, parsed and validated on a blocking thread, so a slow
@@ -372,7 +378,11 @@ impl Daemon {
         // in any branch stops the pings (see `systemd.rs`).
         let mut heartbeat = self.systemd.beat_every().map(tokio::time::interval);
         let mut protocol_timer = timer::ProtocolTimer::new(self.origin);
+        let mut route_monitor: Option<Monitor> = None;
         loop {
+            if route_monitor.is_none() && self.route_events_wanted {
+                route_monitor = self.open_route_monitor().await;
+            }
             let timer = protocol_timer.wait(self.next_deadline());
             tokio::select! {
                 biased;
@@ -383,6 +393,9 @@ impl Daemon {
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => self.on_net_event(event).await,
+                Some(event) = routes::next_event(&mut route_monitor) => {
+                    self.on_net_event(event).await;
+                }
                 Some(internal) = events.recv() => self.on_internal(internal).await,
                 Some(request) = control.recv() => self.on_control(request).await,
             }
@@ -404,6 +417,7 @@ impl Daemon {
         self.read_links(model).await;
         self.start_witness(model.witness.as_ref(), &model.global)?;
         self.delay_start(&model.global);
+        self.route_events_wanted = routes::wanted(model);
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -453,7 +467,9 @@ impl Daemon {
                 .map_err(|e| fail(e.to_string()))?;
         }
         let mut vips = Vec::new();
-        for vip in &cfg.vips {
+        // Excluded addresses are held, announced and repaired like the VIPs; only the
+        // adverts leave them out (they are built from `cfg.vips`).
+        for vip in cfg.vips.iter().chain(&cfg.excluded_vips) {
             let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
             let on = if dev == cfg.interface {
                 info.clone()
@@ -515,7 +531,15 @@ impl Daemon {
 
     /// Close sockets no instance uses any more.
     fn close_unused_sockets(&mut self) {
-        let used: Vec<SocketKey> = self.routers.values().map(|r| r.socket.clone()).collect();
+        // A migration's old socket stays while the old way is in use.
+        let used: Vec<SocketKey> = self
+            .routers
+            .values()
+            .flat_map(|r| {
+                std::iter::once(r.socket.clone())
+                    .chain(r.migration.as_ref().map(|m| m.old_socket.clone()))
+            })
+            .collect();
         self.sockets.retain(|key, open| {
             let keep = used.contains(key);
             if !keep {
@@ -531,6 +555,7 @@ impl Daemon {
         if router.cfg.is_address_owner() {
             return;
         }
+        self.remove_leftover_routes(router).await;
         for placed in &router.vips {
             if let Err(e) = self
                 .netlink
@@ -669,8 +694,12 @@ impl Daemon {
                         self.probe_transition(name, now, to == State::Master);
                     }
                 }
-                Action::AddAddresses => self.add_addresses(name).await,
+                Action::AddAddresses => {
+                    self.add_addresses(name).await;
+                    self.install_routes(name, None).await;
+                }
                 Action::RemoveAddresses => {
+                    self.remove_routes(name, None).await;
                     addresses_left |= !self.remove_addresses(name).await;
                 }
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
@@ -779,6 +808,22 @@ impl Daemon {
             }
             if let Err(e) = open.socket.send(bytes, dst, ttl).await {
                 refused.get_or_insert(e.to_string());
+            }
+        }
+        // During a move between multicast and unicast, the old way too (see
+        // router::MIGRATION_WINDOW); its failures are not the instance's.
+        if let Some(m) = router.migration(now)
+            && let Some(old) = self.sockets.get(&m.old_socket)
+        {
+            let repr = translate::advert(&m.old, priority);
+            let (ttl, mode) = (translate::ttl(&m.old), translate::checksum_mode(&m.old));
+            for dst in translate::destinations(&m.old) {
+                if let Some(bytes) = buf.get_mut(..repr.buffer_len())
+                    && repr.emit(bytes, m.old_socket.source, dst, mode).is_ok()
+                    && let Err(e) = old.socket.send(bytes, dst, ttl).await
+                {
+                    debug!(instance = name, "advert the old way to {dst} not sent: {e}");
+                }
             }
         }
         let report = match refused {
@@ -926,9 +971,7 @@ impl Daemon {
             router.count_drop("bad_checksum");
             return;
         }
-        let verdict = router
-            .filter
-            .check(received.src, received.dst, received.ttl, &repr);
+        let verdict = router.check(now, &received, &repr);
         if verdict.as_ref().err().is_none_or(|d| d.is_disagreement()) {
             // From a peer of this virtual router: does it advertise our configuration?
             // (RFC 5798 7.1 / RFC 3768 7.1; the core says what differs, `vrrp::peers`.)
@@ -1000,8 +1043,28 @@ impl Daemon {
                 addr,
                 prefix_len,
             } => self.on_address_removed(index, addr, prefix_len).await,
-            NetEvent::AddressAdded { .. } => {}
-            NetEvent::Overrun => self.resync_links().await,
+            NetEvent::AddressAdded { .. } => self.retry_refused().await,
+            NetEvent::RouteRemoved {
+                table,
+                dst,
+                dst_len,
+                metric,
+                protocol,
+            } => {
+                self.on_route_removed(table, dst, dst_len, metric, protocol)
+                    .await;
+            }
+            NetEvent::RuleRemoved {
+                ipv6,
+                table,
+                priority,
+                from,
+                to,
+            } => self.on_rule_removed(ipv6, table, priority, from, to).await,
+            NetEvent::Overrun => {
+                self.resync_links().await;
+                self.resync_routes().await;
+            }
         }
     }
 
@@ -1032,9 +1095,13 @@ impl Daemon {
             warn!("link {interface} is down");
         }
         self.apply_tracking().await;
+        if up {
+            self.retry_refused().await;
+        }
     }
 
-    /// Someone removed a VIP while we are master: put it back.
+    /// Someone removed a VIP (or an excluded address) while we are master: put it back,
+    /// unless its line says `no_track`.
     async fn on_address_removed(&mut self, index: u32, addr: IpAddr, prefix_len: u8) {
         let mut restore = Vec::new();
         for (name, router) in &self.routers {
@@ -1042,20 +1109,29 @@ impl Daemon {
                 continue;
             }
             for placed in &router.vips {
+                // `no_track`: back at the next transition to MASTER, as in keepalived.
                 if placed.ifindex == index
                     && placed.vip.addr == addr
                     && placed.vip.prefix_len == prefix_len
+                    && !placed.vip.flags.no_track
                 {
                     restore.push((name.clone(), placed.clone()));
                 }
             }
         }
+        let mut restored: Vec<String> = restore.iter().map(|(n, _)| n.clone()).collect();
+        restored.dedup();
         for (name, placed) in restore {
             warn!(instance = %name, "{} was removed from {} while MASTER; putting it back", placed.vip, placed.interface);
             let address = netlink_address(&placed.vip, &placed.interface);
             if let Err(e) = self.netlink.add_address(placed.ifindex, &address).await {
                 error!(instance = %name, "cannot put back {}: {e}", placed.vip);
             }
+        }
+        // IPv4 routes that used the address (as source or through its prefix) went with it,
+        // without a notification of their own.
+        for name in restored {
+            self.reinstall_tracked(&name).await;
         }
     }
 
@@ -1187,6 +1263,7 @@ impl Daemon {
         self.close_unused_sockets();
         self.model = new;
         self.apply_probe_interval();
+        self.route_events_wanted = routes::wanted(&self.model);
         self.model_as_running(&failed);
         if let Some(e) = witness_failed {
             // Kept as it runs, so the next reload of the same file tries it again.
@@ -1263,18 +1340,21 @@ impl Daemon {
         let Some(router) = self.routers.get(name) else {
             return Ok(());
         };
-        if !transport_kept(&router.cfg, cfg) {
-            // Multicast to unicast (or back), or another multicast group: the peers still
-            // on the old way would not hear this node, so it restarts (a handover).
-            info!(instance = name, "reload: restarting for {changes:?}");
-            self.stop_router(name).await;
-            return self.add_router(cfg).await;
-        }
+        // Multicast to unicast (or back), or another multicast group: applied in place like
+        // any other change, and for router::MIGRATION_WINDOW the old way is kept as well, so
+        // that the other nodes, still on it until they are reloaded, go on hearing this one.
+        let moved = (!transport_kept(&router.cfg, cfg)).then(|| {
+            (
+                router.cfg.clone(),
+                router.filter.clone(),
+                router.socket.clone(),
+            )
+        });
         let is_master = router.machine.state() == State::Master;
         let removed: Vec<PlacedVip> = changes
             .iter()
             .filter_map(|c| match c {
-                Change::VipsRemoved(v) => Some(v),
+                Change::VipsRemoved(v) | Change::ExcludedVipsRemoved(v) => Some(v),
                 _ => None,
             })
             .flatten()
@@ -1303,6 +1383,21 @@ impl Daemon {
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.cfg = cfg.clone();
+        if let Some((old, old_filter, old_socket)) = moved {
+            info!(
+                instance = name,
+                "reload: moving from {} to {}; adverts go both ways, and are heard both ways, for {} s",
+                router::way(&old),
+                router::way(cfg),
+                router::MIGRATION_WINDOW.as_secs()
+            );
+            router.migration = Some(router::Migration {
+                old,
+                old_filter,
+                old_socket,
+                until: now + router::MIGRATION_WINDOW,
+            });
+        }
         info!(instance = name, "reload: updated in place ({changes:?})");
         self.carry_out(name, actions).await;
         if is_master {
@@ -1317,6 +1412,11 @@ impl Daemon {
             }
             self.add_addresses(name).await;
             self.start_announcing(name).await;
+            self.reload_routes(name, changes).await;
+        }
+        if let Some(router) = self.routers.get_mut(name) {
+            let keys: Vec<String> = routes::keys(&router.cfg);
+            router.route_errors.retain(|k, _| keys.contains(k));
         }
         Ok(())
     }

@@ -53,8 +53,28 @@ pub struct PlacedVip {
     pub forwards_ipv6: bool,
 }
 
+/// How long a reload that moves an instance between multicast and unicast (or to another
+/// multicast group) keeps the old way as well: adverts go both ways, and adverts that came
+/// the old way are heard. The other nodes, reloaded one after the other within it, never
+/// stop hearing this one, so the move makes no failover.
+pub const MIGRATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The old way of an instance during [`MIGRATION_WINDOW`] after a reload changed it.
+pub struct Migration {
+    /// The instance's configuration before the reload (its destinations, TTL, source).
+    pub old: config::Instance,
+    /// What the old configuration accepted.
+    pub old_filter: Filter,
+    /// The socket the old way sent from.
+    pub old_socket: SocketKey,
+    /// When the old way is dropped.
+    pub until: std::time::Duration,
+}
+
 pub struct Router {
     pub cfg: config::Instance,
+    /// A move between multicast and unicast in progress (see [`MIGRATION_WINDOW`]).
+    pub migration: Option<Migration>,
     pub machine: vrrp::Instance,
     pub filter: Filter,
     pub socket: SocketKey,
@@ -75,6 +95,9 @@ pub struct Router {
     pub peers: vrrp::peers::PeerWatch,
     /// The probe of its own VIPs while MASTER (another host that answers is an alarm).
     pub probe: super::probe::Prober,
+    /// `virtual_routes` / `virtual_rules` lines the kernel refused while MASTER, by
+    /// [`super::routes::key`], with the error.
+    pub route_errors: BTreeMap<String, String>,
 }
 
 impl Router {
@@ -91,6 +114,7 @@ impl Router {
         let filter = translate::filter(&cfg, own);
         Router {
             cfg,
+            migration: None,
             machine,
             filter,
             socket,
@@ -104,6 +128,37 @@ impl Router {
             witness_epoch: 0,
             peers: vrrp::peers::PeerWatch::default(),
             probe: super::probe::Prober::default(),
+            route_errors: BTreeMap::new(),
+        }
+    }
+
+    /// The migration in progress at `now`, if any; one whose window has passed is dropped.
+    pub fn migration(&mut self, now: std::time::Duration) -> Option<&Migration> {
+        if self.migration.as_ref().is_some_and(|m| now >= m.until) {
+            self.migration = None;
+            tracing::info!(
+                instance = %self.cfg.name,
+                "the move to {} is complete: the old way is no longer used",
+                way(&self.cfg)
+            );
+        }
+        self.migration.as_ref()
+    }
+
+    /// Check a received advert against the instance's filter, and, during a migration,
+    /// against the old one (an advert that came the old way is heard; one that neither
+    /// accepts is dropped for the new filter's reason).
+    pub fn check(
+        &mut self,
+        now: std::time::Duration,
+        received: &crate::net::Received,
+        repr: &crate::wire::vrrp::Repr,
+    ) -> Result<vrrp::Advert, vrrp::receive::Drop> {
+        let (src, dst, ttl) = (received.src, received.dst, received.ttl);
+        let first = self.filter.check(src, dst, ttl, repr);
+        match (first, self.migration(now)) {
+            (Err(drop), Some(m)) => m.old_filter.check(src, dst, ttl, repr).map_err(|_| drop),
+            (result, _) => result,
         }
     }
 
@@ -128,5 +183,14 @@ impl Router {
         .into_iter()
         .flatten()
         .min()
+    }
+}
+
+/// How an instance's adverts travel, for logs: "multicast 224.0.0.18" or "unicast".
+pub fn way(cfg: &config::Instance) -> String {
+    if cfg.is_unicast() {
+        "unicast".to_string()
+    } else {
+        format!("multicast {}", translate::multicast_group(cfg))
     }
 }

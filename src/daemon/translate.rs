@@ -45,6 +45,7 @@ pub fn machine_config(
     cfg.witness = witness;
     cfg.answer_lower = !instance.lower_prio_no_advert;
     cfg.advert_before_yield = instance.higher_prio_send_advert;
+    cfg.start_as_master = instance.starts_as_master();
     cfg
 }
 
@@ -181,6 +182,16 @@ mod tests {
         assert_eq!(cfg.preempt_delay, Duration::from_secs(5));
         assert_eq!(cfg.primary_address, source);
         assert_eq!(cfg.interval_cs, 100);
+    }
+
+    #[test]
+    fn excluded_addresses_stay_out_of_the_adverts_and_the_receive_check() {
+        let i = instance(&format!(
+            "{BASE}\nvirtual_ipaddress_excluded {{\n203.0.113.10/24\n2001:db8::10/64\n}}"
+        ));
+        let vip: IpAddr = "192.0.2.100".parse().unwrap();
+        assert_eq!(advert(&i, 150).addresses, vec![vip]);
+        assert_eq!(filter(&i, Vec::new()).vips, vec![vip]);
     }
 
     #[test]

@@ -52,6 +52,22 @@ pub enum NetlinkError {
         /// The error, as an OS error where the kernel gave one.
         source: io::Error,
     },
+    /// Adding or removing a route failed.
+    #[error("{what} the route failed: {source}")]
+    Route {
+        /// `"adding"` or `"removing"`.
+        what: &'static str,
+        /// The kernel's error.
+        source: io::Error,
+    },
+    /// Adding or removing a rule failed.
+    #[error("{what} the rule failed: {source}")]
+    Rule {
+        /// `"adding"` or `"removing"`.
+        what: &'static str,
+        /// The kernel's error.
+        source: io::Error,
+    },
     /// The prefix length does not fit the address family.
     #[error("prefix length {prefix_len} is too long for {addr}")]
     BadPrefix {

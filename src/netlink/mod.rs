@@ -1,14 +1,15 @@
-//! rtnetlink: add and remove virtual addresses, read links and addresses, and
-//! follow link and address changes.
+//! rtnetlink: add and remove virtual addresses, routes and rules, read links and
+//! addresses, and follow link and address changes and route and rule removals.
 //!
 //! [`Netlink`] sends requests over an rtnetlink connection whose task runs on the
 //! caller's tokio runtime. [`Monitor`] has its own netlink socket subscribed to
-//! the link, IPv4-address and IPv6-address multicast groups; it turns the
+//! the link, address, route and rule multicast groups of both families; it turns the
 //! kernel's notifications into [`NetEvent`]s. Both live in the network namespace
 //! of the thread that created them.
 
 mod error;
 mod monitor;
+mod routes;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -23,6 +24,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
 
 pub use error::NetlinkError;
 pub use monitor::{Monitor, NetEvent};
+pub use routes::{Route, Rule};
 
 use error::{errno, to_io};
 

@@ -1,8 +1,10 @@
-//! Link and address notifications from the kernel.
+//! Link, address, route and rule notifications from the kernel.
 //!
 //! The monitor is an rtnetlink connection (netlink-proto, via
-//! [`rtnetlink::new_connection`]) whose socket is bound to the link, IPv4-address
-//! and IPv6-address multicast groups before its task is spawned. The connection
+//! [`rtnetlink::new_connection`]) whose socket is bound to the link and address
+//! multicast groups (IPv4 and IPv6) before its task is spawned; a second one, opened only
+//! when routes or rules are tracked, to the route and rule groups, of which only removals
+//! become events (`virtual_routes` / `virtual_rules` repair). The connection
 //! decodes every datagram with netlink-packet-route and hands the notifications
 //! (unsolicited messages) to the monitor, which only maps the typed
 //! [`LinkMessage`] / [`AddressMessage`] to [`NetEvent`]s.
@@ -16,11 +18,20 @@ use std::net::IpAddr;
 use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedReceiver;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
 use netlink_sys::AsyncSocket as _;
-use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK};
+use rtnetlink::constants::{
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE, RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+};
+
+/// `RTNLGRP_IPV6_RULE` (19) as a legacy group bit: rtnetlink names no constant for it.
+const RTMGRP_IPV6_RULE: u32 = 1 << (19 - 1);
 
 use super::{AbortOnDrop, NetlinkError, local_address};
 
@@ -56,6 +67,32 @@ pub enum NetEvent {
         /// Prefix length.
         prefix_len: u8,
     },
+    /// A route went away (`RTM_DELROUTE`).
+    RouteRemoved {
+        /// Routing table.
+        table: u32,
+        /// Destination (the family's unspecified address for a default route).
+        dst: IpAddr,
+        /// Its prefix length.
+        dst_len: u8,
+        /// `RTA_PRIORITY`, if the message had one.
+        metric: Option<u32>,
+        /// `RTPROT_*`.
+        protocol: u8,
+    },
+    /// A policy rule went away (`RTM_DELRULE`).
+    RuleRemoved {
+        /// IPv6 rather than IPv4.
+        ipv6: bool,
+        /// The table it looked up.
+        table: u32,
+        /// Its preference.
+        priority: Option<u32>,
+        /// Source prefix, if any (length > 0).
+        from: Option<(IpAddr, u8)>,
+        /// Destination prefix, if any (length > 0).
+        to: Option<(IpAddr, u8)>,
+    },
     /// The kernel dropped notifications (socket buffer overrun, `ENOBUFS`): the
     /// receiver must re-read the state it cares about. netlink-proto turns the
     /// `ENOBUFS` from `recv` into an `NLMSG_OVERRUN` message, which arrives here
@@ -65,7 +102,8 @@ pub enum NetEvent {
 
 type Notification = (NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr);
 
-/// Subscribed to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR`.
+/// Subscribed to `RTNLGRP_LINK` and the `IFADDR` groups of IPv4 and IPv6 ([`Monitor::open`]),
+/// or to the `ROUTE` and `RULE` groups ([`Monitor::open_routes`]).
 /// The connection task is aborted when the monitor is dropped.
 #[derive(Debug)]
 pub struct Monitor {
@@ -81,6 +119,19 @@ impl Monitor {
     /// runtime (a current-thread runtime inside a `LocalSet` is fine). Errors
     /// outside a runtime.
     pub fn open() -> Result<Monitor, NetlinkError> {
+        Monitor::open_groups(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+    }
+
+    /// A monitor of route and rule changes of both families only (of which removals become
+    /// [`NetEvent::RouteRemoved`] / [`NetEvent::RuleRemoved`]). Kept apart from
+    /// [`Monitor::open`], as a host with a busy routing table sends many of them.
+    pub fn open_routes() -> Result<Monitor, NetlinkError> {
+        Monitor::open_groups(
+            RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_RULE | RTMGRP_IPV6_RULE,
+        )
+    }
+
+    fn open_groups(groups: u32) -> Result<Monitor, NetlinkError> {
         let open = |source| NetlinkError::Open {
             what: "monitor",
             source,
@@ -100,10 +151,7 @@ impl Monitor {
         // Port id 0: the kernel assigns one (it does not deliver notifications to
         // an unbound socket).
         socket
-            .bind(&netlink_sys::SocketAddr::new(
-                0,
-                RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-            ))
+            .bind(&netlink_sys::SocketAddr::new(0, groups))
             .map_err(open)?;
         let task = tokio::spawn(connection);
         Ok(Monitor {
@@ -132,6 +180,10 @@ fn to_event(message: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
             RouteNetlinkMessage::DelLink(link) => Some(link_event(&link, false)),
             RouteNetlinkMessage::NewAddress(addr) => address_event(&addr, true),
             RouteNetlinkMessage::DelAddress(addr) => address_event(&addr, false),
+            RouteNetlinkMessage::DelRoute(route) => route_event(&route),
+            RouteNetlinkMessage::DelRule(rule) => rule_event(&rule),
+            // Routes and rules added: nothing to do (the group is joined for removals).
+            RouteNetlinkMessage::NewRoute(_) | RouteNetlinkMessage::NewRule(_) => None,
             other => {
                 tracing::debug!(message = ?other, "netlink monitor: ignoring message");
                 None
@@ -184,6 +236,61 @@ fn address_event(message: &AddressMessage, new: bool) -> Option<NetEvent> {
             addr,
             prefix_len,
         }
+    })
+}
+
+fn unspecified(family: AddressFamily) -> Option<IpAddr> {
+    match family {
+        AddressFamily::Inet => Some(IpAddr::from([0u8; 4])),
+        AddressFamily::Inet6 => Some(IpAddr::from([0u16; 8])),
+        _ => None,
+    }
+}
+
+/// `RTM_DELROUTE` of an IPv4 or IPv6 route; `None` for other families.
+fn route_event(message: &RouteMessage) -> Option<NetEvent> {
+    let mut dst = unspecified(message.header.address_family)?;
+    let mut table = u32::from(message.header.table);
+    let mut metric = None;
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => dst = IpAddr::V4(*a),
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => dst = IpAddr::V6(*a),
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            _ => {}
+        }
+    }
+    Some(NetEvent::RouteRemoved {
+        table,
+        dst,
+        dst_len: message.header.destination_prefix_length,
+        metric,
+        protocol: message.header.protocol.into(),
+    })
+}
+
+/// `RTM_DELRULE` of an IPv4 or IPv6 rule; `None` for other families.
+fn rule_event(message: &RuleMessage) -> Option<NetEvent> {
+    let zero = unspecified(message.header.family)?;
+    let mut table = u32::from(message.header.table);
+    let (mut priority, mut from, mut to) = (None, zero, zero);
+    for attribute in &message.attributes {
+        match attribute {
+            RuleAttribute::Table(t) => table = *t,
+            RuleAttribute::Priority(p) => priority = Some(*p),
+            RuleAttribute::Source(a) => from = *a,
+            RuleAttribute::Destination(a) => to = *a,
+            _ => {}
+        }
+    }
+    let prefix = |addr, len| (len > 0).then_some((addr, len));
+    Some(NetEvent::RuleRemoved {
+        ipv6: message.header.family == AddressFamily::Inet6,
+        table,
+        priority,
+        from: prefix(from, message.header.src_len),
+        to: prefix(to, message.header.dst_len),
     })
 }
 
@@ -266,6 +373,56 @@ mod tests {
         assert_eq!(
             to_event(message(RouteNetlinkMessage::NewAddress(addr))),
             None
+        );
+    }
+
+    #[test]
+    fn route_and_rule_removals() {
+        let route = super::super::routes::route_message(
+            &super::super::Route {
+                dst: "198.51.100.0".parse().unwrap(),
+                dst_len: 24,
+                kind: 1,
+                src: None,
+                via: None,
+                oif: Some(2),
+                scope: None,
+                table: 1000,
+                metric: Some(5),
+                protocol: 18,
+            },
+            false,
+        );
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelRoute(route))),
+            Some(NetEvent::RouteRemoved {
+                table: 1000,
+                dst: "198.51.100.0".parse().unwrap(),
+                dst_len: 24,
+                metric: Some(5),
+                protocol: 18,
+            })
+        );
+        let rule = super::super::routes::rule_message(&super::super::Rule {
+            ipv6: false,
+            from: Some(("192.0.2.0".parse().unwrap(), 24)),
+            to: None,
+            table: 100,
+            priority: None,
+            iif: None,
+            oif: None,
+            fwmark: None,
+            protocol: 18,
+        });
+        assert_eq!(
+            to_event(message(RouteNetlinkMessage::DelRule(rule))),
+            Some(NetEvent::RuleRemoved {
+                ipv6: false,
+                table: 100,
+                priority: None,
+                from: Some(("192.0.2.0".parse().unwrap(), 24)),
+                to: None,
+            })
         );
     }
 

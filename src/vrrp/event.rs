@@ -139,6 +139,8 @@ pub enum Reason {
     Startup,
     /// Priority 255: this router owns the virtual addresses.
     AddressOwner,
+    /// Started as master: `state MASTER` in the configuration.
+    InitialState,
     /// No advertisement heard for Master_Down_Interval.
     MasterDown,
     /// The master announced it is stopping (priority 0).
@@ -170,6 +172,7 @@ impl std::fmt::Display for Reason {
         match self {
             Reason::Startup => write!(f, "started, waiting to hear a master"),
             Reason::AddressOwner => write!(f, "priority 255: this router owns the addresses"),
+            Reason::InitialState => write!(f, "started as master (state MASTER)"),
             Reason::MasterDown => write!(f, "no advert heard for Master_Down_Interval"),
             Reason::MasterResigned { from } => write!(f, "master {from} resigned (priority 0)"),
             Reason::Preempting { over, priority } => {

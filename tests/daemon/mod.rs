@@ -2,6 +2,7 @@
 //! addresses on the interfaces, the client's neighbour cache, ping through the VIP, logs.
 #![allow(dead_code)]
 pub mod etcd;
+pub mod frr;
 pub mod keepalived;
 
 use std::path::PathBuf;

@@ -291,6 +291,47 @@ impl Lab {
         ip(&["-n", &self.ns(node), "link", "set", "dev", IFNAME, "down"]);
     }
 
+    /// Hold the TCP traffic from source port `port` toward `node` to `rate` (tc's units:
+    /// "4mbit"), as a slow link would, on the bridge port; everything else (VRRP adverts,
+    /// pings) passes at full speed. `None` removes the limit.
+    pub fn throttle_toward(&self, node: &str, port: u16, rate: Option<&str>) {
+        let tc = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.bridge_ns, "tc"])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("running tc {args:?}: {e}"));
+            assert!(
+                out.status.success(),
+                "tc {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let Some(rate) = rate else {
+            tc(&["qdisc", "del", "dev", node, "root"]);
+            return;
+        };
+        let port = port.to_string();
+        tc(&[
+            "qdisc", "add", "dev", node, "root", "handle", "1:", "htb", "default", "10",
+        ]);
+        for (class, rate) in [("1:10", "10gbit"), ("1:20", rate)] {
+            tc(&[
+                "class", "add", "dev", node, "parent", "1:", "classid", class, "htb", "rate", rate,
+                "ceil", rate,
+            ]);
+        }
+        tc(&[
+            "qdisc", "add", "dev", node, "parent", "1:20", "handle", "20:", "pfifo", "limit", "100",
+        ]);
+        tc(&[
+            "filter", "add", "dev", node, "parent", "1:", "protocol", "ip", "u32", "match", "ip",
+            "sport", &port, "0xffff", "flowid", "1:20",
+        ]);
+    }
+
     /// Cut (`true`) or restore the traffic between `node` and every other isolated node,
     /// keeping its link and carrier up: the bridge port becomes `isolated`. Nodes that
     /// are not isolated (a client) still reach it.

@@ -82,12 +82,21 @@ pub enum Role {
 pub struct PgPair {
     pub c: Cluster,
     pub root: tempfile::TempDir,
+    /// A node directory that is a small file system of its own (unmounted on drop).
+    small_fs: Option<PathBuf>,
 }
 
 impl PgPair {
     /// The lab, `a` as the primary, `b` as its synchronous replica (base backup), both
     /// running; no baton yet.
     pub fn new(tag: &str) -> PgPair {
+        PgPair::with_small_disk(tag, None)
+    }
+
+    /// As `new`, with `small` (node, size such as "512m") the node's directory (its data
+    /// directory's parent, where a rejoin stages its base backup) on a tmpfs of that size:
+    /// a disk that can be filled.
+    pub fn with_small_disk(tag: &str, small: Option<(&str, &str)>) -> PgPair {
         let c = Cluster::new(
             tag,
             &[
@@ -102,7 +111,28 @@ impl PgPair {
             .expect("temp dir");
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod temp dir");
-        let pair = PgPair { c, root };
+        let mut pair = PgPair {
+            c,
+            root,
+            small_fs: None,
+        };
+        if let Some((node, size)) = small {
+            let dir = pair.dir(node);
+            std::fs::create_dir_all(&dir).expect("node dir");
+            let ok = Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0755"),
+                    "tmpfs",
+                ])
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "mount a tmpfs on {}", dir.display());
+            pair.small_fs = Some(dir);
+        }
         for node in SERVERS {
             for sub in ["", "conf", "sock"] {
                 let dir = pair.dir(node).join(sub);
@@ -564,6 +594,17 @@ impl Drop for PgPair {
                         .args(["-KILL", &pm.to_string()])
                         .status();
                 }
+            }
+        }
+        if let Some(dir) = &self.small_fs {
+            // Before the temporary directory goes (it cannot remove a mount point). A
+            // process still holding a file there is ended by the lab: detach lazily.
+            let done = Command::new("umount")
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !done {
+                let _ = Command::new("umount").arg("-l").arg(dir).status();
             }
         }
     }

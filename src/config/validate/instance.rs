@@ -3,12 +3,14 @@
 
 use super::address::{unicast_peer, virtual_address};
 use super::global::{GarpOverrides, GlobalDraft};
+use super::routes::{route, rule};
 use super::values::{self, bool_opt, flag, int_arg, ip_arg, one_arg};
 use super::{Ctx, Refs, Seen, keywords, tracks};
 use crate::config::FlapDamping;
 use crate::config::model::{
     Auth, Command, Fallback, FallbackCheck, Family, InitialState, Instance, Notify, TrackedFile,
-    TrackedInterface, TrackedScript, UnicastPeer, Version, VirtualAddress, Vmac,
+    TrackedInterface, TrackedScript, UnicastPeer, Version, VirtualAddress, VirtualRoute,
+    VirtualRule, Vmac,
 };
 use crate::config::parse::Item;
 use crate::config::source::{Span, Spanned};
@@ -19,6 +21,8 @@ pub struct Built {
     pub instance: Instance,
     pub name_span: Span,
     pub vrid_span: Span,
+    /// Where `state` was written, if it was.
+    pub state_span: Option<Span>,
 }
 
 /// The longest `fallback_check_timeout`: below the control socket's 120 s reply timeout, so
@@ -40,7 +44,9 @@ struct Draft {
     priority: Option<u8>,
     advert: Option<Spanned<String>>,
     vips: Vec<(VirtualAddress, Span)>,
-    excluded: Vec<VirtualAddress>,
+    excluded: Vec<(VirtualAddress, Span)>,
+    routes: Vec<VirtualRoute>,
+    rules: Vec<VirtualRule>,
     vips_seen: bool,
     mcast_src: Option<(IpAddr, Span)>,
     mcast_dst: Option<(IpAddr, Span)>,
@@ -105,6 +111,9 @@ fn read_item(cx: &mut Ctx, d: &mut Draft, seen: &mut Seen, item: &Item, refs: &R
     let is_block = matches!(
         kw,
         "virtual_ipaddress"
+            | "virtual_ipaddress_excluded"
+            | "virtual_routes"
+            | "virtual_rules"
             | "unicast_peer"
             | "authentication"
             | "track_interface"
@@ -138,6 +147,15 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
                 }
             }
         }
+        "virtual_ipaddress_excluded" => {
+            for line in items {
+                if let Some(v) = virtual_address(cx, line) {
+                    add_vip(cx, &mut d.excluded, v, line.keyword.span);
+                }
+            }
+        }
+        "virtual_routes" => d.routes.extend(items.iter().filter_map(|l| route(cx, l))),
+        "virtual_rules" => d.rules.extend(items.iter().filter_map(|l| rule(cx, l))),
         "unicast_peer" => {
             for line in items {
                 if let Some(p) = unicast_peer(cx, line) {
@@ -408,7 +426,10 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         .any(|(p, _)| p.min_ttl.is_some() || p.max_ttl.is_some());
     let instance = Instance {
         name: name.value.clone(),
-        state: d.state.map_or(InitialState::Backup, |s| s.0),
+        state: match (d.state, fallback) {
+            (Some((InitialState::Master, _)), Fallback::Automatic) => InitialState::Master,
+            _ => InitialState::Backup,
+        },
         interface,
         vrid,
         version,
@@ -416,7 +437,9 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         priority: d.priority.unwrap_or(100),
         advert_int_cs,
         vips: d.vips.into_iter().map(|(v, _)| v).collect(),
-        excluded_vips: d.excluded,
+        excluded_vips: d.excluded.into_iter().map(|(v, _)| v).collect(),
+        routes: d.routes,
+        rules: d.rules,
         mcast_src_ip: d.mcast_src.map(|a| a.0),
         // keepalived: an instance without mcast_dst_ip uses vrrp_mcast_group4/6.
         mcast_dst_ip: d.mcast_dst.map(|a| a.0).or(g.mcast_group(family)),
@@ -455,6 +478,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     };
     Some(Built {
         instance,
+        state_span: d.state.map(|s| s.1),
         name_span: name.span,
         vrid_span,
     })
@@ -681,10 +705,14 @@ fn resolve_fallback(cx: &mut Ctx, d: &Draft) -> Fallback {
         (None, None) => Fallback::Automatic,
     };
     if let (Fallback::Manual, Some((InitialState::Master, span))) = (fallback, d.state) {
+        // keepalived clears nopreempt here and takes the addresses at start; baton keeps
+        // the manual fallback: a rebooted node must hear the master before anything else.
         cx.warning(
             span,
-            "nopreempt / fallback manual has no effect with state MASTER",
-            Some("use `state BACKUP` on every node".to_string()),
+            "`state MASTER` is not acted on with `fallback manual` / `nopreempt`: this node \
+             starts as BACKUP and takes over only when it hears no master (keepalived would \
+             drop nopreempt and take the addresses at start)",
+            Some("use `state BACKUP`, or `fallback automatic` to start as master".to_string()),
         );
     }
     fallback

@@ -230,7 +230,6 @@ pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
 /// Parsed and checked, but this version does not act on them; harmless to ignore (listed
 /// in baton.conf(5), "WHAT THIS VERSION DOES NOT ACT ON YET").
 pub const NOT_ACTED_ON: &[&str] = &[
-    "state",
     "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat",
     "garp_lower_prio_delay",
@@ -267,6 +266,9 @@ pub const INSTANCE: &[&str] = &[
     "version",
     "native_ipv6",
     "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
     "mcast_src_ip",
     "mcast_dst_ip",
     "unicast_src_ip",
@@ -398,15 +400,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
         "a master with nopreempt would not return to backup when another may have taken \
          over: both nodes could be master",
     ),
-    (
-        "virtual_ipaddress_excluded",
-        "the master would not hold these addresses",
-    ),
-    (
-        "virtual_routes",
-        "the master would not install these routes",
-    ),
-    ("virtual_rules", "the master would not install these rules"),
     (
         "no_accept",
         "the master would accept traffic for the virtual addresses that the file says to \

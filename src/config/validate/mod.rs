@@ -7,6 +7,7 @@ mod address;
 mod global;
 mod instance;
 pub mod keywords;
+mod routes;
 mod scripts;
 mod sync;
 mod tracks;
@@ -207,6 +208,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     let sync_groups = sync::check(&mut cx, groups, &declared);
     for group in &sync_groups {
         sync::check_member_weights(&mut cx, group, &mut instances, &refs);
+        sync::check_member_states(&mut cx, group, &mut instances);
     }
     let model = Model {
         global: global.global,

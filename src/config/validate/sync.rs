@@ -2,7 +2,7 @@
 
 use super::values::{self, bool_opt};
 use super::{Ctx, Refs, Seen, keywords, tracks};
-use crate::config::model::{Notify, SyncGroup};
+use crate::config::model::{InitialState, Notify, SyncGroup};
 use crate::config::parse::Item;
 use crate::config::source::Spanned;
 use std::collections::HashMap;
@@ -19,6 +19,34 @@ pub struct GroupDraft {
 /// group says `sync_group_tracking_weight`; baton always applies them. Rather than run
 /// with a priority the keepalived node would not compute, a weighted track in a member of
 /// a group without the keyword is an error at the member's name in `group { ... }`.
+/// keepalived starts a sync group's members as master only when every one is the address
+/// owner (who goes to master at start anyway): `state MASTER` on a member below priority
+/// 255 is dropped, with a warning, and the member starts as BACKUP like the others.
+pub fn check_member_states(
+    cx: &mut Ctx,
+    group: &SyncGroup,
+    instances: &mut [super::instance::Built],
+) {
+    for member in &group.members {
+        let Some(built) = instances.iter_mut().find(|b| &b.instance.name == member) else {
+            continue;
+        };
+        if built.instance.state != InitialState::Master || built.instance.is_address_owner() {
+            continue;
+        }
+        built.instance.state = InitialState::Backup;
+        cx.warning(
+            built.state_span.unwrap_or(built.name_span),
+            format!(
+                "`state MASTER` is not acted on in sync group `{}`: its members start as \
+                 BACKUP together, as keepalived's do unless every member is the address owner",
+                group.name
+            ),
+            Some("use `state BACKUP`".to_string()),
+        );
+    }
+}
+
 pub fn check_member_weights(
     cx: &mut Ctx,
     group: &SyncGroup,

@@ -52,6 +52,10 @@ pub struct Config {
     /// A master that yields to a better one sends one last advert first
     /// (`higher_prio_send_advert`; baton's default, see `leave_master`).
     pub advert_before_yield: bool,
+    /// keepalived's `state MASTER`: on Startup go to Master at once, as the address owner
+    /// does, instead of waiting Master_Down_Interval in Backup. The configuration allows it
+    /// only with preemption (a `fallback manual` node must hear the master first).
+    pub start_as_master: bool,
 }
 
 impl Config {
@@ -71,6 +75,7 @@ impl Config {
             witness: None,
             answer_lower: true,
             advert_before_yield: true,
+            start_as_master: false,
         }
     }
 }
@@ -302,13 +307,20 @@ impl Instance {
         }
         if self.faulted {
             self.enter(now, State::Fault, Reason::Fault, out);
-        } else if self.is_owner() && !self.locked {
+        } else if (self.is_owner() || self.cfg.start_as_master) && !self.locked {
             // RFC 5798 6.4.1: the address owner goes straight to Master (with a witness,
-            // once it holds the lease: it waits for it in Backup).
+            // once it holds the lease: it waits for it in Backup). keepalived's
+            // `state MASTER` does the same for any priority; a better master, once heard,
+            // takes the addresses back (RFC 5798 6.4.3).
             if self.cfg.witness.is_some() {
                 self.enter_backup(now, Reason::Startup, out);
             }
-            self.take_over(now, Reason::AddressOwner, out);
+            let reason = if self.is_owner() {
+                Reason::AddressOwner
+            } else {
+                Reason::InitialState
+            };
+            self.take_over(now, reason, out);
         } else {
             // RFC 5798 6.4.1: otherwise Master_Adver_Interval = Advertisement_Interval,
             // Master_Down_Timer = Master_Down_Interval, transition to Backup.
