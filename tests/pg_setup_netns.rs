@@ -1041,7 +1041,40 @@ fn reconfigure_then_remove_as_a_pair() {
     assert!(pair.healthy());
     pair.sql(
         "a",
-        "CREATE TABLE kept (x int); INSERT INTO kept SELECT generate_series(1, 100)",
+        "CREATE TABLE kept (x int); INSERT INTO kept SELECT generate_series(1, 100); \
+         CREATE TABLE acked (k text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())",
+    );
+    // A client (192.0.2.3) writing through the VIP while the pair is reconfigured; the
+    // postgres role may connect from it (a line below setup's, kept by remove).
+    pair.c.lab.node("c", &["192.0.2.3/24"]);
+    let hba = std::fs::read_to_string(pair.hba("a")).unwrap();
+    std::fs::write(
+        pair.hba("a"),
+        format!("{hba}host postgres postgres 192.0.2.3/32 trust\n"),
+    )
+    .unwrap();
+    pair.sql("a", "SELECT pg_reload_conf()");
+    let acks = pair.root.path().join("acks");
+    let psql = format!("PSQL={PGBIN}/psql");
+    let tool = pg::pgtool();
+    let ack_path = acks.display().to_string();
+    let writer = pair.c.lab.spawn(
+        "c",
+        &[
+            "env",
+            &psql,
+            "python3",
+            &tool,
+            "writer",
+            "192.0.2.100",
+            "w",
+            &ack_path,
+        ],
+    );
+    assert!(
+        poll(Duration::from_secs(20), || pg::read_acks(&acks).len() > 10),
+        "the client does not write through the VIP\n{}",
+        pair.logs()
     );
     let vrrp = pair.vrrp();
     assert_eq!(vrrp[0].0, "MASTER");
@@ -1123,6 +1156,27 @@ fn reconfigure_then_remove_as_a_pair() {
         assert_eq!(a.1, "manual", "node {n} not reloaded");
     }
     pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+    // The client was not interrupted: every write acknowledged, none far from the next.
+    writer.terminate();
+    assert!(writer.wait_timeout(Duration::from_secs(10)).is_some());
+    let acked = pg::read_acks(&acks);
+    let gap = acked
+        .windows(2)
+        .map(|w| w[1].1.saturating_sub(w[0].1))
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "client: {} writes acknowledged, the longest gap {gap} ms",
+        acked.len()
+    );
+    assert!(gap < 1500, "the client waited {gap} ms for a write");
+    // Each acknowledged write is there (one more may be, committed as the writer stopped).
+    let rows: usize = pair.sql("a", "SELECT count(*) FROM acked").parse().unwrap();
+    assert!(
+        rows == acked.len() || rows == acked.len() + 1,
+        "{rows} rows, {} acknowledged",
+        acked.len()
+    );
 
     // Remove: a dry run changes nothing.
     let stamps = pair.stamps();
