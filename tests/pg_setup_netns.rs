@@ -1186,6 +1186,7 @@ fn reconfigure_then_remove_as_a_pair() {
     assert_eq!(pair.stamps(), stamps);
     assert_eq!(pair.vrrp(), after);
 
+    let started = pair.sql("a", "SELECT pg_postmaster_start_time()");
     let out = pair.pair_ok("remove", &[]);
     let standby = out.find("192.0.2.2: done: SIGTERM to baton").expect(&out);
     let master = out.find("here: done: SIGTERM to baton").expect(&out);
@@ -1200,6 +1201,12 @@ fn reconfigure_then_remove_as_a_pair() {
     }
     assert!(pair.c.holders(&["a", "b"], VIP).is_empty(), "{out}");
     assert!(!pair.dir("a").join("data.baton-fenced").exists(), "{out}");
+    assert_eq!(
+        pair.sql("a", "SELECT pg_postmaster_start_time()"),
+        started,
+        "the primary was stopped or restarted:\n{out}\n{}",
+        pair.logs()
+    );
     // The primary alone: commits wait for no standby (bounded, should one wait).
     assert_eq!(pair.sql("a", "SHOW synchronous_standby_names"), "");
     let out = pair.sql(
