@@ -1252,4 +1252,20 @@ fn reconfigure_then_remove_as_a_pair() {
     assert!(done_lines(&out).is_empty(), "{out}");
     assert_eq!(pair.stamps(), stamps);
     assert_eq!(pair.sql("b", "SELECT count(*) FROM kept"), "100");
+
+    // Setup puts the pair back together: the kept copy follows the primary again (no new
+    // base backup), synchronous, with the row written while it was apart.
+    let out = pair.setup_ok(&[]);
+    assert!(
+        out.contains("done: primary_conninfo naming 192.0.2.1"),
+        "{out}"
+    );
+    assert_eq!(pair.displaced("b").len(), 1, "a new base backup:\n{out}");
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    assert!(
+        poll(Duration::from_secs(20), || pair
+            .sql("b", "SELECT count(*) FROM kept")
+            == "101"),
+        "b did not catch up"
+    );
 }
