@@ -191,6 +191,33 @@ fn an_unset_peer_host_is_refused_by_every_script() {
 }
 
 #[test]
+fn a_fallback_type_that_is_not_one_is_refused_and_names_the_setting() {
+    if !ready() {
+        return;
+    }
+    let s = Scratch::new();
+    for bad in ["sometimes", "Manual", "auto"] {
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_FALLBACK", bad)], &[]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!(
+                "BATON_PG_FALLBACK='{bad}' is neither manual nor automatic"
+            )),
+            "{bad}: {}",
+            text(&out)
+        );
+    }
+    for good in ["", "manual", "automatic"] {
+        let out = s.run("baton-pg-check", &[], &[("BATON_PG_FALLBACK", good)], &[]);
+        assert!(
+            !text(&out).contains("BATON_PG_FALLBACK"),
+            "{good}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn a_base_backup_rate_that_is_not_one_is_refused_and_names_the_setting() {
     if !ready() {
         return;
@@ -524,6 +551,8 @@ fn the_hooks_need_no_jq_and_the_packages_do_not_pull_it_in() {
         "baton-pg-check",
         "baton-pg-caught-up",
         "baton-pg",
+        "baton-pg-setup",
+        "baton-pg-pair",
     ] {
         let body = std::fs::read_to_string(script(name)).unwrap_or_default();
         assert!(

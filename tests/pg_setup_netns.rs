@@ -363,6 +363,78 @@ impl Pair {
         cmd
     }
 
+    /// `baton-pg CMD` (reconfigure, remove) on a, with the paths and SSH options of
+    /// `setup`; its output, and whether it succeeded.
+    fn pair(&self, cmd: &str, args: &[&str]) -> (bool, String) {
+        let tmp = self.root.path().join("ssh");
+        let s = |p: PathBuf| p.display().to_string();
+        let mut full: Vec<String> = vec![
+            "env".into(),
+            format!("BATON_PG_DEFAULTS={}", s(self.defaults("a"))),
+            pg::script("baton-pg"),
+            cmd.into(),
+            "--conf".into(),
+            s(self.conf("a")),
+            "--peer-conf".into(),
+            s(self.conf("b")),
+            "--peer-defaults".into(),
+            s(self.defaults("b")),
+            "--ssh-option".into(),
+            format!("IdentityFile={}", s(tmp.join("id"))),
+            "--ssh-option".into(),
+            "IdentitiesOnly=yes".into(),
+            "--ssh-option".into(),
+            format!("UserKnownHostsFile={}", s(tmp.join("known_hosts"))),
+            "--ssh-option".into(),
+            "StrictHostKeyChecking=accept-new".into(),
+        ];
+        if cmd == "remove" {
+            full.extend(["--service".into(), "none".into()]);
+        }
+        full.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        let out = self.c.lab.exec("a", &refs);
+        let t = text(&out);
+        eprintln!("--- baton-pg {cmd} {args:?}\n{t}");
+        (out.status.success(), t)
+    }
+
+    fn pair_ok(&self, cmd: &str, args: &[&str]) -> String {
+        let (ok, t) = self.pair(cmd, args);
+        assert!(ok, "baton-pg {cmd} {args:?} failed:\n{t}\n{}", self.logs());
+        t
+    }
+
+    /// Each node's state, fallback type and transition counters, from `baton status --json`.
+    fn vrrp(&self) -> Vec<(String, String, u64, u64)> {
+        ["a", "b"]
+            .iter()
+            .map(|n| {
+                let (json, _) = self.c.status(n);
+                let i = &json["instances"][0];
+                (
+                    i["state"].as_str().unwrap_or("").to_string(),
+                    i["fallback"].as_str().unwrap_or("").to_string(),
+                    i["counters"]["became_master"].as_u64().unwrap_or(99),
+                    i["counters"]["released_master"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect()
+    }
+
+    /// Files named `<file>.<kind>-*` beside `file`.
+    fn kept(file: &Path, kind: &str) -> Vec<PathBuf> {
+        let prefix = format!("{}.{kind}-", file.file_name().unwrap().to_string_lossy());
+        std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            })
+            .collect()
+    }
+
     fn setup_ok(&self, args: &[&str]) -> String {
         let out = self.setup(args, &[]);
         let t = text(&out);
@@ -425,13 +497,14 @@ impl Pair {
             && self.sql("b", "SELECT pg_is_in_recovery()") == "t"
     }
 
-    /// Start baton on both with the written configuration (a first).
+    /// Start baton on both with the written configuration (a first), read where setup
+    /// wrote it (a reload reads it again there).
     fn start_baton(&mut self) {
         for node in ["a", "b"] {
-            let conf = std::fs::read_to_string(self.conf(node)).expect("baton.conf");
             // The hooks' settings from the file setup wrote, as from /etc/default/baton-pg.
             let env = format!("BATON_PG_DEFAULTS={}", self.defaults(node).display());
-            self.c.start_with_env(node, &conf, &env);
+            let conf = self.conf(node);
+            self.c.start_file(node, &conf, &env);
             self.c.wait_for_socket(node);
             if node == "a" {
                 self.c.expect_holders(&["a", "b"], VIP, &["a"]);
@@ -951,4 +1024,248 @@ fn setup_debian_clusters() {
     let out = pair.setup_ok(&[]);
     assert!(done_lines(&out).is_empty(), "{out}");
     assert_eq!(pair.stamps(), stamps);
+}
+
+/// The pair reconfigured (the fallback type, manual to automatic and back) with no
+/// transition on either node, an invalid change refused on both; then taken apart: the
+/// primary writable alone, the VIP on neither node, the replica a read-only copy with the
+/// rows, setup's files kept as `.removed-*`; a second run of each has nothing to do.
+#[test]
+fn reconfigure_then_remove_as_a_pair() {
+    if !ready() {
+        return;
+    }
+    let mut pair = Pair::new("pgsp");
+    pair.setup_ok(&[]);
+    pair.start_baton();
+    assert!(pair.healthy());
+    pair.sql(
+        "a",
+        "CREATE TABLE kept (x int); INSERT INTO kept SELECT generate_series(1, 100); \
+         CREATE TABLE acked (k text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())",
+    );
+    // A client (192.0.2.3) writing through the VIP while the pair is reconfigured; the
+    // postgres role may connect from it (a line below setup's, kept by remove).
+    pair.c.lab.node("c", &["192.0.2.3/24"]);
+    let hba = std::fs::read_to_string(pair.hba("a")).unwrap();
+    std::fs::write(
+        pair.hba("a"),
+        format!("{hba}host postgres postgres 192.0.2.3/32 trust\n"),
+    )
+    .unwrap();
+    pair.sql("a", "SELECT pg_reload_conf()");
+    let acks = pair.root.path().join("acks");
+    let psql = format!("PSQL={PGBIN}/psql");
+    let tool = pg::pgtool();
+    let ack_path = acks.display().to_string();
+    let writer = pair.c.lab.spawn(
+        "c",
+        &[
+            "env",
+            &psql,
+            "python3",
+            &tool,
+            "writer",
+            "192.0.2.100",
+            "w",
+            &ack_path,
+        ],
+    );
+    assert!(
+        poll(Duration::from_secs(20), || pg::read_acks(&acks).len() > 10),
+        "the client does not write through the VIP\n{}",
+        pair.logs()
+    );
+    let vrrp = pair.vrrp();
+    assert_eq!(vrrp[0].0, "MASTER");
+    assert_eq!(vrrp[1].0, "BACKUP");
+    assert_eq!(vrrp[0].1, "manual");
+
+    // A dry run shows the change for each node and changes nothing.
+    let stamps = pair.stamps();
+    let out = pair.pair_ok("reconfigure", &["--fallback", "automatic", "--dry-run"]);
+    assert!(
+        out.contains("here: would: fallback manual -> automatic"),
+        "{out}"
+    );
+    assert!(
+        out.contains("192.0.2.2: would: fallback manual -> automatic"),
+        "{out}"
+    );
+    assert!(out.contains("+    fallback automatic"), "{out}");
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+
+    // An invalid value: refused, nothing changed on either node.
+    let (ok, out) = pair.pair("reconfigure", &["--fallback", "sometimes"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("neither manual nor automatic"), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+    // The standby's file edited by hand: refused after both were planned, before any
+    // was written: nothing changed on the master either.
+    let b_conf = std::fs::read_to_string(pair.conf("b")).unwrap();
+    std::fs::write(pair.conf("b"), format!("{b_conf}# an edit by hand\n")).unwrap();
+    let stamps = pair.stamps();
+    let (ok, out) = pair.pair("reconfigure", &["--fallback", "automatic"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("is not as baton-pg setup wrote it"), "{out}");
+    assert!(out.contains("nothing applied on either server"), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+    std::fs::write(pair.conf("b"), &b_conf).unwrap();
+    let stamps = pair.stamps();
+
+    // manual -> automatic, the master first; both files and both daemons, no transition.
+    let out = pair.pair_ok("reconfigure", &["--fallback", "automatic"]);
+    let first = out.find("here: done: baton reconfigure").expect(&out);
+    let second = out.find("192.0.2.2: done: baton reconfigure").expect(&out);
+    assert!(first < second, "not the master first:\n{out}");
+    assert_eq!(out.matches("ok: no transition here").count(), 2, "{out}");
+    for node in ["a", "b"] {
+        let conf = std::fs::read_to_string(pair.conf(node)).unwrap();
+        assert!(conf.contains("\n    fallback automatic\n"), "{conf}");
+        let defaults = std::fs::read_to_string(pair.defaults(node)).unwrap();
+        assert!(
+            defaults.contains("\nBATON_PG_FALLBACK=automatic\n"),
+            "{defaults}"
+        );
+        assert_eq!(Pair::kept(&pair.conf(node), "before-reconfigure").len(), 1);
+    }
+    let after: Vec<_> = pair.vrrp();
+    for (n, (b, a)) in vrrp.iter().zip(&after).enumerate() {
+        assert_eq!((&b.0, b.2, b.3), (&a.0, a.2, a.3), "node {n}: a transition");
+        assert_eq!(a.1, "automatic", "node {n} not reloaded");
+    }
+    pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+    assert!(pair.healthy());
+    assert_ne!(pair.stamps(), stamps);
+    // Again: nothing to do; and setup keeps the fallback type reconfigure chose.
+    let stamps = pair.stamps();
+    let out = pair.pair_ok("reconfigure", &["--fallback", "automatic"]);
+    assert!(out.contains("reconfigure: nothing to do"), "{out}");
+    assert!(done_lines(&out).is_empty(), "{out}");
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+
+    // And back to manual.
+    let out = pair.pair_ok("reconfigure", &["--fallback", "manual"]);
+    assert_eq!(out.matches("ok: no transition here").count(), 2, "{out}");
+    let after: Vec<_> = pair.vrrp();
+    for (n, (b, a)) in vrrp.iter().zip(&after).enumerate() {
+        assert_eq!((&b.0, b.2, b.3), (&a.0, a.2, a.3), "node {n}: a transition");
+        assert_eq!(a.1, "manual", "node {n} not reloaded");
+    }
+    pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+    // The client was not interrupted: every write acknowledged, none far from the next.
+    writer.terminate();
+    assert!(writer.wait_timeout(Duration::from_secs(10)).is_some());
+    let acked = pg::read_acks(&acks);
+    let gap = acked
+        .windows(2)
+        .map(|w| w[1].1.saturating_sub(w[0].1))
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "client: {} writes acknowledged, the longest gap {gap} ms",
+        acked.len()
+    );
+    assert!(gap < 1500, "the client waited {gap} ms for a write");
+    // Each acknowledged write is there (one more may be, committed as the writer stopped).
+    let rows: usize = pair.sql("a", "SELECT count(*) FROM acked").parse().unwrap();
+    assert!(
+        rows == acked.len() || rows == acked.len() + 1,
+        "{rows} rows, {} acknowledged",
+        acked.len()
+    );
+
+    // Remove: a dry run changes nothing.
+    let stamps = pair.stamps();
+    let out = pair.pair_ok("remove", &["--dry-run"]);
+    assert!(out.contains("would:"), "{out}");
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+    assert_eq!(pair.vrrp(), after);
+
+    let started = pair.sql("a", "SELECT pg_postmaster_start_time()");
+    let out = pair.pair_ok("remove", &[]);
+    let standby = out.find("192.0.2.2: done: SIGTERM to baton").expect(&out);
+    let master = out.find("here: done: SIGTERM to baton").expect(&out);
+    assert!(standby < master, "not the standby first:\n{out}");
+    // Neither daemon answers; the VIP is on neither node; a's primary was not fenced.
+    for node in ["a", "b"] {
+        assert_eq!(
+            pair.c.baton(node, &["status"]).status.code(),
+            Some(3),
+            "{node}'s baton still answers"
+        );
+    }
+    assert!(pair.c.holders(&["a", "b"], VIP).is_empty(), "{out}");
+    assert!(!pair.dir("a").join("data.baton-fenced").exists(), "{out}");
+    assert_eq!(
+        pair.sql("a", "SELECT pg_postmaster_start_time()"),
+        started,
+        "the primary was stopped or restarted:\n{out}\n{}",
+        pair.logs()
+    );
+    // The primary alone: commits wait for no standby (bounded, should one wait).
+    assert_eq!(pair.sql("a", "SHOW synchronous_standby_names"), "");
+    let out = pair.sql(
+        "a",
+        "SET statement_timeout = '5s'; INSERT INTO kept VALUES (101); SELECT count(*) FROM kept",
+    );
+    assert_eq!(out.lines().last(), Some("101"), "{out}");
+    // The replica: its data directory, read-only, following no one, with the rows.
+    assert!(pair.data("b").join("PG_VERSION").exists());
+    assert_eq!(pair.sql("b", "SELECT pg_is_in_recovery()"), "t");
+    assert_eq!(
+        pair.sql("b", "SELECT count(*) FROM pg_stat_wal_receiver"),
+        "0"
+    );
+    assert_eq!(pair.sql("b", "SELECT count(*) FROM kept"), "100");
+    // What setup added is gone, and kept where it was a file of its own.
+    for node in ["a", "b"] {
+        assert!(!pair.conf(node).exists(), "{node}: baton.conf left");
+        assert_eq!(Pair::kept(&pair.conf(node), "removed").len(), 1, "{node}");
+        let kept = &Pair::kept(&pair.conf(node), "removed")[0];
+        assert!(
+            std::fs::read_to_string(kept).unwrap().contains("notify "),
+            "{node}: the kept baton.conf is not setup's"
+        );
+        let defaults = std::fs::read_to_string(pair.defaults(node)).unwrap();
+        assert!(!defaults.contains("BATON_PG_PEER_HOST"), "{defaults}");
+        assert!(defaults.contains("PGDATA="), "{defaults}");
+        assert_eq!(
+            Pair::kept(&pair.defaults(node), "removed").len(),
+            1,
+            "{node}"
+        );
+        let hba = std::fs::read_to_string(pair.hba(node)).unwrap();
+        assert!(!hba.contains("baton-pg setup"), "{hba}");
+        assert!(hba.contains("local all postgres peer"), "{hba}");
+        let pgpass = std::fs::read_to_string(pair.dir(node).join("pgpass")).unwrap();
+        assert!(!pgpass.contains("replicator"), "{pgpass}");
+    }
+    // A second run: nothing to do, nothing touched.
+    let stamps = pair.stamps();
+    let out = pair.pair_ok("remove", &[]);
+    assert!(out.contains("remove: nothing to do"), "{out}");
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps);
+    assert_eq!(pair.sql("b", "SELECT count(*) FROM kept"), "100");
+
+    // Setup puts the pair back together: the kept copy follows the primary again (no new
+    // base backup), synchronous, with the row written while it was apart.
+    let out = pair.setup_ok(&[]);
+    assert!(
+        out.contains("done: primary_conninfo naming 192.0.2.1"),
+        "{out}"
+    );
+    assert_eq!(pair.displaced("b").len(), 1, "a new base backup:\n{out}");
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    assert!(
+        poll(Duration::from_secs(20), || pair
+            .sql("b", "SELECT count(*) FROM kept")
+            == "101"),
+        "b did not catch up"
+    );
 }

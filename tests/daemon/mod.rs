@@ -103,6 +103,13 @@ impl Cluster {
     pub fn start_with_env(&mut self, node: &str, config: &str, env: &str) {
         let conf = self.dir.path().join(format!("{node}.conf"));
         std::fs::write(&conf, config).expect("write config");
+        self.start_file(node, &conf, env);
+    }
+
+    /// Like [`start_with_env`](Self::start_with_env), reading the configuration file
+    /// `conf` where it is (a reload reads it again there).
+    pub fn start_file(&mut self, node: &str, conf: &std::path::Path, env: &str) {
+        let conf = conf.to_path_buf();
         let log = self.dir.path().join(format!("{node}.log"));
         let baton = env!("CARGO_BIN_EXE_baton");
         let script = format!(
