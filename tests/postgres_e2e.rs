@@ -1016,12 +1016,7 @@ fn a_postgres_crash_under_a_live_baton_converges() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut run = start("pgcrash");
     let t0 = now_ms();
-    let pm = run.pair.postmaster("a").expect("a's postmaster");
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pm.to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(killed, "kill -9 of a's postmaster");
+    run.kill_postmaster("a");
     run.converged("PostgreSQL killed under a live baton");
     assert!(
         run.pair
@@ -1137,17 +1132,7 @@ fn a_hook_killed_mid_rewind_is_retried_by_the_reconciler_and_keeps_the_data() {
         rewind.is_some()
     });
     assert!(seen, "pg_rewind never ran on a\n{}", run.context());
-    let pgid = std::fs::read_to_string(format!("/proc/{}/stat", rewind.unwrap_or_default()))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().nth(2).map(str::to_owned))
-        })
-        .unwrap_or_default();
-    assert!(!pgid.is_empty() && pgid != "0", "pg_rewind's process group");
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .status();
+    let pgid = kill_group_of(rewind.unwrap_or_default());
     eprintln!("killed the hook's process group {pgid} during pg_rewind");
     let (primary, _) = run.converged("a hook killed during pg_rewind");
     assert_eq!(primary, "b");
@@ -1180,28 +1165,7 @@ fn both_nodes_cold_started_at_once_converge() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut run = start("pgcold");
     let t0 = now_ms();
-    // Both servers lose power: baton and PostgreSQL gone at once on each.
-    for node in SERVERS {
-        run.pair.c.signal(node, "KILL");
-        run.pair.stop_pg_immediate(node);
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    // Both boot: baton first (its checks fail while the databases are down), then the
-    // databases, as a boot without ordering between the two units could. A hook already at
-    // work may stop a server as it starts (to rewind it): like a unit that fails at boot,
-    // that is left to the hooks, which start it again.
-    for node in SERVERS {
-        run.start_baton(node);
-    }
-    for node in SERVERS {
-        let out = run.pair.try_start_pg(node);
-        if !out.status.success() {
-            eprintln!(
-                "pg_ctl start on {node} failed (a hook at work): {}",
-                text(&out)
-            );
-        }
-    }
+    run.cold_start();
     // Either may end up primary: b (recorded synchronous) may be promoted while a's database
     // is still down; then a's, a stale primary, is fenced and rejoins.
     let (primary, took) = run.converged("both nodes cold-started at once");
@@ -1861,14 +1825,7 @@ impl Run {
                 self.fail_a(f);
                 self.restore_a(f);
             }
-            "pg-crash" => {
-                let pm = self.pair.postmaster("a").expect("a's postmaster");
-                let killed = std::process::Command::new("kill")
-                    .args(["-KILL", &pm.to_string()])
-                    .status()
-                    .is_ok_and(|s| s.success());
-                assert!(killed, "kill -9 of a's postmaster");
-            }
+            "pg-crash" => self.kill_postmaster("a"),
             "baton-killed" => {
                 self.pair.c.signal("a", "KILL");
                 std::thread::sleep(Duration::from_secs(20));
@@ -1886,25 +1843,7 @@ impl Run {
                     }
                 }
             }
-            "cold-start" => {
-                for node in SERVERS {
-                    self.pair.c.signal(node, "KILL");
-                    self.pair.stop_pg_immediate(node);
-                }
-                std::thread::sleep(Duration::from_secs(2));
-                for node in SERVERS {
-                    self.start_baton(node);
-                }
-                for node in SERVERS {
-                    let out = self.pair.try_start_pg(node);
-                    if !out.status.success() {
-                        eprintln!(
-                            "pg_ctl start on {node} failed (a hook at work): {}",
-                            text(&out)
-                        );
-                    }
-                }
-            }
+            "cold-start" => self.cold_start(),
             other => panic!("no such soak fault: {other}"),
         }
     }
@@ -1947,4 +1886,41 @@ fn a_server_started_during_the_rejoin_copy_is_never_moved_under_it() {
         run.context()
     );
     run.finish("server-started-during-the-copy", t0);
+}
+
+impl Run {
+    /// kill -9 of `node`'s postmaster (its baton lives on).
+    fn kill_postmaster(&self, node: &str) {
+        let pm = self.pair.postmaster(node).expect("the postmaster");
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &pm.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(killed, "kill -9 of {node}'s postmaster");
+    }
+
+    /// Both servers lose power (baton and PostgreSQL gone at once on each) and boot: baton
+    /// first (its checks fail while the databases are down), then the databases, as a boot
+    /// without ordering between the two units could. A hook already at work may stop a
+    /// server as it starts (to rewind it): like a unit that fails at boot, that is left to
+    /// the hooks, which start it again.
+    fn cold_start(&mut self) {
+        for node in SERVERS {
+            self.pair.c.signal(node, "KILL");
+            self.pair.stop_pg_immediate(node);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        for node in SERVERS {
+            self.start_baton(node);
+        }
+        for node in SERVERS {
+            let out = self.pair.try_start_pg(node);
+            if !out.status.success() {
+                eprintln!(
+                    "pg_ctl start on {node} failed (a hook at work): {}",
+                    text(&out)
+                );
+            }
+        }
+    }
 }
