@@ -1571,14 +1571,25 @@ fn free_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// `path` made `bytes` long on disk (fallocate).
-fn fill(path: &Path, bytes: u64) {
-    let ok = std::process::Command::new("fallocate")
-        .args(["-l", &bytes.to_string()])
-        .arg(path)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "fallocate {} {bytes}", path.display());
+/// `path` allocated (fallocate) so that `leave` bytes stay free on `dir`'s file system. A
+/// copy writing there meanwhile may take the room measured a moment before: measured and
+/// tried again, a bounded number of times.
+fn fill_leaving(dir: &Path, path: &Path, leave: u64) {
+    let mut tried = Vec::new();
+    for _ in 0..10 {
+        let bytes = free_bytes(dir).saturating_sub(leave);
+        let ok = std::process::Command::new("fallocate")
+            .args(["-l", &bytes.to_string()])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return;
+        }
+        tried.push(bytes);
+        let _ = std::fs::remove_file(path);
+    }
+    panic!("fallocate {} failed at {tried:?} bytes", path.display());
 }
 
 /// Disk full on the rejoining node (its directory a 512 MB tmpfs). First too full for the
@@ -1606,7 +1617,7 @@ fn a_full_disk_on_the_rejoining_node_loses_nothing_and_converges_once_freed() {
     let dir = run.pair.dir("a");
     // Too full for the copy (it needs the databases, a tenth more and 64 MB): 40 MB left.
     let filler = dir.join("filler");
-    fill(&filler, free_bytes(&dir).saturating_sub(40 << 20));
+    fill_leaving(&dir, &filler, 40 << 20);
     run.restore_a(Fault::LinkDown);
     run.wait("a's rejoin refused for want of room", || {
         run.pair
@@ -1620,7 +1631,7 @@ fn a_full_disk_on_the_rejoining_node_loses_nothing_and_converges_once_freed() {
     let stage = dir.join("data.basebackup");
     run.wait("a's base backup under way", || dir_bytes(&stage) > 2 << 20);
     let rest = dir.join("filler-rest");
-    fill(&rest, free_bytes(&dir).saturating_sub(1 << 20));
+    fill_leaving(&dir, &rest, 4 << 20);
     run.wait("a's base backup failed on the full disk", || {
         run.pair.hook_log("a").contains("pg_basebackup failed")
     });
