@@ -818,6 +818,23 @@ fn a_failed_base_backup_never_loses_the_old_primarys_data() {
 /// `a` may lack. Then `b` crashes (baton killed, PostgreSQL stopped at once). Returns the run
 /// and the number of acknowledged writes at the crash.
 fn second_failure_in_the_post_failover_window(tag: &str, mode: &str) -> Run {
+    let run = held_open_post_failover_window(tag, mode);
+    let before = read_acks(&run.acks).len();
+    run.wait("b acknowledges writes with a asynchronous", || {
+        read_acks(&run.acks).len() > before + 20
+    });
+    run.pair.c.signal("b", "KILL");
+    run.pair.stop_pg_immediate("b");
+    eprintln!(
+        "b crashed after {} acknowledged writes",
+        read_acks(&run.acks).len()
+    );
+    run
+}
+
+/// `a` failed (link down) and came back as `b`'s asynchronous replica, BACKUP, with `b`
+/// never making it synchronous again (BATON_PG_RESTORE_SYNC=no).
+fn held_open_post_failover_window(tag: &str, mode: &str) -> Run {
     let mut run = start_with(
         tag,
         &[("BATON_PG_MODE", mode), ("BATON_PG_RESTORE_SYNC", "no")],
@@ -836,16 +853,6 @@ fn second_failure_in_the_post_failover_window(tag: &str, mode: &str) -> Run {
             && run.state("a") == "BACKUP"
     });
     eprintln!("a's sync record: {}", run.pair.sync_record("a").trim());
-    let before = read_acks(&run.acks).len();
-    run.wait("b acknowledges writes with a asynchronous", || {
-        read_acks(&run.acks).len() > before + 20
-    });
-    run.pair.c.signal("b", "KILL");
-    run.pair.stop_pg_immediate("b");
-    eprintln!(
-        "b crashed after {} acknowledged writes",
-        read_acks(&run.acks).len()
-    );
     run
 }
 
@@ -947,6 +954,86 @@ fn availability_promotes_an_async_replica_in_the_post_failover_window() {
         "BATON-PG-WINDOW availability: {acked} acknowledged, {lost} lost (not on a), outage {outage} ms, run {} s",
         (now_ms() - t0) / 1000
     );
+}
+
+/// A master whose database may not be promoted, beside a live primary (CI found it as a
+/// partition that flapped during a rejoin): `a`, an asynchronous replica in the
+/// post-failover window, becomes MASTER while b's baton is away (killed; b's PostgreSQL
+/// lives). Zero-loss will not promote it, so: a's check gives the VIP back (a leaves MASTER
+/// and stays FAULT while no master is heard), and when b's baton returns, b's BACKUP hook
+/// does not fence its primary for a replica that would not be promoted (fencing it left the
+/// pair with no primary at all). Then, the fence undone: b's primary fenced by hand while
+/// a stayed a replica is started again by b's reconciler.
+#[test]
+fn a_master_whose_replica_may_not_be_promoted_never_leaves_the_pair_without_a_primary() {
+    if !ready() {
+        return;
+    }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut run = held_open_post_failover_window("pgnofence", "zero-loss");
+    let t0 = now_ms();
+    run.pair.c.signal("b", "KILL");
+    run.wait(
+        "a, made MASTER, leaves it and stays FAULT, its check saying why",
+        || {
+            run.state("a") == "FAULT"
+                && check_detail(&run, "a").contains("leaving the VIP to that primary's node")
+        },
+    );
+    eprintln!("a's check in status: {}", check_detail(&run, "a"));
+    assert_eq!(run.pair.role("a"), Role::Replica, "{}", run.context());
+    assert_eq!(run.pair.role("b"), Role::Writable, "{}", run.context());
+    let settled = poll(Duration::from_secs(5), || run.state("a") != "FAULT");
+    assert!(
+        !settled,
+        "a left FAULT with no master heard\n{}",
+        run.context()
+    );
+    run.start_baton("b");
+    run.wait(
+        "b MASTER again, a BACKUP, b's primary never stopped",
+        || run.state("b") == "MASTER" && run.state("a") == "BACKUP",
+    );
+    assert_eq!(run.pair.role("b"), Role::Writable, "{}", run.context());
+    assert!(
+        !run.pair.hook_log("b").contains("fencing"),
+        "b fenced its primary for a replica that would not be promoted\n{}",
+        run.context()
+    );
+    run.invariants("a master that may not promote gave the VIP back", "b");
+    // An operator makes a synchronous again (the test held the window open).
+    for q in [
+        "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        "SELECT pg_reload_conf()",
+    ] {
+        assert!(run.pair.sql("b", q).is_some(), "{q} on b");
+    }
+    run.converged("a synchronous again");
+    // b's primary fenced while b stays MASTER and a a replica (as a BACKUP hook that fenced
+    // for a replica whose promotion then did not come would leave it): b restarts it.
+    let out = run.pair.run_script(
+        "b",
+        "baton-pg-notify",
+        &["backup"],
+        &[
+            ("BATON_PG_MODE", "availability"),
+            ("BATON_PG_STEP_TIMEOUT", "3"),
+        ],
+    );
+    eprintln!("b's BACKUP hook run by hand: {}", text(&out));
+    assert!(text(&out).contains("BACKUP: fenced"), "{}", text(&out));
+    run.converged("a fenced primary whose peer stayed a replica");
+    assert!(
+        run.pair
+            .hook_log("b")
+            .contains("restarting the local primary that was fenced"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(run.overlaps, 0);
+    run.finish("master-that-may-not-promote", t0);
 }
 
 const CONVERGE: Duration = Duration::from_secs(90);
