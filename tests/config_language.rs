@@ -1063,6 +1063,24 @@ fn wire_flags_have_keepalived_defaults_strict_mode_and_instance_overrides() {
     );
     let model = ok(&instance(&format!("strict_mode\nversion 3\n{VIPS}")));
     assert!(model.instances[0].lower_prio_no_advert, "strict mode");
+    let g = &model.instances[0].garp;
+    assert_eq!(
+        (g.lower_prio_repeat, g.lower_prio_delay_s),
+        (0, 0),
+        "strict"
+    );
+    // Set on a strict instance: reset, with a warning (as keepalived does).
+    let text = instance(&format!(
+        "strict_mode\nversion 3\ngarp_lower_prio_repeat 3\n{VIPS}"
+    ));
+    let model = has_warning(&text, "strict_mode sends no gratuitous ARPs");
+    assert_eq!(model.instances[0].garp.lower_prio_repeat, 0);
+    // Not strict: the instance's own values.
+    let text = instance(&format!(
+        "garp_lower_prio_repeat 3\ngarp_lower_prio_delay 7\n{VIPS}"
+    ));
+    let g = &ok(&text).instances[0].garp;
+    assert_eq!((g.lower_prio_repeat, g.lower_prio_delay_s), (3, 7));
 }
 
 #[test]

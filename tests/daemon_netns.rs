@@ -504,3 +504,74 @@ fn state_master_takes_the_vip_at_start_unless_fallback_is_manual() {
         c.log("a")
     );
 }
+
+/// `garp_lower_prio_repeat` / `garp_lower_prio_delay` (keepalived 2.x): what a master sends
+/// when it hears a lower-priority master (here a partition healed, b master on its side),
+/// counted on the client's wire: gratuitous ARPs for the VIP from a's MAC. With
+/// `garp_lower_prio_repeat 0` none, whatever the master settings; with 3 and a delay of
+/// 1 s, two bursts of 3.
+#[test]
+fn a_healed_split_brain_is_announced_as_garp_lower_prio_says() {
+    if !require_root() {
+        return;
+    }
+    for repeat in [0u32, 3] {
+        let mut c = pair(&format!("garplow{repeat}"));
+        let config = |priority| {
+            Instance::fast(priority, VIP)
+                .with("garp_master_repeat 2")
+                .with("garp_master_delay 0")
+                .with(format!("garp_lower_prio_repeat {repeat}"))
+                .with("garp_lower_prio_delay 1")
+                .render()
+        };
+        c.start("a", &config(150));
+        c.start("b", &config(100));
+        c.expect_holders(&SERVERS, VIP, &["a"]);
+        c.lab.isolate("a", true);
+        c.lab.isolate("b", true);
+        c.expect_holders(&SERVERS, VIP, &["a", "b"]);
+        // a's own bursts are long over; capture from here.
+        std::thread::sleep(Duration::from_millis(1500));
+        let file = c.dir.path().join("arp.txt");
+        let capture = c.lab.spawn(
+            "c",
+            &[
+                "sh",
+                "-c",
+                &format!(
+                    "exec tcpdump -l -n -e -i {} arp > {} 2>/dev/null",
+                    lab::IFNAME,
+                    file.display()
+                ),
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        c.lab.isolate("a", false);
+        c.lab.isolate("b", false);
+        c.expect_holders(&SERVERS, VIP, &["a"]);
+        // The first burst, the one past the locktime, the delayed one, and the same when
+        // the split brain is over (b quiet for Master_Down_Interval): all within 4 s.
+        std::thread::sleep(Duration::from_secs(4));
+        capture.terminate();
+        let mac = c.lab.mac_str("a");
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let garps = text
+            .lines()
+            .filter(|l| l.contains(&mac) && l.matches(VIP_ADDR).count() == 2)
+            .count();
+        eprintln!("garp_lower_prio_repeat {repeat}: {garps} gratuitous ARPs from a after the heal");
+        assert!(
+            c.log("a").contains("split brain"),
+            "a heard no lower-priority master\n{}",
+            c.log("a")
+        );
+        if repeat == 0 {
+            assert_eq!(garps, 0, "{text}");
+        } else {
+            // Two split-brain events (begun, over), each 3 + 1 + 3 (14 seen); the
+            // master settings (2 + 1) never.
+            assert!((7..=14).contains(&garps), "{text}");
+        }
+    }
+}

@@ -56,14 +56,17 @@ impl Fault {
 
 /// The faults the soak draws from: the three of the cycles, and PostgreSQL killed under a
 /// live baton, baton killed while PostgreSQL lives (back 20 s later), a partition of the
-/// two servers (the client reaching both), both servers cold-started at once.
-const SOAK_FAULTS: [&str; 7] = [
+/// two servers (the client reaching both), the same partition healed and cut again at
+/// random moments of the rejoin (0.5 to 4 s apart, one to three times), both servers
+/// cold-started at once.
+const SOAK_FAULTS: [&str; 8] = [
     "crash",
     "link",
     "freeze",
     "pg-crash",
     "baton-killed",
     "partition",
+    "partition-flap",
     "cold-start",
 ];
 
@@ -1764,23 +1767,19 @@ fn a_partition_healed_and_cut_again_during_the_rejoin_converges_without_loss() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut run = start("pgsplit");
     let t0 = now_ms();
-    let split = |run: &Run, cut: bool| {
-        run.pair.c.lab.isolate("a", cut);
-        run.pair.c.lab.isolate("b", cut);
-    };
-    split(&run, true);
+    run.split(true);
     run.wait("b master with a writable primary in the partition", || {
         run.state("b") == "MASTER" && run.pair.role("b") == Role::Writable
     });
     std::thread::sleep(Duration::from_secs(5));
     run.invariants("partition", "b");
-    split(&run, false);
+    run.split(false);
     // The rejoin starts (one side fences and rewinds): cut again for a few seconds, twice.
     for _ in 0..2 {
         std::thread::sleep(Duration::from_secs(2));
-        split(&run, true);
+        run.split(true);
         std::thread::sleep(Duration::from_secs(3));
-        split(&run, false);
+        run.split(false);
     }
     let (primary, _) = run.converged("a partition healed, cut again during the rejoin, healed");
     eprintln!("primary after the partitions: {primary}");
@@ -1893,7 +1892,7 @@ impl Run {
             let fault = faults[rng.random_range(0..faults.len())];
             eprintln!("=== soak round {}: {fault}", rounds.len() + 1);
             let t0 = now_ms();
-            self.inject(fault);
+            self.inject(fault, &mut rng);
             let (primary, _) = self.converged(&format!("soak: {fault}"));
             let outage = self.outage_since(t0);
             eprintln!("soak: {fault}: outage {outage} ms, primary {primary}");
@@ -1911,9 +1910,16 @@ impl Run {
         rounds
     }
 
+    /// The two servers cut apart (or joined again); the client reaches both.
+    fn split(&self, cut: bool) {
+        self.pair.c.lab.isolate("a", cut);
+        self.pair.c.lab.isolate("b", cut);
+    }
+
     /// One soak fault on a healthy pair whose primary is a, and its end (restore, restart,
     /// heal); convergence is the caller's.
-    fn inject(&mut self, fault: &str) {
+    fn inject(&mut self, fault: &str, rng: &mut rand::rngs::StdRng) {
+        use rand::Rng;
         match fault {
             "crash" | "link" | "freeze" => {
                 let f = FAULTS
@@ -1931,14 +1937,23 @@ impl Run {
             }
             "partition" => {
                 for cut in [true, false] {
-                    self.pair.c.lab.isolate("a", cut);
-                    self.pair.c.lab.isolate("b", cut);
+                    self.split(cut);
                     if cut {
                         self.wait("b master with a writable primary in the partition", || {
                             self.state("b") == "MASTER" && self.pair.role("b") == Role::Writable
                         });
                         std::thread::sleep(Duration::from_secs(5));
                     }
+                }
+            }
+            "partition-flap" => {
+                self.inject("partition", rng);
+                // The rejoin starts (one side fences and rewinds): cut it short again.
+                for _ in 0..rng.random_range(1..=3) {
+                    std::thread::sleep(Duration::from_millis(rng.random_range(500..4000)));
+                    self.split(true);
+                    std::thread::sleep(Duration::from_millis(rng.random_range(500..4000)));
+                    self.split(false);
                 }
             }
             "cold-start" => self.cold_start(),

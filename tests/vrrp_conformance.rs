@@ -351,7 +351,7 @@ fn equal_priority_is_broken_by_the_higher_primary_address() {
         vec![
             Action::SendAdvert { priority: 100 },
             split_brain(9, 100),
-            Action::Announce
+            Action::AnnounceAgain
         ]
     );
     assert_eq!(instance.state(), State::Master);
@@ -371,7 +371,7 @@ fn master_answers_a_lower_master_at_once_and_reannounces() {
             vec![
                 Action::SendAdvert { priority: 200 },
                 split_brain(20, 100),
-                Action::Announce,
+                Action::AnnounceAgain,
             ],
         )],
     );
@@ -395,7 +395,7 @@ fn master_announces_again_when_a_lower_master_goes_quiet() {
                 vec![
                     Action::SendAdvert { priority: 200 },
                     split_brain(20, 100),
-                    Action::Announce,
+                    Action::AnnounceAgain,
                 ],
             ),
             (5500, advert(20, 100, 100), vec![]),
@@ -414,7 +414,7 @@ fn master_announces_again_when_a_lower_master_goes_quiet() {
     assert_eq!(next, ends);
     assert_eq!(
         instance.handle(ends, Event::Timeout),
-        vec![Action::Announce]
+        vec![Action::AnnounceAgain]
     );
     let after = instance.next_deadline().unwrap();
     assert!(after > ends);
@@ -445,7 +445,7 @@ fn the_last_advert_of_the_master_it_displaced_is_no_split_brain() {
         vec![
             Action::SendAdvert { priority: 200 },
             split_brain(20, 100),
-            Action::Announce
+            Action::AnnounceAgain
         ]
     );
     assert_eq!(instance.stats().lower_priority_master, 1);
@@ -926,7 +926,7 @@ fn a_flood_of_lower_priority_adverts_gets_one_answer_per_interval() {
     let answer = || vec![Action::SendAdvert { priority: 200 }];
     let mut first = answer();
     first.push(split_brain(20, 100));
-    first.push(Action::Announce);
+    first.push(Action::AnnounceAgain);
     replay(
         &mut instance,
         vec![

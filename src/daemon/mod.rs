@@ -6,6 +6,7 @@
 //! actions are carried out here: adverts sent, addresses added or removed, GARP/NA sent.
 
 mod announce;
+use announce::Burst;
 mod control;
 mod flaps;
 mod groups;
@@ -703,7 +704,8 @@ impl Daemon {
                     addresses_left |= !self.remove_addresses(name).await;
                 }
                 Action::SendAdvert { priority } => self.send_advert(name, priority).await,
-                Action::Announce => self.start_announcing(name).await,
+                Action::Announce => self.start_announcing(name, Burst::Master).await,
+                Action::AnnounceAgain => self.start_announcing(name, Burst::LowerPriority).await,
                 Action::RunFallbackCheck => self.run_fallback_check(name),
                 // Once per split brain, not per lower-priority advert: a flood of them (the
                 // hostile test sends 10,000/s) must not start a process for each.
@@ -833,7 +835,7 @@ impl Daemon {
         log_send_report(name, report, &router.send_errors);
     }
 
-    async fn start_announcing(&mut self, name: &str) {
+    async fn start_announcing(&mut self, name: &str, burst: Burst) {
         let now = self.now();
         let global = &self.model.global;
         if let Some(router) = self.routers.get_mut(name) {
@@ -844,7 +846,7 @@ impl Daemon {
             let garp = router.cfg.garp;
             router
                 .announce
-                .start(now, &garp, Duration::from_micros(spacing_us));
+                .start(now, &garp, burst, Duration::from_micros(spacing_us));
             // keepalived reads the forwarding setting again before announcing, too.
             for placed in &mut router.vips {
                 if placed.vip.addr.is_ipv6() {
@@ -1411,7 +1413,7 @@ impl Daemon {
                 }
             }
             self.add_addresses(name).await;
-            self.start_announcing(name).await;
+            self.start_announcing(name, Burst::Master).await;
             self.reload_routes(name, changes).await;
         }
         if let Some(router) = self.routers.get_mut(name) {

@@ -210,7 +210,7 @@ impl Daemon {
                          another host holds it; announcing the VIPs again",
                         probe::mac_string(mac)
                     );
-                    self.start_announcing(&name).await;
+                    self.start_announcing(&name, super::Burst::Master).await;
                 }
                 Heard::Again => {
                     debug!(
@@ -218,7 +218,7 @@ impl Daemon {
                         "VIP {vip} still answered by {}; announcing again",
                         probe::mac_string(mac)
                     );
-                    self.start_announcing(&name).await;
+                    self.start_announcing(&name, super::Burst::Master).await;
                 }
                 Heard::Nothing => {}
             }

@@ -238,6 +238,10 @@ pub enum Action {
     /// Send gratuitous ARP / unsolicited neighbour advertisements for the virtual addresses
     /// (the I/O layer repeats them as the GARP settings say).
     Announce,
+    /// Announce the virtual addresses again because a lower-priority master was heard (a
+    /// split brain began, or ended): the I/O layer sends them as the `garp_lower_prio_*`
+    /// settings say (none with `garp_lower_prio_repeat 0`, strict mode's default).
+    AnnounceAgain,
     /// Run the `fallback_check` script and answer with [`Event::FallbackCheck`].
     RunFallbackCheck,
     /// A new split brain: this master hears a lower-priority master `from` after none for

@@ -366,7 +366,9 @@ impl Lan {
             Action::AddAddresses => self.nodes[node].holds_vip = true,
             Action::RemoveAddresses => self.nodes[node].holds_vip = false,
             Action::Transition { from, to, reason } => self.record(node, from, to, reason),
-            Action::Announce => self.nodes[node].last_announce = Some(self.now),
+            Action::Announce | Action::AnnounceAgain => {
+                self.nodes[node].last_announce = Some(self.now)
+            }
             Action::RunFallbackCheck | Action::Refuse(_) | Action::SplitBrain { .. } => {}
             Action::WantLease => {
                 let now = self.now;

@@ -418,7 +418,22 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     let fallback = resolve_fallback(cx, &d);
     let fallback_check = fallback_check(cx, &d);
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
-    let garp = d.garp.resolve(&global.garp, global.min_garp);
+    let mut garp = d.garp.resolve(&global.garp, global.min_garp);
+    if strict {
+        // keepalived (vrrp.c, instance defaults): strict mode sends no gratuitous ARPs
+        // after a lower-priority advert, and resets an instance's own setting.
+        if d.garp.lower_prio_repeat.is_some_and(|n| n > 0)
+            || d.garp.lower_prio_delay.is_some_and(|n| n > 0)
+        {
+            cx.warning(
+                name.span,
+                "strict_mode sends no gratuitous ARPs after a lower-priority advert:                  garp_lower_prio_repeat and garp_lower_prio_delay are set to 0",
+                None,
+            );
+        }
+        garp.lower_prio_repeat = 0;
+        garp.lower_prio_delay_s = 0;
+    }
     // keepalived: min_ttl/max_ttl on a peer turns on check_unicast_src.
     let ttl_limits = d
         .peers

@@ -359,7 +359,7 @@ impl Instance {
                     // or is gone). While both were master, its gratuitous ARPs may have come
                     // after ours and pulled clients away; announce once more now it is over.
                     self.split_brain_ends_at = None;
-                    out.push(Action::Announce);
+                    out.push(Action::AnnounceAgain);
                 }
             }
             State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => {
@@ -576,7 +576,7 @@ impl Instance {
                 from: advert.src,
                 priority: advert.priority,
             });
-            out.push(Action::Announce);
+            out.push(Action::AnnounceAgain);
         }
     }
 
