@@ -202,7 +202,7 @@ mod tests {
         // The master's first follow-ups (locktime, its second burst at 5 s) stay; the lower
         // priority burst and its own follow-ups come beside them.
         assert_eq!(schedule.take_due(s(2)), 1 + 2);
-        assert_eq!(schedule.take_due(ms(3200)), 1);
+        assert_eq!(schedule.take_due(Duration::from_millis(3200)), 1);
         assert_eq!(schedule.take_due(s(5)), 2 + 5);
         assert_eq!(schedule.next_deadline(), Some(s(60)));
         assert_eq!(schedule.take_due(s(60)), 1);
