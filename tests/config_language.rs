@@ -1,7 +1,7 @@
 //! The keepalived language end to end: includes, conditionals, parameters, continuation,
 //! braces, quotes; and the validation rules.
 
-use baton::config::{self, Diagnostic, Fallback, Family, Model, Options, Version};
+use baton::config::{self, Diagnostic, Fallback, Family, Model, Options, ParamMatch, Version};
 use std::fs;
 
 const VIPS: &str = "virtual_ipaddress {\n 192.0.2.100/24\n}\n";
@@ -1095,4 +1095,65 @@ fn two_instances_on_one_witness_key_are_refused() {
     // Without a witness the keys mean nothing.
     let plain = text.replace("witness {\n endpoints http://192.0.2.10:2379\n}\n", "");
     ok(&plain);
+}
+
+#[test]
+fn vrrp_track_process_reads_keepalived_syntax_and_refuses_bad_values() {
+    let text = format!(
+        "vrrp_track_process proxy {{\n process \"/usr/sbin/ha proxy\" -f \"/etc/a b.cfg\"\n \
+         param_match partial\n weight -20 reverse\n quorum 2\n quorum_max 4\n delay 0.5\n \
+         terminate_delay 2\n}}\nvrrp_track_process plain {{\n process nginx\n}}\n{}",
+        instance(&format!(
+            "track_process {{\n proxy weight 10\n plain\n }}\n{VIPS}"
+        ))
+    );
+    let model = ok(&text);
+    let p = &model.track_processes["proxy"];
+    assert_eq!(p.name, "/usr/sbin/ha proxy");
+    assert_eq!(p.params, ["-f", "/etc/a b.cfg"]);
+    assert_eq!(p.param_match, ParamMatch::Partial);
+    assert!(p.full_command);
+    assert_eq!((p.weight, p.reverse), (-20, true));
+    assert_eq!((p.quorum, p.quorum_max), (2, 4));
+    assert_eq!((p.fork_delay_ms, p.terminate_delay_ms), (500, 2000));
+    let plain = &model.track_processes["plain"];
+    assert_eq!(plain.param_match, ParamMatch::None);
+    assert!(!plain.full_command);
+    assert_eq!((plain.quorum, plain.quorum_max), (1, u32::MAX));
+    let t = &model.instances[0].track_processes;
+    assert_eq!(t.len(), 2);
+    assert_eq!((t[0].name.as_str(), t[0].weight), ("proxy", Some(10)));
+    // Parameters alone compare them exactly; quorum_max 0 alone: none may run.
+    let text = format!(
+        "vrrp_track_process p {{\n process a b\n quorum_max 0\n}}\n{}",
+        instance(&format!("track_process {{\n p\n }}\n{VIPS}"))
+    );
+    let p = &ok(&text).track_processes["p"];
+    assert_eq!((p.param_match, p.full_command), (ParamMatch::Exact, true));
+    assert_eq!((p.quorum, p.quorum_max), (0, 0));
+
+    let with = |body: &str| {
+        format!(
+            "vrrp_track_process p {{\n{body}\n}}\n{}",
+            instance(&format!("track_process {{\n p\n }}\n{VIPS}"))
+        )
+    };
+    has_error(&with(" weight 1"), "has no `process` line");
+    has_error(
+        &with(" process x\n param_match sometimes"),
+        "param_match must be",
+    );
+    has_error(
+        &with(" process x\n quorum 3\n quorum_max 2"),
+        "quorum_max 2 is below quorum 3",
+    );
+    has_error(&with(" process x\n quorum 0"), "quorum");
+    has_error(&with(" process x\n weight 255"), "weight");
+    has_error(&with(" process x\n delay 0"), "more than 0 seconds");
+    has_error(&with(" process x\n delay 3601"), "at most");
+    has_error(&with(" process x\n procss y"), "procss");
+    has_error(
+        &instance(&format!("track_process {{\n nosuch\n }}\n{VIPS}")),
+        "no vrrp_track_process of that name",
+    );
 }

@@ -575,3 +575,82 @@ fn a_healed_split_brain_is_announced_as_garp_lower_prio_says() {
         }
     }
 }
+
+/// A process of our own, under a name no other test uses: a copy of `sleep` (the name a
+/// process has is its program's file name). Killed and reaped on drop.
+struct Tracked {
+    child: std::process::Child,
+}
+
+impl Tracked {
+    fn start(program: &std::path::Path) -> Tracked {
+        let child = std::process::Command::new(program)
+            .arg("600")
+            .spawn()
+            .expect("start the tracked process");
+        Tracked { child }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn track_items(c: &Cluster, node: &str) -> Vec<serde_json::Value> {
+    c.status(node).0["instances"][0]["tracks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `vrrp_track_process` (keepalived): a's instance needs two processes of a name (quorum
+/// 2, weight 0): with one it is in FAULT and b holds the VIP; with two it takes the VIP
+/// back (preemption); one killed, FAULT again. `baton status` says how many run. In a
+/// network namespace the kernel's process events cannot be followed, so this is the
+/// /proc reading (the events are checked by a unit test in the initial namespace).
+#[test]
+fn track_process_quorum_moves_the_vip() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("tproc");
+    let name = format!("btp{}", std::process::id() % 1_000_000);
+    let program = c.dir.path().join(&name);
+    std::fs::copy("/bin/sleep", &program).expect("copy sleep");
+    let block =
+        format!("vrrp_track_process tp {{\n    process {name}\n    quorum 2\n    weight 0\n}}\n");
+    let first = Tracked::start(&program);
+    c.start(
+        "a",
+        &format!(
+            "{block}{}",
+            Instance::fast(150, VIP)
+                .with("track_process {\n        tp\n    }")
+                .render()
+        ),
+    );
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    let items = track_items(&c, "a");
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["kind"], "process", "{items:?}");
+    assert_eq!(items[0]["effect"], "FAULT", "{items:?}");
+    assert!(
+        items[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("1 {name} running (quorum 2)"))),
+        "{items:?}"
+    );
+    assert_eq!(c.status("a").0["instances"][0]["state"], "FAULT");
+    let second = Tracked::start(&program);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let items = track_items(&c, "a");
+    assert_eq!(items[0]["up"], true, "{items:?}");
+    drop(first);
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    assert!(c.log("a").contains("quorum lost"), "{}", c.log("a"));
+    drop(second);
+}

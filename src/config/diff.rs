@@ -18,7 +18,8 @@ pub struct Diff {
     /// `global_defs` differ (router_id, FIFOs, scheduling, ...). Settings that instances
     /// inherit are also reported per instance.
     pub global_changed: bool,
-    /// `vrrp_script` / `track_file` definitions added, removed or changed.
+    /// `vrrp_script` / `track_file` / `vrrp_track_process` definitions added, removed or
+    /// changed.
     pub scripts_changed: Vec<String>,
     /// Any `vrrp_sync_group` differs.
     pub sync_groups_changed: bool,
@@ -70,6 +71,7 @@ pub enum Change {
     TrackInterfaces,
     TrackScripts,
     TrackFiles,
+    TrackProcesses,
     /// The definition of a tracked `vrrp_script` or `track_file` changed.
     TrackedDefinition(String),
     Fallback {
@@ -144,6 +146,12 @@ fn changed_definitions(old: &Model, new: &Model) -> Vec<String> {
             names.push(name.clone());
         }
     }
+    let processes = old.track_processes.keys().chain(new.track_processes.keys());
+    for name in processes {
+        if old.track_processes.get(name) != new.track_processes.get(name) && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
     names
 }
 
@@ -213,6 +221,11 @@ fn instance_changes(
         Change::TrackScripts,
     );
     push_if(&mut c, o.track_files != n.track_files, Change::TrackFiles);
+    push_if(
+        &mut c,
+        o.track_processes != n.track_processes,
+        Change::TrackProcesses,
+    );
     tracked_definition_changes(&mut c, old_model, new_model, n);
     push_if(
         &mut c,
@@ -286,6 +299,11 @@ fn tracked_definition_changes(c: &mut Vec<Change>, old: &Model, new: &Model, n: 
     }
     for t in &n.track_files {
         if old.track_files.get(&t.name) != new.track_files.get(&t.name) {
+            c.push(Change::TrackedDefinition(t.name.clone()));
+        }
+    }
+    for t in &n.track_processes {
+        if old.track_processes.get(&t.name) != new.track_processes.get(&t.name) {
             c.push(Change::TrackedDefinition(t.name.clone()));
         }
     }

@@ -15,6 +15,8 @@ pub struct Model {
     pub scripts: BTreeMap<String, TrackScript>,
     /// `track_file` (or `vrrp_track_file`) blocks by name.
     pub track_files: BTreeMap<String, TrackFile>,
+    /// `vrrp_track_process` blocks by name.
+    pub track_processes: BTreeMap<String, TrackProcess>,
     /// `vrrp_instance` blocks in file order.
     pub instances: Vec<Instance>,
     /// `vrrp_sync_group` blocks in file order.
@@ -273,6 +275,43 @@ pub struct TrackFile {
     pub reverse: bool,
     /// `init_file [VALUE] [overwrite]`: create (or overwrite) the file with VALUE at start.
     pub init: Option<TrackFileInit>,
+}
+
+/// A `vrrp_track_process` block: how many running processes match, against a quorum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackProcess {
+    /// `process NAME [PARAM...]`: matched exactly against the process's name
+    /// (`/proc/PID/comm`), or its command line's first word with `full_command`.
+    pub name: String,
+    /// The parameters after the name (they imply `full_command`).
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+    /// -254..=254 (0: failure means FAULT).
+    pub weight: i32,
+    pub reverse: bool,
+    /// Up while `quorum <= matching processes <= quorum_max`.
+    pub quorum: u32,
+    pub quorum_max: u32,
+    /// Up only once the quorum has held this long (`fork_delay`, `delay`).
+    pub fork_delay_ms: u64,
+    /// Down only once the quorum has been lost this long (`terminate_delay`, `delay`).
+    pub terminate_delay_ms: u64,
+}
+
+/// How a `vrrp_track_process`'s parameters are compared with a command line's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// No parameters given and no `param_match`: parameters are not looked at.
+    None,
+    /// The same parameters, no more (`param_match` alone, or parameters without it).
+    Exact,
+    /// The given parameters first; more may follow (`param_match partial`).
+    Partial,
+    /// As partial, and the last given one may be the start of a longer one
+    /// (`param_match initial`).
+    Initial,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -569,6 +608,14 @@ pub struct TrackedFile {
     pub reverse: Option<bool>,
 }
 
+/// A `track_process` line inside an instance or sync group; `weight` overrides the block's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrackedProcess {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: Option<bool>,
+}
+
 /// Notify scripts of an instance or sync group.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Notify {
@@ -619,6 +666,7 @@ pub struct Instance {
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,
+    pub track_processes: Vec<TrackedProcess>,
     /// Do not go to FAULT when the instance's own interface goes down.
     pub dont_track_primary: bool,
     /// The single source of truth for preemption (`nopreempt`/`preempt`/`fallback`).
@@ -699,6 +747,7 @@ pub struct SyncGroup {
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,
+    pub track_processes: Vec<TrackedProcess>,
     /// `sync_group_tracking_weight`: allow differing weights among members.
     pub tracking_weight: bool,
 }

@@ -98,9 +98,9 @@ impl Daemon {
             Internal::HookFinished(finished) => {
                 self.hook_results.insert(finished.owner.clone(), *finished);
             }
-            other @ (Internal::ScriptRan { .. } | Internal::FileRead { .. }) => {
-                self.on_tracking(other).await
-            }
+            other @ (Internal::ScriptRan { .. }
+            | Internal::FileRead { .. }
+            | Internal::ProcessTrack(_)) => self.on_tracking(other).await,
             Internal::ConfigParsed(parsed) => self.config_parsed(*parsed).await,
             Internal::Witness(report) => self.on_witness(*report).await,
             Internal::DelayedStart => self.delayed_start().await,

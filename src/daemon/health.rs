@@ -62,6 +62,7 @@ impl Daemon {
         }
         let tracking_changed = new.scripts != self.model.scripts
             || new.track_files != self.model.track_files
+            || new.track_processes != self.model.track_processes
             || new.global.script_user != self.model.global.script_user
             || new.global.enable_script_security != self.model.global.enable_script_security
             || tracked_names(new) != tracked_names(&self.model);
@@ -77,6 +78,7 @@ impl Daemon {
         let changed = match internal {
             Internal::ScriptRan { name, outcome } => self.trackers.script_ran(&name, &outcome),
             Internal::FileRead { name, state } => self.trackers.file_read(&name, state),
+            Internal::ProcessTrack(report) => self.trackers.process_seen(report),
             _ => false,
         };
         if changed {
@@ -186,10 +188,12 @@ fn tracked_names(model: &Model) -> Vec<String> {
     for i in &model.instances {
         names.extend(i.track_scripts.iter().map(|t| format!("s:{}", t.name)));
         names.extend(i.track_files.iter().map(|t| format!("f:{}", t.name)));
+        names.extend(i.track_processes.iter().map(|t| format!("p:{}", t.name)));
     }
     for g in &model.sync_groups {
         names.extend(g.track_scripts.iter().map(|t| format!("s:{}", t.name)));
         names.extend(g.track_files.iter().map(|t| format!("f:{}", t.name)));
+        names.extend(g.track_processes.iter().map(|t| format!("p:{}", t.name)));
     }
     names.sort();
     names.dedup();

@@ -16,6 +16,7 @@ mod neighbour_watch;
 mod peer_alarms;
 mod probe;
 mod process;
+mod processes;
 mod realtime;
 mod router;
 mod routes;
@@ -339,6 +340,8 @@ enum Internal {
         name: String,
         state: track::FileState,
     },
+    /// A `vrrp_track_process` block's state (its first, then each change).
+    ProcessTrack(processes::Report),
     /// The start-up delay is over: start the instances.
     DelayedStart,
     /// A reload's configuration was read and validated (or refused) on a blocking thread.

@@ -80,6 +80,8 @@ pub struct FileState {
 pub struct Trackers {
     pub scripts: BTreeMap<String, ScriptState>,
     pub files: BTreeMap<String, FileState>,
+    /// `vrrp_track_process` blocks: the watcher's last report of each.
+    pub processes: BTreeMap<String, super::processes::Report>,
     /// Interface name → link up.
     pub links: BTreeMap<String, bool>,
     /// Why an `init_file` was not written, for `status` (until the next start or reload).
@@ -140,6 +142,18 @@ impl Trackers {
             self.tasks
                 .push(runner.spawn(move || poll_files(files, done)));
         }
+        let blocks: BTreeMap<String, config::TrackProcess> = used_processes(model)
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), model.track_processes.get(&name)?.clone())))
+            .collect();
+        // Reports come again from the new watcher (its first one at once, after one read
+        // of /proc): until then a block still used keeps its last state.
+        self.processes.retain(|name, _| blocks.contains_key(name));
+        if !blocks.is_empty() {
+            let done = done.clone();
+            self.tasks
+                .push(runner.spawn(move || super::processes::watch(blocks, done)));
+        }
     }
 
     pub fn stop(&mut self) {
@@ -166,6 +180,20 @@ impl Trackers {
         flipped
     }
 
+    /// Record a process block's state; true when it changed.
+    pub fn process_seen(&mut self, report: super::processes::Report) -> bool {
+        let old = self.processes.insert(report.name.clone(), report.clone());
+        let changed = old.as_ref().is_none_or(|o| o.up != report.up);
+        if old.as_ref().is_some_and(|o| o.up != report.up) {
+            let word = if report.up { "held" } else { "lost" };
+            info!(
+                "track process {}: quorum {word} ({} matching)",
+                report.name, report.count
+            );
+        }
+        changed
+    }
+
     /// Record a file value; true when it changed.
     pub fn file_read(&mut self, name: &str, state: FileState) -> bool {
         let old = self.files.insert(name.to_string(), state.clone());
@@ -183,6 +211,16 @@ fn used_scripts(model: &Model) -> Vec<String> {
         model,
         |i| &i.track_scripts,
         |g| &g.track_scripts,
+        |t| &t.name,
+    )
+}
+
+/// `vrrp_track_process` blocks referenced by any instance or sync group.
+fn used_processes(model: &Model) -> Vec<String> {
+    used(
+        model,
+        |i| &i.track_processes,
+        |g| &g.track_processes,
         |t| &t.name,
     )
 }
@@ -402,6 +440,7 @@ pub struct Tracked<'a> {
     pub interfaces: &'a [config::TrackedInterface],
     pub scripts: &'a [config::TrackedScript],
     pub files: &'a [config::TrackedFile],
+    pub processes: &'a [config::TrackedProcess],
 }
 
 impl<'a> Tracked<'a> {
@@ -410,6 +449,7 @@ impl<'a> Tracked<'a> {
             interfaces: &i.track_interfaces,
             scripts: &i.track_scripts,
             files: &i.track_files,
+            processes: &i.track_processes,
         }
     }
 
@@ -418,6 +458,7 @@ impl<'a> Tracked<'a> {
             interfaces: &g.track_interfaces,
             scripts: &g.track_scripts,
             files: &g.track_files,
+            processes: &g.track_processes,
         }
     }
 }
@@ -461,6 +502,34 @@ pub fn judge(verdict: &mut Verdict, tracked: &Tracked<'_>, model: &Model, tracke
         let up = !matches!(eff, Effect::Fault) && (weight == 0 || state.value == 0);
         apply(verdict, item("file", &t.name, up, detail), eff);
     }
+    for t in tracked.processes {
+        let Some(cfg) = model.track_processes.get(&t.name) else {
+            continue;
+        };
+        let weight = i64::from(t.weight.unwrap_or(cfg.weight));
+        let reverse = t.reverse.unwrap_or(cfg.reverse);
+        // Not reported yet (the watcher reads /proc at once): counted as down, so that a
+        // start never holds the VIP on a process that is not there.
+        let (up, detail) = match trackers.processes.get(&t.name) {
+            Some(r) => (r.up, process_detail(cfg, r.count)),
+            None => (false, "not read yet".to_string()),
+        };
+        apply(
+            verdict,
+            item("process", &t.name, up, detail),
+            effect(weight, reverse, up),
+        );
+    }
+}
+
+/// `3 running (quorum 2..=4)`, or `none may run` for `quorum_max 0`.
+fn process_detail(cfg: &config::TrackProcess, count: u32) -> String {
+    let range = match (cfg.quorum, cfg.quorum_max) {
+        (0, 0) => "none may run".to_string(),
+        (q, u32::MAX) => format!("quorum {q}"),
+        (q, m) => format!("quorum {q}..={m}"),
+    };
+    format!("{count} {} running ({range})", cfg.name)
 }
 
 fn item(kind: &str, name: &str, up: bool, detail: String) -> TrackStatus {

@@ -9,8 +9,8 @@ use super::{Ctx, Refs, Seen, keywords, tracks};
 use crate::config::FlapDamping;
 use crate::config::model::{
     Auth, Command, Fallback, FallbackCheck, Family, InitialState, Instance, Notify, TrackedFile,
-    TrackedInterface, TrackedScript, UnicastPeer, Version, VirtualAddress, VirtualRoute,
-    VirtualRule, Vmac,
+    TrackedInterface, TrackedProcess, TrackedScript, UnicastPeer, Version, VirtualAddress,
+    VirtualRoute, VirtualRule, Vmac,
 };
 use crate::config::parse::Item;
 use crate::config::source::{Span, Spanned};
@@ -56,6 +56,7 @@ struct Draft {
     track_interfaces: Vec<TrackedInterface>,
     track_scripts: Vec<TrackedScript>,
     track_files: Vec<TrackedFile>,
+    track_processes: Vec<TrackedProcess>,
     dont_track_primary: bool,
     nopreempt: Option<Span>,
     preempt: Option<Span>,
@@ -119,6 +120,7 @@ fn read_item(cx: &mut Ctx, d: &mut Draft, seen: &mut Seen, item: &Item, refs: &R
             | "track_interface"
             | "track_script"
             | "track_file"
+            | "track_process"
     );
     if is_block {
         values::extra_args(cx, item, 0);
@@ -166,6 +168,7 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
         "authentication" => d.auth = authentication(cx, item, items),
         "track_interface" => d.track_interfaces.extend(tracks::interfaces(cx, items)),
         "track_script" => d.track_scripts.extend(tracks::scripts(cx, items, refs)),
+        "track_process" => d.track_processes.extend(tracks::processes(cx, items, refs)),
         _ => d.track_files.extend(tracks::files(cx, items, refs)),
     }
 }
@@ -464,6 +467,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         track_interfaces: d.track_interfaces,
         track_scripts: d.track_scripts,
         track_files: d.track_files,
+        track_processes: d.track_processes,
         dont_track_primary: d.dont_track_primary,
         fallback,
         fallback_check,

@@ -9,6 +9,7 @@ pub const TOP: &[&str] = &[
     "vrrp_sync_group",
     "track_file",
     "vrrp_track_file",
+    "vrrp_track_process",
     "witness",
 ];
 
@@ -37,7 +38,6 @@ pub const TOP_SKIPPED: &[&str] = &[
     "track_group",
     "interface_up_down_delays",
     "garp_group",
-    "vrrp_track_process",
     "track_process",
     "bfd_instance",
     "net_namespace",
@@ -230,10 +230,6 @@ pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
 /// Parsed and checked, but this version does not act on them; harmless to ignore (listed
 /// in baton.conf(5), "WHAT THIS VERSION DOES NOT ACT ON YET").
 pub const NOT_ACTED_ON: &[&str] = &[
-    "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
     "vrrp_skip_check_adv_addr",
     "skip_check_adv_addr",
     "debug",
@@ -251,6 +247,19 @@ pub const SCRIPT: &[&str] = &[
 ];
 
 pub const TRACK_FILE: &[&str] = &["file", "weight", "init_file"];
+
+/// The `vrrp_track_process` block.
+pub const TRACK_PROCESS: &[&str] = &[
+    "process",
+    "param_match",
+    "weight",
+    "quorum",
+    "quorum_max",
+    "fork_delay",
+    "terminate_delay",
+    "delay",
+    "full_command",
+];
 
 pub const INSTANCE: &[&str] = &[
     "lower_prio_no_advert",
@@ -277,6 +286,7 @@ pub const INSTANCE: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "track_process",
     "dont_track_primary",
     "nopreempt",
     "no_preempt",
@@ -350,11 +360,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
          whom)",
     ),
     (
-        "track_process",
-        "the tracked processes' weights and faults would be dropped (who wins the \
-         election); the vrrp_track_process blocks are skipped",
-    ),
-    (
         "track_bfd",
         "the BFD sessions' weights and faults would be dropped (who wins the election); \
          the bfd_instance blocks are skipped",
@@ -417,6 +422,7 @@ pub const SYNC_GROUP: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "track_process",
     "sync_group_tracking_weight",
     "global_tracking",
 ];
@@ -425,18 +431,11 @@ pub const SYNC_GROUP_IGNORED: &[&str] =
     &["smtp_alert", "notify_priority_changes", "notify_deleted"];
 
 /// keepalived `vrrp_sync_group` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
-pub const SYNC_GROUP_REFUSED: &[(&str, &str)] = &[
-    (
-        "track_process",
-        "the tracked processes' faults would be dropped (who wins the election); the \
-         vrrp_track_process blocks are skipped",
-    ),
-    (
-        "track_bfd",
-        "the BFD sessions' faults would be dropped (who wins the election); the \
+pub const SYNC_GROUP_REFUSED: &[(&str, &str)] = &[(
+    "track_bfd",
+    "the BFD sessions' faults would be dropped (who wins the election); the \
          bfd_instance blocks are skipped",
-    ),
-];
+)];
 
 /// The reason a keyword is refused in `list`, if it is.
 pub fn refused(list: &[(&'static str, &'static str)], keyword: &str) -> Option<&'static str> {
@@ -533,6 +532,7 @@ mod tests {
             GLOBAL_IGNORED,
             SCRIPT,
             TRACK_FILE,
+            TRACK_PROCESS,
             INSTANCE,
             INSTANCE_IGNORED,
             SYNC_GROUP,

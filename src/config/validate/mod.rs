@@ -7,6 +7,7 @@ mod address;
 mod global;
 mod instance;
 pub mod keywords;
+mod processes;
 mod routes;
 mod scripts;
 mod sync;
@@ -174,16 +175,19 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
     let witness = witness::build(&mut cx, items);
     let scripts = scripts::build_scripts(&mut cx, items);
     let track_files = scripts::build_track_files(&mut cx, items);
+    let track_processes = processes::build(&mut cx, items);
     let refs = Refs {
         scripts: &scripts,
         track_files: &track_files,
+        track_processes: &track_processes,
     };
     let mut instances = Vec::new();
     let mut declared: Vec<&str> = Vec::new();
     let mut groups = Vec::new();
     for item in items {
         match item.keyword.value.as_str() {
-            "global_defs" | "vrrp_script" | "track_file" | "vrrp_track_file" | "witness" => {}
+            "global_defs" | "vrrp_script" | "track_file" | "vrrp_track_file"
+            | "vrrp_track_process" | "witness" => {}
             "vrrp_instance" => {
                 if let Some(name) = item.args.first() {
                     declared.push(&name.value);
@@ -214,6 +218,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
         global: global.global,
         scripts: scripts.valid,
         track_files: track_files.valid,
+        track_processes: track_processes.valid,
         instances: instances.into_iter().map(|i| i.instance).collect(),
         sync_groups,
         witness,
@@ -256,16 +261,23 @@ impl<T> Default for Named<T> {
 pub struct Refs<'a> {
     pub scripts: &'a Named<crate::config::model::TrackScript>,
     pub track_files: &'a Named<crate::config::model::TrackFile>,
+    pub track_processes: &'a Named<crate::config::model::TrackProcess>,
 }
 
 impl Refs<'_> {
-    /// Checks a `track_script` / `track_file` name; `false` if the track must be dropped.
+    /// Checks a `track_script` / `track_file` / `track_process` name; `false` if the track
+    /// must be dropped.
     pub fn check(&self, cx: &mut Ctx, kind: &str, name: &Spanned<String>) -> bool {
         let (valid, dropped, block): (bool, bool, &str) = match kind {
             "track_script" => (
                 self.scripts.valid.contains_key(&name.value),
                 self.scripts.dropped.contains(&name.value),
                 "vrrp_script",
+            ),
+            "track_process" => (
+                self.track_processes.valid.contains_key(&name.value),
+                self.track_processes.dropped.contains(&name.value),
+                "vrrp_track_process",
             ),
             _ => (
                 self.track_files.valid.contains_key(&name.value),
@@ -288,6 +300,12 @@ impl Refs<'_> {
         } else {
             let names: Vec<&str> = match kind {
                 "track_script" => self.scripts.valid.keys().map(String::as_str).collect(),
+                "track_process" => self
+                    .track_processes
+                    .valid
+                    .keys()
+                    .map(String::as_str)
+                    .collect(),
                 _ => self.track_files.valid.keys().map(String::as_str).collect(),
             };
             let help = match keywords::closest(&name.value, &names) {

@@ -103,6 +103,17 @@ pub fn check_member_weights(
                 weighted.push(format!("file {} (weight {w})", t.name));
             }
         }
+        for t in &i.track_processes {
+            let own = refs
+                .track_processes
+                .valid
+                .get(&t.name)
+                .map_or(0, |p| p.weight);
+            let w = t.weight.unwrap_or(own);
+            if w != 0 {
+                weighted.push(format!("process {} (weight {w})", t.name));
+            }
+        }
         if weighted.is_empty() {
             continue;
         }
@@ -137,6 +148,7 @@ pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
         track_files: Vec::new(),
+        track_processes: Vec::new(),
         tracking_weight: false,
     };
     let mut members = Vec::new();
@@ -151,7 +163,7 @@ pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
             continue;
         }
         match kw {
-            "group" | "track_interface" | "track_script" | "track_file" => {
+            "group" | "track_interface" | "track_script" | "track_file" | "track_process" => {
                 values::extra_args(cx, child, 0);
                 let Some(items) = cx.block(child, "NAME") else {
                     continue;
@@ -160,6 +172,7 @@ pub fn build(cx: &mut Ctx, item: &Item, refs: &Refs) -> Option<GroupDraft> {
                     "group" => members.extend(member_names(cx, items)),
                     "track_interface" => group.track_interfaces = tracks::interfaces(cx, items),
                     "track_script" => group.track_scripts = tracks::scripts(cx, items, refs),
+                    "track_process" => group.track_processes = tracks::processes(cx, items, refs),
                     _ => group.track_files = tracks::files(cx, items, refs),
                 }
             }

@@ -1,10 +1,10 @@
-//! `track_interface`, `track_script`, `track_file` blocks and notify keywords, shared by
+//! `track_interface`, `track_script`, `track_file`, `track_process` blocks and notify keywords, shared by
 //! `vrrp_instance` and `vrrp_sync_group`.
 
 use super::scripts::reverse_flag;
 use super::values::{hook, int_in};
 use super::{Ctx, Refs};
-use crate::config::model::{Notify, TrackedFile, TrackedInterface, TrackedScript};
+use crate::config::model::{Notify, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript};
 use crate::config::parse::Item;
 
 /// `NAME [weight N] [reverse|noreverse]`: the weight (|N| <= `max`) and reverse flag.
@@ -66,6 +66,21 @@ pub fn files(cx: &mut Ctx, items: &[Item], refs: &Refs) -> Vec<TrackedFile> {
             out.push(TrackedFile {
                 name: item.keyword.value.clone(),
                 weight,
+                reverse,
+            });
+        }
+    }
+    out
+}
+
+pub fn processes(cx: &mut Ctx, items: &[Item], refs: &Refs) -> Vec<TrackedProcess> {
+    let mut out = Vec::new();
+    for item in items {
+        let (weight, reverse) = track_line(cx, item, 254);
+        if refs.check(cx, "track_process", &item.keyword) {
+            out.push(TrackedProcess {
+                name: item.keyword.value.clone(),
+                weight: weight.map(|w| w as i32),
                 reverse,
             });
         }
