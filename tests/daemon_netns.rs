@@ -654,3 +654,73 @@ fn track_process_quorum_moves_the_vip() {
     assert!(c.log("a").contains("quorum lost"), "{}", c.log("a"));
     drop(second);
 }
+
+/// `no_accept` (RFC 5798 6.1, Accept_Mode False): the master holds the VIP and answers
+/// ARP for it (the client's neighbour entry names a's MAC) but drops what is addressed to
+/// it (the client's pings go unanswered), through the nftables table `inet baton`; the
+/// same instance reloaded with `accept` answers; a clean stop removes the table.
+#[test]
+fn no_accept_drops_what_is_addressed_to_the_vip() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("noacc");
+    let conf = |extra: &str| Instance::fast(150, VIP).with(extra).render();
+    c.start("a", &conf("no_accept"));
+    c.start("b", &Instance::fast(100, VIP).with("no_accept").render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let ping = || {
+        c.lab
+            .exec("c", &["ping", "-c", "1", "-W", "1", VIP_ADDR])
+            .status
+            .success()
+    };
+    let tables = |node: &str| {
+        String::from_utf8_lossy(&c.lab.exec(node, &["nft", "list", "tables"]).stdout)
+            .to_string()
+    };
+    assert!(tables("a").contains("table inet baton"), "{}", tables("a"));
+    for _ in 0..3 {
+        assert!(!ping(), "the master answered a ping to its VIP under no_accept");
+    }
+    let a_mac = c.lab.mac_str("a");
+    let entry = c
+        .lab
+        .neighbours("c")
+        .into_iter()
+        .find(|n| n.dst == VIP_ADDR)
+        .and_then(|n| n.lladdr);
+    assert_eq!(entry.as_deref(), Some(a_mac.as_str()), "ARP for the VIP");
+    // The ruleset names the VIP and drops it.
+    let rules = String::from_utf8_lossy(
+        &c.lab
+            .exec("a", &["nft", "list", "table", "inet", "baton"])
+            .stdout,
+    )
+    .to_string();
+    assert!(rules.contains("192.0.2.100") && rules.contains("drop"), "{rules}");
+    // Reloaded with accept: answered, the table gone (no instance drops any more).
+    c.rewrite("a", &conf("accept"));
+    c.signal("a", "HUP");
+    assert!(
+        lab::poll(Duration::from_secs(10), ping),
+        "no answer with accept\n{}",
+        c.log("a")
+    );
+    assert!(!tables("a").contains("table inet baton"), "{}", tables("a"));
+    assert!(c.log("a").contains("no instance drops traffic now"), "{}", c.log("a"));
+    // Back to no_accept, then a clean stop: the table is removed.
+    c.rewrite("a", &conf("no_accept"));
+    c.signal("a", "HUP");
+    assert!(
+        lab::poll(Duration::from_secs(10), || tables("a").contains("table inet baton")),
+        "{}",
+        c.log("a")
+    );
+    c.signal("a", "TERM");
+    assert!(
+        lab::poll(Duration::from_secs(10), || !tables("a").contains("table inet baton")),
+        "the table outlived a clean stop\n{}",
+        c.log("a")
+    );
+}

@@ -17,10 +17,17 @@ impl Daemon {
     /// in place of a FIFO, a foreign owner): a WARNING on every instance until fixed and
     /// reloaded.
     pub(super) fn file_alarms(&self) -> Vec<crate::control::status::Alarm> {
+        let firewall = self
+            .firewall
+            .problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         self.fifos
             .refused
             .iter()
             .chain(&self.trackers.refused)
+            .chain(&firewall)
             .map(|why| crate::control::status::Alarm {
                 severity: crate::control::status::Health::Warning,
                 message: why.clone(),

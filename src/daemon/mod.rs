@@ -8,6 +8,7 @@
 mod announce;
 use announce::Burst;
 mod control;
+mod firewall;
 mod flaps;
 mod groups;
 mod health;
@@ -178,6 +179,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         fifos: hooks::Fifos::default(),
         hook_results: BTreeMap::new(),
         trackers: track::Trackers::default(),
+        firewall: firewall::Firewall::default(),
         verdicts: BTreeMap::new(),
         group_states: BTreeMap::new(),
         stopping: false,
@@ -264,6 +266,8 @@ struct Daemon {
     /// The last hook that finished, by instance or group.
     hook_results: BTreeMap<String, hooks::Finished>,
     trackers: track::Trackers,
+    /// `no_accept`: the nftables rules that drop traffic to virtual addresses.
+    firewall: firewall::Firewall,
     /// What tracking last said of each instance (applied to its state machine).
     verdicts: BTreeMap<String, Verdict>,
     /// The state each sync group's hooks were last run for.
@@ -422,6 +426,8 @@ impl Daemon {
         self.start_witness(model.witness.as_ref(), &model.global)?;
         self.delay_start(&model.global);
         self.route_events_wanted = routes::wanted(model);
+        // Before any instance can be master (see firewall.rs).
+        self.firewall.apply(model, true).await;
         let mut fresh = Vec::new();
         for instance in &model.instances {
             let router = self.build_router(instance).await?;
@@ -1267,6 +1273,7 @@ impl Daemon {
         }
         self.close_unused_sockets();
         self.model = new;
+        self.firewall.apply(&self.model, false).await;
         self.apply_probe_interval();
         self.route_events_wanted = routes::wanted(&self.model);
         self.model_as_running(&failed);
@@ -1440,6 +1447,7 @@ impl Daemon {
         }
         // Leases given up only now, with every address removed.
         self.stop_witness();
+        self.firewall.remove().await;
         if !self.hooks.is_empty() {
             info!(
                 "stopping: VIPs released; waiting for the hooks still queued, the STOP hooks last (each killed after notify_timeout, {:.0}s)",

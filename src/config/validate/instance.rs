@@ -203,6 +203,7 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "preempt" => d.preempt = flag(cx, item).then_some(span),
         "preempt_delay" => d.preempt_delay_ms = values::millis_arg(cx, item, 1000).unwrap_or(0),
         "accept" => d.accept = Some(flag(cx, item)),
+        "no_accept" => d.accept = Some(!flag(cx, item)),
         "strict_mode" => d.strict = bool_opt(cx, item),
         "skip_check_adv_addr" => d.skip_check_adv_addr = bool_opt(cx, item),
         "check_unicast_src" => d.check_unicast_src = Some(flag(cx, item)),

@@ -229,11 +229,7 @@ pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
 
 /// Parsed and checked, but this version does not act on them; harmless to ignore (listed
 /// in baton.conf(5), "WHAT THIS VERSION DOES NOT ACT ON YET").
-pub const NOT_ACTED_ON: &[&str] = &[
-    "vrrp_skip_check_adv_addr",
-    "skip_check_adv_addr",
-    "debug",
-];
+pub const NOT_ACTED_ON: &[&str] = &["vrrp_skip_check_adv_addr", "skip_check_adv_addr", "debug"];
 
 pub const SCRIPT: &[&str] = &[
     "script",
@@ -293,6 +289,7 @@ pub const INSTANCE: &[&str] = &[
     "preempt",
     "preempt_delay",
     "accept",
+    "no_accept",
     "garp_master_delay",
     "garp_master_repeat",
     "garp_lower_prio_delay",
@@ -404,11 +401,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
         "thread_timer_expired",
         "a master with nopreempt would not return to backup when another may have taken \
          over: both nodes could be master",
-    ),
-    (
-        "no_accept",
-        "the master would accept traffic for the virtual addresses that the file says to \
-         drop (baton installs no firewall rules)",
     ),
 ];
 
