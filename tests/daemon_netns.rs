@@ -676,12 +676,14 @@ fn no_accept_drops_what_is_addressed_to_the_vip() {
             .success()
     };
     let tables = |node: &str| {
-        String::from_utf8_lossy(&c.lab.exec(node, &["nft", "list", "tables"]).stdout)
-            .to_string()
+        String::from_utf8_lossy(&c.lab.exec(node, &["nft", "list", "tables"]).stdout).to_string()
     };
     assert!(tables("a").contains("table inet baton"), "{}", tables("a"));
     for _ in 0..3 {
-        assert!(!ping(), "the master answered a ping to its VIP under no_accept");
+        assert!(
+            !ping(),
+            "the master answered a ping to its VIP under no_accept"
+        );
     }
     let a_mac = c.lab.mac_str("a");
     let entry = c
@@ -698,7 +700,10 @@ fn no_accept_drops_what_is_addressed_to_the_vip() {
             .stdout,
     )
     .to_string();
-    assert!(rules.contains("192.0.2.100") && rules.contains("drop"), "{rules}");
+    assert!(
+        rules.contains("192.0.2.100") && rules.contains("drop"),
+        "{rules}"
+    );
     // Reloaded with accept: answered, the table gone (no instance drops any more).
     c.rewrite("a", &conf("accept"));
     c.signal("a", "HUP");
@@ -708,18 +713,24 @@ fn no_accept_drops_what_is_addressed_to_the_vip() {
         c.log("a")
     );
     assert!(!tables("a").contains("table inet baton"), "{}", tables("a"));
-    assert!(c.log("a").contains("no instance drops traffic now"), "{}", c.log("a"));
+    assert!(
+        c.log("a").contains("no instance drops traffic now"),
+        "{}",
+        c.log("a")
+    );
     // Back to no_accept, then a clean stop: the table is removed.
     c.rewrite("a", &conf("no_accept"));
     c.signal("a", "HUP");
     assert!(
-        lab::poll(Duration::from_secs(10), || tables("a").contains("table inet baton")),
+        lab::poll(Duration::from_secs(10), || tables("a")
+            .contains("table inet baton")),
         "{}",
         c.log("a")
     );
     c.signal("a", "TERM");
     assert!(
-        lab::poll(Duration::from_secs(10), || !tables("a").contains("table inet baton")),
+        lab::poll(Duration::from_secs(10), || !tables("a")
+            .contains("table inet baton")),
         "the table outlived a clean stop\n{}",
         c.log("a")
     );

@@ -213,7 +213,7 @@ impl PgPair {
         self.c.lab.exec(node, &full)
     }
 
-    fn as_pg_ok(&self, node: &str, cmd: &[&str]) {
+    pub fn as_pg_ok(&self, node: &str, cmd: &[&str]) {
         let out = self.as_pg(node, cmd);
         assert!(
             out.status.success(),
