@@ -12,7 +12,10 @@
 //! what an operator with this layout would write there first (PGDATA, PGHOST...), and setup
 //! adds the peer. `PGPASSFILE` there stands for `~postgres/.pgpass`, which both nodes would
 //! share here. `setup_debian_clusters` uses Debian's layout instead: `pg_createcluster`,
-//! the configuration in /etc/postgresql/15/NAME, `pg_ctlcluster`.
+//! the configuration in /etc/postgresql/15/NAME, `pg_ctlcluster`. With `--status-port`,
+//! `status_pair_from_either_server_through_failover_and_fallback` reads `baton status
+//! --pair --json` from each server (in its namespace) at each step of a failover and a
+//! fallback.
 //!
 //! Needs root, PostgreSQL 15 and openssh-server (skipped without them outside CI).
 
@@ -23,7 +26,7 @@ mod pg;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use daemon::Cluster;
 use lab::{Proc, poll, require_root};
@@ -156,6 +159,41 @@ impl Pair {
         let out = self.as_pg(node, cmd);
         assert!(out.status.success(), "{cmd:?} on {node}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// One value from `node`'s server, or None when it does not answer.
+    fn try_sql(&self, node: &str, query: &str) -> Option<String> {
+        let sock = self.dir(node).join("sock").display().to_string();
+        let psql = format!("{PGBIN}/psql");
+        let out = self.as_pg(
+            node,
+            &[
+                &psql, "-X", "-A", "-t", "-h", &sock, "-d", "postgres", "-c", query,
+            ],
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// `pg_ctl stop -m immediate` of `node`'s server (plain layout), as a crash leaves it.
+    fn stop_pg_immediate(&self, node: &str) {
+        let pg_ctl = format!("{PGBIN}/pg_ctl");
+        let cdir = self.dir(node).join("conf").display().to_string();
+        self.as_pg_ok(
+            node,
+            &[
+                &pg_ctl,
+                "stop",
+                "-D",
+                &cdir,
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "30",
+            ],
+        );
     }
 
     /// One value from `node`'s server, as postgres over its socket.
@@ -501,15 +539,89 @@ impl Pair {
     /// wrote it (a reload reads it again there).
     fn start_baton(&mut self) {
         for node in ["a", "b"] {
-            // The hooks' settings from the file setup wrote, as from /etc/default/baton-pg.
-            let env = format!("BATON_PG_DEFAULTS={}", self.defaults(node).display());
-            let conf = self.conf(node);
-            self.c.start_file(node, &conf, &env);
-            self.c.wait_for_socket(node);
+            self.start_baton_on(node);
             if node == "a" {
                 self.c.expect_holders(&["a", "b"], VIP, &["a"]);
             }
         }
+    }
+
+    /// Start baton on `node` with the configuration setup wrote there.
+    fn start_baton_on(&mut self, node: &str) {
+        // The hooks' settings from the file setup wrote, as from /etc/default/baton-pg.
+        let env = format!("BATON_PG_DEFAULTS={}", self.defaults(node).display());
+        let conf = self.conf(node);
+        self.c.start_file(node, &conf, &env);
+        self.c.wait_for_socket(node);
+    }
+
+    /// `baton status --pair <the other>:9650 --json` run on `node` (in its namespace, as an
+    /// operator there would): the parsed document, the exit code and the raw text.
+    fn pair_view(&self, node: &str) -> (serde_json::Value, i32, String) {
+        let other = addr(if node == "a" { "b" } else { "a" });
+        let peer = format!("{other}:{STATUS_PORT}");
+        let sock = self.c.socket(node).display().to_string();
+        let out = self.c.lab.exec(
+            node,
+            &[
+                env!("CARGO_BIN_EXE_baton"),
+                "status",
+                "--pair",
+                &peer,
+                "--json",
+                "--socket",
+                &sock,
+            ],
+        );
+        let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json = serde_json::from_str(&raw).unwrap_or_else(|e| {
+            panic!("status --pair on {node} is not JSON ({e}): {}", text(&out))
+        });
+        (json, out.status.code().unwrap_or(-1), raw)
+    }
+
+    /// `baton-pg status --json` on `node`: the shortcut, reading the peer and the port from
+    /// the settings file setup wrote.
+    fn pg_status(&self, node: &str) -> (serde_json::Value, i32) {
+        let defaults = format!("BATON_PG_DEFAULTS={}", self.defaults(node).display());
+        let script = pg::script("baton-pg");
+        let out = self
+            .c
+            .lab
+            .exec(node, &["env", &defaults, &script, "status", "--json"]);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "baton-pg status on {node} is not JSON ({e}): {}",
+                text(&out)
+            )
+        });
+        (json, out.status.code().unwrap_or(-1))
+    }
+
+    /// Poll `pair_view(node)` until `ok` holds for it (bounded); the last view.
+    fn pair_view_until(
+        &self,
+        node: &str,
+        what: &str,
+        ok: impl Fn(&serde_json::Value, i32) -> bool,
+    ) -> serde_json::Value {
+        let mut last = (serde_json::Value::Null, -1, String::new());
+        let settled = poll(Duration::from_secs(90), || {
+            last = self.pair_view(node);
+            ok(&last.0, last.1)
+        });
+        assert!(
+            settled,
+            "{what}: status --pair on {node} never settled; last (exit {}):\n{}\n{}",
+            last.1,
+            last.2,
+            self.logs()
+        );
+        eprintln!(
+            "--- {what}: status --pair on {node}, exit {}\n{}",
+            last.1, last.2
+        );
+        last.0
     }
 
     /// What a second run must leave alone: the files setup writes, and the configuration
@@ -1267,5 +1379,433 @@ fn reconfigure_then_remove_as_a_pair() {
             .sql("b", "SELECT count(*) FROM kept")
             == "101"),
         "b did not catch up"
+    );
+}
+
+/// The port of `--status-port` in these tests.
+const STATUS_PORT: &str = "9650";
+
+/// What one node's side of `status --pair` must say.
+struct Seen {
+    node: &'static str,
+    state: &'static str,
+    priority: u64,
+    /// It holds the VIP (present on its interface).
+    holds_vip: bool,
+    /// The master it hears (a BACKUP's).
+    master: Option<&'static str>,
+}
+
+/// `doc` (one side of `status --pair --json`: `local` or `peer`) is the running daemon of
+/// `seen.node`, of this build, in the state, priority and VIP holding expected.
+fn check_side(doc: &serde_json::Value, seen: &Seen, what: &str) {
+    let ctx = || format!("{what}: {}", serde_json::to_string_pretty(doc).unwrap());
+    assert_eq!(doc["node"], seen.node, "{}", ctx());
+    assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"), "{}", ctx());
+    assert!(doc["pid"].as_u64().is_some_and(|p| p > 0), "{}", ctx());
+    let instances = doc["instances"].as_array().expect("instances");
+    assert_eq!(instances.len(), 1, "{}", ctx());
+    let i = &instances[0];
+    assert_eq!(i["name"], "PG", "{}", ctx());
+    assert_eq!(i["state"], seen.state, "{}", ctx());
+    assert_eq!(i["priority"], seen.priority, "{}", ctx());
+    assert_eq!(i["base_priority"], seen.priority, "{}", ctx());
+    assert_eq!(i["fallback"], "manual", "{}", ctx());
+    assert_eq!(i["vips"][0]["address"], VIP, "{}", ctx());
+    assert_eq!(i["vips"][0]["present"], seen.holds_vip, "{}", ctx());
+    match seen.master {
+        Some(m) => assert_eq!(i["master"]["address"], m, "{}", ctx()),
+        None => assert!(i["master"].is_null(), "{}", ctx()),
+    }
+    // The hook check (baton-pg-check) passes: the database is in a role this node may hold.
+    let track = &i["tracks"][0];
+    assert_eq!(
+        (&track["kind"], &track["name"], &track["up"]),
+        (
+            &serde_json::json!("script"),
+            &serde_json::json!("chk_pg"),
+            &serde_json::json!(true)
+        ),
+        "{}",
+        ctx()
+    );
+    assert!(
+        track["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("exit status 0")),
+        "{}",
+        ctx()
+    );
+}
+
+/// The peer's document (`GET /status`, what anyone reaching the port reads) holds no
+/// secret: no password, no command line or stderr, no path.
+fn check_no_secrets(peer: &serde_json::Value, root: &Path, what: &str) {
+    let text = serde_json::to_string(peer).unwrap();
+    for word in [
+        "s3cret",
+        "odd chars",
+        "PASSWORD",
+        "pgpass",
+        "baton-pg-notify",
+        "baton-pg-check",
+        "baton-pg-caught-up",
+        env!("CARGO_MANIFEST_DIR"),
+        &root.display().to_string(),
+    ] {
+        assert!(
+            !text.contains(word),
+            "{what}: `{word}` in the peer's status: {text}"
+        );
+    }
+    let i = &peer["instances"][0];
+    if !i["last_hook"].is_null() {
+        assert_eq!(i["last_hook"]["command"], "(redacted)", "{what}: {text}");
+        assert_eq!(i["last_hook"]["stderr_tail"], "", "{what}: {text}");
+    }
+}
+
+/// `baton-pg setup --status-port`: each baton serves its status on its own address, and
+/// `baton status --pair --json` from either server shows both, at each step: a healthy
+/// pair; a failover (a's baton killed, its PostgreSQL stopped at once: b primary with the
+/// VIP, a unreachable from b, exit 4; from a, exit 3 and b seen); a back as a replica (the
+/// hooks rejoin it; the preferred node waiting, WARNING from both); `baton fallback PG` once
+/// caught up (a primary again, OK from both). The peer's document has no secret; a second
+/// setup keeps the port and changes nothing; reconfigure and remove work with the line.
+#[test]
+fn status_pair_from_either_server_through_failover_and_fallback() {
+    if !ready() {
+        return;
+    }
+    let started = Instant::now();
+    let mut pair = Pair::new("pgst");
+    let a_listen = format!("{}:{STATUS_PORT}", addr("a"));
+    let b_listen = format!("{}:{STATUS_PORT}", addr("b"));
+
+    // A dry run shows the status address of each server.
+    let before = pair.stamps();
+    let out = pair.setup_ok(&["--status-port", STATUS_PORT, "--dry-run"]);
+    assert!(
+        out.contains(&format!(
+            "  would: baton's configuration, its status served at http://{a_listen}/status"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  peer: would: baton's configuration, its status served at http://{b_listen}/status"
+        )),
+        "{out}"
+    );
+    assert_eq!(pair.stamps(), before, "a dry run changed files:\n{out}");
+
+    let out = pair.setup_ok(&["--status-port", STATUS_PORT]);
+    assert!(pair.healthy(), "{out}\n{}", pair.logs());
+    for (node, listen) in [("a", &a_listen), ("b", &b_listen)] {
+        let conf = std::fs::read_to_string(pair.conf(node)).unwrap();
+        // Its own address, never every address.
+        assert!(
+            conf.contains(&format!("\n    metrics_listen {listen}\n}}\n")),
+            "{node}: {conf}"
+        );
+        assert_eq!(conf.matches("metrics_listen").count(), 1, "{node}: {conf}");
+        let defaults = std::fs::read_to_string(pair.defaults(node)).unwrap();
+        assert!(
+            defaults.contains(&format!("\nBATON_PG_STATUS_PORT={STATUS_PORT}\n")),
+            "{node}: {defaults}"
+        );
+    }
+    pair.start_baton();
+
+    // A second run, without the option: the port kept, nothing to do; the status served
+    // on both, and `status --pair` from a reads both.
+    let stamps = pair.stamps();
+    let out = pair.setup_ok(&[]);
+    assert!(done_lines(&out).is_empty(), "{out}");
+    assert_eq!(pair.stamps(), stamps, "{out}");
+    assert!(
+        out.contains(&format!(
+            "  ok: baton here serves its status at http://{a_listen}/status"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  peer: ok: baton here serves its status at http://{b_listen}/status"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "ok: baton status --pair {b_listen}: both servers answer"
+        )),
+        "{out}"
+    );
+
+    // Healthy: a MASTER with the VIP, b BACKUP hearing it; OK (0) from either server.
+    let a_master = Seen {
+        node: "a",
+        state: "MASTER",
+        priority: 150,
+        holds_vip: true,
+        master: None,
+    };
+    let b_backup = Seen {
+        node: "b",
+        state: "BACKUP",
+        priority: 100,
+        holds_vip: false,
+        master: Some(addr("a")),
+    };
+    for (from, local, peer, peer_listen) in [
+        ("a", &a_master, &b_backup, &b_listen),
+        ("b", &b_backup, &a_master, &a_listen),
+    ] {
+        let step = format!("healthy, from {from}");
+        let v = pair.pair_view_until(from, &step, |_, code| code == 0);
+        assert_eq!(v["health"], "OK", "{step}: {v}");
+        assert_eq!(v["exit_code"], 0, "{step}: {v}");
+        assert_eq!(v["peer_address"], peer_listen.as_str(), "{step}: {v}");
+        assert_eq!(v["pair_alarms"], serde_json::json!([]), "{step}: {v}");
+        check_side(&v["local"], local, &step);
+        check_side(&v["peer"], peer, &step);
+        check_no_secrets(&v["peer"], pair.root.path(), &step);
+        // The same node's own status (its control socket) does show its hook's command
+        // line: the peer's copy was redacted, not empty by chance.
+        let (own, _) = pair.c.status(peer.node);
+        assert!(
+            own["instances"][0]["last_hook"]["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("baton-pg-notify")),
+            "{step}: {own}"
+        );
+    }
+    // The shortcut reads the peer and the port from the settings file, from either server.
+    for (from, local, peer) in [("a", &a_master, &b_backup), ("b", &b_backup, &a_master)] {
+        let (v, code) = pair.pg_status(from);
+        assert_eq!(code, 0, "baton-pg status on {from}: {v}");
+        check_side(&v["local"], local, "baton-pg status");
+        check_side(&v["peer"], peer, "baton-pg status");
+    }
+
+    // A failover: a's baton killed, its PostgreSQL stopped at once (a crash).
+    pair.c.signal("a", "KILL");
+    pair.stop_pg_immediate("a");
+    let promoted = poll(Duration::from_secs(60), || {
+        pair.c.status("b").0["instances"][0]["state"] == "MASTER"
+            && pair.try_sql("b", "SELECT pg_is_in_recovery()").as_deref() == Some("f")
+            // (a's interface keeps the VIP: a SIGKILLed daemon removes nothing.)
+            && pair.c.holders(&["b"], VIP) == ["b"]
+    });
+    assert!(promoted, "b did not take over\n{}", pair.logs());
+    let b_master = Seen {
+        node: "b",
+        state: "MASTER",
+        priority: 100,
+        holds_vip: true,
+        master: None,
+    };
+    // From b: a does not answer: exit 4 (PEER_UNREACHABLE), whatever b's own health.
+    let step = "failover, from b";
+    let v = pair.pair_view_until("b", step, |v, code| {
+        code == 4
+            && v["local"]["instances"][0]["state"] == "MASTER"
+            && v["local"]["instances"][0]["tracks"][0]["up"] == true
+            && v["local"]["instances"][0]["last_hook"]["state"] == "MASTER"
+    });
+    assert_eq!(v["health"], "PEER_UNREACHABLE", "{step}: {v}");
+    assert_eq!(v["exit_code"], 4, "{step}: {v}");
+    assert!(v["peer"].is_null(), "{step}: {v}");
+    assert!(
+        v["peer_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&a_listen)),
+        "{step}: {v}"
+    );
+    check_side(&v["local"], &b_master, step);
+    // The database's side, as the local document has it: b's MASTER hook promoted its
+    // replica (its result, with the hook's own words, shown only over the control socket).
+    let hook = &v["local"]["instances"][0]["last_hook"];
+    assert_eq!(
+        (&hook["state"], &hook["ok"]),
+        (&serde_json::json!("MASTER"), &serde_json::json!(true)),
+        "{step}: {v}"
+    );
+    assert!(
+        hook["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("MASTER: promoted: now primary")),
+        "{step}: {v}"
+    );
+    // From a: its own daemon does not answer (UNKNOWN, 3); b is read all the same.
+    let step = "failover, from a";
+    let v = pair.pair_view_until("a", step, |_, code| code == 3);
+    assert_eq!(v["health"], "UNKNOWN", "{step}: {v}");
+    assert!(v["local"].is_null(), "{step}: {v}");
+    assert!(v["local_error"].is_string(), "{step}: {v}");
+    check_side(&v["peer"], &b_master, step);
+    check_no_secrets(&v["peer"], pair.root.path(), step);
+
+    // a comes back: its baton started again, the hooks rejoin its PostgreSQL as b's
+    // replica; a waits as BACKUP (manual fallback): WARNING (1) from either server.
+    pair.start_baton_on("a");
+    let rejoined = poll(Duration::from_secs(120), || {
+        pair.try_sql("a", "SELECT pg_is_in_recovery()").as_deref() == Some("t")
+            && pair
+                .try_sql(
+                    "b",
+                    "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'a' \
+                     AND state = 'streaming'",
+                )
+                .as_deref()
+                == Some("sync")
+    });
+    assert!(rejoined, "a did not rejoin as b's replica\n{}", pair.logs());
+    let a_waiting = Seen {
+        node: "a",
+        state: "BACKUP",
+        priority: 150,
+        holds_vip: false,
+        master: Some(addr("b")),
+    };
+    for (from, local, peer) in [("a", &a_waiting, &b_master), ("b", &b_master, &a_waiting)] {
+        let step = format!("a rejoined, from {from}");
+        let v = pair.pair_view_until(from, &step, |v, code| {
+            code == 1
+                && v["local"]["instances"][0]["state"] == local.state
+                && v["peer"]["instances"][0]["state"] == peer.state
+        });
+        assert_eq!(v["health"], "WARNING", "{step}: {v}");
+        check_side(&v["local"], local, &step);
+        check_side(&v["peer"], peer, &step);
+        check_no_secrets(&v["peer"], pair.root.path(), &step);
+        // The warning is a's: the preferred server waits for `baton fallback`.
+        let a_doc = if from == "a" { &v["local"] } else { &v["peer"] };
+        let alarms = a_doc["instances"][0]["alarms"].to_string();
+        assert!(alarms.contains("running on the standby"), "{step}: {v}");
+        let b_doc = if from == "a" { &v["peer"] } else { &v["local"] };
+        assert_eq!(
+            b_doc["instances"][0]["alarms"],
+            serde_json::json!([]),
+            "{step}: {v}"
+        );
+    }
+
+    // `baton fallback PG` on a, once it has caught up (refused until then).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = pair.c.baton("a", &["fallback", "PG"]);
+        if out.status.success() {
+            break;
+        }
+        let said = text(&out);
+        assert!(said.contains("refused"), "{said}");
+        assert!(
+            Instant::now() < deadline,
+            "fallback never succeeded: {said}\n{}",
+            pair.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    pair.c.expect_holders(&["a", "b"], VIP, &["a"]);
+    let back = poll(Duration::from_secs(120), || {
+        pair.try_sql("a", "SELECT pg_is_in_recovery()").as_deref() == Some("f")
+            && pair.try_sql("b", "SELECT pg_is_in_recovery()").as_deref() == Some("t")
+            && pair
+                .try_sql(
+                    "a",
+                    "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'b' \
+                     AND state = 'streaming'",
+                )
+                .as_deref()
+                == Some("sync")
+    });
+    assert!(
+        back,
+        "a is not the primary with b its synchronous standby\n{}",
+        pair.logs()
+    );
+    for (from, local, peer) in [("a", &a_master, &b_backup), ("b", &b_backup, &a_master)] {
+        let step = format!("after the fallback, from {from}");
+        // (Until b's BACKUP hook, which fences and rejoins its primary, has finished, its
+        // last hook is still the MASTER one of the failover.)
+        let v = pair.pair_view_until(from, &step, |v, code| {
+            code == 0
+                && v["local"]["instances"][0]["last_hook"]["state"] == local.state
+                && v["peer"]["instances"][0]["last_hook"]["state"] == peer.state
+        });
+        assert_eq!(v["health"], "OK", "{step}: {v}");
+        assert_eq!(v["pair_alarms"], serde_json::json!([]), "{step}: {v}");
+        check_side(&v["local"], local, &step);
+        check_side(&v["peer"], peer, &step);
+        check_no_secrets(&v["peer"], pair.root.path(), &step);
+        // The last hooks: a's MASTER (it promoted its replica), b's BACKUP (it fenced its
+        // primary and rejoined it), both ok; the peer sees the outcome, not the words.
+        for (doc, state) in [(&v["local"], local.state), (&v["peer"], peer.state)] {
+            let hook = &doc["instances"][0]["last_hook"];
+            assert_eq!(
+                (&hook["state"], &hook["ok"]),
+                (&serde_json::json!(state), &serde_json::json!(true)),
+                "{step}: {v}"
+            );
+        }
+        let a_hook = if from == "a" { &v["local"] } else { &v["peer"] }["instances"][0]
+            ["last_hook"]["result"]
+            .as_str()
+            .unwrap_or("");
+        if from == "a" {
+            assert!(a_hook.contains("MASTER: promoted"), "{step}: {v}");
+        } else {
+            assert_eq!(a_hook, "exit status 0", "{step}: {v}");
+        }
+        // The counters say what happened: b took the VIP once (the failover), a once since
+        // its daemon was started again (the fallback).
+        let counters = |doc: &serde_json::Value| {
+            doc["instances"][0]["counters"]["became_master"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let (a_doc, b_doc) = if from == "a" {
+            (&v["local"], &v["peer"])
+        } else {
+            (&v["peer"], &v["local"])
+        };
+        assert_eq!(counters(a_doc), 1, "{step}: {v}");
+        assert_eq!(counters(b_doc), 1, "{step}: {v}");
+    }
+
+    // `--status-port off` would take the line out (a dry run: nothing changed).
+    let stamps = pair.stamps();
+    let out = pair.setup_ok(&["--status-port", "off", "--dry-run"]);
+    assert!(
+        out.contains("  would: baton's configuration (")
+            && out.contains("  peer: would: baton's configuration (")
+            && out.contains("  would: the hooks' settings: the peer 192.0.2.2 ("),
+        "{out}"
+    );
+    assert_eq!(pair.stamps(), stamps, "{out}");
+
+    // Reconfigure takes the files with the status line as setup's (nothing to do), and
+    // remove keeps it in the kept file and takes the port out of the settings.
+    let out = pair.pair_ok("reconfigure", &["--fallback", "manual"]);
+    assert!(out.contains("reconfigure: nothing to do"), "{out}");
+    let out = pair.pair_ok("remove", &[]);
+    for node in ["a", "b"] {
+        let kept = Pair::kept(&pair.conf(node), "removed");
+        assert_eq!(kept.len(), 1, "{node}: {out}");
+        assert!(
+            std::fs::read_to_string(&kept[0])
+                .unwrap()
+                .contains("metrics_listen"),
+            "{node}"
+        );
+        let defaults = std::fs::read_to_string(pair.defaults(node)).unwrap();
+        assert!(!defaults.contains("BATON_PG_STATUS_PORT"), "{defaults}");
+    }
+    let (v, code, _) = pair.pair_view("a");
+    assert_eq!(code, 4, "the status is still served after remove: {v}");
+    eprintln!(
+        "status_pair_from_either_server_through_failover_and_fallback: {:.0}s",
+        started.elapsed().as_secs_f64()
     );
 }
