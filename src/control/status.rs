@@ -251,6 +251,10 @@ pub struct Counters {
     /// Adverts the socket refused to send (a firewall rule, a down link).
     #[serde(default)]
     pub adverts_unsent: u64,
+    /// Adverts without an `auth_hmac` trailer accepted by `mode permissive` or
+    /// `receive-only` (a rollout is done when this stops growing on every node).
+    #[serde(default)]
+    pub hmac_unsigned_accepted: u64,
 }
 
 /// How bad an alarm is, in monitoring-plugin terms.

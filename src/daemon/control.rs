@@ -516,6 +516,7 @@ impl Daemon {
                 interval_mismatch: stats.interval_mismatch,
                 lower_priority_master: stats.lower_priority_master,
                 adverts_unsent: router.send_errors.total,
+                hmac_unsigned_accepted: router.hmac_unsigned,
             },
             sync_group,
             faults: verdict.faults,
