@@ -12,7 +12,9 @@
 //!   replay at once (`hmac_replay`), later a stale one (`hmac_stale`); baton, master now,
 //!   is not moved by the priority-150 copy;
 //! - keepalived in `mode receive-only` (no trailer) and baton in `mode permissive`: baton
-//!   accepts and counts the unsigned adverts, keepalived verifies baton's.
+//!   accepts and counts the unsigned adverts, keepalived verifies baton's;
+//! - VRRPv2, unicast, and baton signing with key id 2 of two keys while keepalived signs
+//!   with id 1: one master, nothing dropped.
 //!
 //! Needs root, tcpdump, tshark and keepalived 2.4.3 (a missing keepalived skips outside CI).
 
@@ -156,6 +158,91 @@ fn same_key_one_master_either_way_v4_and_v6() {
             let good = if ipv6 { "1" } else { "0" };
             assert_eq!(a.checksum_status, good, "{winner}: {a:?}");
         }
+    }
+}
+
+/// `auth_hmac` with two keys, `active` signing.
+fn two_keys(active: u8) -> String {
+    format!(
+        "auth_hmac {{\n        key 1 {KEY}\n        key 2 {OTHER_KEY}\n        active_key {active}\n    }}"
+    )
+}
+
+#[test]
+fn v2_unicast_and_a_rotation_to_another_key_id() {
+    if !available() {
+        return;
+    }
+    let v2 = |priority| Instance {
+        version: 2,
+        advert_int: "1",
+        ..signed(priority, VIP, KEY, "enforce")
+    };
+    let unicast = |priority, src: &str, peer: &str| {
+        signed(priority, VIP, KEY, "enforce")
+            .with(format!("unicast_src_ip {src}"))
+            .with(format!("unicast_peer {{\n        {peer}\n    }}"))
+    };
+    let rotating = |priority, active| Instance::fast(priority, VIP).with(two_keys(active));
+    // (name, keepalived's instance, baton's, baton master?)
+    let cases = [
+        ("v2", v2(150), v2(100), false),
+        (
+            "uc",
+            unicast(100, "192.0.2.2", "192.0.2.1"),
+            unicast(150, "192.0.2.1", "192.0.2.2"),
+            true,
+        ),
+        ("rot", rotating(100, 1), rotating(150, 2), true),
+    ];
+    for (name, ka_inst, bt_inst, baton_master) in cases {
+        let mut c = interop_lab(&format!("hm{name}"));
+        let (winner, steady) = if baton_master { ("bt", 2) } else { ("ka", 4) };
+        let _ka = if baton_master {
+            c.start_baton("bt", &bt_inst.render());
+            c.expect_holders(&SERVERS, VIP, &["bt"]);
+            c.start_keepalived_peer("ka", &ka_inst.render(), Peer::Release243)
+        } else {
+            let ka = c.start_keepalived_peer("ka", &ka_inst.render(), Peer::Release243);
+            c.expect_holders(&SERVERS, VIP, &["ka"]);
+            c.start_baton("bt", &bt_inst.render());
+            ka
+        };
+        c.expect_stable(&SERVERS, VIP, &[winner], Duration::from_secs(steady));
+        if baton_master {
+            assert_eq!(
+                c.keepalived_entered("ka", "MASTER"),
+                0,
+                "{name}\n{}",
+                c.all_logs()
+            );
+        } else {
+            assert!(
+                counter(&c, "bt", "adverts_received") >= 2,
+                "{}",
+                c.all_logs()
+            );
+        }
+        let drops = dropped(&c, "bt");
+        assert!(
+            drops
+                .as_object()
+                .is_none_or(|d| d.keys().all(|k| !k.starts_with("hmac"))),
+            "{name}: {drops}\n{}",
+            c.all_logs()
+        );
+        let mut complaints = keepalived_hmac_complaints(&c);
+        complaints.extend(
+            c.log("ka")
+                .lines()
+                .filter(|l| l.contains("not a unicast peer") || l.contains("checksum"))
+                .map(str::to_string),
+        );
+        assert!(
+            complaints.is_empty(),
+            "{name}: {complaints:#?}\n{}",
+            c.all_logs()
+        );
     }
 }
 
