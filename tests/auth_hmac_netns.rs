@@ -7,7 +7,8 @@
 //!   and tshark's checksum verdict on baton's adverts is keepalived's (Good over IPv6; over
 //!   IPv4 keepalived's checksum leaves the trailer out and tshark, summing it, says Bad);
 //! - another key on each side: both become master, each drops the other's adverts (baton
-//!   counts `hmac_bad_mac`, keepalived logs an invalid HMAC);
+//!   counts `hmac_bad_mac` in status, `/status` and the Prometheus metrics, keepalived logs
+//!   an invalid HMAC);
 //! - keepalived's advert captured and sent again by the client after keepalived is gone: a
 //!   replay at once (`hmac_replay`), later a stale one (`hmac_stale`); baton, master now,
 //!   is not moved by the priority-150 copy;
@@ -255,7 +256,9 @@ fn another_key_makes_two_masters_and_each_drops_the_other() {
     let ka_conf = signed(150, VIP, OTHER_KEY, "enforce").render();
     let _ka = c.start_keepalived_peer("ka", &ka_conf, Peer::Release243);
     c.expect_holders(&SERVERS, VIP, &["ka"]);
-    c.start_baton("bt", &signed(100, VIP, KEY, "enforce").render());
+    let global = "global_defs {\n    metrics_listen 192.0.2.1:9650\n}\n";
+    let bt = format!("{global}{}", signed(100, VIP, KEY, "enforce").render());
+    c.start_baton("bt", &bt);
     c.expect_holders(&SERVERS, VIP, &["bt", "ka"]);
     c.expect_stable(&SERVERS, VIP, &["bt", "ka"], Duration::from_secs(1));
     let bad = poll(SETTLE, || {
@@ -270,6 +273,20 @@ fn another_key_makes_two_masters_and_each_drops_the_other() {
         "keepalived did not drop baton's adverts\n{}",
         c.all_logs()
     );
+    // The drops in the metrics; the key neither there nor in /status.
+    let get = |path: &str| {
+        let url = format!("http://192.0.2.1:9650{path}");
+        let out = c.lab.exec("c", &["curl", "-sS", "--max-time", "10", &url]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let metrics = get("/metrics");
+    let line = "baton_instance_dropped_total{vrrp_instance=\"VI_1\",reason=\"hmac_bad_mac\"}";
+    assert!(metrics.contains(line), "{metrics}");
+    let status = get("/status");
+    assert!(status.contains("hmac_bad_mac"), "{status}");
+    for shown in [&metrics, &status] {
+        assert!(!shown.contains("0102030405060708"), "{shown}");
+    }
     // An unauthenticated advert never reaches the peer watch: no configuration alarm.
     assert!(
         !c.log("bt").contains("advertises another configuration"),
