@@ -144,6 +144,14 @@ fn same_key_one_master_either_way_v4_and_v6() {
             c.log("bt")
         );
         assert!(!shown.contains("0102030405060708"), "{shown}");
+        // What status says of it: the mode, key ids and window.
+        let text = String::from_utf8_lossy(&text.stdout);
+        let line = "auth_hmac: enforce, active key 1 of 1, anti_replay time (window 5 s)";
+        assert!(text.contains(line), "{text}");
+        assert_eq!(
+            c.status("bt").0["instances"][0]["auth_hmac"]["key_ids"],
+            serde_json::json!([1])
+        );
         // The master's adverts as tshark reads them: signed (28 bytes more than the
         // advert), and the checksum verdict keepalived's own adverts get
         // (tests/fixtures/wire/keepalived-2.4.3-auth-hmac.txt).
@@ -357,6 +365,13 @@ fn keepalived_receive_only_and_baton_permissive_hear_each_other() {
         counter(&c, "bt", "hmac_unsigned_accepted") > 5,
         "{}",
         c.all_logs()
+    );
+    let text = c.baton("bt", &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("auth_hmac: permissive, active key 1 of 1")
+            && text.contains("unsigned adverts accepted: "),
+        "{text}"
     );
     // baton in enforce drops them as missing the trailer: both masters.
     c.rewrite("bt", &signed(100, VIP, KEY, "enforce").render());
