@@ -11,7 +11,7 @@ use baton::config::{self, Model, NoFiles, Options};
 use baton::control::protocol::{Reply, parse_request};
 use baton::vrrp::{Action, Advert, Config, Event, Instance, OWNER_PRIORITY, State};
 use baton::wire::vrrp::{ChecksumMode, Repr, Version, split_ipv4};
-use baton::wire::{arp, ndp};
+use baton::wire::{arp, auth_hmac, ndp};
 
 const V4_SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const V4_DST: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
@@ -31,6 +31,7 @@ pub fn vrrp_decode(data: &[u8]) {
                 if let Err(e) = Repr::parse(payload, src, dst, mode) {
                     assert!(!e.kind().is_empty());
                 }
+                signed(payload, src, dst, mode);
             }
         }
         Err(e) => assert!(!e.kind().is_empty()),
@@ -38,8 +39,23 @@ pub fn vrrp_decode(data: &[u8]) {
     if let Err(e) = Repr::parse(data, V6_SRC, V6_DST, ChecksumMode::Rfc) {
         assert!(!e.kind().is_empty());
     }
+    signed(data, V6_SRC, V6_DST, ChecksumMode::Rfc);
     let _ = arp::ArpFrame::parse(data);
     let _ = ndp::NaFrame::parse(data);
+}
+
+/// The `auth_hmac` receive path: `Repr::parse_signed`, and on a trailer the MAC check over
+/// the advert's own bytes (which must be a prefix of the message, 28 bytes shorter).
+fn signed(payload: &[u8], src: IpAddr, dst: IpAddr, mode: ChecksumMode) {
+    match Repr::parse_signed(payload, src, dst, mode) {
+        Ok((repr, Some(trailer))) => {
+            assert_eq!(repr.buffer_len() + auth_hmac::TRAILER_LEN, payload.len());
+            let pdu = &payload[..repr.buffer_len()];
+            let _ = auth_hmac::verify(&[0x42; 32], repr.version, repr.vrid, src, pdu, &trailer);
+        }
+        Ok((repr, None)) => assert_eq!(repr.buffer_len(), payload.len()),
+        Err(e) => assert!(!e.kind().is_empty()),
+    }
 }
 
 /// decode -> encode -> decode: whatever `Repr::parse` accepts, `Repr::emit` must encode to a

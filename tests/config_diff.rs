@@ -204,3 +204,28 @@ fn routes_rules_and_excluded_addresses_are_diffed() {
         ["ExcludedVipsRemoved", "RoutesRemoved", "RulesRemoved"]
     );
 }
+
+#[test]
+fn an_auth_hmac_change_is_applied_in_place_and_never_shows_the_key() {
+    let key1 = "hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let key2 = "a-second-key-with-at-least-32-characters";
+    let hmac = |active: u8, second: &str| {
+        format!("auth_hmac {{\n key 1 {key1}\n key 2 {second}\n active_key {active}\n }}")
+    };
+    let old = model(&inst("A", 1, &hmac(1, key2)));
+    // Rotation: another active key; then another key's bytes under the same id.
+    for new in [
+        hmac(2, key2),
+        hmac(1, "yet-another-key-with-32-characters-or-more"),
+    ] {
+        let d = Model::diff(&old, &model(&inst("A", 1, &new)));
+        assert!(d.added.is_empty() && d.removed.is_empty(), "{d:?}");
+        assert_eq!(d.changed, vec![("A".to_string(), vec![Change::AuthHmac])]);
+        let shown = format!("{d:?}{}", serde_json::to_string(&d).unwrap());
+        assert!(
+            !shown.contains("second-key") && !shown.contains("0102030405"),
+            "{shown}"
+        );
+    }
+    assert!(Model::diff(&old, &old).is_empty());
+}

@@ -40,6 +40,7 @@ fn every_keyword_the_parser_reads_is_documented() {
         ("vrrp_instance", keywords::INSTANCE),
         ("vrrp_sync_group", keywords::SYNC_GROUP),
         ("authentication", keywords::AUTH),
+        ("auth_hmac", keywords::AUTH_HMAC),
         ("witness", keywords::WITNESS),
     ] {
         for k in undocumented(known, &words) {

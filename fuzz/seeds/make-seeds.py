@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write the committed seed corpora under fuzz/corpus/ (run from anywhere; idempotent).
 
-VRRP seeds are the keepalived 2.2.7 captures of src/wire/vrrp.rs (see its test module);
+VRRP seeds are the keepalived 2.2.7 captures of src/wire/vrrp.rs (see its test module)
+and keepalived 2.4.3's signed adverts (tests/fixtures/wire/keepalived-2.4.3-auth-hmac.txt);
 config seeds are the shipped configs and the test fixtures (keepalived samples,
 a file with every warning, one with errors); control seeds are one request of each command.
 """
@@ -36,6 +37,18 @@ for name, data in sorted(vectors.items()):
         payload = data[40:]
         put("vrrp_decode", payload)
         put("vrrp_roundtrip", b"\x01" + payload)
+
+# keepalived 2.4.3 adverts with the auth_hmac trailer: the first of each instance.
+seen = set()
+for line in (ROOT / "tests/fixtures/wire/keepalived-2.4.3-auth-hmac.txt").read_text().splitlines():
+    if line.startswith("#") or not line.strip():
+        continue
+    vrid, _, _, packet = line.split()
+    if vrid in seen:
+        continue
+    seen.add(vrid)
+    data = bytes.fromhex(packet)
+    put("vrrp_decode", data if data[0] >> 4 == 4 else data[40:])
 
 FIXTURES = ROOT / "tests/fixtures/config"
 for conf in sorted(

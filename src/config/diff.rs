@@ -68,6 +68,8 @@ pub enum Change {
     /// mcast_src_ip or mcast_dst_ip.
     Multicast,
     Auth,
+    /// The `auth_hmac` block (keys, active key, anti-replay, mode); never says which key.
+    AuthHmac,
     TrackInterfaces,
     TrackScripts,
     TrackFiles,
@@ -209,6 +211,7 @@ fn instance_changes(
         Change::Multicast,
     );
     push_if(&mut c, o.auth != n.auth, Change::Auth);
+    push_if(&mut c, o.auth_hmac != n.auth_hmac, Change::AuthHmac);
     push_if(&mut c, o.witness_key != n.witness_key, Change::Witness);
     push_if(
         &mut c,

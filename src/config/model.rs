@@ -372,6 +372,89 @@ pub enum Auth {
     Pass(String),
 }
 
+/// `auth_hmac { key ID VALUE; active_key ID; anti_replay time|monotonic; time_window S;
+/// mode enforce|permissive|receive-only }` (keepalived 2.4.0): an HMAC-SHA256 trailer on
+/// every advert (`wire::auth_hmac`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuthHmac {
+    /// The keys, in file order, ids unique.
+    pub keys: Vec<HmacKey>,
+    /// The key adverts are signed with.
+    pub active_key: u8,
+    pub anti_replay: AntiReplay,
+    pub mode: HmacMode,
+}
+
+/// One `key ID VALUE` line of `auth_hmac`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HmacKey {
+    /// 1..=255.
+    pub id: u8,
+    /// 32 to 64 bytes.
+    pub secret: Secret,
+    /// The file the key was read from (`file:PATH`), if it was.
+    pub file: Option<String>,
+}
+
+/// Key material: never shown. `Debug` and `Serialize` print `<redacted>`, so a secret
+/// cannot reach `check-config`, `status`, `/status` or a log line through the model.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// `anti_replay` of `auth_hmac` (keepalived's default: time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AntiReplay {
+    /// The sequence must grow and its seconds be within `window_s` of our clock.
+    Time { window_s: u32 },
+    /// The sequence must only grow.
+    Monotonic,
+}
+
+/// `mode` of `auth_hmac` (keepalived's `vrrp_auth_hmac_mode_t`; default enforce).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HmacMode {
+    /// Sign; drop adverts without a valid trailer.
+    Enforce,
+    /// Sign; accept adverts without a trailer (a present one must verify).
+    Permissive,
+    /// Send no trailer; accept adverts without one (a present one must verify).
+    ReceiveOnly,
+}
+
+impl HmacMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HmacMode::Enforce => "enforce",
+            HmacMode::Permissive => "permissive",
+            HmacMode::ReceiveOnly => "receive-only",
+        }
+    }
+}
+
 /// `scope` of an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -663,6 +746,8 @@ pub struct Instance {
     /// Non-empty means unicast mode.
     pub unicast_peers: Vec<UnicastPeer>,
     pub auth: Option<Auth>,
+    /// `auth_hmac { ... }` (keepalived 2.4.0).
+    pub auth_hmac: Option<AuthHmac>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,

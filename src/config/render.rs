@@ -38,7 +38,8 @@ pub fn render(d: &Diagnostic, sources: &Sources) -> String {
         }
         return out;
     };
-    let (shown, start, width) = caret_geometry(text, span.col, span.len);
+    let text = mask_key(text);
+    let (shown, start, width) = caret_geometry(&text, span.col, span.len);
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{number} | {shown}");
     let carets = "^".repeat(width);
@@ -52,6 +53,37 @@ pub fn render(d: &Diagnostic, sources: &Sources) -> String {
         }
     }
     out
+}
+
+/// An `auth_hmac` `key ID VALUE` line with its inline value masked (one `*` per
+/// character, so the carets stay in place): a diagnostic never shows a key. A `file:`
+/// value is a path and stays.
+fn mask_key(line: &str) -> std::borrow::Cow<'_, str> {
+    // The byte offset where each whitespace-separated word starts.
+    let starts: Vec<usize> = line
+        .char_indices()
+        .filter(|&(i, c)| {
+            !c.is_whitespace()
+                && line[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(char::is_whitespace)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let (Some(&first), Some(&value)) = (starts.first(), starts.get(2)) else {
+        return line.into();
+    };
+    let is_key = line[first..].split_whitespace().next() == Some("key");
+    if !is_key || line[value..].trim_start_matches('"').starts_with("file:") {
+        return line.into();
+    }
+    // The value and everything after it (a quoted key may hold spaces).
+    let masked: String = line[value..]
+        .chars()
+        .map(|c| if c.is_whitespace() { c } else { '*' })
+        .collect();
+    format!("{}{masked}", &line[..value]).into()
 }
 
 /// The line with tabs expanded, and where the carets start and how many there are, for a
@@ -93,6 +125,15 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_hmac_key_is_masked_and_a_file_path_is_not() {
+        assert_eq!(mask_key("  key 1 hex:00ff  # x"), "  key 1 ********  * *");
+        assert_eq!(mask_key("\tkey 7 \"two words\""), "\tkey 7 **** ******");
+        assert_eq!(mask_key("key 2 file:/etc/k"), "key 2 file:/etc/k");
+        assert_eq!(mask_key("priority 100"), "priority 100");
+        assert_eq!(mask_key("key 1"), "key 1");
+    }
     use crate::config::source::Span;
 
     fn sources() -> (Sources, crate::config::source::FileId) {

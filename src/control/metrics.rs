@@ -331,7 +331,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         "instance_vip_conflict",
         "1 while MASTER for each VIP another host (by its MAC) answers for; absent otherwise",
     );
-    let counters: [(&str, &str, ReadCounter); 9] = [
+    let counters: [(&str, &str, ReadCounter); 10] = [
         ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
         ("instance_adverts_received", "Adverts received", |c| {
             c.adverts_received
@@ -368,6 +368,11 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             "instance_adverts_unsent",
             "Adverts the kernel refused to send",
             |c| c.adverts_unsent,
+        ),
+        (
+            "instance_hmac_unsigned_accepted",
+            "Adverts without an auth_hmac trailer accepted by mode permissive or receive-only",
+            |c| c.hmac_unsigned_accepted,
         ),
     ];
     let counter_families: Vec<_> = counters

@@ -494,6 +494,7 @@ mod tests {
             witness: None,
             peer_mismatches: vec![],
             vip_conflicts: vec![],
+            auth_hmac: None,
             alarms,
         }
     }

@@ -206,6 +206,7 @@ pub(crate) mod tests {
             witness: None,
             peer_mismatches: vec![],
             vip_conflicts: vec![],
+            auth_hmac: None,
             alarms: vec![],
         }
     }

@@ -82,7 +82,24 @@ pub struct InstanceStatus {
     /// is also an alarm.
     #[serde(default)]
     pub vip_conflicts: Vec<VipConflictStatus>,
+    /// keepalived's `auth_hmac`, if configured: how it signs and checks (never a key).
+    #[serde(default)]
+    pub auth_hmac: Option<HmacStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// An instance's `auth_hmac` settings as status shows them: key ids, never keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HmacStatus {
+    /// `enforce`, `permissive` or `receive-only`.
+    pub mode: String,
+    /// The key id adverts are signed with (none are in receive-only).
+    pub active_key: u8,
+    pub key_ids: Vec<u8>,
+    /// `time` or `monotonic`.
+    pub anti_replay: String,
+    /// The freshness window with `anti_replay time`, seconds.
+    pub time_window_s: Option<u32>,
 }
 
 /// A VIP that another MAC answers for while this node is MASTER. Raised by a foreign
@@ -251,6 +268,10 @@ pub struct Counters {
     /// Adverts the socket refused to send (a firewall rule, a down link).
     #[serde(default)]
     pub adverts_unsent: u64,
+    /// Adverts without an `auth_hmac` trailer accepted by `mode permissive` or
+    /// `receive-only` (a rollout is done when this stops growing on every node).
+    #[serde(default)]
+    pub hmac_unsigned_accepted: u64,
 }
 
 /// How bad an alarm is, in monitoring-plugin terms.
@@ -582,6 +603,26 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         "  adverts sent {}{unsent}, received {}; times became master: {}",
         c.adverts_sent, c.adverts_received, c.became_master
     );
+    if let Some(h) = &i.auth_hmac {
+        let ids: Vec<String> = h.key_ids.iter().map(u8::to_string).collect();
+        let window = h
+            .time_window_s
+            .map(|w| format!(" (window {w} s)"))
+            .unwrap_or_default();
+        let unsigned = if c.hmac_unsigned_accepted > 0 {
+            format!("; unsigned adverts accepted: {}", c.hmac_unsigned_accepted)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  auth_hmac: {}, active key {} of {}, anti_replay {}{window}{unsigned}",
+            h.mode,
+            h.active_key,
+            ids.join(","),
+            h.anti_replay
+        );
+    }
     if !i.dropped.is_empty() {
         let _ = writeln!(out, "  dropped: {}", counts(&i.dropped));
     }
@@ -965,6 +1006,7 @@ mod tests {
             flap_hold_s: None,
             peer_mismatches: vec![],
             vip_conflicts: vec![],
+            auth_hmac: None,
             alarms: vec![],
         });
         status
@@ -1026,6 +1068,7 @@ mod tests {
             flap_hold_s: None,
             peer_mismatches: vec![],
             vip_conflicts: vec![],
+            auth_hmac: None,
             alarms: vec![alarm(Health::Warning), alarm(Health::Critical)],
         });
         assert_eq!(health(&status), Health::Critical);

@@ -516,6 +516,7 @@ impl Daemon {
                 interval_mismatch: stats.interval_mismatch,
                 lower_priority_master: stats.lower_priority_master,
                 adverts_unsent: router.send_errors.total,
+                hmac_unsigned_accepted: router.hmac_unsigned,
             },
             sync_group,
             faults: verdict.faults,
@@ -525,6 +526,19 @@ impl Daemon {
             witness,
             peer_mismatches,
             vip_conflicts,
+            auth_hmac: router.cfg.auth_hmac.as_ref().map(|h| status::HmacStatus {
+                mode: h.mode.as_str().to_string(),
+                active_key: h.active_key,
+                key_ids: h.keys.iter().map(|k| k.id).collect(),
+                anti_replay: match h.anti_replay {
+                    crate::config::AntiReplay::Time { .. } => "time".to_string(),
+                    crate::config::AntiReplay::Monotonic => "monotonic".to_string(),
+                },
+                time_window_s: match h.anti_replay {
+                    crate::config::AntiReplay::Time { window_s } => Some(window_s),
+                    crate::config::AntiReplay::Monotonic => None,
+                },
+            }),
             dropped: router
                 .drops
                 .iter()

@@ -45,6 +45,7 @@ use crate::config::{self, Change, Model};
 use crate::net::{AnnounceSocket, Received, VrrpSocket};
 use crate::netlink::{self, Monitor, NetEvent, Netlink};
 use crate::vrrp::{Action, Event, State};
+use crate::wire::auth_hmac::Trailer;
 use crate::wire::vrrp::{ChecksumMode, Repr};
 use crate::wire::{arp, ndp};
 use hooks::{CheckOutcome, run_check};
@@ -800,7 +801,29 @@ impl Daemon {
         let repr = translate::advert(&router.cfg, priority);
         let ttl = translate::ttl(&router.cfg);
         let mut buf = [0u8; 1500];
-        let len = repr.buffer_len();
+        // auth_hmac: one signature per advert, every copy (each unicast peer, the old way
+        // of a migration) the same, as keepalived's vrrp_send_adv. A few microseconds.
+        let signer = router.hmac.as_mut().and_then(|h| {
+            h.signer(wall_clock())
+                .map(|s| (s.key_id, s.key.to_vec(), s.seq))
+        });
+        let sign = |repr: &Repr, bytes: &mut [u8], src, dst, mode| match &signer {
+            Some((key_id, key, seq)) => {
+                let signer = crate::wire::auth_hmac::Signer {
+                    key_id: *key_id,
+                    key,
+                    seq: *seq,
+                };
+                repr.emit_signed(bytes, src, dst, mode, &signer)
+            }
+            None => repr.emit(bytes, src, dst, mode),
+        };
+        let trailer_len = if signer.is_some() {
+            crate::wire::auth_hmac::TRAILER_LEN
+        } else {
+            0
+        };
+        let len = repr.buffer_len() + trailer_len;
         // One advert goes to the group or to each unicast peer; it counts as unsent when
         // any destination refused it (a peer without a route), and is logged as one.
         let mut refused = None;
@@ -813,7 +836,7 @@ impl Daemon {
                 return;
             };
             let mode = translate::checksum_mode(&router.cfg);
-            if let Err(e) = repr.emit(bytes, router.socket.source, dst, mode) {
+            if let Err(e) = sign(&repr, bytes, router.socket.source, dst, mode) {
                 error!(instance = name, "cannot build an advert: {e}");
                 return;
             }
@@ -829,8 +852,8 @@ impl Daemon {
             let repr = translate::advert(&m.old, priority);
             let (ttl, mode) = (translate::ttl(&m.old), translate::checksum_mode(&m.old));
             for dst in translate::destinations(&m.old) {
-                if let Some(bytes) = buf.get_mut(..repr.buffer_len())
-                    && repr.emit(bytes, m.old_socket.source, dst, mode).is_ok()
+                if let Some(bytes) = buf.get_mut(..repr.buffer_len() + trailer_len)
+                    && sign(&repr, bytes, m.old_socket.source, dst, mode).is_ok()
                     && let Err(e) = old.socket.send(bytes, dst, ttl).await
                 {
                     debug!(instance = name, "advert the old way to {dst} not sent: {e}");
@@ -955,7 +978,8 @@ impl Daemon {
                 return;
             }
         };
-        let (repr, mode) = match self.parse_advert(&socket, &received, &payload) {
+        let wall = wall_clock();
+        let (repr, trailer, mode) = match self.parse_advert(&socket, &received, &payload) {
             Ok(parsed) => parsed,
             Err(e) => {
                 self.count_socket_drop(&socket, e.kind());
@@ -983,6 +1007,15 @@ impl Daemon {
             return;
         }
         let verdict = router.check(now, &received, &repr);
+        if verdict.is_ok() {
+            // keepalived 2.4's auth_hmac, before any field of the advert is trusted.
+            let pdu = payload.get(..repr.buffer_len()).unwrap_or(&payload);
+            if let Err(drop) = router.check_hmac(wall, received.src, &repr, pdu, trailer.as_ref()) {
+                router.count_drop(drop.kind());
+                debug!(instance = %name, "dropped an advert from {}: {drop}", received.src);
+                return;
+            }
+        }
         if verdict.as_ref().err().is_none_or(|d| d.is_disagreement()) {
             // From a peer of this virtual router: does it advertise our configuration?
             // (RFC 5798 7.1 / RFC 3768 7.1; the core says what differs, `vrrp::peers`.)
@@ -1020,9 +1053,9 @@ impl Daemon {
         socket: &SocketKey,
         received: &crate::net::Received,
         payload: &[u8],
-    ) -> Result<(Repr, ChecksumMode), crate::wire::DecodeError> {
-        match Repr::parse(payload, received.src, received.dst, ChecksumMode::Rfc) {
-            Ok(repr) => Ok((repr, ChecksumMode::Rfc)),
+    ) -> Result<(Repr, Option<Trailer>, ChecksumMode), crate::wire::DecodeError> {
+        match Repr::parse_signed(payload, received.src, received.dst, ChecksumMode::Rfc) {
+            Ok((repr, trailer)) => Ok((repr, trailer, ChecksumMode::Rfc)),
             Err(e @ crate::wire::DecodeError::BadChecksum { .. }) => {
                 let as_v2 = self.routers.values().any(|r| {
                     r.socket.interface == socket.interface
@@ -1032,8 +1065,8 @@ impl Daemon {
                 if !as_v2 {
                     return Err(e);
                 }
-                Repr::parse(payload, received.src, received.dst, ChecksumMode::AsV2)
-                    .map(|repr| (repr, ChecksumMode::AsV2))
+                Repr::parse_signed(payload, received.src, received.dst, ChecksumMode::AsV2)
+                    .map(|(repr, trailer)| (repr, trailer, ChecksumMode::AsV2))
             }
             Err(e) => Err(e),
         }
@@ -1394,6 +1427,11 @@ impl Daemon {
         router.ifindex = rebuilt.ifindex;
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
+        // auth_hmac: new keys or mode, the same send sequence and replay memory.
+        match (router.hmac.as_mut(), rebuilt.hmac) {
+            (Some(hmac), Some(new)) => hmac.reconfigure(new.config().clone()),
+            (_, new) => router.hmac = new,
+        }
         router.cfg = cfg.clone();
         if let Some((old, old_filter, old_socket)) = moved {
             info!(
@@ -1619,4 +1657,15 @@ fn log_send_report(name: &str, report: send_errors::Report, errors: &send_errors
 
 fn shown(address: Option<std::net::SocketAddr>) -> String {
     address.map_or_else(|| "off".to_string(), |a| a.to_string())
+}
+
+/// The wall-clock time for `auth_hmac` (its sequence and time window are UTC seconds).
+fn wall_clock() -> crate::vrrp::auth_hmac::WallClock {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::vrrp::auth_hmac::WallClock {
+        unix_secs: since.as_secs(),
+        nanos: since.subsec_nanos(),
+    }
 }

@@ -98,6 +98,10 @@ pub struct Router {
     /// `virtual_routes` / `virtual_rules` lines the kernel refused while MASTER, by
     /// [`super::routes::key`], with the error.
     pub route_errors: BTreeMap<String, String>,
+    /// `auth_hmac`: the send sequence and the replay memory (`vrrp::auth_hmac`).
+    pub hmac: Option<vrrp::auth_hmac::AuthHmac>,
+    /// Adverts without a trailer that `auth_hmac` permissive or receive-only accepted.
+    pub hmac_unsigned: u64,
 }
 
 impl Router {
@@ -112,6 +116,7 @@ impl Router {
         let rule = translate::witness_rule(witness, &cfg);
         let machine = vrrp::Instance::new(translate::machine_config(&cfg, socket.source, rule));
         let filter = translate::filter(&cfg, own);
+        let hmac = translate::auth_hmac(&cfg).map(vrrp::auth_hmac::AuthHmac::new);
         Router {
             cfg,
             migration: None,
@@ -129,6 +134,8 @@ impl Router {
             peers: vrrp::peers::PeerWatch::default(),
             probe: super::probe::Prober::default(),
             route_errors: BTreeMap::new(),
+            hmac,
+            hmac_unsigned: 0,
         }
     }
 
@@ -160,6 +167,41 @@ impl Router {
             (Err(drop), Some(m)) => m.old_filter.check(src, dst, ttl, repr).map_err(|_| drop),
             (result, _) => result,
         }
+    }
+
+    /// keepalived's `auth_hmac` check of an advert `check` accepted (`vrrp::auth_hmac`):
+    /// the reason it is dropped, if it is. `pdu` is the advert without its trailer; `wall`
+    /// the wall-clock time it was received. An advert with a trailer to an instance without
+    /// `auth_hmac` is dropped, as keepalived drops it for its length.
+    pub fn check_hmac(
+        &mut self,
+        wall: vrrp::auth_hmac::WallClock,
+        src: std::net::IpAddr,
+        repr: &crate::wire::vrrp::Repr,
+        pdu: &[u8],
+        trailer: Option<&crate::wire::auth_hmac::Trailer>,
+    ) -> Result<(), vrrp::auth_hmac::Drop> {
+        use vrrp::auth_hmac::{Drop, Verdict};
+        let Some(hmac) = self.hmac.as_mut() else {
+            return match trailer {
+                Some(_) => Err(Drop::Unexpected),
+                None => Ok(()),
+            };
+        };
+        match hmac.check(wall, src, repr.version, repr.vrid, pdu, trailer)? {
+            Verdict::Unsigned => self.hmac_unsigned += 1,
+            Verdict::Verified { skew_s: Some(skew) } => {
+                let window = hmac.config().window_s.unwrap_or(u32::MAX);
+                if i64::from(skew).abs() > i64::from(window / 2) {
+                    tracing::debug!(
+                        instance = %self.cfg.name,
+                        "auth_hmac: clock skew {skew} s from {src} approaches the window of {window} s"
+                    );
+                }
+            }
+            Verdict::Verified { skew_s: None } => {}
+        }
+        Ok(())
     }
 
     pub fn count_drop(&mut self, reason: &'static str) {

@@ -49,6 +49,33 @@ pub fn machine_config(
     cfg
 }
 
+/// The core's `auth_hmac` settings, if the instance has the block.
+pub fn auth_hmac(instance: &config::Instance) -> Option<vrrp::auth_hmac::Config> {
+    use vrrp::auth_hmac::Mode;
+    let h = instance.auth_hmac.as_ref()?;
+    Some(vrrp::auth_hmac::Config {
+        keys: h
+            .keys
+            .iter()
+            .map(|k| (k.id, k.secret.bytes().to_vec()))
+            .collect(),
+        active_key: h.active_key,
+        mode: match h.mode {
+            config::HmacMode::Enforce => Mode::Enforce,
+            config::HmacMode::Permissive => Mode::Permissive,
+            config::HmacMode::ReceiveOnly => Mode::ReceiveOnly,
+        },
+        window_s: match h.anti_replay {
+            config::AntiReplay::Time { window_s } => Some(window_s),
+            config::AntiReplay::Monotonic => None,
+        },
+        // keepalived: a unicast sender must be a configured peer (vrrp_auth_ext_verify).
+        unicast_peers: instance
+            .is_unicast()
+            .then(|| instance.unicast_peers.iter().map(|p| p.addr).collect()),
+    })
+}
+
 /// How the instance's VRRPv3 IPv4 checksums are computed (`v3_checksum_as_v2`).
 pub fn checksum_mode(instance: &config::Instance) -> ChecksumMode {
     if instance.v3_checksum_as_v2 {

@@ -4,6 +4,7 @@
 //! [`Event`], carries out the returned [`Action`]s and calls back with [`Event::Timeout`] at
 //! [`Instance::next_deadline`].
 
+pub mod auth_hmac;
 mod event;
 mod instance;
 pub mod peers;

@@ -2,6 +2,7 @@
 //! unsolicited neighbour advertisements. No I/O, no clock, no async runtime.
 
 pub mod arp;
+pub mod auth_hmac;
 mod checksum;
 mod error;
 pub mod ndp;

@@ -11,6 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::auth_hmac::{self, Signer, Trailer};
 use super::checksum;
 pub use super::error::{DecodeError, EncodeError};
 
@@ -268,6 +269,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(version)
     }
 
+    /// Where keepalived's `auth_hmac` trailer would start: `Some(len)` when the buffer is
+    /// exactly [`auth_hmac::TRAILER_LEN`] bytes longer than the header announces.
+    fn trailer_start(&self, ipv6: bool) -> Option<usize> {
+        let expected = self.expected_len(ipv6)?;
+        (self.buffer.as_ref().len() == expected + auth_hmac::TRAILER_LEN).then_some(expected)
+    }
+
     /// The message must be exactly as long as the count says (keepalived rule).
     fn check_len(&self, ipv6: bool) -> Result<(), DecodeError> {
         let len = self.buffer.as_ref().len();
@@ -483,6 +491,48 @@ impl Repr {
         let packet = Packet::new_checked(bytes)?;
         let version = packet.check_header(ipv6)?;
         packet.verify_checksum(version, src, dst, mode)?;
+        Repr::from_packet(&packet, version, ipv6)
+    }
+
+    /// Parse a message that may end with keepalived's `auth_hmac` trailer (see
+    /// [`auth_hmac`]): the advert, and the trailer when the message is exactly
+    /// [`auth_hmac::TRAILER_LEN`] bytes longer than its address count says. The advert's
+    /// own bytes are the first [`Repr::buffer_len`] of `bytes`.
+    ///
+    /// The checksum is verified as keepalived computes it: over IPv4 on the VRRP message
+    /// only, over IPv6 on the whole payload, trailer included.
+    pub fn parse_signed(
+        bytes: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        mode: ChecksumMode,
+    ) -> Result<(Repr, Option<Trailer>), DecodeError> {
+        let ipv6 = family(src, dst)?;
+        let whole = Packet::new_checked(bytes)?;
+        let Some(start) = whole.trailer_start(ipv6) else {
+            return Repr::parse(bytes, src, dst, mode).map(|r| (r, None));
+        };
+        let (pdu, tail) = bytes.split_at(start);
+        let packet = Packet::new_checked(pdu)?;
+        let version = packet.check_header(ipv6)?;
+        if ipv6 {
+            whole.verify_checksum(version, src, dst, mode)?;
+        } else {
+            packet.verify_checksum(version, src, dst, mode)?;
+        }
+        let trailer = Trailer::parse(tail).ok_or(DecodeError::TooShort {
+            len: bytes.len(),
+            min: start + auth_hmac::TRAILER_LEN,
+        })?;
+        let repr = Repr::from_packet(&packet, version, ipv6)?;
+        Ok((repr, Some(trailer)))
+    }
+
+    fn from_packet(
+        packet: &Packet<&[u8]>,
+        version: Version,
+        ipv6: bool,
+    ) -> Result<Repr, DecodeError> {
         let auth = match version {
             Version::V2 => packet.auth()?,
             Version::V3 => Auth::None,
@@ -495,6 +545,34 @@ impl Repr {
             auth,
             addresses: packet.addresses(ipv6),
         })
+    }
+
+    /// Emit the advert followed by an `auth_hmac` trailer signed by `signer`, into `buf`
+    /// (`len >= buffer_len() + TRAILER_LEN`); the checksum as keepalived computes it (see
+    /// [`Repr::parse_signed`]). Only the first `buffer_len() + TRAILER_LEN` bytes are
+    /// written.
+    pub fn emit_signed(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        mode: ChecksumMode,
+        signer: &Signer<'_>,
+    ) -> Result<(), EncodeError> {
+        let len = self.buffer_len();
+        let needed = len + auth_hmac::TRAILER_LEN;
+        let got = buf.len();
+        let buf = buf
+            .get_mut(..needed)
+            .ok_or(EncodeError::BufferTooSmall { needed, got })?;
+        let (pdu, tail) = buf.split_at_mut(len);
+        self.emit(pdu, src, dst, mode)?;
+        let trailer = auth_hmac::sign(signer, self.version, self.vrid, src, pdu);
+        copy(tail, &trailer.to_bytes());
+        if src.is_ipv6() {
+            Packet::new_unchecked(buf).fill_checksum(self.version, src, dst, mode);
+        }
+        Ok(())
     }
 
     /// Length of the emitted message.

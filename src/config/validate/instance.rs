@@ -2,6 +2,7 @@
 //! `fallback_check_timeout` and `flap_hold_down`.
 
 use super::address::{unicast_peer, virtual_address};
+use super::auth_hmac;
 use super::global::{GarpOverrides, GlobalDraft};
 use super::routes::{route, rule};
 use super::values::{self, bool_opt, flag, int_arg, ip_arg, one_arg};
@@ -53,6 +54,7 @@ struct Draft {
     unicast_src: Option<(IpAddr, Span)>,
     peers: Vec<(UnicastPeer, Span)>,
     auth: Option<(Auth, Span)>,
+    auth_hmac: Option<auth_hmac::Draft>,
     track_interfaces: Vec<TrackedInterface>,
     track_scripts: Vec<TrackedScript>,
     track_files: Vec<TrackedFile>,
@@ -117,6 +119,7 @@ fn read_item(cx: &mut Ctx, d: &mut Draft, seen: &mut Seen, item: &Item, refs: &R
             | "virtual_rules"
             | "unicast_peer"
             | "authentication"
+            | "auth_hmac"
             | "track_interface"
             | "track_script"
             | "track_file"
@@ -166,6 +169,19 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
             }
         }
         "authentication" => d.auth = authentication(cx, item, items),
+        "auth_hmac" => {
+            if let Some(first) = &d.auth_hmac {
+                cx.error(
+                    item.keyword.span,
+                    "`auth_hmac` is given twice in this instance",
+                    Some(format!(
+                        "first given on line {}; keep one block",
+                        first.span.line
+                    )),
+                );
+            }
+            d.auth_hmac = Some(auth_hmac::read(cx, item, items));
+        }
         "track_interface" => d.track_interfaces.extend(tracks::interfaces(cx, items)),
         "track_script" => d.track_scripts.extend(tracks::scripts(cx, items, refs)),
         "track_process" => d.track_processes.extend(tracks::processes(cx, items, refs)),
@@ -387,7 +403,12 @@ fn truncated_pass(cx: &mut Ctx, pass: &Spanned<String>) -> String {
     kept.to_string()
 }
 
-fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) -> Option<Built> {
+fn finish(
+    cx: &mut Ctx,
+    name: &Spanned<String>,
+    mut d: Draft,
+    global: &GlobalDraft,
+) -> Option<Built> {
     let g = &global.global;
     let interface = required(
         cx,
@@ -419,6 +440,11 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
     }
     check_addresses(cx, &d, family, strict);
     check_auth(cx, &d, version, strict);
+    let legacy_auth = d.auth.as_ref().map(|a| a.1);
+    let hmac = d
+        .auth_hmac
+        .take()
+        .map(|h| auth_hmac::finish(cx, h, advert_int_cs, strict, legacy_auth));
     let fallback = resolve_fallback(cx, &d);
     let fallback_check = fallback_check(cx, &d);
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
@@ -465,6 +491,7 @@ fn finish(cx: &mut Ctx, name: &Spanned<String>, d: Draft, global: &GlobalDraft) 
         unicast_src_ip: d.unicast_src.map(|a| a.0),
         unicast_peers: d.peers.into_iter().map(|(p, _)| p).collect(),
         auth: d.auth.map(|a| a.0),
+        auth_hmac: hmac.flatten(),
         track_interfaces: d.track_interfaces,
         track_scripts: d.track_scripts,
         track_files: d.track_files,

@@ -279,6 +279,7 @@ pub const INSTANCE: &[&str] = &[
     "unicast_src_ip",
     "unicast_peer",
     "authentication",
+    "auth_hmac",
     "track_interface",
     "track_script",
     "track_file",
@@ -328,11 +329,6 @@ pub const INSTANCE_IGNORED: &[&str] = &[
 
 /// keepalived `vrrp_instance` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
 pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
-    (
-        "auth_hmac",
-        "keepalived 2.4 HMAC authentication is not implemented by this baton; its adverts \
-         would carry no HMAC, the other node would drop them and both nodes would be master",
-    ),
     (
         "use_vmac",
         "adverts and gratuitous ARPs would carry the interface's own MAC, not the virtual \
@@ -438,6 +434,9 @@ pub fn refused(list: &[(&'static str, &'static str)], keyword: &str) -> Option<&
 
 pub const AUTH: &[&str] = &["auth_type", "auth_pass"];
 
+/// `auth_hmac { ... }` (keepalived 2.4.0).
+pub const AUTH_HMAC: &[&str] = &["key", "active_key", "anti_replay", "time_window", "mode"];
+
 /// Levenshtein distance between `a` and the ASCII keyword `b` if it is at most `limit`;
 /// stops as soon as every cell of a row is over the limit. `prev` and `row` are scratch
 /// rows, reused across keywords (this runs for every unknown word).
@@ -530,6 +529,7 @@ mod tests {
             SYNC_GROUP,
             SYNC_GROUP_IGNORED,
             AUTH,
+            AUTH_HMAC,
         ];
         for k in lists.iter().flat_map(|l| l.iter()) {
             assert!(k.is_ascii(), "{k}");

@@ -4,6 +4,7 @@
 //! duplicate identities) are checked here once everything is read.
 
 mod address;
+mod auth_hmac;
 mod global;
 mod instance;
 pub mod keywords;
