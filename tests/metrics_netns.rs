@@ -157,3 +157,62 @@ fn a_metrics_address_that_cannot_be_bound_leaves_vrrp_running() {
         "{log}"
     );
 }
+
+/// A reload moves the listener without a restart: started where there was none, moved to
+/// another port (the old one refused from then on), kept when the new address cannot be
+/// bound (the reload says why), stopped when the line goes; no transition at any step.
+#[test]
+fn a_reload_starts_moves_and_stops_the_metrics_listener() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "metricsreload",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let with = |listen: Option<&str>| {
+        let global = listen.map_or(String::new(), |l| {
+            format!("global_defs {{\n    metrics_listen {l}\n}}\n")
+        });
+        format!("{global}{}", Instance::fast(150, VIP).render())
+    };
+    c.start("a", &with(None));
+    c.start("b", &Instance::fast(100, VIP).render());
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    let code = |url: &str| curl(&c, &["-o", "/dev/null", "-w", "%{http_code}", url]);
+    let first = "http://192.0.2.1:9650/status";
+    let second = "http://192.0.2.1:9651/status";
+    assert_eq!(code(first), "000", "served before any metrics_listen");
+    let transitions = c.transitions("a").len();
+    let reload = |c: &Cluster, listen: Option<&str>| {
+        c.rewrite("a", &with(listen));
+        let out = c.baton("a", &["reconfigure"]);
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    reload(&c, Some("192.0.2.1:9650"));
+    assert_eq!(code(first), "200", "{}", c.log("a"));
+    reload(&c, Some("192.0.2.1:9651"));
+    assert_eq!(code(second), "200", "{}", c.log("a"));
+    assert_eq!(code(first), "000", "the old port still served");
+    // 198.51.100.1 is not on any interface of a: refused, and the old one kept.
+    let said = reload(&c, Some("198.51.100.1:9650"));
+    assert!(said.contains("metrics_listen"), "{said}");
+    assert!(
+        said.contains("cannot listen on 198.51.100.1:9650"),
+        "{said}"
+    );
+    assert_eq!(code(second), "200", "the running listener was lost");
+    reload(&c, None);
+    assert_eq!(code(second), "000", "still served after the line went");
+    assert_eq!(
+        c.transitions("a").len(),
+        transitions,
+        "a reload made a transition"
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+}

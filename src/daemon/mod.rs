@@ -149,11 +149,11 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     let listener = crate::control::server::bind(&options.socket)?;
     let (control_tx, control_rx) = mpsc::channel(16);
-    if let Some(address) = model.global.metrics_listen
-        && let Some(metrics) = crate::control::metrics::bind(address).await
-    {
-        tokio::task::spawn_local(crate::control::metrics::serve(metrics, control_tx.clone()));
-    }
+    let metrics = match model.global.metrics_listen {
+        Some(address) => Metrics::start(address, &control_tx).await,
+        None => None,
+    };
+    let metrics_requests = control_tx.clone();
     tokio::task::spawn_local(crate::control::server::serve(listener, control_tx));
     // Hooks and checks start, wait and are read on a thread of their own.
     let runner = Rc::new(runner::Runner::start().map_err(|source| DaemonError::Io {
@@ -188,7 +188,8 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         reloads: Reloads::default(),
         systemd: systemd::Notifier::start(),
         vip_generation: 0,
-        metrics_listen: model.global.metrics_listen,
+        metrics,
+        metrics_requests,
         witness: None,
         witness_epoch: 0,
         start_at: None,
@@ -285,7 +286,10 @@ struct Daemon {
     /// a status whose address list is older than such a change lists them again.
     vip_generation: u64,
     /// The metrics address bound at start (a reload cannot move it).
-    metrics_listen: Option<std::net::SocketAddr>,
+    /// The `/metrics` and `/status` listener (`metrics_listen`), while one runs.
+    metrics: Option<Metrics>,
+    /// Where the listener sends its requests (kept to start one again on a reload).
+    metrics_requests: mpsc::Sender<crate::control::server::ControlRequest>,
     /// The witness client thread, while a `witness` block is configured.
     witness: Option<crate::witness::Witness>,
     /// The last epoch given to a witness command (see `witness.rs`).
@@ -1253,14 +1257,7 @@ impl Daemon {
                 "reload refused, the running configuration stays: {e}"
             ));
         }
-        if new.global.metrics_listen != self.metrics_listen {
-            warn!(
-                "reload: metrics_listen is {} in the file but {} in this daemon; a change \
-                 takes effect at the next restart",
-                shown(new.global.metrics_listen),
-                shown(self.metrics_listen)
-            );
-        }
+        let metrics_failed = self.reload_metrics(new.global.metrics_listen).await;
         self.reload_operations(&new).await;
         let diff = Model::diff(&self.model, &new);
         let mut failed: Vec<(String, String)> = Vec::new();
@@ -1310,6 +1307,9 @@ impl Daemon {
         self.apply_probe_interval();
         self.route_events_wanted = routes::wanted(&self.model);
         self.model_as_running(&failed);
+        if let Some(e) = metrics_failed {
+            failed.push(("metrics_listen".into(), e));
+        }
         if let Some(e) = witness_failed {
             // Kept as it runs, so the next reload of the same file tries it again.
             self.model.witness = old_witness;
@@ -1657,6 +1657,64 @@ fn log_send_report(name: &str, report: send_errors::Report, errors: &send_errors
 
 fn shown(address: Option<std::net::SocketAddr>) -> String {
     address.map_or_else(|| "off".to_string(), |a| a.to_string())
+}
+
+/// The running `/metrics` and `/status` listener.
+struct Metrics {
+    address: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Metrics {
+    /// Bind `address` and serve it; `None` (logged) when it cannot be bound.
+    async fn start(
+        address: std::net::SocketAddr,
+        requests: &mpsc::Sender<crate::control::server::ControlRequest>,
+    ) -> Option<Metrics> {
+        let listener = crate::control::metrics::bind(address).await?;
+        let task =
+            tokio::task::spawn_local(crate::control::metrics::serve(listener, requests.clone()));
+        Some(Metrics { address, task })
+    }
+
+    /// Stop accepting (scrapes in progress finish on their own, bounded); returns once the
+    /// listening socket is closed, so that its address can be bound again.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+impl Daemon {
+    /// A reload's `metrics_listen`: the listener moved, started or stopped without a
+    /// restart (a restart would move the VIPs). When the new address cannot be bound, the
+    /// old one is served again and the reload reports why.
+    async fn reload_metrics(&mut self, wanted: Option<std::net::SocketAddr>) -> Option<String> {
+        let running = self.metrics.as_ref().map(|m| m.address);
+        if wanted == running {
+            return None;
+        }
+        // The old one first: the new address may be the same port on another address
+        // that overlaps it (0.0.0.0).
+        if let Some(old) = self.metrics.take() {
+            info!("metrics: no longer serving http://{}/", old.address);
+            old.stop().await;
+        }
+        let Some(address) = wanted else {
+            return None;
+        };
+        self.metrics = Metrics::start(address, &self.metrics_requests).await;
+        if self.metrics.is_some() {
+            return None;
+        }
+        if let Some(old) = running {
+            self.metrics = Metrics::start(old, &self.metrics_requests).await;
+        }
+        Some(format!(
+            "cannot listen on {address}; still serving {}",
+            shown(self.metrics.as_ref().map(|m| m.address))
+        ))
+    }
 }
 
 /// The wall-clock time for `auth_hmac` (its sequence and time window are UTC seconds).
