@@ -1700,9 +1700,7 @@ impl Daemon {
             info!("metrics: no longer serving http://{}/", old.address);
             old.stop().await;
         }
-        let Some(address) = wanted else {
-            return None;
-        };
+        let address = wanted?;
         self.metrics = Metrics::start(address, &self.metrics_requests).await;
         if self.metrics.is_some() {
             return None;
