@@ -1275,3 +1275,83 @@ fn state_files_written_at_once_by_two_processes_are_never_lost() {
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
 }
+
+/// A primary this node's hook fenced, on a node that is MASTER again, whose peer's database
+/// answers as a replica on an older timeline (it was not promoted): the check keeps the
+/// node MASTER and the MASTER hook starts the primary again; when that start fails three
+/// times in a row, the check lets the node leave MASTER (the other one, if its rule lets
+/// it, takes over) instead of holding the VIP on no database for ever. A peer on a newer
+/// timeline is never started over.
+#[test]
+fn a_fenced_primary_is_started_again_only_over_a_replica_and_not_for_ever() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_baton("MASTER");
+    s.set("role", "");
+    s.set("peer", "t|1|none|[]");
+    for (name, body) in [
+        (
+            "pg_ctl",
+            "#!/bin/sh\ncase \"$1\" in status) exit 3 ;; start) exit 1 ;; *) exit 0 ;; esac\n",
+        ),
+        (
+            "pg_controldata",
+            "#!/bin/sh\necho 'pg_control version number:            1300'\n\
+             echo \"Latest checkpoint's TimeLineID:       2\"\n",
+        ),
+    ] {
+        let p = s.bin().join(name);
+        std::fs::write(&p, body).expect("stub");
+        chmod(&p, 0o755);
+    }
+    let data = s.pg().join("data");
+    std::fs::create_dir(&data).expect("data");
+    chown_postgres(&data);
+    let mark = s.pg().join("data.baton-fenced");
+    std::fs::write(&mark, "").expect("mark");
+    chown_postgres(&mark);
+    let baton = s.bin().join("baton").display().to_string();
+    // (The reconciler is not started from here: the check's backoff is armed only.)
+    let env = [("BATON_BIN", baton.as_str()), ("BATON_PG_RECONCILE", "no")];
+
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("starting it again"), "{}", text(&out));
+    for n in 1..=3 {
+        let out = s.run("baton-pg-notify", &["master"], &env, &[]);
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("restarting the local primary that was fenced")
+                && text(&out).contains(&format!("({n} failures in a row")),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("failed 3 times in a row"),
+        "{}",
+        text(&out)
+    );
+    // A new fence (the mark written again by a hook) starts the count again; a peer on a
+    // newer timeline is never started over.
+    std::fs::write(s.path().join("state/fenced-restart-failures"), "0\n").expect("reset");
+    s.set("peer", "t|3|none|[]");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("newer than this one's 2"),
+        "{}",
+        text(&out)
+    );
+    let out = s.run("baton-pg-notify", &["master"], &env, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("not starting it as a second primary"),
+        "{}",
+        text(&out)
+    );
+    assert!(mark.exists(), "the fence mark was removed");
+}
