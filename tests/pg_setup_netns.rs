@@ -1580,12 +1580,30 @@ fn status_pair_from_either_server_through_failover_and_fallback() {
             "{step}: {own}"
         );
     }
-    // The shortcut reads the peer and the port from the settings file, from either server.
-    for (from, local, peer) in [("a", &a_master, &b_backup), ("b", &b_backup, &a_master)] {
+    // The shortcut reads the peer and the port from the settings file, from either server,
+    // and adds the databases: roles, timelines, the primary's standby and its lag.
+    for (from, local, peer, here_role, peer_role, on) in [
+        ("a", &a_master, &b_backup, "primary", "replica", "here"),
+        ("b", &b_backup, &a_master, "replica", "primary", "peer"),
+    ] {
         let (v, code) = pair.pg_status(from);
         assert_eq!(code, 0, "baton-pg status on {from}: {v}");
-        check_side(&v["local"], local, "baton-pg status");
-        check_side(&v["peer"], peer, "baton-pg status");
+        assert_eq!(v["exit_code"], 0, "{v}");
+        assert_eq!(v["vrrp_exit_code"], 0, "{v}");
+        check_side(&v["vrrp"]["local"], local, "baton-pg status");
+        check_side(&v["vrrp"]["peer"], peer, "baton-pg status");
+        let pg = &v["postgresql"];
+        assert_eq!(pg["health_code"], 0, "{v}");
+        assert_eq!(pg["here"]["role"], here_role, "{v}");
+        assert_eq!(pg["peer"]["role"], peer_role, "{v}");
+        assert_eq!(pg["standby"]["on"], on, "{v}");
+        assert_eq!(pg["standby"]["state"], "streaming", "{v}");
+        assert_eq!(pg["standby"]["sync_state"], "sync", "{v}");
+        assert!(pg["standby"]["replay_lag_bytes"].is_u64(), "{v}");
+        if from == "b" {
+            assert_eq!(pg["here"]["wal_receiver"], "streaming", "{v}");
+            assert_eq!(pg["peer"]["timeline"], 1, "{v}");
+        }
     }
 
     // A failover: a's baton killed, its PostgreSQL stopped at once (a crash).
@@ -1637,6 +1655,16 @@ fn status_pair_from_either_server_through_failover_and_fallback() {
             .is_some_and(|r| r.contains("MASTER: promoted: now primary")),
         "{step}: {v}"
     );
+    // baton-pg status from b: the database side says the same (b primary alone, a's
+    // database gone: WARNING), the exit status the worse of the two (4).
+    let (v, code) = pair.pg_status("b");
+    assert_eq!((code, &v["exit_code"]), (4, &serde_json::json!(4)), "{v}");
+    let pg = &v["postgresql"];
+    assert_eq!(pg["health_code"], 1, "{v}");
+    assert_eq!(pg["here"]["role"], "primary", "{v}");
+    assert_eq!(pg["here"]["timeline"], 2, "{v}");
+    assert_eq!(pg["peer"]["role"], "unreachable", "{v}");
+    assert!(pg["standby"].is_null(), "{v}");
     // From a: its own daemon does not answer (UNKNOWN, 3); b is read all the same.
     let step = "failover, from a";
     let v = pair.pair_view_until("a", step, |_, code| code == 3);
