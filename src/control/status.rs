@@ -1012,6 +1012,128 @@ mod tests {
         status
     }
 
+    /// A status document with every field set (each `Option` filled, each list non-empty).
+    fn full_status() -> DaemonStatus {
+        let mut status = status_with_one_instance();
+        status.version = "0.1.0".into();
+        status.node = "pg-a".into();
+        status.router_id = Some("pg-a".into());
+        status.dropped = BTreeMap::from([("bad_checksum".to_string(), 2)]);
+        let i = &mut status.instances[0];
+        i.routes = vec![RouteStatus {
+            kind: "rule".into(),
+            line: "from 192.0.2.0/24 table 100".into(),
+            installed: false,
+            error: Some("Network is unreachable".into()),
+        }];
+        i.counters = Counters {
+            adverts_sent: 1,
+            adverts_received: 2,
+            priority_zero_sent: 3,
+            priority_zero_received: 4,
+            became_master: 5,
+            released_master: 6,
+            interval_mismatch: 7,
+            lower_priority_master: 8,
+            adverts_unsent: 9,
+            hmac_unsigned_accepted: 10,
+        };
+        i.dropped = BTreeMap::from([("auth_mismatch".to_string(), 3)]);
+        i.sync_group = Some("PG".into());
+        i.faults = vec!["interface eth1 is down".into()];
+        i.tracks = vec![TrackStatus {
+            kind: "interface".into(),
+            name: "eth1".into(),
+            up: false,
+            effect: "FAULT".into(),
+            detail: "link down".into(),
+        }];
+        i.last_hook = Some(HookStatus {
+            owner: "group PG".into(),
+            hook: "notify_master".into(),
+            state: "MASTER".into(),
+            ok: false,
+            run: RunOutcome {
+                command: "/usr/bin/promote".into(),
+                exit_code: Some(1),
+                signal: None,
+                timed_out: false,
+                error: Some("refused".into()),
+                duration_s: 0.25,
+                stderr_tail: "no server".into(),
+            },
+            age_s: 4.5,
+            result: "exit status 1".into(),
+        });
+        i.flap_hold_s = Some(120.5);
+        i.witness = Some(WitnessStatus {
+            key: "/baton/pg".into(),
+            lease: "held_by".into(),
+            holder: Some("pg-b".into()),
+            ttl_left_s: Some(2.5),
+            endpoint: Some("http://192.0.2.9:2379".into()),
+            error: Some("timed out".into()),
+            waiting: true,
+            when_unreachable: "release".into(),
+        });
+        i.peer_mismatches = vec![PeerMismatchStatus {
+            peer: "192.0.2.2".into(),
+            since_s: 5.0,
+            last_advert_s: 0.5,
+            discarded: true,
+            differences: vec![DifferenceStatus {
+                field: "vips".into(),
+                ours: "192.0.2.100".into(),
+                theirs: "192.0.2.101".into(),
+            }],
+        }];
+        i.vip_conflicts = vec![VipConflictStatus {
+            address: "192.0.2.100".into(),
+            mac: "02:00:00:00:00:cc".into(),
+            since_s: 12,
+            last_s: 2,
+        }];
+        i.auth_hmac = Some(HmacStatus {
+            mode: "permissive".into(),
+            active_key: 1,
+            key_ids: vec![1, 2],
+            anti_replay: "time".into(),
+            time_window_s: Some(30),
+        });
+        i.alarms = vec![Alarm {
+            severity: Health::Critical,
+            message: "in FAULT: interface eth1 is down".into(),
+        }];
+        let mut v6 = i.clone();
+        v6.name = "PG_VIP6".into();
+        v6.family = "IPv6".into();
+        v6.state = "MASTER".into();
+        v6.master = None;
+        let mut fault = i.clone();
+        fault.name = "PG_FAULT".into();
+        fault.state = "FAULT".into();
+        let mut init = i.clone();
+        init.name = "PG_INIT".into();
+        init.state = "INIT".into();
+        status.instances.extend([v6, fault, init]);
+        status
+    }
+
+    /// The JSON of `baton status --json` and `GET /status` is a contract with scripts and
+    /// with peers of other versions (`status --pair`): this is it, byte for byte.
+    #[test]
+    fn the_status_json_is_the_stored_contract_byte_for_byte() {
+        let golden = include_str!("status_golden.json");
+        let status = full_status();
+        let text = serde_json::to_string_pretty(&status).unwrap();
+        assert_eq!(text, golden.trim_end(), "the status JSON changed");
+        let back: DaemonStatus = serde_json::from_str(golden).unwrap();
+        assert_eq!(
+            back, status,
+            "the stored document no longer reads back the same"
+        );
+    }
+
     #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
