@@ -144,7 +144,7 @@ impl Field {
     /// The value of this field in `instance`, as printed.
     pub fn value(self, instance: &crate::control::status::InstanceStatus) -> String {
         match self {
-            Field::State => instance.state.clone(),
+            Field::State => instance.state.to_string(),
             Field::Master => instance
                 .master
                 .as_ref()

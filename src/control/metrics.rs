@@ -30,7 +30,7 @@ use tracing::{debug, error, info, warn};
 use super::protocol::Command;
 use super::redact::redact;
 use super::server::ControlRequest;
-use super::status::{DaemonStatus, Health};
+use super::status::{DaemonStatus, Health, VrrpState};
 
 /// Scrapes served at once; more connections wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 8;
@@ -234,9 +234,6 @@ fn value(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The states an instance may be in, as label values of `baton_instance_state`.
-const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
-
 /// The whole exposition for one snapshot.
 pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("baton");
@@ -386,7 +383,8 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
     );
     for i in &status.instances {
         let me = || vec![("vrrp_instance", value(&i.name))];
-        for s in STATES {
+        // The label values of `baton_instance_state`: the states this version knows.
+        for s in VrrpState::KNOWN {
             let mut labels = me();
             labels.push(("state", s.to_string()));
             state
@@ -683,7 +681,7 @@ mod tests {
             assert_eq!(got, crate::control::redact::redact(planted.clone()));
             assert_eq!(got.node, "db1");
             assert_eq!(got.version, "0.1.0");
-            assert_eq!(got.instances[0].state, "MASTER");
+            assert_eq!(got.instances[0].state, VrrpState::Master);
 
             let text = raw(address, b"GET /status HTTP/1.1\r\nhost: x\r\n\r\n").await;
             assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");

@@ -32,9 +32,8 @@ pub struct InstanceStatus {
     pub interface: String,
     pub vrid: u8,
     pub version: u8,
-    pub family: String,
-    /// MASTER, BACKUP, FAULT or INIT.
-    pub state: String,
+    pub family: Family,
+    pub state: VrrpState,
     /// Seconds since the state was entered.
     pub since_s: f64,
     /// Why it was entered.
@@ -86,6 +85,98 @@ pub struct InstanceStatus {
     #[serde(default)]
     pub auth_hmac: Option<HmacStatus>,
     pub alarms: Vec<Alarm>,
+}
+
+/// An instance's state as status carries it: `"MASTER"`, `"BACKUP"`, `"FAULT"` or
+/// `"INIT"`, keepalived's words. A word this version does not know (from a newer peer read
+/// by `baton status --pair`) is kept as it came, so the document still decodes and prints.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VrrpState {
+    #[serde(rename = "INIT")]
+    Init,
+    #[serde(rename = "BACKUP")]
+    Backup,
+    #[serde(rename = "MASTER")]
+    Master,
+    #[serde(rename = "FAULT")]
+    Fault,
+    /// A state this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl VrrpState {
+    /// The states this version knows.
+    pub const KNOWN: [VrrpState; 4] = [
+        VrrpState::Init,
+        VrrpState::Backup,
+        VrrpState::Master,
+        VrrpState::Fault,
+    ];
+
+    /// The word in the JSON (and in logs and notify arguments).
+    pub fn as_str(&self) -> &str {
+        match self {
+            VrrpState::Init => "INIT",
+            VrrpState::Backup => "BACKUP",
+            VrrpState::Master => "MASTER",
+            VrrpState::Fault => "FAULT",
+            VrrpState::Other(word) => word,
+        }
+    }
+}
+
+impl From<crate::vrrp::State> for VrrpState {
+    fn from(state: crate::vrrp::State) -> VrrpState {
+        match state {
+            crate::vrrp::State::Initialize => VrrpState::Init,
+            crate::vrrp::State::Backup => VrrpState::Backup,
+            crate::vrrp::State::Master => VrrpState::Master,
+            crate::vrrp::State::Fault => VrrpState::Fault,
+        }
+    }
+}
+
+impl std::fmt::Display for VrrpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instance's address family as status carries it: `"IPv4"` or `"IPv6"` (the names
+/// of `config::Family`). A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Family {
+    IPv4,
+    IPv6,
+    /// A family this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl Family {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Family::IPv4 => "IPv4",
+            Family::IPv6 => "IPv6",
+            Family::Other(word) => word,
+        }
+    }
+}
+
+impl From<crate::config::Family> for Family {
+    fn from(family: crate::config::Family) -> Family {
+        match family {
+            crate::config::Family::IPv4 => Family::IPv4,
+            crate::config::Family::IPv6 => Family::IPv6,
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An instance's `auth_hmac` settings as status shows them: key ids, never keys.
@@ -215,7 +306,8 @@ pub struct HookStatus {
     pub owner: String,
     /// notify_master, notify_backup, notify_fault, notify_stop, notify, ...
     pub hook: String,
-    /// The state it ran for.
+    /// The word the hook was given for the state it ran for: `MASTER`, `BACKUP`, `FAULT`,
+    /// or `STOP` on shutdown (a hook argument, not a `VrrpState`, hence a string).
     pub state: String,
     pub ok: bool,
     #[serde(flatten)]
@@ -315,7 +407,7 @@ pub struct Alarm {
 /// The facts alarms are decided from.
 #[derive(Clone, Debug)]
 pub struct Facts<'a> {
-    pub state: &'a str,
+    pub state: &'a VrrpState,
     pub priority: u8,
     pub manual_fallback: bool,
     pub locked: bool,
@@ -342,18 +434,18 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     let mut out = Vec::new();
     let mut raise = |severity, message: String| out.push(Alarm { severity, message });
     match f.state {
-        "FAULT" if !f.faults.is_empty() => raise(
+        VrrpState::Fault if !f.faults.is_empty() => raise(
             Health::Critical,
             format!("in FAULT: {}", f.faults.join("; ")),
         ),
-        "FAULT" => raise(
+        VrrpState::Fault => raise(
             Health::Critical,
             "in FAULT: the interface or a tracked resource is down".into(),
         ),
-        "INIT" => raise(Health::Warning, "not running (INIT)".into()),
+        VrrpState::Init => raise(Health::Warning, "not running (INIT)".into()),
         _ => {}
     }
-    if f.state == "MASTER" {
+    if *f.state == VrrpState::Master {
         for vip in f.vips.iter().filter(|v| !v.present) {
             raise(
                 Health::Critical,
@@ -376,7 +468,7 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             );
         }
     }
-    if f.state == "BACKUP" {
+    if *f.state == VrrpState::Backup {
         match f.master {
             None => raise(
                 Health::Critical,
@@ -484,10 +576,10 @@ fn field_words(field: &str) -> &str {
     }
 }
 
-fn witness_alarms(state: &str, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
+fn witness_alarms(state: &VrrpState, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
     let error = w.error.as_deref().unwrap_or("no answer");
     match (w.lease.as_str(), state) {
-        ("unreachable", "MASTER") if w.when_unreachable == "release" => raise(
+        ("unreachable", VrrpState::Master) if w.when_unreachable == "release" => raise(
             Health::Critical,
             format!(
                 "witness unreachable ({error}): this master lets go of the VIP when its lease \
@@ -501,7 +593,7 @@ fn witness_alarms(state: &str, w: &WitnessStatus, raise: &mut impl FnMut(Health,
             Health::Warning,
             format!("witness unreachable ({error}): no node can take the VIP over"),
         ),
-        ("held_by", "BACKUP") if w.waiting => raise(
+        ("held_by", VrrpState::Backup) if w.waiting => raise(
             Health::Warning,
             format!(
                 "waiting for the witness lease, held by {}",
@@ -569,8 +661,8 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         i.fallback,
         if i.locked { ", LOCKED" } else { "" }
     );
-    let master = match (&i.master, i.state.as_str()) {
-        (_, "MASTER") => "this node".to_string(),
+    let master = match (&i.master, &i.state) {
+        (_, VrrpState::Master) => "this node".to_string(),
         (Some(m), _) => format!(
             "{} priority {}, last advert {:.1}s ago",
             m.address, m.priority, m.last_advert_s
@@ -720,7 +812,7 @@ mod tests {
         }]
     }
 
-    fn facts<'a>(state: &'a str, vips: &'a [VipStatus]) -> Facts<'a> {
+    fn facts<'a>(state: &'a VrrpState, vips: &'a [VipStatus]) -> Facts<'a> {
         Facts {
             state,
             priority: 150,
@@ -751,13 +843,13 @@ mod tests {
 
     #[test]
     fn a_healthy_master_has_no_alarm() {
-        assert!(alarms(&facts("MASTER", &vips(true))).is_empty());
+        assert!(alarms(&facts(&VrrpState::Master, &vips(true))).is_empty());
     }
 
     #[test]
     fn a_master_that_cannot_send_is_critical() {
         let vips = vips(true);
-        let mut f = facts("MASTER", &vips);
+        let mut f = facts(&VrrpState::Master, &vips);
         f.send_failing = Some((12, "Operation not permitted (os error 1)"));
         let got = alarms(&f);
         assert_eq!(got.len(), 1);
@@ -774,7 +866,7 @@ mod tests {
     #[test]
     fn a_missing_vip_on_the_master_is_critical() {
         let v = vips(false);
-        let a = alarms(&facts("MASTER", &v));
+        let a = alarms(&facts(&VrrpState::Master, &v));
         assert_eq!(a[0].severity, Health::Critical);
         assert!(a[0].message.starts_with("VIP missing: 192.0.2.100/24"));
     }
@@ -782,7 +874,7 @@ mod tests {
     #[test]
     fn split_brain_is_critical_while_recent() {
         let v = vips(true);
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.lower_master_s = Some(1.0);
         assert!(alarms(&f)[0].message.starts_with("split brain suspected"));
         f.lower_master_s = Some(60.0);
@@ -792,10 +884,10 @@ mod tests {
     #[test]
     fn backup_without_a_master_is_critical() {
         let v = vips(false);
-        let a = alarms(&facts("BACKUP", &v));
+        let a = alarms(&facts(&VrrpState::Backup, &v));
         assert_eq!(a[0].message, "no master seen: nobody holds the VIP");
         let stale = master(100, 10.0);
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         f.master = Some(&stale);
         assert!(
             alarms(&f)[0]
@@ -808,7 +900,7 @@ mod tests {
     fn preferred_node_waiting_for_manual_fallback_warns() {
         let v = vips(false);
         let lower = master(100, 0.5);
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         f.master = Some(&lower);
         assert!(
             alarms(&f).is_empty(),
@@ -826,7 +918,7 @@ mod tests {
     #[test]
     fn fault_and_lock_are_reported() {
         let v = vips(false);
-        let mut f = facts("FAULT", &v);
+        let mut f = facts(&VrrpState::Fault, &v);
         f.locked = true;
         let severities: Vec<Health> = alarms(&f).iter().map(|a| a.severity).collect();
         assert_eq!(severities, vec![Health::Critical, Health::Warning]);
@@ -860,7 +952,7 @@ mod tests {
             result: "timed out after 5.0s; its process group was killed".into(),
         };
         let faults = vec!["script chk_pg is down".to_string()];
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.tracks = &tracks;
         f.last_hook = Some(&hook);
         let messages: Vec<String> = alarms(&f).into_iter().map(|a| a.message).collect();
@@ -871,10 +963,10 @@ mod tests {
                 "hook failed: notify_master for MASTER (PG_VIP): timed out after 5.0s; its process group was killed",
             ]
         );
-        let mut f = facts("FAULT", &v);
+        let mut f = facts(&VrrpState::Fault, &v);
         f.faults = &faults;
         assert_eq!(alarms(&f)[0].message, "in FAULT: script chk_pg is down");
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.flapping = Some(Flapping {
             count: 3,
             window_s: 600.0,
@@ -908,7 +1000,7 @@ mod tests {
             ],
         };
         let listed = [mismatch.clone()];
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         let heard = master(100, 0.5);
         f.master = Some(&heard);
         f.peer_mismatches = &listed;
@@ -941,7 +1033,7 @@ mod tests {
             since_s: 12,
             last_s: 2,
         }];
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.vip_conflicts = &conflict;
         let got = alarms(&f);
         assert_eq!(got.len(), 1);
@@ -984,8 +1076,8 @@ mod tests {
             interface: "eth0".into(),
             vrid: 51,
             version: 2,
-            family: "IPv4".into(),
-            state: "BACKUP".into(),
+            family: Family::IPv4,
+            state: VrrpState::Backup,
             since_s: 3725.0,
             reason: "started".into(),
             reason_kind: "startup".into(),
@@ -1106,15 +1198,15 @@ mod tests {
         }];
         let mut v6 = i.clone();
         v6.name = "PG_VIP6".into();
-        v6.family = "IPv6".into();
-        v6.state = "MASTER".into();
+        v6.family = Family::IPv6;
+        v6.state = VrrpState::Master;
         v6.master = None;
         let mut fault = i.clone();
         fault.name = "PG_FAULT".into();
-        fault.state = "FAULT".into();
+        fault.state = VrrpState::Fault;
         let mut init = i.clone();
         init.name = "PG_INIT".into();
-        init.state = "INIT".into();
+        init.state = VrrpState::Init;
         status.instances.extend([v6, fault, init]);
         status
     }
@@ -1132,6 +1224,40 @@ mod tests {
             back, status,
             "the stored document no longer reads back the same"
         );
+    }
+
+    /// A newer daemon may report a state or a family this version does not know: the
+    /// document still decodes, the word is kept as it came (and written back the same), and
+    /// no alarm reads it as one of the known states.
+    #[test]
+    fn an_unknown_state_or_family_from_a_newer_peer_decodes_and_is_kept() {
+        let mut json = serde_json::to_value(full_status()).unwrap();
+        json["instances"][0]["state"] = "DEGRADED".into();
+        json["instances"][0]["family"] = "IPv9".into();
+        let back: DaemonStatus = serde_json::from_value(json.clone()).unwrap();
+        let i = &back.instances[0];
+        assert_eq!(i.state, VrrpState::Other("DEGRADED".into()));
+        assert_eq!(i.family, Family::Other("IPv9".into()));
+        assert_eq!(i.state.to_string(), "DEGRADED");
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        let text = render(&back);
+        assert!(
+            text.contains("PG_VIP  DEGRADED for 1h 2m (started)"),
+            "{text}"
+        );
+        assert!(text.contains("VRRPv2 IPv9 vrid 51"), "{text}");
+        let v = vips(false);
+        assert!(
+            alarms(&facts(&i.state, &v)).is_empty(),
+            "an unknown state is neither FAULT, INIT, MASTER nor BACKUP"
+        );
+        // The known words still decode to their variants, and nothing else is accepted.
+        for state in VrrpState::KNOWN {
+            let word = serde_json::to_value(&state).unwrap();
+            assert_eq!(word, state.as_str());
+            assert_eq!(serde_json::from_value::<VrrpState>(word).unwrap(), state);
+        }
+        assert!(serde_json::from_value::<VrrpState>(3.into()).is_err());
     }
 
     #[test]
@@ -1155,8 +1281,8 @@ mod tests {
             interface: "eth0".into(),
             vrid: 51,
             version: 2,
-            family: "IPv4".into(),
-            state: "BACKUP".into(),
+            family: Family::IPv4,
+            state: VrrpState::Backup,
             since_s: 3725.0,
             reason: "started".into(),
             reason_kind: "startup".into(),
