@@ -155,7 +155,7 @@ impl Field {
             Field::Lease => instance
                 .witness
                 .as_ref()
-                .map(|w| w.lease.clone())
+                .map(|w| w.lease.to_string())
                 .unwrap_or_default(),
         }
     }

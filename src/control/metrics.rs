@@ -30,7 +30,7 @@ use tracing::{debug, error, info, warn};
 use super::protocol::Command;
 use super::redact::redact;
 use super::server::ControlRequest;
-use super::status::{DaemonStatus, Health, VrrpState};
+use super::status::{DaemonStatus, Health, LeaseState, VrrpState};
 
 /// Scrapes served at once; more connections wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 8;
@@ -422,7 +422,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
                 .set(f64::from(u8::from(hook.ok)));
         }
         if let Some(w) = &i.witness {
-            for kind in ["held", "held_by", "free", "unreachable", "unknown"] {
+            for kind in LeaseState::KNOWN {
                 let mut labels = me();
                 labels.push(("lease", kind.to_string()));
                 lease
@@ -539,13 +539,13 @@ mod tests {
         let mut i = instance("PORTAL", "MASTER");
         i.witness = Some(crate::control::status::WitnessStatus {
             key: "/baton/vrid-51-ipv4".into(),
-            lease: "held".into(),
+            lease: LeaseState::Held,
             holder: Some("db1".into()),
             ttl_left_s: Some(1.5),
             endpoint: None,
             error: None,
             waiting: false,
-            when_unreachable: "release".into(),
+            when_unreachable: crate::control::status::WhenUnreachable::Release,
         });
         let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
         for line in [

@@ -281,7 +281,7 @@ pub(crate) mod tests {
         });
         i.witness = Some(WitnessStatus {
             key: "/baton/vrid-51-ipv4".into(),
-            lease: "unreachable".into(),
+            lease: crate::control::status::LeaseState::Unreachable,
             holder: None,
             ttl_left_s: None,
             endpoint: Some(format!("https://root:{SECRET}@192.0.2.10:2379")),
@@ -289,7 +289,7 @@ pub(crate) mod tests {
                 "/etc/baton/{SECRET}.key: no private key: https://u:{SECRET}@192.0.2.11:2379/v3"
             )),
             waiting: false,
-            when_unreachable: "release".into(),
+            when_unreachable: crate::control::status::WhenUnreachable::Release,
         });
         i.alarms.push(Alarm {
             severity: Health::Critical,

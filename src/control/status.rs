@@ -209,6 +209,73 @@ pub struct VipConflictStatus {
     pub last_s: u64,
 }
 
+/// The witness lease as status carries it: `"held"` (by this node), `"held_by"`
+/// (another), `"free"`, `"unreachable"` or `"unknown"`. A word this version does not know
+/// is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseState {
+    Held,
+    HeldBy,
+    Free,
+    Unreachable,
+    Unknown,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl LeaseState {
+    /// The words this version knows.
+    pub const KNOWN: [LeaseState; 5] = [
+        LeaseState::Held,
+        LeaseState::HeldBy,
+        LeaseState::Free,
+        LeaseState::Unreachable,
+        LeaseState::Unknown,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            LeaseState::Held => "held",
+            LeaseState::HeldBy => "held_by",
+            LeaseState::Free => "free",
+            LeaseState::Unreachable => "unreachable",
+            LeaseState::Unknown => "unknown",
+            LeaseState::Other(word) => word,
+        }
+    }
+}
+
+impl std::fmt::Display for LeaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `when_unreachable` as status carries it: `"release"`, `"keep"` or `"takeover"` (the
+/// words of `vrrp::WhenUnreachable`). A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnreachable {
+    Release,
+    Keep,
+    Takeover,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl From<crate::vrrp::WhenUnreachable> for WhenUnreachable {
+    fn from(rule: crate::vrrp::WhenUnreachable) -> WhenUnreachable {
+        match rule {
+            crate::vrrp::WhenUnreachable::Release => WhenUnreachable::Release,
+            crate::vrrp::WhenUnreachable::Keep => WhenUnreachable::Keep,
+            crate::vrrp::WhenUnreachable::Takeover => WhenUnreachable::Takeover,
+        }
+    }
+}
+
 /// A peer whose adverts disagree with this instance's configuration. Raised by its first
 /// disagreeing advert; cleared by an advert of its that agrees, or once it has been silent
 /// for 10 advert intervals (at least 10 s).
@@ -242,8 +309,7 @@ pub struct DifferenceStatus {
 pub struct WitnessStatus {
     /// The key in etcd.
     pub key: String,
-    /// `held` (by this node), `held_by` (another), `free`, `unreachable` or `unknown`.
-    pub lease: String,
+    pub lease: LeaseState,
     /// The name written in the key.
     pub holder: Option<String>,
     /// While this node holds the lease: seconds it may still act as master without a
@@ -255,8 +321,7 @@ pub struct WitnessStatus {
     pub error: Option<String>,
     /// A takeover is waiting for the lease.
     pub waiting: bool,
-    /// `release`, `keep` or `takeover`.
-    pub when_unreachable: String,
+    pub when_unreachable: WhenUnreachable,
 }
 
 /// Flap damping in force, for the alarm.
@@ -578,22 +643,26 @@ fn field_words(field: &str) -> &str {
 
 fn witness_alarms(state: &VrrpState, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
     let error = w.error.as_deref().unwrap_or("no answer");
-    match (w.lease.as_str(), state) {
-        ("unreachable", VrrpState::Master) if w.when_unreachable == "release" => raise(
-            Health::Critical,
-            format!(
-                "witness unreachable ({error}): this master lets go of the VIP when its lease \
-                 runs out{}",
-                w.ttl_left_s
-                    .map(|s| format!(", in {s:.1}s"))
-                    .unwrap_or_default()
-            ),
-        ),
-        ("unreachable", _) => raise(
+    match (&w.lease, state) {
+        (LeaseState::Unreachable, VrrpState::Master)
+            if w.when_unreachable == WhenUnreachable::Release =>
+        {
+            raise(
+                Health::Critical,
+                format!(
+                    "witness unreachable ({error}): this master lets go of the VIP when its \
+                     lease runs out{}",
+                    w.ttl_left_s
+                        .map(|s| format!(", in {s:.1}s"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        (LeaseState::Unreachable, _) => raise(
             Health::Warning,
             format!("witness unreachable ({error}): no node can take the VIP over"),
         ),
-        ("held_by", VrrpState::Backup) if w.waiting => raise(
+        (LeaseState::HeldBy, VrrpState::Backup) if w.waiting => raise(
             Health::Warning,
             format!(
                 "waiting for the witness lease, held by {}",
@@ -748,15 +817,15 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
 }
 
 fn render_witness(out: &mut String, w: &WitnessStatus) {
-    let lease = match (w.lease.as_str(), &w.holder) {
-        ("held", _) => format!(
+    let lease = match (&w.lease, &w.holder) {
+        (LeaseState::Held, _) => format!(
             "held by this node{}",
             w.ttl_left_s
                 .map(|s| format!(", {s:.1}s left"))
                 .unwrap_or_default()
         ),
-        ("held_by", Some(h)) => format!("held by {h}"),
-        ("unreachable", _) => format!(
+        (LeaseState::HeldBy, Some(h)) => format!("held by {h}"),
+        (LeaseState::Unreachable, _) => format!(
             "witness unreachable ({})",
             w.error.as_deref().unwrap_or("no answer")
         ),
@@ -1160,13 +1229,13 @@ mod tests {
         i.flap_hold_s = Some(120.5);
         i.witness = Some(WitnessStatus {
             key: "/baton/pg".into(),
-            lease: "held_by".into(),
+            lease: LeaseState::HeldBy,
             holder: Some("pg-b".into()),
             ttl_left_s: Some(2.5),
             endpoint: Some("http://192.0.2.9:2379".into()),
             error: Some("timed out".into()),
             waiting: true,
-            when_unreachable: "release".into(),
+            when_unreachable: WhenUnreachable::Release,
         });
         i.peer_mismatches = vec![PeerMismatchStatus {
             peer: "192.0.2.2".into(),
@@ -1226,18 +1295,23 @@ mod tests {
         );
     }
 
-    /// A newer daemon may report a state or a family this version does not know: the
-    /// document still decodes, the word is kept as it came (and written back the same), and
-    /// no alarm reads it as one of the known states.
+    /// A newer daemon may report a state, a family, a lease or a `when_unreachable` this
+    /// version does not know: the document still decodes, the word is kept as it came (and
+    /// written back the same), and no alarm reads it as one of the known states.
     #[test]
-    fn an_unknown_state_or_family_from_a_newer_peer_decodes_and_is_kept() {
+    fn unknown_words_from_a_newer_peer_decode_and_are_kept() {
         let mut json = serde_json::to_value(full_status()).unwrap();
         json["instances"][0]["state"] = "DEGRADED".into();
         json["instances"][0]["family"] = "IPv9".into();
+        json["instances"][0]["witness"]["lease"] = "borrowed".into();
+        json["instances"][0]["witness"]["when_unreachable"] = "ask".into();
         let back: DaemonStatus = serde_json::from_value(json.clone()).unwrap();
         let i = &back.instances[0];
         assert_eq!(i.state, VrrpState::Other("DEGRADED".into()));
         assert_eq!(i.family, Family::Other("IPv9".into()));
+        let w = i.witness.as_ref().unwrap();
+        assert_eq!(w.lease, LeaseState::Other("borrowed".into()));
+        assert_eq!(w.when_unreachable, WhenUnreachable::Other("ask".into()));
         assert_eq!(i.state.to_string(), "DEGRADED");
         assert_eq!(serde_json::to_value(&back).unwrap(), json);
         let text = render(&back);
@@ -1246,6 +1320,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("VRRPv2 IPv9 vrid 51"), "{text}");
+        assert!(text.contains("witness: /baton/pg borrowed via"), "{text}");
         let v = vips(false);
         assert!(
             alarms(&facts(&i.state, &v)).is_empty(),
@@ -1256,6 +1331,11 @@ mod tests {
             let word = serde_json::to_value(&state).unwrap();
             assert_eq!(word, state.as_str());
             assert_eq!(serde_json::from_value::<VrrpState>(word).unwrap(), state);
+        }
+        for lease in LeaseState::KNOWN {
+            let word = serde_json::to_value(&lease).unwrap();
+            assert_eq!(word, lease.as_str());
+            assert_eq!(serde_json::from_value::<LeaseState>(word).unwrap(), lease);
         }
         assert!(serde_json::from_value::<VrrpState>(3.into()).is_err());
     }
