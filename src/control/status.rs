@@ -1,6 +1,17 @@
 //! `baton status`: the model the daemon sends (serde), the alarms in plain words, the
 //! human rendering, and the monitoring-plugin exit code (0 OK, 1 WARNING, 2 CRITICAL,
 //! 3 UNKNOWN).
+//!
+//! The JSON (`baton status --json`, `GET /status`) is a contract with scripts and with
+//! peers of other versions (`baton status --pair`); `status_golden.json` holds it and a
+//! test compares it byte for byte. States, families and the witness words are enums that
+//! write the same words as ever and keep a word they do not know (from a newer peer) as it
+//! came. Fields are only ever added, with `#[serde(default)]`.
+//!
+//! Times: every time is in seconds, in a field whose name ends in `_s`. They are fractional
+//! (`f64`, written with a fraction: `3725.0`) except `vip_conflicts[].since_s` and
+//! `last_s` and `auth_hmac.time_window_s`, which are whole seconds (integers). They stay
+//! so: a peer of an older version decodes those as integers and would refuse `12.0`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +30,7 @@ pub struct DaemonStatus {
     pub node: String,
     pub router_id: Option<String>,
     pub pid: u32,
+    /// Seconds since the daemon started.
     pub uptime_s: f64,
     pub instances: Vec<InstanceStatus>,
     /// Packets dropped before reaching an instance (bad header, checksum, unknown VRID...).
@@ -189,7 +201,7 @@ pub struct HmacStatus {
     pub key_ids: Vec<u8>,
     /// `time` or `monotonic`.
     pub anti_replay: String,
-    /// The freshness window with `anti_replay time`, seconds.
+    /// The freshness window with `anti_replay time`, whole seconds (an integer).
     pub time_window_s: Option<u32>,
 }
 
@@ -203,9 +215,9 @@ pub struct VipConflictStatus {
     pub address: String,
     /// The other host's MAC.
     pub mac: String,
-    /// Seconds since it was first heard.
+    /// Whole seconds since it was first heard (an integer, unlike most times here).
     pub since_s: u64,
-    /// Seconds since it was last heard.
+    /// Whole seconds since it was last heard (an integer).
     pub last_s: u64,
 }
 
@@ -359,6 +371,7 @@ pub struct RunOutcome {
     pub timed_out: bool,
     /// Why it did not run at all (refused, not found...).
     pub error: Option<String>,
+    /// Seconds it ran.
     pub duration_s: f64,
     /// The end of its stderr.
     pub stderr_tail: String,
