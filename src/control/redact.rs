@@ -173,7 +173,9 @@ fn paths(text: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::control::status::{Alarm, Counters, Health, RunOutcome, TrackStatus, WitnessStatus};
+    use crate::control::status::{
+        Alarm, Counters, Health, RunOutcome, TrackEffect, TrackStatus, WitnessStatus,
+    };
     use std::collections::BTreeMap;
 
     pub(crate) const SECRET: &str = "hunter2-s3cret";
@@ -256,21 +258,21 @@ pub(crate) mod tests {
                 kind: "script".into(),
                 name: "chk_pg".into(),
                 up: false,
-                effect: "-20".into(),
+                effect: TrackEffect::Priority(-20),
                 detail: script.clone(),
             },
             TrackStatus {
                 kind: "script".into(),
                 name: "chk_other".into(),
                 up: false,
-                effect: "FAULT".into(),
+                effect: TrackEffect::Fault,
                 detail: unstartable.clone(),
             },
             TrackStatus {
                 kind: "file".into(),
                 name: "weight".into(),
                 up: true,
-                effect: "0".into(),
+                effect: TrackEffect::Priority(0),
                 detail: format!("/etc/{SECRET}/weight: value 0"),
             },
         ];

@@ -349,14 +349,57 @@ pub struct Flapping {
 /// One tracked thing and its effect on an instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackStatus {
-    /// script, interface or file.
+    /// script, interface, file or process.
     pub kind: String,
     pub name: String,
     /// Up: script succeeding, link up, file value 0 (or not failing).
     pub up: bool,
-    /// "FAULT", or the priority change it makes now ("+10", "-20", "0").
-    pub effect: String,
+    pub effect: TrackEffect,
     pub detail: String,
+}
+
+/// What a tracked thing does to its instance now, as status carries it: `"FAULT"`, or the
+/// priority change as a signed number in a string (`"+10"`, `"-20"`, `"0"`). A word this
+/// version does not read is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TrackEffect {
+    /// It puts the instance in FAULT.
+    Fault,
+    /// It changes the instance's priority by this much (0: not now).
+    Priority(i64),
+    /// A word this version does not know, as the peer wrote it.
+    Other(String),
+}
+
+impl std::fmt::Display for TrackEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackEffect::Fault => f.write_str("FAULT"),
+            TrackEffect::Priority(n) if *n > 0 => write!(f, "+{n}"),
+            TrackEffect::Priority(n) => write!(f, "{n}"),
+            TrackEffect::Other(word) => f.write_str(word),
+        }
+    }
+}
+
+impl From<String> for TrackEffect {
+    /// Lossless: a word is read as a number only if it is written back the same.
+    fn from(word: String) -> TrackEffect {
+        if word == "FAULT" {
+            return TrackEffect::Fault;
+        }
+        match word.parse::<i64>().map(TrackEffect::Priority) {
+            Ok(effect) if effect.to_string() == word => effect,
+            _ => TrackEffect::Other(word),
+        }
+    }
+}
+
+impl From<TrackEffect> for String {
+    fn from(effect: TrackEffect) -> String {
+        effect.to_string()
+    }
 }
 
 /// How one run of an external command ended (a hook, a check).
@@ -570,7 +613,11 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             Some(_) => {}
         }
     }
-    for t in f.tracks.iter().filter(|t| !t.up && t.effect != "FAULT") {
+    for t in f
+        .tracks
+        .iter()
+        .filter(|t| !t.up && t.effect != TrackEffect::Fault)
+    {
         raise(
             Health::Warning,
             format!(
@@ -1013,7 +1060,7 @@ mod tests {
             kind: "script".into(),
             name: "chk_pg".into(),
             up: false,
-            effect: "-20".into(),
+            effect: TrackEffect::Priority(-20),
             detail: "exit status 2: no server".into(),
         }];
         let hook = HookStatus {
@@ -1219,7 +1266,7 @@ mod tests {
             kind: "interface".into(),
             name: "eth1".into(),
             up: false,
-            effect: "FAULT".into(),
+            effect: TrackEffect::Fault,
             detail: "link down".into(),
         }];
         i.last_hook = Some(HookStatus {
@@ -1308,9 +1355,10 @@ mod tests {
         );
     }
 
-    /// A newer daemon may report a state, a family, a lease or a `when_unreachable` this
-    /// version does not know: the document still decodes, the word is kept as it came (and
-    /// written back the same), and no alarm reads it as one of the known states.
+    /// A newer daemon may report a state, a family, a lease, a `when_unreachable` or a
+    /// track's effect this version does not know: the document still decodes, the word is
+    /// kept as it came (and written back the same), and no alarm reads it as one of the
+    /// known states.
     #[test]
     fn unknown_words_from_a_newer_peer_decode_and_are_kept() {
         let mut json = serde_json::to_value(full_status()).unwrap();
@@ -1318,6 +1366,7 @@ mod tests {
         json["instances"][0]["family"] = "IPv9".into();
         json["instances"][0]["witness"]["lease"] = "borrowed".into();
         json["instances"][0]["witness"]["when_unreachable"] = "ask".into();
+        json["instances"][0]["tracks"][0]["effect"] = "HALVED".into();
         let back: DaemonStatus = serde_json::from_value(json.clone()).unwrap();
         let i = &back.instances[0];
         assert_eq!(i.state, VrrpState::Other("DEGRADED".into()));
@@ -1325,6 +1374,7 @@ mod tests {
         let w = i.witness.as_ref().unwrap();
         assert_eq!(w.lease, LeaseState::Other("borrowed".into()));
         assert_eq!(w.when_unreachable, WhenUnreachable::Other("ask".into()));
+        assert_eq!(i.tracks[0].effect, TrackEffect::Other("HALVED".into()));
         assert_eq!(i.state.to_string(), "DEGRADED");
         assert_eq!(serde_json::to_value(&back).unwrap(), json);
         let text = render(&back);
@@ -1351,6 +1401,20 @@ mod tests {
             assert_eq!(serde_json::from_value::<LeaseState>(word).unwrap(), lease);
         }
         assert!(serde_json::from_value::<VrrpState>(3.into()).is_err());
+        // A track's effect: FAULT or a signed number, and any other word kept as it came.
+        for (word, effect) in [
+            ("FAULT", TrackEffect::Fault),
+            ("+10", TrackEffect::Priority(10)),
+            ("-20", TrackEffect::Priority(-20)),
+            ("0", TrackEffect::Priority(0)),
+            ("+0", TrackEffect::Other("+0".into())),
+            ("010", TrackEffect::Other("010".into())),
+            ("fault", TrackEffect::Other("fault".into())),
+        ] {
+            let read: TrackEffect = serde_json::from_value(word.into()).unwrap();
+            assert_eq!(read, effect, "{word}");
+            assert_eq!(serde_json::to_value(&read).unwrap(), word);
+        }
     }
 
     #[test]
