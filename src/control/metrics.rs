@@ -437,7 +437,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             for d in &p.differences {
                 let mut labels = me();
                 labels.push(("peer", value(&p.peer)));
-                labels.push(("field", value(&d.field)));
+                labels.push(("field", value(d.field.as_str())));
                 peer_mismatch.get_or_create(&labels).set(1.0);
             }
         }
@@ -566,10 +566,10 @@ mod tests {
 
     #[test]
     fn a_peer_mismatch_is_one_series_per_difference() {
-        use crate::control::status::{DifferenceStatus, PeerMismatchStatus};
+        use crate::control::status::{DifferenceStatus, PeerField, PeerMismatchStatus};
         let mut i = instance("PORTAL", "BACKUP");
-        let difference = |field: &str| DifferenceStatus {
-            field: field.into(),
+        let difference = |field: PeerField| DifferenceStatus {
+            field,
             ours: "a".into(),
             theirs: "b".into(),
         };
@@ -578,7 +578,10 @@ mod tests {
             since_s: 3.0,
             last_advert_s: 0.2,
             discarded: false,
-            differences: vec![difference("vips"), difference("advert_interval")],
+            differences: vec![
+                difference(PeerField::Vips),
+                difference(PeerField::AdvertInterval),
+            ],
         });
         let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
         for line in [

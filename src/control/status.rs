@@ -308,12 +308,61 @@ pub struct PeerMismatchStatus {
 /// One thing a peer advertises differently.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DifferenceStatus {
-    /// `vips`, `advert_interval`, `auth_type` or `auth_password`.
-    pub field: String,
+    pub field: PeerField,
     /// This node's value (`(hidden)` for a password).
     pub ours: String,
     /// The peer's value (a password is never shown).
     pub theirs: String,
+}
+
+/// What a peer advertises differently, as status carries it: `"vips"`,
+/// `"advert_interval"`, `"auth_type"` or `"auth_password"` (`vrrp::peers::Difference`).
+/// A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerField {
+    Vips,
+    AdvertInterval,
+    AuthType,
+    AuthPassword,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl PeerField {
+    pub fn as_str(&self) -> &str {
+        match self {
+            PeerField::Vips => "vips",
+            PeerField::AdvertInterval => "advert_interval",
+            PeerField::AuthType => "auth_type",
+            PeerField::AuthPassword => "auth_password",
+            PeerField::Other(word) => word,
+        }
+    }
+
+    /// In an alarm's words.
+    fn words(&self) -> &str {
+        match self {
+            PeerField::Vips => "VIPs",
+            PeerField::AdvertInterval => "advert interval",
+            PeerField::AuthType => "auth type",
+            PeerField::AuthPassword => "auth password",
+            PeerField::Other(word) => word,
+        }
+    }
+}
+
+impl From<&crate::vrrp::peers::Difference> for PeerField {
+    fn from(difference: &crate::vrrp::peers::Difference) -> PeerField {
+        use crate::vrrp::peers::Difference;
+        match difference {
+            Difference::Addresses { .. } => PeerField::Vips,
+            Difference::Interval { .. } => PeerField::AdvertInterval,
+            Difference::AuthType { .. } => PeerField::AuthType,
+            Difference::Password => PeerField::AuthPassword,
+        }
+    }
 }
 
 /// An instance's witness lease.
@@ -675,9 +724,9 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
         let differences: Vec<String> = p
             .differences
             .iter()
-            .map(|d| match d.field.as_str() {
-                "auth_password" => "auth password differs".to_string(),
-                field => format!("{} ours {} theirs {}", field_words(field), d.ours, d.theirs),
+            .map(|d| match &d.field {
+                PeerField::AuthPassword => "auth password differs".to_string(),
+                field => format!("{} ours {} theirs {}", field.words(), d.ours, d.theirs),
             })
             .collect();
         raise(
@@ -690,15 +739,6 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
         );
     }
     out
-}
-
-fn field_words(field: &str) -> &str {
-    match field {
-        "vips" => "VIPs",
-        "advert_interval" => "advert interval",
-        "auth_type" => "auth type",
-        other => other,
-    }
 }
 
 fn witness_alarms(state: &VrrpState, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
@@ -1117,12 +1157,12 @@ mod tests {
             discarded: false,
             differences: vec![
                 DifferenceStatus {
-                    field: "vips".into(),
+                    field: PeerField::Vips,
                     ours: "192.0.2.100".into(),
                     theirs: "192.0.2.100,192.0.2.101".into(),
                 },
                 DifferenceStatus {
-                    field: "auth_password".into(),
+                    field: PeerField::AuthPassword,
                     ours: "(hidden)".into(),
                     theirs: "(hidden, differs)".into(),
                 },
@@ -1303,7 +1343,7 @@ mod tests {
             last_advert_s: 0.5,
             discarded: true,
             differences: vec![DifferenceStatus {
-                field: "vips".into(),
+                field: PeerField::Vips,
                 ours: "192.0.2.100".into(),
                 theirs: "192.0.2.101".into(),
             }],
@@ -1355,10 +1395,10 @@ mod tests {
         );
     }
 
-    /// A newer daemon may report a state, a family, a lease, a `when_unreachable` or a
-    /// track's effect this version does not know: the document still decodes, the word is
-    /// kept as it came (and written back the same), and no alarm reads it as one of the
-    /// known states.
+    /// A newer daemon may report a state, a family, a lease, a `when_unreachable`, a
+    /// track's effect or a peer's differing field this version does not know: the document
+    /// still decodes, the word is kept as it came (and written back the same), and no alarm
+    /// reads it as one of the known states.
     #[test]
     fn unknown_words_from_a_newer_peer_decode_and_are_kept() {
         let mut json = serde_json::to_value(full_status()).unwrap();
@@ -1367,6 +1407,7 @@ mod tests {
         json["instances"][0]["witness"]["lease"] = "borrowed".into();
         json["instances"][0]["witness"]["when_unreachable"] = "ask".into();
         json["instances"][0]["tracks"][0]["effect"] = "HALVED".into();
+        json["instances"][0]["peer_mismatches"][0]["differences"][0]["field"] = "vrid".into();
         let back: DaemonStatus = serde_json::from_value(json.clone()).unwrap();
         let i = &back.instances[0];
         assert_eq!(i.state, VrrpState::Other("DEGRADED".into()));
@@ -1375,6 +1416,8 @@ mod tests {
         assert_eq!(w.lease, LeaseState::Other("borrowed".into()));
         assert_eq!(w.when_unreachable, WhenUnreachable::Other("ask".into()));
         assert_eq!(i.tracks[0].effect, TrackEffect::Other("HALVED".into()));
+        let field = &i.peer_mismatches[0].differences[0].field;
+        assert_eq!(*field, PeerField::Other("vrid".into()));
         assert_eq!(i.state.to_string(), "DEGRADED");
         assert_eq!(serde_json::to_value(&back).unwrap(), json);
         let text = render(&back);
@@ -1395,6 +1438,16 @@ mod tests {
             assert_eq!(word, state.as_str());
             assert_eq!(serde_json::from_value::<VrrpState>(word).unwrap(), state);
         }
+        for field in [
+            PeerField::Vips,
+            PeerField::AdvertInterval,
+            PeerField::AuthType,
+            PeerField::AuthPassword,
+        ] {
+            let word = serde_json::to_value(&field).unwrap();
+            assert_eq!(word, field.as_str());
+            assert_eq!(serde_json::from_value::<PeerField>(word).unwrap(), field);
+        }
         for lease in LeaseState::KNOWN {
             let word = serde_json::to_value(&lease).unwrap();
             assert_eq!(word, lease.as_str());
@@ -1414,6 +1467,50 @@ mod tests {
             let read: TrackEffect = serde_json::from_value(word.into()).unwrap();
             assert_eq!(read, effect, "{word}");
             assert_eq!(serde_json::to_value(&read).unwrap(), word);
+        }
+    }
+
+    /// The status words of the core's kinds are the core's own names for them.
+    #[test]
+    fn status_words_match_the_core_names() {
+        use crate::vrrp::peers::Difference;
+        for d in [
+            Difference::Addresses {
+                ours: vec![],
+                theirs: vec![],
+            },
+            Difference::Interval {
+                ours_cs: 100,
+                theirs_cs: 200,
+            },
+            Difference::AuthType {
+                ours: "none",
+                theirs: "PASS",
+            },
+            Difference::Password,
+        ] {
+            assert_eq!(PeerField::from(&d).as_str(), d.field());
+        }
+        for s in [
+            crate::vrrp::State::Initialize,
+            crate::vrrp::State::Backup,
+            crate::vrrp::State::Master,
+            crate::vrrp::State::Fault,
+        ] {
+            assert_eq!(VrrpState::from(s).as_str(), s.as_str());
+        }
+        for f in [crate::config::Family::IPv4, crate::config::Family::IPv6] {
+            assert_eq!(Family::from(f).as_str(), format!("{f:?}"));
+        }
+        for w in [
+            crate::vrrp::WhenUnreachable::Release,
+            crate::vrrp::WhenUnreachable::Keep,
+            crate::vrrp::WhenUnreachable::Takeover,
+        ] {
+            assert_eq!(
+                serde_json::to_value(WhenUnreachable::from(w)).unwrap(),
+                serde_json::to_value(w).unwrap()
+            );
         }
     }
 

@@ -566,7 +566,7 @@ fn peer_mismatches(router: &super::Router, now: Duration) -> Vec<status::PeerMis
                 .differences
                 .iter()
                 .map(|x| status::DifferenceStatus {
-                    field: x.field().to_string(),
+                    field: x.into(),
                     ours: x.ours(),
                     theirs: x.theirs(),
                 })
