@@ -144,7 +144,7 @@ impl Field {
     /// The value of this field in `instance`, as printed.
     pub fn value(self, instance: &crate::control::status::InstanceStatus) -> String {
         match self {
-            Field::State => instance.state.clone(),
+            Field::State => instance.state.to_string(),
             Field::Master => instance
                 .master
                 .as_ref()
@@ -155,7 +155,7 @@ impl Field {
             Field::Lease => instance
                 .witness
                 .as_ref()
-                .map(|w| w.lease.clone())
+                .map(|w| w.lease.to_string())
                 .unwrap_or_default(),
         }
     }

@@ -3,6 +3,11 @@
 //! Instances are matched by name. A change of interface, virtual_router_id, family or VRRP
 //! version changes the instance's identity on the wire: such an instance is reported as
 //! removed and added, never as changed.
+//!
+//! An instance is compared field by field (`instance_changes` names every field, so a new
+//! one is a compile error there until it is given a `Change`); `global_defs`, sync groups,
+//! the witness block and script definitions are compared whole (their derived
+//! `PartialEq`), so a new field in them is covered without a change here.
 
 use super::model::{
     Fallback, InitialState, Instance, Model, VirtualAddress, VirtualRoute, VirtualRule,
@@ -63,7 +68,7 @@ pub enum Change {
     RoutesRemoved(Vec<VirtualRoute>),
     RulesAdded(Vec<VirtualRule>),
     RulesRemoved(Vec<VirtualRule>),
-    /// unicast_src_ip or unicast peers.
+    /// unicast_src_ip, unicast peers or unicast_ttl.
     Unicast,
     /// mcast_src_ip or mcast_dst_ip.
     Multicast,
@@ -89,7 +94,8 @@ pub enum Change {
     Vmac,
     /// Membership or settings of the instance's sync group.
     SyncGroup,
-    /// strict_mode, skip_check_adv_addr, check_unicast_src, dont_track_primary or debug.
+    /// strict_mode, skip_check_adv_addr, check_unicast_src, dont_track_primary, debug,
+    /// lower_prio_no_advert, higher_prio_send_advert or v3_checksum_as_v2.
     Checks,
     /// `witness_key` or `no_witness`.
     Witness,
@@ -168,110 +174,164 @@ fn push_if(changes: &mut Vec<Change>, differs: bool, change: Change) {
     }
 }
 
+/// What changed in an instance whose identity stayed the same. `o` is destructured with
+/// every field named and no `..`: a field added to `Instance` does not compile here until
+/// it is given a `Change` (or is listed as identity or handled elsewhere, with why), so it
+/// can never read as "unchanged" on a reload by omission.
 fn instance_changes(
     old_model: &Model,
     new_model: &Model,
     o: &Instance,
     n: &Instance,
 ) -> Vec<Change> {
+    let Instance {
+        // The key instances are matched by (`Model::diff`).
+        name: _,
+        // Identity on the wire: a change is a remove and an add (`identity`), never here.
+        interface: _,
+        vrid: _,
+        version: _,
+        family: _,
+        state,
+        priority,
+        advert_int_cs,
+        // `address_changes`, item by item.
+        vips: _,
+        excluded_vips: _,
+        routes: _,
+        rules: _,
+        mcast_src_ip,
+        mcast_dst_ip,
+        unicast_src_ip,
+        unicast_peers,
+        unicast_ttl,
+        auth,
+        auth_hmac,
+        track_interfaces,
+        track_scripts,
+        track_files,
+        track_processes,
+        dont_track_primary,
+        fallback,
+        fallback_check,
+        flap_hold_down_ms,
+        flap_damping,
+        preempt_delay_ms,
+        accept,
+        garp,
+        notify,
+        use_vmac,
+        strict,
+        skip_check_adv_addr,
+        check_unicast_src,
+        debug,
+        lower_prio_no_advert,
+        higher_prio_send_advert,
+        v3_checksum_as_v2,
+        witness_key,
+    } = o;
     let mut c = Vec::new();
     push_if(
         &mut c,
-        o.state != n.state,
+        *state != n.state,
         Change::State {
-            old: o.state,
+            old: *state,
             new: n.state,
         },
     );
     push_if(
         &mut c,
-        o.priority != n.priority,
+        *priority != n.priority,
         Change::Priority {
-            old: o.priority,
+            old: *priority,
             new: n.priority,
         },
     );
     push_if(
         &mut c,
-        o.advert_int_cs != n.advert_int_cs,
+        *advert_int_cs != n.advert_int_cs,
         Change::AdvertInt {
-            old_cs: o.advert_int_cs,
+            old_cs: *advert_int_cs,
             new_cs: n.advert_int_cs,
         },
     );
     address_changes(&mut c, o, n);
     push_if(
         &mut c,
-        o.unicast_src_ip != n.unicast_src_ip || o.unicast_peers != n.unicast_peers,
+        *unicast_src_ip != n.unicast_src_ip
+            || *unicast_peers != n.unicast_peers
+            || *unicast_ttl != n.unicast_ttl,
         Change::Unicast,
     );
     push_if(
         &mut c,
-        o.mcast_src_ip != n.mcast_src_ip || o.mcast_dst_ip != n.mcast_dst_ip,
+        *mcast_src_ip != n.mcast_src_ip || *mcast_dst_ip != n.mcast_dst_ip,
         Change::Multicast,
     );
-    push_if(&mut c, o.auth != n.auth, Change::Auth);
-    push_if(&mut c, o.auth_hmac != n.auth_hmac, Change::AuthHmac);
-    push_if(&mut c, o.witness_key != n.witness_key, Change::Witness);
+    push_if(&mut c, *auth != n.auth, Change::Auth);
+    push_if(&mut c, *auth_hmac != n.auth_hmac, Change::AuthHmac);
+    push_if(&mut c, *witness_key != n.witness_key, Change::Witness);
     push_if(
         &mut c,
-        o.track_interfaces != n.track_interfaces,
+        *track_interfaces != n.track_interfaces,
         Change::TrackInterfaces,
     );
     push_if(
         &mut c,
-        o.track_scripts != n.track_scripts,
+        *track_scripts != n.track_scripts,
         Change::TrackScripts,
     );
-    push_if(&mut c, o.track_files != n.track_files, Change::TrackFiles);
+    push_if(&mut c, *track_files != n.track_files, Change::TrackFiles);
     push_if(
         &mut c,
-        o.track_processes != n.track_processes,
+        *track_processes != n.track_processes,
         Change::TrackProcesses,
     );
     tracked_definition_changes(&mut c, old_model, new_model, n);
     push_if(
         &mut c,
-        o.fallback != n.fallback,
+        *fallback != n.fallback,
         Change::Fallback {
-            old: o.fallback,
+            old: *fallback,
             new: n.fallback,
         },
     );
     push_if(
         &mut c,
-        o.fallback_check != n.fallback_check,
+        *fallback_check != n.fallback_check,
         Change::FallbackCheck,
     );
     push_if(
         &mut c,
-        o.flap_hold_down_ms != n.flap_hold_down_ms || o.flap_damping != n.flap_damping,
+        *flap_hold_down_ms != n.flap_hold_down_ms || *flap_damping != n.flap_damping,
         Change::FlapHoldDown,
     );
     push_if(
         &mut c,
-        o.preempt_delay_ms != n.preempt_delay_ms,
+        *preempt_delay_ms != n.preempt_delay_ms,
         Change::PreemptDelay,
     );
-    push_if(&mut c, o.accept != n.accept, Change::Accept);
-    push_if(&mut c, o.garp != n.garp, Change::Garp);
-    push_if(&mut c, o.notify != n.notify, Change::Notify);
-    push_if(&mut c, o.use_vmac != n.use_vmac, Change::Vmac);
+    push_if(&mut c, *accept != n.accept, Change::Accept);
+    push_if(&mut c, *garp != n.garp, Change::Garp);
+    push_if(&mut c, *notify != n.notify, Change::Notify);
+    push_if(&mut c, *use_vmac != n.use_vmac, Change::Vmac);
     push_if(
         &mut c,
         old_model.group_of(&o.name) != new_model.group_of(&n.name),
         Change::SyncGroup,
     );
-    let checks = |i: &Instance| {
-        (
-            i.strict,
-            i.skip_check_adv_addr,
-            i.check_unicast_src,
-            i.dont_track_primary,
-            i.debug,
-        )
-    };
-    push_if(&mut c, checks(o) != checks(n), Change::Checks);
+    push_if(
+        &mut c,
+        *strict != n.strict
+            || *skip_check_adv_addr != n.skip_check_adv_addr
+            || *check_unicast_src != n.check_unicast_src
+            || *dont_track_primary != n.dont_track_primary
+            || *debug != n.debug
+            || *lower_prio_no_advert != n.lower_prio_no_advert
+            || *higher_prio_send_advert != n.higher_prio_send_advert
+            || *v3_checksum_as_v2 != n.v3_checksum_as_v2,
+        Change::Checks,
+    );
     c
 }
 

@@ -30,7 +30,7 @@ use tracing::{debug, error, info, warn};
 use super::protocol::Command;
 use super::redact::redact;
 use super::server::ControlRequest;
-use super::status::{DaemonStatus, Health};
+use super::status::{DaemonStatus, Health, LeaseState, VrrpState};
 
 /// Scrapes served at once; more connections wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 8;
@@ -234,9 +234,6 @@ fn value(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The states an instance may be in, as label values of `baton_instance_state`.
-const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
-
 /// The whole exposition for one snapshot.
 pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("baton");
@@ -386,7 +383,8 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
     );
     for i in &status.instances {
         let me = || vec![("vrrp_instance", value(&i.name))];
-        for s in STATES {
+        // The label values of `baton_instance_state`: the states this version knows.
+        for s in VrrpState::KNOWN {
             let mut labels = me();
             labels.push(("state", s.to_string()));
             state
@@ -424,7 +422,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
                 .set(f64::from(u8::from(hook.ok)));
         }
         if let Some(w) = &i.witness {
-            for kind in ["held", "held_by", "free", "unreachable", "unknown"] {
+            for kind in LeaseState::KNOWN {
                 let mut labels = me();
                 labels.push(("lease", kind.to_string()));
                 lease
@@ -439,7 +437,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             for d in &p.differences {
                 let mut labels = me();
                 labels.push(("peer", value(&p.peer)));
-                labels.push(("field", value(&d.field)));
+                labels.push(("field", value(d.field.as_str())));
                 peer_mismatch.get_or_create(&labels).set(1.0);
             }
         }
@@ -541,13 +539,13 @@ mod tests {
         let mut i = instance("PORTAL", "MASTER");
         i.witness = Some(crate::control::status::WitnessStatus {
             key: "/baton/vrid-51-ipv4".into(),
-            lease: "held".into(),
+            lease: LeaseState::Held,
             holder: Some("db1".into()),
             ttl_left_s: Some(1.5),
             endpoint: None,
             error: None,
             waiting: false,
-            when_unreachable: "release".into(),
+            when_unreachable: crate::control::status::WhenUnreachable::Release,
         });
         let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
         for line in [
@@ -568,10 +566,10 @@ mod tests {
 
     #[test]
     fn a_peer_mismatch_is_one_series_per_difference() {
-        use crate::control::status::{DifferenceStatus, PeerMismatchStatus};
+        use crate::control::status::{DifferenceStatus, PeerField, PeerMismatchStatus};
         let mut i = instance("PORTAL", "BACKUP");
-        let difference = |field: &str| DifferenceStatus {
-            field: field.into(),
+        let difference = |field: PeerField| DifferenceStatus {
+            field,
             ours: "a".into(),
             theirs: "b".into(),
         };
@@ -580,7 +578,10 @@ mod tests {
             since_s: 3.0,
             last_advert_s: 0.2,
             discarded: false,
-            differences: vec![difference("vips"), difference("advert_interval")],
+            differences: vec![
+                difference(PeerField::Vips),
+                difference(PeerField::AdvertInterval),
+            ],
         });
         let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
         for line in [
@@ -683,7 +684,7 @@ mod tests {
             assert_eq!(got, crate::control::redact::redact(planted.clone()));
             assert_eq!(got.node, "db1");
             assert_eq!(got.version, "0.1.0");
-            assert_eq!(got.instances[0].state, "MASTER");
+            assert_eq!(got.instances[0].state, VrrpState::Master);
 
             let text = raw(address, b"GET /status HTTP/1.1\r\nhost: x\r\n\r\n").await;
             assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");

@@ -15,7 +15,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 
-use super::status::{DaemonStatus, Health, InstanceStatus, health};
+use super::status::{DaemonStatus, Health, InstanceStatus, VrrpState, health};
 
 /// The port of `PEER` when none is given: the one the documentation uses for
 /// `metrics_listen`.
@@ -239,11 +239,11 @@ impl Pair {
         local
             .instances
             .iter()
-            .filter(|i| i.state == "MASTER")
+            .filter(|i| i.state == VrrpState::Master)
             .filter(|i| {
                 peer.instances
                     .iter()
-                    .any(|p| p.name == i.name && p.state == "MASTER")
+                    .any(|p| p.name == i.name && p.state == VrrpState::Master)
             })
             .map(|i| format!("{}: both nodes are MASTER (split brain)", i.name))
             .collect()
@@ -332,8 +332,8 @@ impl Pair {
             let (lu, pu) = (local.is_some(), peer.is_some());
             row(
                 &format!("{name}: state"),
-                cell(l, lu, &|i| i.state.clone()),
-                cell(p, pu, &|i| i.state.clone()),
+                cell(l, lu, &|i| i.state.to_string()),
+                cell(p, pu, &|i| i.state.to_string()),
             );
             let priority = |i: &InstanceStatus| {
                 if i.priority == i.base_priority {
@@ -422,9 +422,9 @@ fn or_dash(text: &str) -> String {
 /// Who holds the VIP, as this node sees it.
 fn holder(i: &InstanceStatus) -> String {
     let present = i.vips.iter().filter(|v| v.present).count();
-    match (i.state.as_str(), &i.master) {
-        ("MASTER", _) if present == i.vips.len() => "this node".into(),
-        ("MASTER", _) => format!("this node, {} VIP missing", i.vips.len() - present),
+    match (&i.state, &i.master) {
+        (VrrpState::Master, _) if present == i.vips.len() => "this node".into(),
+        (VrrpState::Master, _) => format!("this node, {} VIP missing", i.vips.len() - present),
         (state, _) if present > 0 => format!("this node (while {state})"),
         (_, Some(m)) => m.address.clone(),
         (_, None) => "none heard".into(),
@@ -460,13 +460,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn instance(state: &str, alarms: Vec<Alarm>) -> InstanceStatus {
+        // The word as a peer writes it, decoded as `status --pair` decodes it.
+        let state: VrrpState = serde_json::from_value(state.into()).unwrap();
         InstanceStatus {
             name: "VI_1".into(),
             interface: "eth0".into(),
             vrid: 51,
             version: 3,
-            family: "IPv4".into(),
-            state: state.into(),
+            family: crate::control::status::Family::IPv4,
+            state: state.clone(),
             since_s: 1.0,
             reason: "x".into(),
             reason_kind: "x".into(),
@@ -474,14 +476,14 @@ mod tests {
             priority: 150,
             fallback: "automatic".into(),
             locked: false,
-            master: (state == "BACKUP").then(|| MasterStatus {
+            master: (state == VrrpState::Backup).then(|| MasterStatus {
                 address: "192.0.2.1".into(),
                 priority: 150,
                 last_advert_s: 0.1,
             }),
             vips: vec![VipStatus {
                 address: "192.0.2.100/24".into(),
-                present: state == "MASTER",
+                present: state == VrrpState::Master,
             }],
             routes: Vec::new(),
             counters: Counters::default(),
@@ -542,6 +544,31 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    /// A newer peer may report a state this version does not know: `status --pair` reads
+    /// it, shows the word and passes it on in `--json`; it is not read as MASTER.
+    #[test]
+    fn a_peer_in_a_state_this_version_does_not_know_is_shown_as_it_came() {
+        let mut json = serde_json::to_value(node("b", instance("BACKUP", vec![]))).unwrap();
+        json["instances"][0]["state"] = "DEGRADED".into();
+        let body = serde_json::to_vec(&json).unwrap();
+        let newer: DaemonStatus = serde_json::from_slice(&body).expect("a newer peer's status");
+        let pair = Pair {
+            local: Ok(node("a", instance("MASTER", vec![]))),
+            peer: Ok(newer),
+            peer_address: peer(),
+        };
+        assert_eq!(pair.exit_code(), 0);
+        assert!(pair.alarms().is_empty());
+        let text = pair.render();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("VI_1: state") && l.ends_with("DEGRADED")),
+            "{text}"
+        );
+        let out: serde_json::Value = serde_json::from_str(&pair.json()).unwrap();
+        assert_eq!(out["peer"]["instances"][0]["state"], "DEGRADED");
     }
 
     #[test]

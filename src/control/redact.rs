@@ -173,7 +173,9 @@ fn paths(text: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::control::status::{Alarm, Counters, Health, RunOutcome, TrackStatus, WitnessStatus};
+    use crate::control::status::{
+        Alarm, Counters, Health, RunOutcome, TrackEffect, TrackStatus, WitnessStatus,
+    };
     use std::collections::BTreeMap;
 
     pub(crate) const SECRET: &str = "hunter2-s3cret";
@@ -184,8 +186,8 @@ pub(crate) mod tests {
             interface: "eth0".into(),
             vrid: 51,
             version: 3,
-            family: "IPv4".into(),
-            state: "MASTER".into(),
+            family: crate::control::status::Family::IPv4,
+            state: crate::control::status::VrrpState::Master,
             since_s: 1.0,
             reason: "master_down".into(),
             reason_kind: "master_down".into(),
@@ -256,21 +258,21 @@ pub(crate) mod tests {
                 kind: "script".into(),
                 name: "chk_pg".into(),
                 up: false,
-                effect: "-20".into(),
+                effect: TrackEffect::Priority(-20),
                 detail: script.clone(),
             },
             TrackStatus {
                 kind: "script".into(),
                 name: "chk_other".into(),
                 up: false,
-                effect: "FAULT".into(),
+                effect: TrackEffect::Fault,
                 detail: unstartable.clone(),
             },
             TrackStatus {
                 kind: "file".into(),
                 name: "weight".into(),
                 up: true,
-                effect: "0".into(),
+                effect: TrackEffect::Priority(0),
                 detail: format!("/etc/{SECRET}/weight: value 0"),
             },
         ];
@@ -281,7 +283,7 @@ pub(crate) mod tests {
         });
         i.witness = Some(WitnessStatus {
             key: "/baton/vrid-51-ipv4".into(),
-            lease: "unreachable".into(),
+            lease: crate::control::status::LeaseState::Unreachable,
             holder: None,
             ttl_left_s: None,
             endpoint: Some(format!("https://root:{SECRET}@192.0.2.10:2379")),
@@ -289,7 +291,7 @@ pub(crate) mod tests {
                 "/etc/baton/{SECRET}.key: no private key: https://u:{SECRET}@192.0.2.11:2379/v3"
             )),
             waiting: false,
-            when_unreachable: "release".into(),
+            when_unreachable: crate::control::status::WhenUnreachable::Release,
         });
         i.alarms.push(Alarm {
             severity: Health::Critical,

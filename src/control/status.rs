@@ -1,6 +1,17 @@
 //! `baton status`: the model the daemon sends (serde), the alarms in plain words, the
 //! human rendering, and the monitoring-plugin exit code (0 OK, 1 WARNING, 2 CRITICAL,
 //! 3 UNKNOWN).
+//!
+//! The JSON (`baton status --json`, `GET /status`) is a contract with scripts and with
+//! peers of other versions (`baton status --pair`); `status_golden.json` holds it and a
+//! test compares it byte for byte. States, families and the witness words are enums that
+//! write the same words as ever and keep a word they do not know (from a newer peer) as it
+//! came. Fields are only ever added, with `#[serde(default)]`.
+//!
+//! Times: every time is in seconds, in a field whose name ends in `_s`. They are fractional
+//! (`f64`, written with a fraction: `3725.0`) except `vip_conflicts[].since_s` and
+//! `last_s` and `auth_hmac.time_window_s`, which are whole seconds (integers). They stay
+//! so: a peer of an older version decodes those as integers and would refuse `12.0`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +30,7 @@ pub struct DaemonStatus {
     pub node: String,
     pub router_id: Option<String>,
     pub pid: u32,
+    /// Seconds since the daemon started.
     pub uptime_s: f64,
     pub instances: Vec<InstanceStatus>,
     /// Packets dropped before reaching an instance (bad header, checksum, unknown VRID...).
@@ -32,9 +44,8 @@ pub struct InstanceStatus {
     pub interface: String,
     pub vrid: u8,
     pub version: u8,
-    pub family: String,
-    /// MASTER, BACKUP, FAULT or INIT.
-    pub state: String,
+    pub family: Family,
+    pub state: VrrpState,
     /// Seconds since the state was entered.
     pub since_s: f64,
     /// Why it was entered.
@@ -88,6 +99,98 @@ pub struct InstanceStatus {
     pub alarms: Vec<Alarm>,
 }
 
+/// An instance's state as status carries it: `"MASTER"`, `"BACKUP"`, `"FAULT"` or
+/// `"INIT"`, keepalived's words. A word this version does not know (from a newer peer read
+/// by `baton status --pair`) is kept as it came, so the document still decodes and prints.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VrrpState {
+    #[serde(rename = "INIT")]
+    Init,
+    #[serde(rename = "BACKUP")]
+    Backup,
+    #[serde(rename = "MASTER")]
+    Master,
+    #[serde(rename = "FAULT")]
+    Fault,
+    /// A state this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl VrrpState {
+    /// The states this version knows.
+    pub const KNOWN: [VrrpState; 4] = [
+        VrrpState::Init,
+        VrrpState::Backup,
+        VrrpState::Master,
+        VrrpState::Fault,
+    ];
+
+    /// The word in the JSON (and in logs and notify arguments).
+    pub fn as_str(&self) -> &str {
+        match self {
+            VrrpState::Init => "INIT",
+            VrrpState::Backup => "BACKUP",
+            VrrpState::Master => "MASTER",
+            VrrpState::Fault => "FAULT",
+            VrrpState::Other(word) => word,
+        }
+    }
+}
+
+impl From<crate::vrrp::State> for VrrpState {
+    fn from(state: crate::vrrp::State) -> VrrpState {
+        match state {
+            crate::vrrp::State::Initialize => VrrpState::Init,
+            crate::vrrp::State::Backup => VrrpState::Backup,
+            crate::vrrp::State::Master => VrrpState::Master,
+            crate::vrrp::State::Fault => VrrpState::Fault,
+        }
+    }
+}
+
+impl std::fmt::Display for VrrpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instance's address family as status carries it: `"IPv4"` or `"IPv6"` (the names
+/// of `config::Family`). A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Family {
+    IPv4,
+    IPv6,
+    /// A family this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl Family {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Family::IPv4 => "IPv4",
+            Family::IPv6 => "IPv6",
+            Family::Other(word) => word,
+        }
+    }
+}
+
+impl From<crate::config::Family> for Family {
+    fn from(family: crate::config::Family) -> Family {
+        match family {
+            crate::config::Family::IPv4 => Family::IPv4,
+            crate::config::Family::IPv6 => Family::IPv6,
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An instance's `auth_hmac` settings as status shows them: key ids, never keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HmacStatus {
@@ -98,7 +201,7 @@ pub struct HmacStatus {
     pub key_ids: Vec<u8>,
     /// `time` or `monotonic`.
     pub anti_replay: String,
-    /// The freshness window with `anti_replay time`, seconds.
+    /// The freshness window with `anti_replay time`, whole seconds (an integer).
     pub time_window_s: Option<u32>,
 }
 
@@ -112,10 +215,77 @@ pub struct VipConflictStatus {
     pub address: String,
     /// The other host's MAC.
     pub mac: String,
-    /// Seconds since it was first heard.
+    /// Whole seconds since it was first heard (an integer, unlike most times here).
     pub since_s: u64,
-    /// Seconds since it was last heard.
+    /// Whole seconds since it was last heard (an integer).
     pub last_s: u64,
+}
+
+/// The witness lease as status carries it: `"held"` (by this node), `"held_by"`
+/// (another), `"free"`, `"unreachable"` or `"unknown"`. A word this version does not know
+/// is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseState {
+    Held,
+    HeldBy,
+    Free,
+    Unreachable,
+    Unknown,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl LeaseState {
+    /// The words this version knows.
+    pub const KNOWN: [LeaseState; 5] = [
+        LeaseState::Held,
+        LeaseState::HeldBy,
+        LeaseState::Free,
+        LeaseState::Unreachable,
+        LeaseState::Unknown,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            LeaseState::Held => "held",
+            LeaseState::HeldBy => "held_by",
+            LeaseState::Free => "free",
+            LeaseState::Unreachable => "unreachable",
+            LeaseState::Unknown => "unknown",
+            LeaseState::Other(word) => word,
+        }
+    }
+}
+
+impl std::fmt::Display for LeaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `when_unreachable` as status carries it: `"release"`, `"keep"` or `"takeover"` (the
+/// words of `vrrp::WhenUnreachable`). A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnreachable {
+    Release,
+    Keep,
+    Takeover,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl From<crate::vrrp::WhenUnreachable> for WhenUnreachable {
+    fn from(rule: crate::vrrp::WhenUnreachable) -> WhenUnreachable {
+        match rule {
+            crate::vrrp::WhenUnreachable::Release => WhenUnreachable::Release,
+            crate::vrrp::WhenUnreachable::Keep => WhenUnreachable::Keep,
+            crate::vrrp::WhenUnreachable::Takeover => WhenUnreachable::Takeover,
+        }
+    }
 }
 
 /// A peer whose adverts disagree with this instance's configuration. Raised by its first
@@ -138,12 +308,61 @@ pub struct PeerMismatchStatus {
 /// One thing a peer advertises differently.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DifferenceStatus {
-    /// `vips`, `advert_interval`, `auth_type` or `auth_password`.
-    pub field: String,
+    pub field: PeerField,
     /// This node's value (`(hidden)` for a password).
     pub ours: String,
     /// The peer's value (a password is never shown).
     pub theirs: String,
+}
+
+/// What a peer advertises differently, as status carries it: `"vips"`,
+/// `"advert_interval"`, `"auth_type"` or `"auth_password"` (`vrrp::peers::Difference`).
+/// A word this version does not know is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerField {
+    Vips,
+    AdvertInterval,
+    AuthType,
+    AuthPassword,
+    /// A word this version does not know, as the peer wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl PeerField {
+    pub fn as_str(&self) -> &str {
+        match self {
+            PeerField::Vips => "vips",
+            PeerField::AdvertInterval => "advert_interval",
+            PeerField::AuthType => "auth_type",
+            PeerField::AuthPassword => "auth_password",
+            PeerField::Other(word) => word,
+        }
+    }
+
+    /// In an alarm's words.
+    fn words(&self) -> &str {
+        match self {
+            PeerField::Vips => "VIPs",
+            PeerField::AdvertInterval => "advert interval",
+            PeerField::AuthType => "auth type",
+            PeerField::AuthPassword => "auth password",
+            PeerField::Other(word) => word,
+        }
+    }
+}
+
+impl From<&crate::vrrp::peers::Difference> for PeerField {
+    fn from(difference: &crate::vrrp::peers::Difference) -> PeerField {
+        use crate::vrrp::peers::Difference;
+        match difference {
+            Difference::Addresses { .. } => PeerField::Vips,
+            Difference::Interval { .. } => PeerField::AdvertInterval,
+            Difference::AuthType { .. } => PeerField::AuthType,
+            Difference::Password => PeerField::AuthPassword,
+        }
+    }
 }
 
 /// An instance's witness lease.
@@ -151,8 +370,7 @@ pub struct DifferenceStatus {
 pub struct WitnessStatus {
     /// The key in etcd.
     pub key: String,
-    /// `held` (by this node), `held_by` (another), `free`, `unreachable` or `unknown`.
-    pub lease: String,
+    pub lease: LeaseState,
     /// The name written in the key.
     pub holder: Option<String>,
     /// While this node holds the lease: seconds it may still act as master without a
@@ -164,8 +382,7 @@ pub struct WitnessStatus {
     pub error: Option<String>,
     /// A takeover is waiting for the lease.
     pub waiting: bool,
-    /// `release`, `keep` or `takeover`.
-    pub when_unreachable: String,
+    pub when_unreachable: WhenUnreachable,
 }
 
 /// Flap damping in force, for the alarm.
@@ -181,14 +398,57 @@ pub struct Flapping {
 /// One tracked thing and its effect on an instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackStatus {
-    /// script, interface or file.
+    /// script, interface, file or process.
     pub kind: String,
     pub name: String,
     /// Up: script succeeding, link up, file value 0 (or not failing).
     pub up: bool,
-    /// "FAULT", or the priority change it makes now ("+10", "-20", "0").
-    pub effect: String,
+    pub effect: TrackEffect,
     pub detail: String,
+}
+
+/// What a tracked thing does to its instance now, as status carries it: `"FAULT"`, or the
+/// priority change as a signed number in a string (`"+10"`, `"-20"`, `"0"`). A word this
+/// version does not read is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TrackEffect {
+    /// It puts the instance in FAULT.
+    Fault,
+    /// It changes the instance's priority by this much (0: not now).
+    Priority(i64),
+    /// A word this version does not know, as the peer wrote it.
+    Other(String),
+}
+
+impl std::fmt::Display for TrackEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackEffect::Fault => f.write_str("FAULT"),
+            TrackEffect::Priority(n) if *n > 0 => write!(f, "+{n}"),
+            TrackEffect::Priority(n) => write!(f, "{n}"),
+            TrackEffect::Other(word) => f.write_str(word),
+        }
+    }
+}
+
+impl From<String> for TrackEffect {
+    /// Lossless: a word is read as a number only if it is written back the same.
+    fn from(word: String) -> TrackEffect {
+        if word == "FAULT" {
+            return TrackEffect::Fault;
+        }
+        match word.parse::<i64>().map(TrackEffect::Priority) {
+            Ok(effect) if effect.to_string() == word => effect,
+            _ => TrackEffect::Other(word),
+        }
+    }
+}
+
+impl From<TrackEffect> for String {
+    fn from(effect: TrackEffect) -> String {
+        effect.to_string()
+    }
 }
 
 /// How one run of an external command ended (a hook, a check).
@@ -203,6 +463,7 @@ pub struct RunOutcome {
     pub timed_out: bool,
     /// Why it did not run at all (refused, not found...).
     pub error: Option<String>,
+    /// Seconds it ran.
     pub duration_s: f64,
     /// The end of its stderr.
     pub stderr_tail: String,
@@ -215,7 +476,8 @@ pub struct HookStatus {
     pub owner: String,
     /// notify_master, notify_backup, notify_fault, notify_stop, notify, ...
     pub hook: String,
-    /// The state it ran for.
+    /// The word the hook was given for the state it ran for: `MASTER`, `BACKUP`, `FAULT`,
+    /// or `STOP` on shutdown (a hook argument, not a `VrrpState`, hence a string).
     pub state: String,
     pub ok: bool,
     #[serde(flatten)]
@@ -315,7 +577,7 @@ pub struct Alarm {
 /// The facts alarms are decided from.
 #[derive(Clone, Debug)]
 pub struct Facts<'a> {
-    pub state: &'a str,
+    pub state: &'a VrrpState,
     pub priority: u8,
     pub manual_fallback: bool,
     pub locked: bool,
@@ -342,18 +604,18 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     let mut out = Vec::new();
     let mut raise = |severity, message: String| out.push(Alarm { severity, message });
     match f.state {
-        "FAULT" if !f.faults.is_empty() => raise(
+        VrrpState::Fault if !f.faults.is_empty() => raise(
             Health::Critical,
             format!("in FAULT: {}", f.faults.join("; ")),
         ),
-        "FAULT" => raise(
+        VrrpState::Fault => raise(
             Health::Critical,
             "in FAULT: the interface or a tracked resource is down".into(),
         ),
-        "INIT" => raise(Health::Warning, "not running (INIT)".into()),
+        VrrpState::Init => raise(Health::Warning, "not running (INIT)".into()),
         _ => {}
     }
-    if f.state == "MASTER" {
+    if *f.state == VrrpState::Master {
         for vip in f.vips.iter().filter(|v| !v.present) {
             raise(
                 Health::Critical,
@@ -376,7 +638,7 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             );
         }
     }
-    if f.state == "BACKUP" {
+    if *f.state == VrrpState::Backup {
         match f.master {
             None => raise(
                 Health::Critical,
@@ -400,7 +662,11 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
             Some(_) => {}
         }
     }
-    for t in f.tracks.iter().filter(|t| !t.up && t.effect != "FAULT") {
+    for t in f
+        .tracks
+        .iter()
+        .filter(|t| !t.up && t.effect != TrackEffect::Fault)
+    {
         raise(
             Health::Warning,
             format!(
@@ -458,9 +724,9 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
         let differences: Vec<String> = p
             .differences
             .iter()
-            .map(|d| match d.field.as_str() {
-                "auth_password" => "auth password differs".to_string(),
-                field => format!("{} ours {} theirs {}", field_words(field), d.ours, d.theirs),
+            .map(|d| match &d.field {
+                PeerField::AuthPassword => "auth password differs".to_string(),
+                field => format!("{} ours {} theirs {}", field.words(), d.ours, d.theirs),
             })
             .collect();
         raise(
@@ -475,33 +741,28 @@ pub fn alarms(f: &Facts<'_>) -> Vec<Alarm> {
     out
 }
 
-fn field_words(field: &str) -> &str {
-    match field {
-        "vips" => "VIPs",
-        "advert_interval" => "advert interval",
-        "auth_type" => "auth type",
-        other => other,
-    }
-}
-
-fn witness_alarms(state: &str, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
+fn witness_alarms(state: &VrrpState, w: &WitnessStatus, raise: &mut impl FnMut(Health, String)) {
     let error = w.error.as_deref().unwrap_or("no answer");
-    match (w.lease.as_str(), state) {
-        ("unreachable", "MASTER") if w.when_unreachable == "release" => raise(
-            Health::Critical,
-            format!(
-                "witness unreachable ({error}): this master lets go of the VIP when its lease \
-                 runs out{}",
-                w.ttl_left_s
-                    .map(|s| format!(", in {s:.1}s"))
-                    .unwrap_or_default()
-            ),
-        ),
-        ("unreachable", _) => raise(
+    match (&w.lease, state) {
+        (LeaseState::Unreachable, VrrpState::Master)
+            if w.when_unreachable == WhenUnreachable::Release =>
+        {
+            raise(
+                Health::Critical,
+                format!(
+                    "witness unreachable ({error}): this master lets go of the VIP when its \
+                     lease runs out{}",
+                    w.ttl_left_s
+                        .map(|s| format!(", in {s:.1}s"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        (LeaseState::Unreachable, _) => raise(
             Health::Warning,
             format!("witness unreachable ({error}): no node can take the VIP over"),
         ),
-        ("held_by", "BACKUP") if w.waiting => raise(
+        (LeaseState::HeldBy, VrrpState::Backup) if w.waiting => raise(
             Health::Warning,
             format!(
                 "waiting for the witness lease, held by {}",
@@ -569,8 +830,8 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         i.fallback,
         if i.locked { ", LOCKED" } else { "" }
     );
-    let master = match (&i.master, i.state.as_str()) {
-        (_, "MASTER") => "this node".to_string(),
+    let master = match (&i.master, &i.state) {
+        (_, VrrpState::Master) => "this node".to_string(),
         (Some(m), _) => format!(
             "{} priority {}, last advert {:.1}s ago",
             m.address, m.priority, m.last_advert_s
@@ -656,15 +917,15 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
 }
 
 fn render_witness(out: &mut String, w: &WitnessStatus) {
-    let lease = match (w.lease.as_str(), &w.holder) {
-        ("held", _) => format!(
+    let lease = match (&w.lease, &w.holder) {
+        (LeaseState::Held, _) => format!(
             "held by this node{}",
             w.ttl_left_s
                 .map(|s| format!(", {s:.1}s left"))
                 .unwrap_or_default()
         ),
-        ("held_by", Some(h)) => format!("held by {h}"),
-        ("unreachable", _) => format!(
+        (LeaseState::HeldBy, Some(h)) => format!("held by {h}"),
+        (LeaseState::Unreachable, _) => format!(
             "witness unreachable ({})",
             w.error.as_deref().unwrap_or("no answer")
         ),
@@ -720,7 +981,7 @@ mod tests {
         }]
     }
 
-    fn facts<'a>(state: &'a str, vips: &'a [VipStatus]) -> Facts<'a> {
+    fn facts<'a>(state: &'a VrrpState, vips: &'a [VipStatus]) -> Facts<'a> {
         Facts {
             state,
             priority: 150,
@@ -751,13 +1012,13 @@ mod tests {
 
     #[test]
     fn a_healthy_master_has_no_alarm() {
-        assert!(alarms(&facts("MASTER", &vips(true))).is_empty());
+        assert!(alarms(&facts(&VrrpState::Master, &vips(true))).is_empty());
     }
 
     #[test]
     fn a_master_that_cannot_send_is_critical() {
         let vips = vips(true);
-        let mut f = facts("MASTER", &vips);
+        let mut f = facts(&VrrpState::Master, &vips);
         f.send_failing = Some((12, "Operation not permitted (os error 1)"));
         let got = alarms(&f);
         assert_eq!(got.len(), 1);
@@ -774,7 +1035,7 @@ mod tests {
     #[test]
     fn a_missing_vip_on_the_master_is_critical() {
         let v = vips(false);
-        let a = alarms(&facts("MASTER", &v));
+        let a = alarms(&facts(&VrrpState::Master, &v));
         assert_eq!(a[0].severity, Health::Critical);
         assert!(a[0].message.starts_with("VIP missing: 192.0.2.100/24"));
     }
@@ -782,7 +1043,7 @@ mod tests {
     #[test]
     fn split_brain_is_critical_while_recent() {
         let v = vips(true);
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.lower_master_s = Some(1.0);
         assert!(alarms(&f)[0].message.starts_with("split brain suspected"));
         f.lower_master_s = Some(60.0);
@@ -792,10 +1053,10 @@ mod tests {
     #[test]
     fn backup_without_a_master_is_critical() {
         let v = vips(false);
-        let a = alarms(&facts("BACKUP", &v));
+        let a = alarms(&facts(&VrrpState::Backup, &v));
         assert_eq!(a[0].message, "no master seen: nobody holds the VIP");
         let stale = master(100, 10.0);
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         f.master = Some(&stale);
         assert!(
             alarms(&f)[0]
@@ -808,7 +1069,7 @@ mod tests {
     fn preferred_node_waiting_for_manual_fallback_warns() {
         let v = vips(false);
         let lower = master(100, 0.5);
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         f.master = Some(&lower);
         assert!(
             alarms(&f).is_empty(),
@@ -826,7 +1087,7 @@ mod tests {
     #[test]
     fn fault_and_lock_are_reported() {
         let v = vips(false);
-        let mut f = facts("FAULT", &v);
+        let mut f = facts(&VrrpState::Fault, &v);
         f.locked = true;
         let severities: Vec<Health> = alarms(&f).iter().map(|a| a.severity).collect();
         assert_eq!(severities, vec![Health::Critical, Health::Warning]);
@@ -839,7 +1100,7 @@ mod tests {
             kind: "script".into(),
             name: "chk_pg".into(),
             up: false,
-            effect: "-20".into(),
+            effect: TrackEffect::Priority(-20),
             detail: "exit status 2: no server".into(),
         }];
         let hook = HookStatus {
@@ -860,7 +1121,7 @@ mod tests {
             result: "timed out after 5.0s; its process group was killed".into(),
         };
         let faults = vec!["script chk_pg is down".to_string()];
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.tracks = &tracks;
         f.last_hook = Some(&hook);
         let messages: Vec<String> = alarms(&f).into_iter().map(|a| a.message).collect();
@@ -871,10 +1132,10 @@ mod tests {
                 "hook failed: notify_master for MASTER (PG_VIP): timed out after 5.0s; its process group was killed",
             ]
         );
-        let mut f = facts("FAULT", &v);
+        let mut f = facts(&VrrpState::Fault, &v);
         f.faults = &faults;
         assert_eq!(alarms(&f)[0].message, "in FAULT: script chk_pg is down");
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.flapping = Some(Flapping {
             count: 3,
             window_s: 600.0,
@@ -896,19 +1157,19 @@ mod tests {
             discarded: false,
             differences: vec![
                 DifferenceStatus {
-                    field: "vips".into(),
+                    field: PeerField::Vips,
                     ours: "192.0.2.100".into(),
                     theirs: "192.0.2.100,192.0.2.101".into(),
                 },
                 DifferenceStatus {
-                    field: "auth_password".into(),
+                    field: PeerField::AuthPassword,
                     ours: "(hidden)".into(),
                     theirs: "(hidden, differs)".into(),
                 },
             ],
         };
         let listed = [mismatch.clone()];
-        let mut f = facts("BACKUP", &v);
+        let mut f = facts(&VrrpState::Backup, &v);
         let heard = master(100, 0.5);
         f.master = Some(&heard);
         f.peer_mismatches = &listed;
@@ -941,7 +1202,7 @@ mod tests {
             since_s: 12,
             last_s: 2,
         }];
-        let mut f = facts("MASTER", &v);
+        let mut f = facts(&VrrpState::Master, &v);
         f.vip_conflicts = &conflict;
         let got = alarms(&f);
         assert_eq!(got.len(), 1);
@@ -984,8 +1245,8 @@ mod tests {
             interface: "eth0".into(),
             vrid: 51,
             version: 2,
-            family: "IPv4".into(),
-            state: "BACKUP".into(),
+            family: Family::IPv4,
+            state: VrrpState::Backup,
             since_s: 3725.0,
             reason: "started".into(),
             reason_kind: "startup".into(),
@@ -1012,6 +1273,247 @@ mod tests {
         status
     }
 
+    /// A status document with every field set (each `Option` filled, each list non-empty).
+    fn full_status() -> DaemonStatus {
+        let mut status = status_with_one_instance();
+        status.version = "0.1.0".into();
+        status.node = "pg-a".into();
+        status.router_id = Some("pg-a".into());
+        status.dropped = BTreeMap::from([("bad_checksum".to_string(), 2)]);
+        let i = &mut status.instances[0];
+        i.routes = vec![RouteStatus {
+            kind: "rule".into(),
+            line: "from 192.0.2.0/24 table 100".into(),
+            installed: false,
+            error: Some("Network is unreachable".into()),
+        }];
+        i.counters = Counters {
+            adverts_sent: 1,
+            adverts_received: 2,
+            priority_zero_sent: 3,
+            priority_zero_received: 4,
+            became_master: 5,
+            released_master: 6,
+            interval_mismatch: 7,
+            lower_priority_master: 8,
+            adverts_unsent: 9,
+            hmac_unsigned_accepted: 10,
+        };
+        i.dropped = BTreeMap::from([("auth_mismatch".to_string(), 3)]);
+        i.sync_group = Some("PG".into());
+        i.faults = vec!["interface eth1 is down".into()];
+        i.tracks = vec![TrackStatus {
+            kind: "interface".into(),
+            name: "eth1".into(),
+            up: false,
+            effect: TrackEffect::Fault,
+            detail: "link down".into(),
+        }];
+        i.last_hook = Some(HookStatus {
+            owner: "group PG".into(),
+            hook: "notify_master".into(),
+            state: "MASTER".into(),
+            ok: false,
+            run: RunOutcome {
+                command: "/usr/bin/promote".into(),
+                exit_code: Some(1),
+                signal: None,
+                timed_out: false,
+                error: Some("refused".into()),
+                duration_s: 0.25,
+                stderr_tail: "no server".into(),
+            },
+            age_s: 4.5,
+            result: "exit status 1".into(),
+        });
+        i.flap_hold_s = Some(120.5);
+        i.witness = Some(WitnessStatus {
+            key: "/baton/pg".into(),
+            lease: LeaseState::HeldBy,
+            holder: Some("pg-b".into()),
+            ttl_left_s: Some(2.5),
+            endpoint: Some("http://192.0.2.9:2379".into()),
+            error: Some("timed out".into()),
+            waiting: true,
+            when_unreachable: WhenUnreachable::Release,
+        });
+        i.peer_mismatches = vec![PeerMismatchStatus {
+            peer: "192.0.2.2".into(),
+            since_s: 5.0,
+            last_advert_s: 0.5,
+            discarded: true,
+            differences: vec![DifferenceStatus {
+                field: PeerField::Vips,
+                ours: "192.0.2.100".into(),
+                theirs: "192.0.2.101".into(),
+            }],
+        }];
+        i.vip_conflicts = vec![VipConflictStatus {
+            address: "192.0.2.100".into(),
+            mac: "02:00:00:00:00:cc".into(),
+            since_s: 12,
+            last_s: 2,
+        }];
+        i.auth_hmac = Some(HmacStatus {
+            mode: "permissive".into(),
+            active_key: 1,
+            key_ids: vec![1, 2],
+            anti_replay: "time".into(),
+            time_window_s: Some(30),
+        });
+        i.alarms = vec![Alarm {
+            severity: Health::Critical,
+            message: "in FAULT: interface eth1 is down".into(),
+        }];
+        let mut v6 = i.clone();
+        v6.name = "PG_VIP6".into();
+        v6.family = Family::IPv6;
+        v6.state = VrrpState::Master;
+        v6.master = None;
+        let mut fault = i.clone();
+        fault.name = "PG_FAULT".into();
+        fault.state = VrrpState::Fault;
+        let mut init = i.clone();
+        init.name = "PG_INIT".into();
+        init.state = VrrpState::Init;
+        status.instances.extend([v6, fault, init]);
+        status
+    }
+
+    /// The JSON of `baton status --json` and `GET /status` is a contract with scripts and
+    /// with peers of other versions (`status --pair`): this is it, byte for byte.
+    #[test]
+    fn the_status_json_is_the_stored_contract_byte_for_byte() {
+        let golden = include_str!("status_golden.json");
+        let status = full_status();
+        let text = serde_json::to_string_pretty(&status).unwrap();
+        assert_eq!(text, golden.trim_end(), "the status JSON changed");
+        let back: DaemonStatus = serde_json::from_str(golden).unwrap();
+        assert_eq!(
+            back, status,
+            "the stored document no longer reads back the same"
+        );
+    }
+
+    /// A newer daemon may report a state, a family, a lease, a `when_unreachable`, a
+    /// track's effect or a peer's differing field this version does not know: the document
+    /// still decodes, the word is kept as it came (and written back the same), and no alarm
+    /// reads it as one of the known states.
+    #[test]
+    fn unknown_words_from_a_newer_peer_decode_and_are_kept() {
+        let mut json = serde_json::to_value(full_status()).unwrap();
+        json["instances"][0]["state"] = "DEGRADED".into();
+        json["instances"][0]["family"] = "IPv9".into();
+        json["instances"][0]["witness"]["lease"] = "borrowed".into();
+        json["instances"][0]["witness"]["when_unreachable"] = "ask".into();
+        json["instances"][0]["tracks"][0]["effect"] = "HALVED".into();
+        json["instances"][0]["peer_mismatches"][0]["differences"][0]["field"] = "vrid".into();
+        let back: DaemonStatus = serde_json::from_value(json.clone()).unwrap();
+        let i = &back.instances[0];
+        assert_eq!(i.state, VrrpState::Other("DEGRADED".into()));
+        assert_eq!(i.family, Family::Other("IPv9".into()));
+        let w = i.witness.as_ref().unwrap();
+        assert_eq!(w.lease, LeaseState::Other("borrowed".into()));
+        assert_eq!(w.when_unreachable, WhenUnreachable::Other("ask".into()));
+        assert_eq!(i.tracks[0].effect, TrackEffect::Other("HALVED".into()));
+        let field = &i.peer_mismatches[0].differences[0].field;
+        assert_eq!(*field, PeerField::Other("vrid".into()));
+        assert_eq!(i.state.to_string(), "DEGRADED");
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        let text = render(&back);
+        assert!(
+            text.contains("PG_VIP  DEGRADED for 1h 2m (started)"),
+            "{text}"
+        );
+        assert!(text.contains("VRRPv2 IPv9 vrid 51"), "{text}");
+        assert!(text.contains("witness: /baton/pg borrowed via"), "{text}");
+        let v = vips(false);
+        assert!(
+            alarms(&facts(&i.state, &v)).is_empty(),
+            "an unknown state is neither FAULT, INIT, MASTER nor BACKUP"
+        );
+        // The known words still decode to their variants, and nothing else is accepted.
+        for state in VrrpState::KNOWN {
+            let word = serde_json::to_value(&state).unwrap();
+            assert_eq!(word, state.as_str());
+            assert_eq!(serde_json::from_value::<VrrpState>(word).unwrap(), state);
+        }
+        for field in [
+            PeerField::Vips,
+            PeerField::AdvertInterval,
+            PeerField::AuthType,
+            PeerField::AuthPassword,
+        ] {
+            let word = serde_json::to_value(&field).unwrap();
+            assert_eq!(word, field.as_str());
+            assert_eq!(serde_json::from_value::<PeerField>(word).unwrap(), field);
+        }
+        for lease in LeaseState::KNOWN {
+            let word = serde_json::to_value(&lease).unwrap();
+            assert_eq!(word, lease.as_str());
+            assert_eq!(serde_json::from_value::<LeaseState>(word).unwrap(), lease);
+        }
+        assert!(serde_json::from_value::<VrrpState>(3.into()).is_err());
+        // A track's effect: FAULT or a signed number, and any other word kept as it came.
+        for (word, effect) in [
+            ("FAULT", TrackEffect::Fault),
+            ("+10", TrackEffect::Priority(10)),
+            ("-20", TrackEffect::Priority(-20)),
+            ("0", TrackEffect::Priority(0)),
+            ("+0", TrackEffect::Other("+0".into())),
+            ("010", TrackEffect::Other("010".into())),
+            ("fault", TrackEffect::Other("fault".into())),
+        ] {
+            let read: TrackEffect = serde_json::from_value(word.into()).unwrap();
+            assert_eq!(read, effect, "{word}");
+            assert_eq!(serde_json::to_value(&read).unwrap(), word);
+        }
+    }
+
+    /// The status words of the core's kinds are the core's own names for them.
+    #[test]
+    fn status_words_match_the_core_names() {
+        use crate::vrrp::peers::Difference;
+        for d in [
+            Difference::Addresses {
+                ours: vec![],
+                theirs: vec![],
+            },
+            Difference::Interval {
+                ours_cs: 100,
+                theirs_cs: 200,
+            },
+            Difference::AuthType {
+                ours: "none",
+                theirs: "PASS",
+            },
+            Difference::Password,
+        ] {
+            assert_eq!(PeerField::from(&d).as_str(), d.field());
+        }
+        for s in [
+            crate::vrrp::State::Initialize,
+            crate::vrrp::State::Backup,
+            crate::vrrp::State::Master,
+            crate::vrrp::State::Fault,
+        ] {
+            assert_eq!(VrrpState::from(s).as_str(), s.as_str());
+        }
+        for f in [crate::config::Family::IPv4, crate::config::Family::IPv6] {
+            assert_eq!(Family::from(f).as_str(), format!("{f:?}"));
+        }
+        for w in [
+            crate::vrrp::WhenUnreachable::Release,
+            crate::vrrp::WhenUnreachable::Keep,
+            crate::vrrp::WhenUnreachable::Takeover,
+        ] {
+            assert_eq!(
+                serde_json::to_value(WhenUnreachable::from(w)).unwrap(),
+                serde_json::to_value(w).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn health_is_the_worst_alarm_and_maps_to_plugin_exit_codes() {
         let mut status = DaemonStatus {
@@ -1033,8 +1535,8 @@ mod tests {
             interface: "eth0".into(),
             vrid: 51,
             version: 2,
-            family: "IPv4".into(),
-            state: "BACKUP".into(),
+            family: Family::IPv4,
+            state: VrrpState::Backup,
             since_s: 3725.0,
             reason: "started".into(),
             reason_kind: "startup".into(),

@@ -432,7 +432,7 @@ impl Daemon {
         let lower_master_s = machine
             .lower_master()
             .map(|m| now.saturating_sub(m.at).as_secs_f64());
-        let state = machine.state().as_str();
+        let state = status::VrrpState::from(machine.state());
         let name = &router.cfg.name;
         let sync_group = self.group_of(name).map(|g| g.name.clone());
         let last_hook = self.last_hook(name, sync_group.as_deref(), now);
@@ -459,7 +459,7 @@ impl Daemon {
             })
             .collect();
         let mut alarms = status::alarms(&Facts {
-            state,
+            state: &state,
             priority: machine.priority(),
             manual_fallback: router.cfg.fallback == Fallback::Manual,
             locked: machine.locked(),
@@ -485,8 +485,8 @@ impl Daemon {
             interface: router.cfg.interface.clone(),
             vrid: router.cfg.vrid,
             version: router.cfg.version.number(),
-            family: format!("{:?}", router.cfg.family),
-            state: state.to_string(),
+            family: router.cfg.family.into(),
+            state,
             since_s: now.saturating_sub(machine.since()).as_secs_f64(),
             reason: match self.start_at {
                 Some(at) if machine.state() == crate::vrrp::State::Initialize => format!(
@@ -566,7 +566,7 @@ fn peer_mismatches(router: &super::Router, now: Duration) -> Vec<status::PeerMis
                 .differences
                 .iter()
                 .map(|x| status::DifferenceStatus {
-                    field: x.field().to_string(),
+                    field: x.into(),
                     ours: x.ours(),
                     theirs: x.theirs(),
                 })

@@ -21,7 +21,7 @@ use super::hooks::Settings;
 use super::process::{self, Spec};
 use super::runner::{Runner, Task};
 use crate::config::{self, Model};
-use crate::control::status::TrackStatus;
+use crate::control::status::{TrackEffect, TrackStatus};
 
 /// How often tracked files are read again.
 const FILE_POLL: Duration = Duration::from_millis(500);
@@ -537,7 +537,8 @@ fn item(kind: &str, name: &str, up: bool, detail: String) -> TrackStatus {
         kind: kind.into(),
         name: name.into(),
         up,
-        effect: String::new(),
+        // Set by `apply`.
+        effect: TrackEffect::Priority(0),
         detail,
     }
 }
@@ -545,18 +546,14 @@ fn item(kind: &str, name: &str, up: bool, detail: String) -> TrackStatus {
 fn apply(verdict: &mut Verdict, mut item: TrackStatus, effect: Effect) {
     match effect {
         Effect::Fault => {
-            item.effect = "FAULT".into();
+            item.effect = TrackEffect::Fault;
             verdict.faults.push(format!(
                 "{} {} is down ({})",
                 item.kind, item.name, item.detail
             ));
         }
         Effect::Adjust(n) => {
-            item.effect = if n > 0 {
-                format!("+{n}")
-            } else {
-                n.to_string()
-            };
+            item.effect = TrackEffect::Priority(n);
             verdict.adjust += n;
         }
     }

@@ -7,7 +7,7 @@ use tracing::{error, info};
 
 use super::{Daemon, DaemonError, Internal, translate};
 use crate::config::{self, Model};
-use crate::vrrp::{Event, Lease, WhenUnreachable};
+use crate::vrrp::{Event, Lease};
 use crate::witness::{Command, Report, Settings, Witness};
 
 impl Daemon {
@@ -207,20 +207,21 @@ pub(super) fn status(
     router: &super::Router,
     now: std::time::Duration,
 ) -> Option<crate::control::status::WitnessStatus> {
+    use crate::control::status::LeaseState;
     let key = router.witness_key.clone()?;
     let machine = &router.machine;
     let rule = machine.config().witness?;
     let lease = match machine.lease() {
-        Lease::Held { .. } => "held",
-        Lease::HeldBy { .. } => "held_by",
-        Lease::Free => "free",
-        Lease::Unreachable => "unreachable",
-        Lease::Unknown => "unknown",
+        Lease::Held { .. } => LeaseState::Held,
+        Lease::HeldBy { .. } => LeaseState::HeldBy,
+        Lease::Free => LeaseState::Free,
+        Lease::Unreachable => LeaseState::Unreachable,
+        Lease::Unknown => LeaseState::Unknown,
     };
     let info = &router.witness_info;
     Some(crate::control::status::WitnessStatus {
         key,
-        lease: lease.into(),
+        lease,
         holder: info.holder.clone(),
         ttl_left_s: machine
             .lease_until()
@@ -228,12 +229,7 @@ pub(super) fn status(
         endpoint: info.endpoint.clone(),
         error: info.error.clone(),
         waiting: machine.pending_takeover().is_some(),
-        when_unreachable: match rule.when_unreachable {
-            WhenUnreachable::Release => "release",
-            WhenUnreachable::Keep => "keep",
-            WhenUnreachable::Takeover => "takeover",
-        }
-        .into(),
+        when_unreachable: rule.when_unreachable.into(),
     })
 }
 
