@@ -1,7 +1,7 @@
 //! What changed between two configurations, so that a reload applies only that.
 //!
-//! Instances are matched by name. A change of interface, virtual_router_id, family or VRRP
-//! version changes the instance's identity on the wire: such an instance is reported as
+//! Instances are matched by name. A change of interface, virtual_router_id, family, VRRP
+//! version or VMAC changes the instance's identity on the wire: such an instance is reported as
 //! removed and added, never as changed.
 
 use super::model::{
@@ -86,7 +86,6 @@ pub enum Change {
     Accept,
     Garp,
     Notify,
-    Vmac,
     /// Membership or settings of the instance's sync group.
     SyncGroup,
     /// strict_mode, skip_check_adv_addr, check_unicast_src, dont_track_primary or debug.
@@ -131,8 +130,27 @@ impl Model {
     }
 }
 
-fn identity(i: &Instance) -> (&str, u8, super::model::Family, super::model::Version) {
-    (&i.interface, i.vrid, i.family, i.version)
+/// What makes an instance on the wire: where it sends and hears, and (with `use_vmac`) the
+/// interface and MAC that hold its VIPs. A VMAC added, removed, renamed, given another
+/// MAC or `vmac_xmit_base` restarts the instance: the VIPs would move between interfaces
+/// and the sockets with them, which the restart path already does in order (VIPs off,
+/// priority 0, then the new instance starts as BACKUP).
+fn identity(
+    i: &Instance,
+) -> (
+    &str,
+    u8,
+    super::model::Family,
+    super::model::Version,
+    Option<&super::model::Vmac>,
+) {
+    (
+        &i.interface,
+        i.vrid,
+        i.family,
+        i.version,
+        i.use_vmac.as_ref(),
+    )
 }
 
 fn changed_definitions(old: &Model, new: &Model) -> Vec<String> {
@@ -256,7 +274,6 @@ fn instance_changes(
     push_if(&mut c, o.accept != n.accept, Change::Accept);
     push_if(&mut c, o.garp != n.garp, Change::Garp);
     push_if(&mut c, o.notify != n.notify, Change::Notify);
-    push_if(&mut c, o.use_vmac != n.use_vmac, Change::Vmac);
     push_if(
         &mut c,
         old_model.group_of(&o.name) != new_model.group_of(&n.name),

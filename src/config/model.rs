@@ -712,11 +712,29 @@ pub struct Notify {
     pub master_rx_lower_pri: Option<Hook>,
 }
 
-/// `use_vmac [NAME] [MAC]` (parsed; not implemented by baton yet).
+/// `use_vmac [[name] NAME] [MAC]` with `vmac_xmit_base`: a private-mode macvlan on the
+/// instance's interface that holds the VIPs (and, without `vmac_xmit_base`, sends and
+/// hears the adverts), with the virtual MAC as its address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Vmac {
-    pub name: Option<String>,
-    pub mac: Option<String>,
+    /// The macvlan's name: given, else keepalived's `vrrp.VRID`.
+    pub name: String,
+    /// Its address: given (5 octets take the VRID as the sixth), else 00:00:5e:00:01:VRID.
+    pub mac: [u8; 6],
+    /// `vmac_xmit_base`: adverts are sent and heard on the base interface.
+    pub xmit_base: bool,
+}
+
+impl Vmac {
+    /// RFC 5798 §7.3: the virtual router MAC address of `vrid` (IPv4).
+    pub fn rfc_mac(vrid: u8) -> [u8; 6] {
+        [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]
+    }
+
+    /// The default name: keepalived's `vmac_prefix` (`vrrp`), a dot and the VRID.
+    pub fn default_name(vrid: u8) -> String {
+        format!("vrrp.{vrid}")
+    }
 }
 
 /// A `vrrp_instance`.

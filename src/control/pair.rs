@@ -484,6 +484,7 @@ mod tests {
                 present: state == "MASTER",
             }],
             routes: Vec::new(),
+            vmac: None,
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

@@ -27,6 +27,7 @@ mod systemd;
 mod timer;
 mod track;
 mod translate;
+mod vmac;
 mod witness;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -181,6 +182,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         hook_results: BTreeMap::new(),
         trackers: track::Trackers::default(),
         firewall: firewall::Firewall::default(),
+        vmac_bases: HashMap::new(),
         verdicts: BTreeMap::new(),
         group_states: BTreeMap::new(),
         stopping: false,
@@ -270,6 +272,8 @@ struct Daemon {
     trackers: track::Trackers,
     /// `no_accept`: the nftables rules that drop traffic to virtual addresses.
     firewall: firewall::Firewall,
+    /// Base interfaces carrying a VMAC: their ARP settings before, and the VMACs on them.
+    vmac_bases: HashMap<String, vmac::BaseArp>,
     /// What tracking last said of each instance (applied to its state machine).
     verdicts: BTreeMap<String, Verdict>,
     /// The state each sync group's hooks were last run for.
@@ -467,8 +471,24 @@ impl Daemon {
                 family.net()
             ))
         })?;
+        // use_vmac: the VIPs go on the VMAC, and the adverts too unless vmac_xmit_base.
+        let vmac_link = match &cfg.use_vmac {
+            Some(v) => Some(
+                vmac::ensure(&self.netlink, &mut self.vmac_bases, v, &info)
+                    .await
+                    .map_err(fail)?,
+            ),
+            None => None,
+        };
+        let vip_interface = vmac_link
+            .as_ref()
+            .map_or_else(|| cfg.interface.clone(), |v| v.name.clone());
+        let advert_interface = match &vmac_link {
+            Some(v) if !v.xmit_base => v.name.clone(),
+            _ => cfg.interface.clone(),
+        };
         let key = SocketKey {
-            interface: cfg.interface.clone(),
+            interface: advert_interface,
             family,
             source,
         };
@@ -485,7 +505,7 @@ impl Daemon {
         // Excluded addresses are held, announced and repaired like the VIPs; only the
         // adverts leave them out (they are built from `cfg.vips`).
         for vip in cfg.vips.iter().chain(&cfg.excluded_vips) {
-            let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let dev = vip.dev.clone().unwrap_or_else(|| vip_interface.clone());
             let on = if dev == cfg.interface {
                 info.clone()
             } else {
@@ -506,14 +526,9 @@ impl Daemon {
         }
         let own = own_addresses(&info, source);
         let witness = self.model.witness.clone();
-        Ok(Router::new(
-            cfg.clone(),
-            key,
-            info.index,
-            vips,
-            own,
-            witness.as_ref(),
-        ))
+        let mut router = Router::new(cfg.clone(), key, info.index, vips, own, witness.as_ref());
+        router.vmac = vmac_link;
+        Ok(router)
     }
 
     fn open_socket(&mut self, key: &SocketKey) -> Result<(), crate::net::NetError> {
@@ -1353,6 +1368,9 @@ impl Daemon {
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
         self.forget_witness(name);
+        if let Some(link) = self.routers.get(name).and_then(|r| r.vmac.clone()) {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, &link).await;
+        }
         self.routers.remove(name);
         self.verdicts.remove(name);
         info!(instance = name, "removed");
@@ -1427,6 +1445,7 @@ impl Daemon {
         router.ifindex = rebuilt.ifindex;
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
+        router.vmac = rebuilt.vmac;
         // auth_hmac: new keys or mode, the same send sequence and replay memory.
         match (router.hmac.as_mut(), rebuilt.hmac) {
             (Some(hmac), Some(new)) => hmac.reconfigure(new.config().clone()),
@@ -1482,6 +1501,15 @@ impl Daemon {
         }
         for open in self.sockets.values() {
             open.task.abort();
+        }
+        // The VMACs go once their VIPs are off and the priority-0 adverts are out.
+        let links: Vec<vmac::VmacLink> = self
+            .routers
+            .values()
+            .filter_map(|r| r.vmac.clone())
+            .collect();
+        for link in &links {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
         }
         // Leases given up only now, with every address removed.
         self.stop_witness();

@@ -355,4 +355,32 @@ fn check_instances(cx: &mut Ctx, instances: &[instance::Built]) {
             identities.insert(key, (&i.name, built.vrid_span));
         }
     }
+    check_vmac_names(cx, instances);
+}
+
+/// A VMAC name is one instance's: not another's VMAC, nor an instance's interface.
+fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
+    let mut vmacs: HashMap<&str, &str> = HashMap::new();
+    for built in instances {
+        let i = &built.instance;
+        let Some(vmac) = &i.use_vmac else { continue };
+        let clash = vmacs.get(vmac.name.as_str()).copied().or_else(|| {
+            instances
+                .iter()
+                .find(|o| o.instance.interface == vmac.name)
+                .map(|o| o.instance.name.as_str())
+        });
+        if let Some(other) = clash {
+            cx.error(
+                built.name_span,
+                format!(
+                    "instance {}: the VMAC name {} is already used by vrrp_instance `{other}`",
+                    i.name, vmac.name
+                ),
+                Some("give each instance its own name: `use_vmac NAME`".to_string()),
+            );
+        } else {
+            vmacs.insert(&vmac.name, &i.name);
+        }
+    }
 }
