@@ -293,3 +293,116 @@ fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master
     assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
     drop(ka);
 }
+
+/// `vmac_xmit_base` with unicast peers (keepalived requires it there): the VIP is on the
+/// master's VMAC, the adverts leave from the base's MAC, and the client's entry is the
+/// virtual MAC before and after a failover.
+#[test]
+fn unicast_with_vmac_xmit_base_sends_from_the_base() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacxmit",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let config = |priority, src: &str, peer: &str| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("vmac_xmit_base")
+            .with(format!("unicast_src_ip {src}"))
+            .with(format!("unicast_peer {{\n        {peer}\n    }}"))
+            .render()
+    };
+    c.start("a", &config(150, "192.0.2.1", "192.0.2.2"));
+    c.start("b", &config(100, "192.0.2.2", "192.0.2.1"));
+    expect_vmac_holders(&c, &["a"]);
+    check_vmac_link(&c, "a");
+    let a_mac = c.lab.mac_str("a");
+    // Unicast to b: the bridge floods it to c only until it learns b's port, so capture
+    // on b, which gets every advert.
+    let dump = c.lab.exec(
+        "b",
+        &[
+            "timeout",
+            "5",
+            "tcpdump",
+            "-e",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            IFNAME,
+            "ip proto 112",
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    assert!(
+        adverts.iter().all(|l| l.contains(&format!("{a_mac} >"))),
+        "adverts not from a's base MAC {a_mac}:\n{dump}"
+    );
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("b", VMAC).iter().any(|a| a == VIP)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+}
+
+/// A reload that adds `use_vmac` to a running instance restarts it: the VIP moves from
+/// the interface to the new VMAC (here a, the preferred node, takes it back at once); a
+/// reload that removes it deletes the VMAC and the VIP is on the interface again.
+#[test]
+fn a_reload_adds_and_removes_the_vmac() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacreload",
+        &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+    );
+    let plain = |priority| {
+        Instance::fast(priority, VIP)
+            .with("fallback automatic")
+            .render()
+    };
+    let vmac = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("fallback automatic")
+            .render()
+    };
+    c.start("a", &plain(150));
+    c.start("b", &plain(100));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    c.rewrite("a", &vmac(150));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    expect_vmac_holders(&c, &["a"]);
+    c.expect_holders(&SERVERS, VIP, &[]);
+    check_vmac_link(&c, "a");
+    c.rewrite("a", &plain(150));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let gone = poll(SETTLE, || link(&c, "a", VMAC).is_none());
+    assert!(gone, "{}", c.all_logs());
+    assert_eq!(conf(&c, "a", IFNAME, "arp_ignore"), "0");
+}
