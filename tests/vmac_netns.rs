@@ -406,3 +406,50 @@ fn a_reload_adds_and_removes_the_vmac() {
     assert!(gone, "{}", c.all_logs());
     assert_eq!(conf(&c, "a", IFNAME, "arp_ignore"), "0");
 }
+
+/// baton with `use_vmac` and FRR 8.4's vrrpd (which always works this way: a macvlan per
+/// VRID with the virtual MAC carrying the VIP): one master at a time, and the client's entry
+/// is the virtual MAC with either side master (baton first, FRR after baton is killed).
+#[test]
+fn with_frr_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
+    if !require_root() || !daemon::frr::available() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacfrr",
+        &[
+            ("bt", &["192.0.2.1/24"]),
+            ("frr", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let router = daemon::frr::Router {
+        vrid: 51,
+        version: 3,
+        priority: 100,
+        advert_ms: 100,
+        vip: VIP,
+    };
+    c.start_baton("bt", &Instance::fast(150, VIP).with("use_vmac").render());
+    expect_vmac_holders_of(&c, &["bt"], &["bt"]);
+    let logs = c.dir.path().to_path_buf();
+    let frr = daemon::frr::Frr::start(&c.lab, &logs, "frr", router);
+    // FRR stays backup (its macvlan protodown) while baton is master.
+    let backup = poll(SETTLE, || !frr.holds(&c.lab));
+    assert!(backup, "{}\n{}", c.all_logs(), frr.logs());
+    let stayed = !poll(Duration::from_secs(2), || frr.holds(&c.lab));
+    assert!(
+        stayed,
+        "FRR took the VIP from baton\n{}\n{}",
+        c.all_logs(),
+        frr.logs()
+    );
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    let took = poll(SETTLE, || frr.holds(&c.lab));
+    assert!(took, "{}\n{}", c.all_logs(), frr.logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    drop(frr);
+}
