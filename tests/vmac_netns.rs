@@ -453,3 +453,30 @@ fn with_frr_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
     assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
     drop(frr);
 }
+
+/// The master's VMAC deleted by hand: the master goes to FAULT (saying why), the backup
+/// takes the VIP on its own VMAC.
+#[test]
+fn a_vmac_deleted_by_hand_is_a_fault() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacdel",
+        &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+    );
+    c.start("a", &Instance::fast(150, VIP).with("use_vmac").render());
+    c.start("b", &Instance::fast(100, VIP).with("use_vmac").render());
+    expect_vmac_holders(&c, &["a"]);
+    c.wait_for_socket("a");
+    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", VMAC]);
+    expect_vmac_holders(&c, &["b"]);
+    let mut last = serde_json::Value::Null;
+    let fault = poll(SETTLE, || {
+        last = c.status("a").0;
+        last["instances"][0]["state"] == "FAULT"
+    });
+    assert!(fault, "{last:#}\n{}", c.all_logs());
+    let faults = last["instances"][0]["faults"].to_string();
+    assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
+}

@@ -1100,7 +1100,12 @@ impl Daemon {
 
     async fn on_net_event(&mut self, event: NetEvent) {
         match event {
-            NetEvent::LinkChanged { index, name, up } => self.on_link(index, &name, up).await,
+            NetEvent::LinkChanged { index, name, up } => {
+                self.on_link(index, &name, up).await;
+                if !up {
+                    self.check_vmac_gone(&name).await;
+                }
+            }
             NetEvent::AddressRemoved {
                 index,
                 addr,
@@ -1128,6 +1133,48 @@ impl Daemon {
                 self.resync_links().await;
                 self.resync_routes().await;
             }
+        }
+    }
+
+    /// A link called `name` went down or away: if it was an instance's VMAC and it is gone
+    /// (deleted by hand), the instance goes to FAULT for good: its VIPs cannot be held with
+    /// the virtual MAC, and its socket was bound to the deleted link. A restart makes it
+    /// again (keepalived makes it again at once; baton does not rebuild an instance's
+    /// sockets under it).
+    async fn check_vmac_gone(&mut self, name: &str) {
+        let watched: Vec<(String, vmac::VmacLink)> = self
+            .routers
+            .iter()
+            .filter_map(|(n, r)| {
+                r.vmac
+                    .clone()
+                    .filter(|v| v.name == name && !r.vmac_lost)
+                    .map(|v| (n.clone(), v))
+            })
+            .collect();
+        if watched.is_empty() {
+            return;
+        }
+        let now = match self.netlink.link_kind(name).await {
+            Ok(k) => k,
+            Err(e) => {
+                warn!("VMAC {name}: cannot read it: {e}");
+                return;
+            }
+        };
+        let mut lost = false;
+        for (instance, link) in watched {
+            if now.as_ref().is_some_and(|k| k.index == link.index) {
+                continue;
+            }
+            error!(instance = %instance, "VMAC {name} was deleted: FAULT until baton is restarted");
+            if let Some(r) = self.routers.get_mut(&instance) {
+                r.vmac_lost = true;
+                lost = true;
+            }
+        }
+        if lost {
+            self.apply_tracking().await;
         }
     }
 

@@ -104,6 +104,8 @@ pub struct Router {
     pub hmac_unsigned: u64,
     /// `use_vmac`: the macvlan this instance made (or kept) and holds its VIPs on.
     pub vmac: Option<super::vmac::VmacLink>,
+    /// The VMAC was deleted under the instance: FAULT until a restart.
+    pub vmac_lost: bool,
 }
 
 impl Router {
@@ -139,6 +141,7 @@ impl Router {
             hmac,
             hmac_unsigned: 0,
             vmac: None,
+            vmac_lost: false,
         }
     }
 

@@ -26,6 +26,8 @@
 //!   not have made).
 //! - A clean stop (or the instance's removal by a reload) deletes it after the VIPs are
 //!   off and the priority-0 advert is sent.
+//! - Deleted by hand while running: the instance goes to FAULT until a restart
+//!   (`Daemon::check_vmac_gone`); keepalived makes it again.
 //!
 //! Only instance start and stop come here: netlink requests like the VIP ones, and the
 //! sysctl writes on a blocking thread.
