@@ -106,9 +106,6 @@ fn refused_combinations() {
         "strict mode",
         9,
     );
-    let v6 = "vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n priority 100\n \
-              virtual_ipaddress {\n 2001:db8::100/64\n }\n use_vmac\n}\n";
-    error_at(v6, "IPv6", 8);
     // keepalived's per-address `use_vmac` is not implemented: refused, not ignored.
     let per_address = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
                        priority 100\n virtual_ipaddress {\n 192.0.2.100/24 dev eth1 use_vmac\n }\n}\n";
@@ -145,4 +142,35 @@ fn a_vmac_change_restarts_the_instance_on_reload() {
         assert_eq!(diff.added, vec!["VI_1".to_string()], "{diff:?}");
     }
     assert!(Model::diff(&with, &with).is_empty());
+}
+
+#[test]
+fn ipv6_takes_the_ipv6_mac_and_vrrp6_beside_its_ipv4_twin() {
+    let v6 = "vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n priority 100\n \
+              virtual_ipaddress {\n 2001:db8::100/64\n }\n use_vmac\n}\n";
+    let model = ok(v6);
+    let vmac = model.instances[0].use_vmac.clone().expect("vmac");
+    assert_eq!(vmac.name, "vrrp.51");
+    assert_eq!(vmac.mac, [0x00, 0x00, 0x5e, 0x00, 0x02, 51]);
+    // With an IPv4 instance of the same VRID holding vrrp.51 (before or after it), the
+    // IPv6 one takes vrrp6.51, as keepalived names it.
+    for text in [
+        format!("{v6}{}", instance(" use_vmac")),
+        format!("{}{v6}", instance(" use_vmac")),
+    ] {
+        let model = ok(&text);
+        let name = |n: &str| {
+            model
+                .instance(n)
+                .and_then(|i| i.use_vmac.clone())
+                .expect("vmac")
+                .name
+        };
+        assert_eq!(name("VI_1"), "vrrp.51");
+        assert_eq!(name("V6"), "vrrp6.51");
+    }
+    // A name written is kept, and then two instances on one name is an error.
+    let named = v6.replace("use_vmac", "use_vmac vrrp.51");
+    let (model, _) = config::parse_str("t.conf", &format!("{}{named}", instance(" use_vmac")));
+    assert!(model.is_none());
 }

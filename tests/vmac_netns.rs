@@ -480,3 +480,124 @@ fn a_vmac_deleted_by_hand_is_a_fault() {
     let faults = last["instances"][0]["faults"].to_string();
     assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
 }
+
+/// IPv6 (VRRPv3): the VMAC is 00:00:5e:00:02:VRID with the base's link-local address (the
+/// adverts' source) and no address of its own making; the VIP is on the master's VMAC;
+/// adverts leave from the IPv6 virtual MAC; the client's neighbour entry for the VIP is
+/// that MAC and stays so across a kill of the master.
+#[test]
+fn ipv6_the_clients_entry_is_the_ipv6_virtual_mac_across_a_failover() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const VIP6_ADDR: &str = "2001:db8::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = Cluster::new(
+        "vmac6",
+        &[
+            ("a", &["2001:db8::1/64"]),
+            ("b", &["2001:db8::2/64"]),
+            ("c", &["2001:db8::3/64"]),
+        ],
+    );
+    let holders = |c: &Cluster| -> Vec<String> {
+        SERVERS
+            .iter()
+            .filter(|n| {
+                link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
+            })
+            .map(|n| n.to_string())
+            .collect()
+    };
+    c.start("a", &Instance::fast(150, VIP6).with("use_vmac").render());
+    c.start("b", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let ok = poll(SETTLE, || holders(&c) == ["a"]);
+    assert!(ok, "{:?}\n{}", holders(&c), c.all_logs());
+    for node in SERVERS {
+        let l = link(&c, node, VMAC).expect("VMAC");
+        assert_eq!(l["address"], MAC6, "{node}: {l:#}");
+        assert_eq!(
+            l["linkinfo"]["info_data"]["mode"], "private",
+            "{node}: {l:#}"
+        );
+        // Only the base's link-local (and the master's VIP): none made from the virtual MAC.
+        let base_ll: Vec<String> = c
+            .lab
+            .address_details(node, IFNAME)
+            .into_iter()
+            .filter(|a| a.scope == "link")
+            .map(|a| a.local)
+            .collect();
+        for a in c.lab.address_details(node, VMAC) {
+            assert!(
+                base_ll.contains(&a.local) || a.local == VIP6_ADDR,
+                "{node}: {a:?} on the VMAC (base link-local {base_ll:?})"
+            );
+        }
+        assert!(!c.lab.addresses(node, IFNAME).iter().any(|a| a == VIP6));
+    }
+    let dump = c.lab.exec(
+        "c",
+        &[
+            "timeout",
+            "5",
+            "tcpdump",
+            "-e",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            IFNAME,
+            "ip6 proto 112",
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    assert!(
+        adverts.iter().all(|l| l.contains(&format!("{MAC6} >"))),
+        "adverts not from the IPv6 virtual MAC:\n{dump}"
+    );
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("b", VMAC).iter().any(|a| a == VIP6)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    c.stop_all();
+    assert!(link(&c, "b", VMAC).is_none());
+}
+
+/// IPv6 with keepalived 2.2.7, both with `use_vmac`: baton master, then keepalived after
+/// baton is killed; the client's entry is 00:00:5e:00:02:33 throughout.
+#[test]
+fn ipv6_with_keepalived_the_clients_entry_is_the_virtual_mac() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const VIP6_ADDR: &str = "2001:db8::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = interop_lab("vmacka6");
+    c.start_baton("bt", &Instance::fast(150, VIP6).with("use_vmac").render());
+    let on_vmac = |c: &Cluster, n: &str| {
+        link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
+    };
+    assert!(poll(SETTLE, || on_vmac(&c, "bt")), "{}", c.all_logs());
+    let ka = c.start_keepalived("ka", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let stayed = !poll(Duration::from_secs(2), || on_vmac(&c, "ka"));
+    assert!(stayed, "keepalived took the VIP\n{}", c.all_logs());
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let l = link(&c, "ka", VMAC).expect("keepalived's VMAC");
+    assert_eq!(l["address"], MAC6, "{l:#}");
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    assert_wire_compatible(&c);
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    assert!(poll(SETTLE, || on_vmac(&c, "ka")), "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    drop(ka);
+}

@@ -719,19 +719,25 @@ pub struct Notify {
 pub struct Vmac {
     /// The macvlan's name: given, else keepalived's `vrrp.VRID`.
     pub name: String,
-    /// Its address: given (5 octets take the VRID as the sixth), else 00:00:5e:00:01:VRID.
+    /// Its address: given (5 octets take the VRID as the sixth), else [`Vmac::rfc_mac`].
     pub mac: [u8; 6],
     /// `vmac_xmit_base`: adverts are sent and heard on the base interface.
     pub xmit_base: bool,
+    /// The name was written (not keepalived's default).
+    pub name_given: bool,
 }
 
 impl Vmac {
-    /// RFC 5798 §7.3: the virtual router MAC address of `vrid` (IPv4).
-    pub fn rfc_mac(vrid: u8) -> [u8; 6] {
-        [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]
+    /// RFC 5798 §7.3: the virtual router MAC address of `vrid`: 00:00:5e:00:01:VRID for
+    /// IPv4, 00:00:5e:00:02:VRID for IPv6.
+    pub fn rfc_mac(vrid: u8, family: Family) -> [u8; 6] {
+        let kind = if family == Family::IPv6 { 0x02 } else { 0x01 };
+        [0x00, 0x00, 0x5e, 0x00, kind, vrid]
     }
 
-    /// The default name: keepalived's `vmac_prefix` (`vrrp`), a dot and the VRID.
+    /// The default name: keepalived's `vmac_prefix` (`vrrp`), a dot and the VRID; an IPv6
+    /// instance whose IPv4 twin (same VRID) has that name takes `vrrp6.VRID`, as keepalived
+    /// does.
     pub fn default_name(vrid: u8) -> String {
         format!("vrrp.{vrid}")
     }

@@ -474,9 +474,16 @@ impl Daemon {
         // use_vmac: the VIPs go on the VMAC, and the adverts too unless vmac_xmit_base.
         let vmac_link = match &cfg.use_vmac {
             Some(v) => Some(
-                vmac::ensure(&self.netlink, &mut self.vmac_bases, v, &info)
-                    .await
-                    .map_err(fail)?,
+                vmac::ensure(
+                    &self.netlink,
+                    &mut self.vmac_bases,
+                    v,
+                    &info,
+                    cfg.family,
+                    source,
+                )
+                .await
+                .map_err(fail)?,
             ),
             None => None,
         };

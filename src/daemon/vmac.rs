@@ -1,18 +1,22 @@
 //! `use_vmac`: the instance's macvlan, as keepalived makes it (`vrrp_vmac.c`,
 //! `vrrp_if_config.c`), with baton's own code.
 //!
-//! - A private-mode macvlan on the instance's interface, named `vrrp.VRID` unless named,
-//!   with the virtual MAC 00:00:5e:00:01:VRID. It is made when the instance starts and
-//!   stays up in every state, as keepalived keeps it: the backup must hear the master's
-//!   adverts on it (the kernel hands a multicast frame whose source is the macvlan's own
-//!   MAC to that macvlan alone), and it holds no address while BACKUP, so only the master
-//!   answers for a VIP, and only with the virtual MAC.
-//! - Made down; `addr_gen_mode none` and `disable_ipv6` (an IPv4 instance needs no IPv6 on
-//!   it, and no link-local address may come from the virtual MAC); then up.
+//! - A private-mode macvlan on the instance's interface, named `vrrp.VRID` unless named
+//!   (`vrrp6.VRID` for an IPv6 instance whose IPv4 twin has `vrrp.VRID`), with the virtual
+//!   MAC 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6). It is made when the
+//!   instance starts and stays up in every state, as keepalived keeps it: the backup must
+//!   hear the master's adverts on it (the kernel hands a multicast frame whose source is
+//!   the macvlan's own MAC to that macvlan alone), and it holds no address while BACKUP,
+//!   so only the master answers for a VIP, and only with the virtual MAC.
+//! - Made down; `addr_gen_mode none` (no link-local address may come from the virtual
+//!   MAC) and, for an IPv4 instance, `disable_ipv6`; then up. An IPv6 instance's VMAC gets
+//!   the base's link-local address (nodad), the source of its adverts, unless
+//!   `vmac_xmit_base`.
 //! - sysctls, as keepalived sets them: on the macvlan `arp_ignore=1` (answer ARP only for
-//!   its own addresses), `accept_local=1`, `rp_filter=0`, `promote_secondaries=1`; on the
-//!   base `arp_ignore=1` and `arp_filter=1`, so the base never answers ARP for a VIP with
-//!   its own MAC. The base's old values are put back when its last VMAC goes.
+//!   its own addresses), and for IPv4 `accept_local=1`, `rp_filter=0`,
+//!   `promote_secondaries=1`; on the base (IPv4 only) `arp_ignore=1` and `arp_filter=1`,
+//!   so the base never answers ARP for a VIP with its own MAC. The base's old values are
+//!   put back when its last VMAC goes.
 //! - Not in keepalived: `arp_announce=2` on the base as well. The VIP's prefix route and
 //!   the base's are the same, so the master's replies to a client often leave through the
 //!   base; without it, the base's ARP request for the client names the VIP as its sender
@@ -33,12 +37,13 @@
 //! sysctl writes on a blocking thread.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use tracing::{info, warn};
 
 use crate::config;
-use crate::netlink::{InterfaceInfo, Netlink};
+use crate::netlink::{InterfaceInfo, Netlink, VirtualAddress};
 
 /// A VMAC this run holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +63,7 @@ pub struct BaseArp {
     users: BTreeSet<String>,
 }
 
-/// The sysctls a VMAC gets (IPv4 instance).
+/// The sysctls a VMAC gets (an IPv4 instance; an IPv6 one only the first).
 const VMAC_SYSCTLS: &[(&str, &str, &str)] = &[
     ("ipv4", "arp_ignore", "1"),
     ("ipv4", "accept_local", "1"),
@@ -84,7 +89,10 @@ pub async fn ensure(
     bases: &mut std::collections::HashMap<String, BaseArp>,
     vmac: &config::Vmac,
     base: &InterfaceInfo,
+    family: config::Family,
+    source: IpAddr,
 ) -> Result<VmacLink, String> {
+    let ipv6 = family == config::Family::IPv6;
     let name = &vmac.name;
     let existing = netlink.link_kind(name).await.map_err(|e| e.to_string())?;
     let mut made = true;
@@ -141,18 +149,30 @@ pub async fn ensure(
     }
     let first_on_base = bases.get(&base.name).is_none_or(|b| b.users.is_empty());
     let (vmac_name, base_name) = (name.clone(), base.name.clone());
-    let saved = tokio::task::spawn_blocking(move || set_sysctls(&vmac_name, &base_name))
+    let saved = tokio::task::spawn_blocking(move || set_sysctls(&vmac_name, &base_name, ipv6))
         .await
         .map_err(|e| e.to_string())??;
-    let entry = bases.entry(base.name.clone()).or_default();
-    if first_on_base {
-        entry.saved = saved;
+    if !ipv6 {
+        let entry = bases.entry(base.name.clone()).or_default();
+        if first_on_base {
+            entry.saved = saved;
+        }
+        entry.users.insert(name.clone());
     }
-    entry.users.insert(name.clone());
     netlink
         .set_link_up(kind.index)
         .await
         .map_err(|e| format!("use_vmac: {e}"))?;
+    // IPv6 adverts from the VMAC need their link-local source on it: the base's (the one
+    // the adverts name), without DAD, as keepalived adds it.
+    if let (true, false, IpAddr::V6(ll)) = (ipv6, vmac.xmit_base, source)
+        && ll.segments()[0] & 0xffc0 == 0xfe80
+    {
+        netlink
+            .add_address(kind.index, &VirtualAddress::new(source, 64))
+            .await
+            .map_err(|e| format!("use_vmac: link-local {ll} on {name}: {e}"))?;
+    }
     Ok(VmacLink {
         name: name.clone(),
         index: kind.index,
@@ -162,9 +182,15 @@ pub async fn ensure(
     })
 }
 
-/// Write the VMAC's and the base's sysctls; returns the base's values before.
-fn set_sysctls(vmac: &str, base: &str) -> Result<Vec<(&'static str, String)>, String> {
-    for (family, key, value) in VMAC_SYSCTLS {
+/// Write the VMAC's and (IPv4) the base's sysctls; returns the base's values before.
+fn set_sysctls(vmac: &str, base: &str, ipv6: bool) -> Result<Vec<(&'static str, String)>, String> {
+    // keepalived: an IPv6 VMAC only gets arp_ignore, keeps IPv6 and leaves the base alone.
+    let vmac_sysctls = if ipv6 {
+        &VMAC_SYSCTLS[..1]
+    } else {
+        VMAC_SYSCTLS
+    };
+    for (family, key, value) in vmac_sysctls {
         let path = conf_path(family, vmac, key);
         if *family == "ipv6" && !path.exists() {
             continue;
@@ -173,6 +199,9 @@ fn set_sysctls(vmac: &str, base: &str) -> Result<Vec<(&'static str, String)>, St
             .map_err(|e| format!("use_vmac: cannot write {}: {e}", path.display()))?;
     }
     let mut saved = Vec::new();
+    if ipv6 {
+        return Ok(saved);
+    }
     for (key, value) in BASE_SYSCTLS {
         let path = conf_path("ipv4", base, key);
         let before = std::fs::read_to_string(&path)

@@ -420,14 +420,6 @@ fn finish_vmac(
         }
         return None;
     };
-    if family == Family::IPv6 {
-        cx.error(
-            draft.span,
-            "`use_vmac` on an IPv6 instance is not supported by baton yet",
-            Some("use it on IPv4 instances, or leave it out here".to_string()),
-        );
-        return None;
-    }
     if !d.peers.is_empty() && d.vmac_xmit_base.is_none() {
         // keepalived: "unicast with use_vmac requires vmac_xmit_base".
         cx.error(
@@ -454,7 +446,7 @@ fn finish_vmac(
             mac
         }
         Some((mac, false)) => mac,
-        None => Vmac::rfc_mac(vrid),
+        None => Vmac::rfc_mac(vrid, family),
     };
     Some(Vmac {
         name: draft
@@ -463,6 +455,7 @@ fn finish_vmac(
             .unwrap_or_else(|| Vmac::default_name(vrid)),
         mac,
         xmit_base: d.vmac_xmit_base.is_some(),
+        name_given: draft.name.is_some(),
     })
 }
 

@@ -206,6 +206,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
             _ => cx.unknown(item, "the top level", keywords::TOP),
         }
     }
+    default_vmac_names(&mut instances);
     check_instances(&mut cx, &instances);
     if witness.is_some() {
         witness::check_keys(&mut cx, &instances);
@@ -356,6 +357,28 @@ fn check_instances(cx: &mut Ctx, instances: &[instance::Built]) {
         }
     }
     check_vmac_names(cx, instances);
+}
+
+/// keepalived's default name for an IPv6 VMAC whose `vrrp.VRID` another instance has:
+/// `vrrp6.VRID`.
+fn default_vmac_names(instances: &mut [instance::Built]) {
+    let taken: Vec<String> = instances
+        .iter()
+        .filter(|b| b.instance.family != Family::IPv6)
+        .filter_map(|b| b.instance.use_vmac.as_ref().map(|v| v.name.clone()))
+        .collect();
+    for built in instances.iter_mut() {
+        let vrid = built.instance.vrid;
+        if built.instance.family != Family::IPv6 {
+            continue;
+        }
+        if let Some(v) = built.instance.use_vmac.as_mut()
+            && !v.name_given
+            && taken.contains(&v.name)
+        {
+            v.name = format!("vrrp6.{vrid}");
+        }
+    }
 }
 
 /// A VMAC name is one instance's: not another's VMAC, nor an instance's interface.
