@@ -22,10 +22,6 @@ fn files_in(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 /// Samples that baton refuses, with the error each must give (and nothing else).
 const REFUSED: &[(&str, &str)] = &[
     ("keepalived.conf.SSL_GET", "auth_type AH"),
-    (
-        "keepalived.conf.conditional_conf",
-        "baton does not implement `use_vmac`",
-    ),
     // keepalived's deprecated `or` (a two-way multipath route): baton installs none.
     (
         "keepalived.conf.vrrp.routes",
@@ -39,17 +35,6 @@ const REFUSED: &[(&str, &str)] = &[
     // Members written without `group { }`: keepalived reports them as unknown keywords too.
     ("keepalived.conf.vrrp.lvs_syncd", "unknown keyword `VI_"),
 ];
-
-/// The text of a sample without the lines containing `needle`, written next to the
-/// others' directory in a temporary one.
-fn without_lines(path: &Path, needle: &str) -> (tempfile::TempDir, PathBuf) {
-    let text = std::fs::read_to_string(path).expect("sample");
-    let kept: Vec<&str> = text.lines().filter(|l| !l.contains(needle)).collect();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join(path.file_name().expect("name"));
-    std::fs::write(&out, kept.join("\n")).expect("write");
-    (dir, out)
-}
 
 fn load(path: &Path, config_id: Option<&str>) -> Loaded {
     let options = Options {
@@ -114,12 +99,14 @@ fn every_keepalived_sample_loads() {
 fn samples_read_the_right_values() {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keepalived-samples");
-    // Without its `use_vmac` line (refused), the conditional sample reads as keepalived.
-    let (_tmp, conditional) =
-        without_lines(&dir.join("keepalived.conf.conditional_conf"), "use_vmac");
+    // The conditional sample reads as keepalived, its `use_vmac` included.
+    let conditional = dir.join("keepalived.conf.conditional_conf");
     let loaded = load(&conditional, Some("high"));
     let model = loaded.model.expect("valid");
     let vi = model.instance("VI_0").expect("VI_0");
+    let vmac = vi.use_vmac.as_ref().expect("use_vmac");
+    assert_eq!(vmac.name, format!("vrrp.{}", vi.vrid));
+    assert_eq!(vmac.mac, [0, 0, 0x5e, 0, 1, vi.vrid]);
     assert_eq!(vi.priority, 170);
     assert_eq!(vi.advert_int_cs, 1200);
     assert_eq!(vi.version, config::Version::V3);

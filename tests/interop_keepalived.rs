@@ -80,6 +80,9 @@ fn elect(
         let ka = c.start_keepalived("ka", &config(ka_priority, "ka").render());
         c.expect_holders(&SERVERS, vip, &[winner]);
         c.start_baton("bt", &config(bt_priority, "bt").render());
+        // Running (its sockets open) before the test goes on: a test that stops keepalived
+        // at once would otherwise race baton's start and see it take over on a timeout.
+        c.wait_for_socket("bt");
         ka
     };
     c.expect_holders(&SERVERS, vip, &[winner]);

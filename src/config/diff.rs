@@ -1,7 +1,7 @@
 //! What changed between two configurations, so that a reload applies only that.
 //!
-//! Instances are matched by name. A change of interface, virtual_router_id, family or VRRP
-//! version changes the instance's identity on the wire: such an instance is reported as
+//! Instances are matched by name. A change of interface, virtual_router_id, family, VRRP
+//! version or VMAC changes the instance's identity on the wire: such an instance is reported as
 //! removed and added, never as changed.
 //!
 //! An instance is compared field by field (`instance_changes` names every field, so a new
@@ -91,7 +91,6 @@ pub enum Change {
     Accept,
     Garp,
     Notify,
-    Vmac,
     /// Membership or settings of the instance's sync group.
     SyncGroup,
     /// strict_mode, skip_check_adv_addr, check_unicast_src, dont_track_primary, debug,
@@ -137,8 +136,27 @@ impl Model {
     }
 }
 
-fn identity(i: &Instance) -> (&str, u8, super::model::Family, super::model::Version) {
-    (&i.interface, i.vrid, i.family, i.version)
+/// What makes an instance on the wire: where it sends and hears, and (with `use_vmac`) the
+/// interface and MAC that hold its VIPs. A VMAC added, removed, renamed, given another
+/// MAC or `vmac_xmit_base` restarts the instance: the VIPs would move between interfaces
+/// and the sockets with them, which the restart path already does in order (VIPs off,
+/// priority 0, then the new instance starts as BACKUP).
+fn identity(
+    i: &Instance,
+) -> (
+    &str,
+    u8,
+    super::model::Family,
+    super::model::Version,
+    Option<&super::model::Vmac>,
+) {
+    (
+        &i.interface,
+        i.vrid,
+        i.family,
+        i.version,
+        i.use_vmac.as_ref(),
+    )
 }
 
 fn changed_definitions(old: &Model, new: &Model) -> Vec<String> {
@@ -187,11 +205,13 @@ fn instance_changes(
     let Instance {
         // The key instances are matched by (`Model::diff`).
         name: _,
-        // Identity on the wire: a change is a remove and an add (`identity`), never here.
+        // Identity on the wire: a change is a remove and an add (`identity`), never here
+        // (the VMAC with its name, MAC and vmac_xmit_base too: its VIPs and socket move).
         interface: _,
         vrid: _,
         version: _,
         family: _,
+        use_vmac: _,
         state,
         priority,
         advert_int_cs,
@@ -220,7 +240,6 @@ fn instance_changes(
         accept,
         garp,
         notify,
-        use_vmac,
         strict,
         skip_check_adv_addr,
         check_unicast_src,
@@ -314,7 +333,6 @@ fn instance_changes(
     push_if(&mut c, *accept != n.accept, Change::Accept);
     push_if(&mut c, *garp != n.garp, Change::Garp);
     push_if(&mut c, *notify != n.notify, Change::Notify);
-    push_if(&mut c, *use_vmac != n.use_vmac, Change::Vmac);
     push_if(
         &mut c,
         old_model.group_of(&o.name) != new_model.group_of(&n.name),

@@ -27,7 +27,7 @@
 //! keepalived keywords that are harmless to ignore (LVS, checkers, SMTP, SNMP, process
 //! tuning, ...) produce a warning naming them; blocks such as `virtual_server` are skipped
 //! whole with one warning. Keywords whose absence of effect would change who hears whom,
-//! who wins or what goes on the wire (`auth_type AH`, `use_vmac`,
+//! who wins or what goes on the wire (`auth_type AH`, `use_vmac_addr`,
 //! `virtual_routes`, `track_process`, ...: [`validate::keywords`]) are errors. Unknown
 //! keywords are errors too, unless `global_defs` says `baton_unknown_keywords warning`.
 //! `~SEQ`/`~LST` lines are reported and skipped. Includes are bounded: no cycles (by

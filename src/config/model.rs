@@ -712,11 +712,35 @@ pub struct Notify {
     pub master_rx_lower_pri: Option<Hook>,
 }
 
-/// `use_vmac [NAME] [MAC]` (parsed; not implemented by baton yet).
+/// `use_vmac [[name] NAME] [MAC]` with `vmac_xmit_base`: a private-mode macvlan on the
+/// instance's interface that holds the VIPs (and, without `vmac_xmit_base`, sends and
+/// hears the adverts), with the virtual MAC as its address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Vmac {
-    pub name: Option<String>,
-    pub mac: Option<String>,
+    /// The macvlan's name: given, else keepalived's `vrrp.VRID`.
+    pub name: String,
+    /// Its address: given (5 octets take the VRID as the sixth), else [`Vmac::rfc_mac`].
+    pub mac: [u8; 6],
+    /// `vmac_xmit_base`: adverts are sent and heard on the base interface.
+    pub xmit_base: bool,
+    /// The name was written (not keepalived's default).
+    pub name_given: bool,
+}
+
+impl Vmac {
+    /// RFC 5798 §7.3: the virtual router MAC address of `vrid`: 00:00:5e:00:01:VRID for
+    /// IPv4, 00:00:5e:00:02:VRID for IPv6.
+    pub fn rfc_mac(vrid: u8, family: Family) -> [u8; 6] {
+        let kind = if family == Family::IPv6 { 0x02 } else { 0x01 };
+        [0x00, 0x00, 0x5e, 0x00, kind, vrid]
+    }
+
+    /// The default name: keepalived's `vmac_prefix` (`vrrp`), a dot and the VRID; an IPv6
+    /// instance whose IPv4 twin (same VRID) has that name takes `vrrp6.VRID`, as keepalived
+    /// does.
+    pub fn default_name(vrid: u8) -> String {
+        format!("vrrp.{vrid}")
+    }
 }
 
 /// A `vrrp_instance`.

@@ -486,6 +486,7 @@ mod tests {
                 present: state == VrrpState::Master,
             }],
             routes: Vec::new(),
+            vmac: None,
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

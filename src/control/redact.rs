@@ -198,6 +198,7 @@ pub(crate) mod tests {
             master: None,
             vips: vec![],
             routes: Vec::new(),
+            vmac: None,
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

@@ -37,6 +37,17 @@ pub struct DaemonStatus {
     pub dropped: BTreeMap<String, u64>,
 }
 
+/// An instance's VMAC (`use_vmac`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmacStatus {
+    /// The macvlan's name, e.g. `vrrp.51`.
+    pub interface: String,
+    /// Its MAC, e.g. `00:00:5e:00:01:33`.
+    pub mac: String,
+    /// `vmac_xmit_base`: adverts go out (and are heard) on the base interface.
+    pub xmit_base: bool,
+}
+
 /// One instance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
@@ -64,6 +75,9 @@ pub struct InstanceStatus {
     /// `virtual_routes` and `virtual_rules` lines, and whether each is in place.
     #[serde(default)]
     pub routes: Vec<RouteStatus>,
+    /// `use_vmac`: the macvlan that holds the VIPs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmac: Option<VmacStatus>,
     pub counters: Counters,
     /// Adverts dropped by this instance's checks, by reason.
     pub dropped: BTreeMap<String, u64>,
@@ -838,6 +852,19 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
         ),
         (None, _) => "none heard".to_string(),
     };
+    if let Some(v) = &i.vmac {
+        let _ = writeln!(
+            out,
+            "  VMAC {} ({}) holds the VIPs; adverts on {}",
+            v.interface,
+            v.mac,
+            if v.xmit_base {
+                &i.interface
+            } else {
+                &v.interface
+            }
+        );
+    }
     let _ = writeln!(out, "  master: {master}");
     let vips: Vec<String> = i
         .vips
@@ -1257,6 +1284,7 @@ mod tests {
             master: Some(master(100, 0.4)),
             vips: vips(false),
             routes: vec![],
+            vmac: None,
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,
@@ -1546,6 +1574,7 @@ mod tests {
             locked: false,
             master: Some(master(100, 0.4)),
             vips: vips(false),
+            vmac: None,
             routes: vec![
                 RouteStatus {
                     kind: "route".into(),

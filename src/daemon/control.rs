@@ -506,6 +506,14 @@ impl Daemon {
             master,
             vips,
             routes,
+            vmac: router
+                .vmac
+                .as_ref()
+                .map(|v| crate::control::status::VmacStatus {
+                    interface: v.name.clone(),
+                    mac: super::vmac::mac_string(v.mac),
+                    xmit_base: v.xmit_base,
+                }),
             counters: Counters {
                 adverts_sent: stats.adverts_sent,
                 adverts_received: stats.adverts_received,

@@ -136,6 +136,12 @@ impl Daemon {
                 v.faults
                     .push(format!("interface {} is down", cfg.interface));
             }
+            if let Some(link) = router.vmac.as_ref().filter(|_| router.vmac_lost) {
+                v.faults.push(format!(
+                    "VMAC {} was deleted; restart baton to make it again",
+                    link.name
+                ));
+            }
             track::judge(
                 &mut v,
                 &Tracked::of_instance(cfg),

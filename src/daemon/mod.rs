@@ -27,6 +27,7 @@ mod systemd;
 mod timer;
 mod track;
 mod translate;
+mod vmac;
 mod witness;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -181,6 +182,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         hook_results: BTreeMap::new(),
         trackers: track::Trackers::default(),
         firewall: firewall::Firewall::default(),
+        vmac_bases: HashMap::new(),
         verdicts: BTreeMap::new(),
         group_states: BTreeMap::new(),
         stopping: false,
@@ -270,6 +272,8 @@ struct Daemon {
     trackers: track::Trackers,
     /// `no_accept`: the nftables rules that drop traffic to virtual addresses.
     firewall: firewall::Firewall,
+    /// Base interfaces carrying a VMAC: their ARP settings before, and the VMACs on them.
+    vmac_bases: HashMap<String, vmac::BaseArp>,
     /// What tracking last said of each instance (applied to its state machine).
     verdicts: BTreeMap<String, Verdict>,
     /// The state each sync group's hooks were last run for.
@@ -467,8 +471,31 @@ impl Daemon {
                 family.net()
             ))
         })?;
+        // use_vmac: the VIPs go on the VMAC, and the adverts too unless vmac_xmit_base.
+        let vmac_link = match &cfg.use_vmac {
+            Some(v) => Some(
+                vmac::ensure(
+                    &self.netlink,
+                    &mut self.vmac_bases,
+                    v,
+                    &info,
+                    cfg.family,
+                    source,
+                )
+                .await
+                .map_err(fail)?,
+            ),
+            None => None,
+        };
+        let vip_interface = vmac_link
+            .as_ref()
+            .map_or_else(|| cfg.interface.clone(), |v| v.name.clone());
+        let advert_interface = match &vmac_link {
+            Some(v) if !v.xmit_base => v.name.clone(),
+            _ => cfg.interface.clone(),
+        };
         let key = SocketKey {
-            interface: cfg.interface.clone(),
+            interface: advert_interface,
             family,
             source,
         };
@@ -485,7 +512,7 @@ impl Daemon {
         // Excluded addresses are held, announced and repaired like the VIPs; only the
         // adverts leave them out (they are built from `cfg.vips`).
         for vip in cfg.vips.iter().chain(&cfg.excluded_vips) {
-            let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            let dev = vip.dev.clone().unwrap_or_else(|| vip_interface.clone());
             let on = if dev == cfg.interface {
                 info.clone()
             } else {
@@ -506,14 +533,9 @@ impl Daemon {
         }
         let own = own_addresses(&info, source);
         let witness = self.model.witness.clone();
-        Ok(Router::new(
-            cfg.clone(),
-            key,
-            info.index,
-            vips,
-            own,
-            witness.as_ref(),
-        ))
+        let mut router = Router::new(cfg.clone(), key, info.index, vips, own, witness.as_ref());
+        router.vmac = vmac_link;
+        Ok(router)
     }
 
     fn open_socket(&mut self, key: &SocketKey) -> Result<(), crate::net::NetError> {
@@ -1085,7 +1107,12 @@ impl Daemon {
 
     async fn on_net_event(&mut self, event: NetEvent) {
         match event {
-            NetEvent::LinkChanged { index, name, up } => self.on_link(index, &name, up).await,
+            NetEvent::LinkChanged { index, name, up } => {
+                self.on_link(index, &name, up).await;
+                if !up {
+                    self.check_vmac_gone(&name).await;
+                }
+            }
             NetEvent::AddressRemoved {
                 index,
                 addr,
@@ -1113,6 +1140,48 @@ impl Daemon {
                 self.resync_links().await;
                 self.resync_routes().await;
             }
+        }
+    }
+
+    /// A link called `name` went down or away: if it was an instance's VMAC and it is gone
+    /// (deleted by hand), the instance goes to FAULT for good: its VIPs cannot be held with
+    /// the virtual MAC, and its socket was bound to the deleted link. A restart makes it
+    /// again (keepalived makes it again at once; baton does not rebuild an instance's
+    /// sockets under it).
+    async fn check_vmac_gone(&mut self, name: &str) {
+        let watched: Vec<(String, vmac::VmacLink)> = self
+            .routers
+            .iter()
+            .filter_map(|(n, r)| {
+                r.vmac
+                    .clone()
+                    .filter(|v| v.name == name && !r.vmac_lost)
+                    .map(|v| (n.clone(), v))
+            })
+            .collect();
+        if watched.is_empty() {
+            return;
+        }
+        let now = match self.netlink.link_kind(name).await {
+            Ok(k) => k,
+            Err(e) => {
+                warn!("VMAC {name}: cannot read it: {e}");
+                return;
+            }
+        };
+        let mut lost = false;
+        for (instance, link) in watched {
+            if now.as_ref().is_some_and(|k| k.index == link.index) {
+                continue;
+            }
+            error!(instance = %instance, "VMAC {name} was deleted: FAULT until baton is restarted");
+            if let Some(r) = self.routers.get_mut(&instance) {
+                r.vmac_lost = true;
+                lost = true;
+            }
+        }
+        if lost {
+            self.apply_tracking().await;
         }
     }
 
@@ -1353,6 +1422,9 @@ impl Daemon {
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
         self.forget_witness(name);
+        if let Some(link) = self.routers.get(name).and_then(|r| r.vmac.clone()) {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, &link).await;
+        }
         self.routers.remove(name);
         self.verdicts.remove(name);
         info!(instance = name, "removed");
@@ -1427,6 +1499,7 @@ impl Daemon {
         router.ifindex = rebuilt.ifindex;
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
+        router.vmac = rebuilt.vmac;
         // auth_hmac: new keys or mode, the same send sequence and replay memory.
         match (router.hmac.as_mut(), rebuilt.hmac) {
             (Some(hmac), Some(new)) => hmac.reconfigure(new.config().clone()),
@@ -1482,6 +1555,15 @@ impl Daemon {
         }
         for open in self.sockets.values() {
             open.task.abort();
+        }
+        // The VMACs go once their VIPs are off and the priority-0 adverts are out.
+        let links: Vec<vmac::VmacLink> = self
+            .routers
+            .values()
+            .filter_map(|r| r.vmac.clone())
+            .collect();
+        for link in &links {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
         }
         // Leases given up only now, with every address removed.
         self.stop_witness();

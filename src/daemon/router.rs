@@ -102,6 +102,10 @@ pub struct Router {
     pub hmac: Option<vrrp::auth_hmac::AuthHmac>,
     /// Adverts without a trailer that `auth_hmac` permissive or receive-only accepted.
     pub hmac_unsigned: u64,
+    /// `use_vmac`: the macvlan this instance made (or kept) and holds its VIPs on.
+    pub vmac: Option<super::vmac::VmacLink>,
+    /// The VMAC was deleted under the instance: FAULT until a restart.
+    pub vmac_lost: bool,
 }
 
 impl Router {
@@ -136,6 +140,8 @@ impl Router {
             route_errors: BTreeMap::new(),
             hmac,
             hmac_unsigned: 0,
+            vmac: None,
+            vmac_lost: false,
         }
     }
 

@@ -147,9 +147,14 @@ impl VrrpSocket {
                 socket
                     .set_tos(u32::from(TOS_CS6))
                     .map_err(setup("IP_TOS"))?;
-                socket
-                    .set_multicast_if_v4(&src)
-                    .map_err(setup("IP_MULTICAST_IF"))?;
+                match socket.set_multicast_if_v4(&src) {
+                    Ok(()) => {}
+                    // The source is an address of another interface (use_vmac: the base's
+                    // address, the macvlan's socket): the kernel refuses it here, and the
+                    // bound device is the way out anyway, with IP_PKTINFO giving the source.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+                    Err(e) => return Err(setup("IP_MULTICAST_IF")(e)),
+                }
                 socket
                     .set_multicast_ttl_v4(u32::from(TTL))
                     .map_err(setup("IP_MULTICAST_TTL"))?;

@@ -10,6 +10,7 @@
 mod error;
 mod monitor;
 mod routes;
+mod vmac;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -25,6 +26,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
 pub use error::NetlinkError;
 pub use monitor::{Monitor, NetEvent};
 pub use routes::{Route, Rule};
+pub use vmac::{LinkKind, MACVLAN_MODE_PRIVATE};
 
 use error::{errno, to_io};
 

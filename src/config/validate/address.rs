@@ -62,6 +62,21 @@ pub fn virtual_address(cx: &mut Ctx, item: &Item) -> Option<VirtualAddress> {
     let mut ok = true;
     let mut args = item.args.iter();
     while let Some(opt) = args.next() {
+        if opt.value == "use_vmac" {
+            // keepalived makes a VMAC for the address's own `dev`; baton does not, and
+            // the address would go on the plain interface (what answers for it).
+            cx.error(
+                opt.span,
+                "`use_vmac` on an address line is not supported by baton",
+                Some(
+                    "put `use_vmac` in the vrrp_instance: its VIPs then live on the \
+                     instance's VMAC"
+                        .to_string(),
+                ),
+            );
+            ok = false;
+            continue;
+        }
         if set_flag(&mut vip.flags, &opt.value) {
             continue;
         }

@@ -71,7 +71,8 @@ struct Draft {
     accept: Option<bool>,
     garp: GarpOverrides,
     notify: Notify,
-    use_vmac: Option<Vmac>,
+    use_vmac: Option<VmacDraft>,
+    vmac_xmit_base: Option<Span>,
     strict: Option<bool>,
     skip_check_adv_addr: Option<bool>,
     check_unicast_src: Option<bool>,
@@ -243,11 +244,219 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
             d.flap_hold_down_ms = values::millis_arg(cx, item, 86_400).unwrap_or(0);
         }
         "flap_damping" => d.flap_damping = flap_damping(cx, item),
+        "use_vmac" => d.use_vmac = vmac(cx, item),
+        "vmac_xmit_base" => {
+            values::extra_args(cx, item, 0);
+            d.vmac_xmit_base = Some(span);
+        }
         _ if keywords::INSTANCE_IGNORED.contains(&kw) => {
             cx.ignored(item, "vrrp_instance");
         }
         _ => cx.unknown(item, "vrrp_instance", keywords::INSTANCE),
     }
+}
+
+/// `use_vmac` as written, before the VRID and the family are known.
+struct VmacDraft {
+    span: Span,
+    name: Option<String>,
+    /// The MAC, and whether its last octet is the VRID.
+    mac: Option<([u8; 6], bool)>,
+}
+
+/// `use_vmac [[name] NAME] [MAC] [netlink_notify_msg]` (keepalived's syntax; a MAC is
+/// told from a name by its colons, which an interface name cannot hold).
+fn vmac(cx: &mut Ctx, item: &Item) -> Option<VmacDraft> {
+    let mut draft = VmacDraft {
+        span: item.keyword.span,
+        name: None,
+        mac: None,
+    };
+    let mut ok = true;
+    let mut args = item.args.iter();
+    while let Some(arg) = args.next() {
+        let value = arg.value.as_str();
+        if value.contains(':') {
+            match parse_vmac_mac(value) {
+                Ok(mac) if draft.mac.is_none() => draft.mac = Some(mac),
+                Ok(_) => {
+                    cx.error(arg.span, "use_vmac: the MAC address is given twice", None);
+                    ok = false;
+                }
+                Err(why) => {
+                    cx.error(
+                        arg.span,
+                        format!("use_vmac: `{value}` is not a usable MAC address: {why}"),
+                        Some(
+                            "e.g. `02:00:00:00:10:01`, or five octets (`02:00:00:00:10`) to \
+                             end with the VRID; leave it out for 00:00:5e:00:01:VRID"
+                                .to_string(),
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            continue;
+        }
+        if value == "netlink_notify_msg" {
+            // Only a netlink nudge for monitors of the base interface; nothing on the wire.
+            cx.warning(
+                arg.span,
+                "use_vmac: `netlink_notify_msg` is ignored by baton",
+                None,
+            );
+            continue;
+        }
+        if value == "group" {
+            cx.error(
+                arg.span,
+                "use_vmac: `group` is not supported by baton",
+                Some("the VMAC is made in the base interface's link group".to_string()),
+            );
+            ok = false;
+            args.next();
+            continue;
+        }
+        let name = if value == "name" {
+            let Some(next) = args.next() else {
+                cx.error(arg.span, "use_vmac: `name` needs an interface name", None);
+                ok = false;
+                continue;
+            };
+            next
+        } else {
+            arg
+        };
+        if draft.name.is_some() {
+            cx.error(
+                name.span,
+                "use_vmac: the interface name is given twice",
+                None,
+            );
+            ok = false;
+            continue;
+        }
+        if let Err(why) = check_vmac_name(&name.value) {
+            cx.error(
+                name.span,
+                format!(
+                    "use_vmac: `{}` cannot be an interface name: {why}",
+                    name.value
+                ),
+                Some("at most 15 characters, none of `/`, `:` or spaces".to_string()),
+            );
+            ok = false;
+            continue;
+        }
+        draft.name = Some(name.value.clone());
+    }
+    ok.then_some(draft)
+}
+
+/// An interface name the kernel accepts (`dev_valid_name`): 1..=15 bytes, not `.` or
+/// `..`, no `/`, `:` or white space.
+fn check_vmac_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 15 {
+        return Err("longer than 15 characters");
+    }
+    if name == "." || name == ".." {
+        return Err("`.` and `..` are not names");
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+    {
+        return Err("it holds `/`, `:` or white space");
+    }
+    Ok(())
+}
+
+/// Six octets, or five (`true`: the sixth is the VRID, filled by `finish_vmac`). Unicast only; the RFC's 00:00:5e:00:01/02 prefix is the
+/// default and cannot be written (keepalived refuses it too).
+fn parse_vmac_mac(value: &str) -> Result<([u8; 6], bool), &'static str> {
+    let parts: Vec<&str> = value
+        .strip_suffix(':')
+        .unwrap_or(value)
+        .split(':')
+        .collect();
+    if parts.len() != 5 && parts.len() != 6 {
+        return Err("five or six octets are needed");
+    }
+    let mut mac = [0u8; 6];
+    for (slot, part) in mac.iter_mut().zip(&parts) {
+        if part.is_empty() || part.len() > 2 {
+            return Err("each octet is one or two hex digits");
+        }
+        *slot = u8::from_str_radix(part, 16).map_err(|_| "each octet is one or two hex digits")?;
+    }
+    if mac[0] & 1 != 0 {
+        return Err("it is a multicast address");
+    }
+    if mac[..4] == [0, 0, 0x5e, 0] && (mac[4] == 1 || mac[4] == 2) {
+        return Err("the RFC 5798 virtual MAC is the default: leave the MAC out");
+    }
+    Ok((mac, parts.len() == 5))
+}
+
+/// The VMAC of the instance, with keepalived's rules across keywords.
+fn finish_vmac(
+    cx: &mut Ctx,
+    name: &Spanned<String>,
+    d: &Draft,
+    family: Family,
+    strict: bool,
+    vrid: u8,
+) -> Option<Vmac> {
+    let Some(draft) = &d.use_vmac else {
+        if let Some(span) = d.vmac_xmit_base {
+            cx.error(
+                span,
+                "`vmac_xmit_base` without `use_vmac`",
+                Some("add `use_vmac`, or remove `vmac_xmit_base`".to_string()),
+            );
+        }
+        return None;
+    };
+    if !d.peers.is_empty() && d.vmac_xmit_base.is_none() {
+        // keepalived: "unicast with use_vmac requires vmac_xmit_base".
+        cx.error(
+            draft.span,
+            format!(
+                "instance {}: `use_vmac` with unicast peers needs `vmac_xmit_base`",
+                name.value
+            ),
+            Some("add `vmac_xmit_base`: unicast adverts go out on the base interface".to_string()),
+        );
+        return None;
+    }
+    if strict && let Some(span) = d.vmac_xmit_base {
+        cx.error(
+            span,
+            "`vmac_xmit_base` cannot be used with strict mode (keepalived refuses it too)",
+            None,
+        );
+        return None;
+    }
+    let mac = match draft.mac {
+        Some((mut mac, true)) => {
+            mac[5] = vrid;
+            mac
+        }
+        Some((mac, false)) => mac,
+        None => Vmac::rfc_mac(vrid, family),
+    };
+    Some(Vmac {
+        name: draft
+            .name
+            .clone()
+            .unwrap_or_else(|| Vmac::default_name(vrid)),
+        mac,
+        xmit_base: d.vmac_xmit_base.is_some(),
+        name_given: draft.name.is_some(),
+    })
 }
 
 /// `flap_damping COUNT WINDOW HOLD`: COUNT 2..=100 times master within WINDOW seconds
@@ -448,6 +657,7 @@ fn finish(
     let fallback = resolve_fallback(cx, &d);
     let fallback_check = fallback_check(cx, &d);
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
+    let use_vmac = finish_vmac(cx, name, &d, family, strict, vrid);
     let mut garp = d.garp.resolve(&global.garp, global.min_garp);
     if strict {
         // keepalived (vrrp.c, instance defaults): strict mode sends no gratuitous ARPs
@@ -505,7 +715,7 @@ fn finish(
         accept: d.accept.unwrap_or(!strict),
         garp,
         notify: d.notify,
-        use_vmac: d.use_vmac,
+        use_vmac,
         strict,
         skip_check_adv_addr: d.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
         check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,

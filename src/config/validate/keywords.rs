@@ -313,6 +313,8 @@ pub const INSTANCE: &[&str] = &[
     "fallback_check_timeout",
     "flap_hold_down",
     "flap_damping",
+    "use_vmac",
+    "vmac_xmit_base",
 ];
 
 /// keepalived `vrrp_instance` keywords that baton accepts and ignores (with a warning).
@@ -330,17 +332,8 @@ pub const INSTANCE_IGNORED: &[&str] = &[
 /// keepalived `vrrp_instance` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
 pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
     (
-        "use_vmac",
-        "adverts and gratuitous ARPs would carry the interface's own MAC, not the virtual \
-         MAC clients and the other node expect",
-    ),
-    (
         "use_vmac_addr",
         "addresses would not be put on VMAC interfaces (what goes on the wire)",
-    ),
-    (
-        "vmac_xmit_base",
-        "adverts would go out on a different interface than the file asks (who hears whom)",
     ),
     (
         "use_ipvlan",

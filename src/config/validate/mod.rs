@@ -206,6 +206,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
             _ => cx.unknown(item, "the top level", keywords::TOP),
         }
     }
+    default_vmac_names(&mut instances);
     check_instances(&mut cx, &instances);
     if witness.is_some() {
         witness::check_keys(&mut cx, &instances);
@@ -353,6 +354,56 @@ fn check_instances(cx: &mut Ctx, instances: &[instance::Built]) {
             );
         } else {
             identities.insert(key, (&i.name, built.vrid_span));
+        }
+    }
+    check_vmac_names(cx, instances);
+}
+
+/// keepalived's default name for an IPv6 VMAC whose `vrrp.VRID` another instance has:
+/// `vrrp6.VRID`.
+fn default_vmac_names(instances: &mut [instance::Built]) {
+    let taken: Vec<String> = instances
+        .iter()
+        .filter(|b| b.instance.family != Family::IPv6)
+        .filter_map(|b| b.instance.use_vmac.as_ref().map(|v| v.name.clone()))
+        .collect();
+    for built in instances.iter_mut() {
+        let vrid = built.instance.vrid;
+        if built.instance.family != Family::IPv6 {
+            continue;
+        }
+        if let Some(v) = built.instance.use_vmac.as_mut()
+            && !v.name_given
+            && taken.contains(&v.name)
+        {
+            v.name = format!("vrrp6.{vrid}");
+        }
+    }
+}
+
+/// A VMAC name is one instance's: not another's VMAC, nor an instance's interface.
+fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
+    let mut vmacs: HashMap<&str, &str> = HashMap::new();
+    for built in instances {
+        let i = &built.instance;
+        let Some(vmac) = &i.use_vmac else { continue };
+        let clash = vmacs.get(vmac.name.as_str()).copied().or_else(|| {
+            instances
+                .iter()
+                .find(|o| o.instance.interface == vmac.name)
+                .map(|o| o.instance.name.as_str())
+        });
+        if let Some(other) = clash {
+            cx.error(
+                built.name_span,
+                format!(
+                    "instance {}: the VMAC name {} is already used by vrrp_instance `{other}`",
+                    i.name, vmac.name
+                ),
+                Some("give each instance its own name: `use_vmac NAME`".to_string()),
+            );
+        } else {
+            vmacs.insert(&vmac.name, &i.name);
         }
     }
 }

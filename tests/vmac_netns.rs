@@ -1,0 +1,603 @@
+//! `use_vmac` on real kernels: two baton nodes make a private macvlan `vrrp.51` with the
+//! virtual MAC 00:00:5e:00:01:33; the VIP lives on the master's; the client's neighbour
+//! entry for the VIP is the virtual MAC and stays so across a failover; adverts leave from
+//! the virtual MAC; a clean stop deletes the macvlan and puts the base's ARP settings
+//! back; a macvlan left by a killed baton is kept at restart, its leftover VIP removed.
+
+mod daemon;
+mod lab;
+
+use std::time::Duration;
+
+use daemon::keepalived::{assert_wire_compatible, interop_lab};
+use daemon::{Cluster, Instance, SETTLE};
+use lab::{IFNAME, poll, require_root};
+
+const VIP: &str = "192.0.2.100/24";
+const VIP_ADDR: &str = "192.0.2.100";
+const VMAC: &str = "vrrp.51";
+const VMAC_MAC: &str = "00:00:5e:00:01:33";
+const SERVERS: [&str; 2] = ["a", "b"];
+
+/// `ip -d -j link show NAME` in `node`, or `None` if there is no such link.
+fn link(c: &Cluster, node: &str, name: &str) -> Option<serde_json::Value> {
+    let out = c
+        .lab
+        .exec(node, &["ip", "-d", "-j", "link", "show", "dev", name]);
+    if !out.status.success() {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    json.get(0).cloned()
+}
+
+/// The nodes whose VMAC holds the VIP.
+fn vmac_holders(c: &Cluster, nodes: &[&str]) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|n| link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+fn expect_vmac_holders(c: &Cluster, expected: &[&str]) {
+    expect_vmac_holders_of(c, &SERVERS, expected);
+}
+
+fn expect_vmac_holders_of(c: &Cluster, nodes: &[&str], expected: &[&str]) {
+    let ok = poll(SETTLE, || vmac_holders(c, nodes) == expected);
+    assert!(
+        ok,
+        "VIP on the VMAC of {:?}, expected {expected:?}\n{}",
+        vmac_holders(c, nodes),
+        c.all_logs()
+    );
+}
+
+/// `net/ipv4/conf/IF/KEY` read from /proc (`sysctl` would take the dot in `vrrp.51` for
+/// a separator).
+fn conf(c: &Cluster, node: &str, interface: &str, key: &str) -> String {
+    c.lab
+        .exec_ok(
+            node,
+            &["cat", &format!("/proc/sys/net/ipv4/conf/{interface}/{key}")],
+        )
+        .trim()
+        .to_string()
+}
+
+/// The macvlan is what keepalived makes: private mode on the base, the virtual MAC, up.
+fn check_vmac_link(c: &Cluster, node: &str) {
+    let l = link(c, node, VMAC).unwrap_or_else(|| panic!("no {VMAC} on {node}"));
+    assert_eq!(l["address"], VMAC_MAC, "{node}: {l:#}");
+    assert_eq!(l["link"], IFNAME, "{node}: {l:#}");
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{node}: {l:#}");
+    assert_eq!(
+        l["linkinfo"]["info_data"]["mode"], "private",
+        "{node}: {l:#}"
+    );
+    let flags = l["flags"].as_array().expect("flags");
+    assert!(
+        flags.iter().any(|f| f == "UP"),
+        "{node}: up in every state: {l:#}"
+    );
+    // No IPv6 (so no link-local from the virtual MAC); ARP answered only for its own
+    // addresses, and the base never answers for the VIP.
+    let ipv6: Vec<_> = c
+        .lab
+        .address_details(node, VMAC)
+        .into_iter()
+        .filter(|a| a.family == "inet6")
+        .collect();
+    assert!(ipv6.is_empty(), "{node}: {ipv6:?}");
+    assert_eq!(conf(c, node, VMAC, "arp_ignore"), "1");
+    assert_eq!(conf(c, node, IFNAME, "arp_ignore"), "1");
+    assert_eq!(conf(c, node, IFNAME, "arp_filter"), "1");
+    assert_eq!(conf(c, node, IFNAME, "arp_announce"), "2");
+}
+
+#[test]
+fn the_vip_lives_on_the_masters_vmac_and_the_clients_entry_survives_a_failover() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmac",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let config = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("fallback automatic")
+            .render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_vmac_holders(&c, &["a"]);
+    for node in SERVERS {
+        check_vmac_link(&c, node);
+        assert!(
+            !c.lab.addresses(node, IFNAME).iter().any(|a| a == VIP),
+            "{node}: the VIP is never on the base"
+        );
+    }
+    c.wait_for_socket("a");
+    let (status, _) = c.status("a");
+    assert_eq!(
+        status["instances"][0]["vmac"]["interface"], VMAC,
+        "{status:#}"
+    );
+    assert_eq!(
+        status["instances"][0]["vmac"]["mac"], VMAC_MAC,
+        "{status:#}"
+    );
+    let text = c.baton("a", &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("VMAC {VMAC} ({VMAC_MAC})")),
+        "{text}"
+    );
+
+    // Adverts leave from the virtual MAC.
+    let dump = c.lab.exec(
+        "c",
+        &[
+            "timeout",
+            "5",
+            "tcpdump",
+            "-e",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            IFNAME,
+            "ip proto 112",
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    assert!(
+        adverts.iter().all(|l| l.contains(&format!("{VMAC_MAC} >"))),
+        "adverts not from the virtual MAC:\n{dump}"
+    );
+
+    // The client learns the virtual MAC for the VIP, from a's VMAC.
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+
+    // a dies: b takes over on its VMAC; the client's entry is the same MAC, and the
+    // client reaches b through it without a new entry. a's VIP stays behind on its
+    // VMAC (a killed daemon cleans nothing); a's link goes down as a host would.
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("b", VMAC).iter().any(|a| a == VIP)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    let answered_by_b = c
+        .lab
+        .exec("c", &["ping", "-c", "1", "-W", "1", VIP_ADDR])
+        .status
+        .success();
+    assert!(answered_by_b, "{}", c.all_logs());
+
+    // a restarts: the VMAC left behind is kept (same index), its leftover VIP removed;
+    // a takes the VIP back (fallback automatic), and the client's entry never changed.
+    c.lab.link_up("a");
+    let before = c.lab.ifindex("a", VMAC);
+    c.start("a", &config(150));
+    expect_vmac_holders(&c, &["a"]);
+    assert_eq!(
+        c.lab.ifindex("a", VMAC),
+        before,
+        "the leftover VMAC is kept"
+    );
+    assert!(c.log("a").contains("kept"), "{}", c.log("a"));
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+
+    // A clean stop deletes the macvlans and puts the base's ARP settings back (the
+    // lab's 0) on b; a's were 1 already when it restarted (set by its killed run), so
+    // they stay 1, as keepalived's would.
+    c.stop_all();
+    for node in SERVERS {
+        assert!(link(&c, node, VMAC).is_none(), "{node} kept {VMAC}");
+    }
+    assert_eq!(conf(&c, "b", IFNAME, "arp_ignore"), "0");
+    assert_eq!(conf(&c, "b", IFNAME, "arp_filter"), "0");
+    assert_eq!(conf(&c, "b", IFNAME, "arp_announce"), "0");
+}
+
+#[test]
+fn an_interface_of_that_name_that_is_not_a_macvlan_stops_the_start() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new("vmacbusy", &[("a", &["192.0.2.1/24"])]);
+    let ns = c.lab.ns("a");
+    lab::ip(&[
+        "-n", &ns, "link", "add", VMAC, "type", "veth", "peer", "name", "other0",
+    ]);
+    c.start("a", &Instance::fast(150, VIP).with("use_vmac").render());
+    let exited = c.daemon("a").proc.wait_timeout(Duration::from_secs(10));
+    assert!(exited.is_some_and(|s| !s.success()), "{}", c.log("a"));
+    assert!(c.log("a").contains("is not a macvlan"), "{}", c.log("a"));
+    // Not deleted: baton never removes an interface it could not have made.
+    assert_eq!(
+        link(&c, "a", VMAC).expect("veth")["linkinfo"]["info_kind"],
+        "veth"
+    );
+}
+
+/// baton and keepalived 2.2.7, both with `use_vmac`: one master at a time, and the client's
+/// entry for the VIP is the virtual MAC whichever side is master (baton first, keepalived
+/// after baton is killed, baton again when it returns and preempts).
+#[test]
+fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
+    if !require_root() {
+        return;
+    }
+    let nodes = ["bt", "ka"];
+    let mut c = interop_lab("vmacka");
+    let config = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("fallback automatic")
+            .render()
+    };
+    // keepalived reads `fallback` as unknown: give it the same instance without it.
+    let ka_config = Instance::fast(100, VIP).with("use_vmac").render();
+    c.start_baton("bt", &config(150));
+    expect_vmac_holders_of(&c, &nodes, &["bt"]);
+    // keepalived leaves the base's arp_announce as it is: as master, its base asks for the
+    // client naming the VIP with the base's own MAC (the VIP's prefix route and the
+    // base's are the same, so the replies leave through the base), and the client's entry
+    // moves to that MAC (seen without this line). baton sets arp_announce=2 on its base
+    // itself; here the keepalived host gets it by hand, as the FRR host does.
+    c.lab.exec_ok(
+        "ka",
+        &[
+            "sh",
+            "-c",
+            &format!("echo 2 > /proc/sys/net/ipv4/conf/{IFNAME}/arp_announce"),
+        ],
+    );
+    let ka = c.start_keepalived("ka", &ka_config);
+    c.expect_stable(&nodes, VIP, &[], Duration::from_secs(2));
+    expect_vmac_holders_of(&c, &nodes, &["bt"]);
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    // keepalived made its own vrrp.51 with the same MAC, private mode.
+    let l = link(&c, "ka", VMAC).expect("keepalived's VMAC");
+    assert_eq!(l["address"], VMAC_MAC, "{l:#}");
+    assert_eq!(l["linkinfo"]["info_data"]["mode"], "private", "{l:#}");
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    assert_wire_compatible(&c);
+
+    // baton dies: keepalived takes over on its VMAC; the client's entry is unchanged.
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("ka", VMAC).iter().any(|a| a == VIP)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+
+    // baton returns (its VMAC kept, the leftover VIP removed) and preempts.
+    c.lab.link_up("bt");
+    c.start_baton("bt", &config(150));
+    expect_vmac_holders_of(&c, &nodes, &["bt"]);
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    drop(ka);
+}
+
+/// `vmac_xmit_base` with unicast peers (keepalived requires it there): the VIP is on the
+/// master's VMAC, the adverts leave from the base's MAC, and the client's entry is the
+/// virtual MAC before and after a failover.
+#[test]
+fn unicast_with_vmac_xmit_base_sends_from_the_base() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacxmit",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let config = |priority, src: &str, peer: &str| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("vmac_xmit_base")
+            .with(format!("unicast_src_ip {src}"))
+            .with(format!("unicast_peer {{\n        {peer}\n    }}"))
+            .render()
+    };
+    c.start("a", &config(150, "192.0.2.1", "192.0.2.2"));
+    c.start("b", &config(100, "192.0.2.2", "192.0.2.1"));
+    expect_vmac_holders(&c, &["a"]);
+    check_vmac_link(&c, "a");
+    let a_mac = c.lab.mac_str("a");
+    // Unicast to b: the bridge floods it to c only until it learns b's port, so capture
+    // on b, which gets every advert.
+    let dump = c.lab.exec(
+        "b",
+        &[
+            "timeout",
+            "5",
+            "tcpdump",
+            "-e",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            IFNAME,
+            "ip proto 112",
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    assert!(
+        adverts.iter().all(|l| l.contains(&format!("{a_mac} >"))),
+        "adverts not from a's base MAC {a_mac}:\n{dump}"
+    );
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("b", VMAC).iter().any(|a| a == VIP)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+}
+
+/// A reload that adds `use_vmac` to a running instance restarts it: the VIP moves from
+/// the interface to the new VMAC (here a, the preferred node, takes it back at once); a
+/// reload that removes it deletes the VMAC and the VIP is on the interface again.
+#[test]
+fn a_reload_adds_and_removes_the_vmac() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacreload",
+        &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+    );
+    let plain = |priority| {
+        Instance::fast(priority, VIP)
+            .with("fallback automatic")
+            .render()
+    };
+    let vmac = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("fallback automatic")
+            .render()
+    };
+    c.start("a", &plain(150));
+    c.start("b", &plain(100));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    c.wait_for_socket("a");
+    c.rewrite("a", &vmac(150));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    expect_vmac_holders(&c, &["a"]);
+    c.expect_holders(&SERVERS, VIP, &[]);
+    check_vmac_link(&c, "a");
+    c.rewrite("a", &plain(150));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let gone = poll(SETTLE, || link(&c, "a", VMAC).is_none());
+    assert!(gone, "{}", c.all_logs());
+    assert_eq!(conf(&c, "a", IFNAME, "arp_ignore"), "0");
+}
+
+/// baton with `use_vmac` and FRR 8.4's vrrpd (which always works this way: a macvlan per
+/// VRID with the virtual MAC carrying the VIP): one master at a time, and the client's entry
+/// is the virtual MAC with either side master (baton first, FRR after baton is killed).
+#[test]
+fn with_frr_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
+    if !require_root() || !daemon::frr::available() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacfrr",
+        &[
+            ("bt", &["192.0.2.1/24"]),
+            ("frr", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    let router = daemon::frr::Router {
+        vrid: 51,
+        version: 3,
+        priority: 100,
+        advert_ms: 100,
+        vip: VIP,
+    };
+    c.start_baton("bt", &Instance::fast(150, VIP).with("use_vmac").render());
+    expect_vmac_holders_of(&c, &["bt"], &["bt"]);
+    let logs = c.dir.path().to_path_buf();
+    let frr = daemon::frr::Frr::start(&c.lab, &logs, "frr", router);
+    // FRR stays backup (its macvlan protodown) while baton is master.
+    let backup = poll(SETTLE, || !frr.holds(&c.lab));
+    assert!(backup, "{}\n{}", c.all_logs(), frr.logs());
+    let stayed = !poll(Duration::from_secs(2), || frr.holds(&c.lab));
+    assert!(
+        stayed,
+        "FRR took the VIP from baton\n{}\n{}",
+        c.all_logs(),
+        frr.logs()
+    );
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    let took = poll(SETTLE, || frr.holds(&c.lab));
+    assert!(took, "{}\n{}", c.all_logs(), frr.logs());
+    assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
+    drop(frr);
+}
+
+/// The master's VMAC deleted by hand: the master goes to FAULT (saying why), the backup
+/// takes the VIP on its own VMAC.
+#[test]
+fn a_vmac_deleted_by_hand_is_a_fault() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "vmacdel",
+        &[("a", &["192.0.2.1/24"]), ("b", &["192.0.2.2/24"])],
+    );
+    c.start("a", &Instance::fast(150, VIP).with("use_vmac").render());
+    c.start("b", &Instance::fast(100, VIP).with("use_vmac").render());
+    expect_vmac_holders(&c, &["a"]);
+    c.wait_for_socket("a");
+    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", VMAC]);
+    expect_vmac_holders(&c, &["b"]);
+    let mut last = serde_json::Value::Null;
+    let fault = poll(SETTLE, || {
+        last = c.status("a").0;
+        last["instances"][0]["state"] == "FAULT"
+    });
+    assert!(fault, "{last:#}\n{}", c.all_logs());
+    let faults = last["instances"][0]["faults"].to_string();
+    assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
+}
+
+/// IPv6 (VRRPv3): the VMAC is 00:00:5e:00:02:VRID with the base's link-local address (the
+/// adverts' source) and no address of its own making; the VIP is on the master's VMAC;
+/// adverts leave from the IPv6 virtual MAC; the client's neighbour entry for the VIP is
+/// that MAC and stays so across a kill of the master.
+#[test]
+fn ipv6_the_clients_entry_is_the_ipv6_virtual_mac_across_a_failover() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const VIP6_ADDR: &str = "2001:db8::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = Cluster::new(
+        "vmac6",
+        &[
+            ("a", &["2001:db8::1/64"]),
+            ("b", &["2001:db8::2/64"]),
+            ("c", &["2001:db8::3/64"]),
+        ],
+    );
+    let holders = |c: &Cluster| -> Vec<String> {
+        SERVERS
+            .iter()
+            .filter(|n| {
+                link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
+            })
+            .map(|n| n.to_string())
+            .collect()
+    };
+    c.start("a", &Instance::fast(150, VIP6).with("use_vmac").render());
+    c.start("b", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let ok = poll(SETTLE, || holders(&c) == ["a"]);
+    assert!(ok, "{:?}\n{}", holders(&c), c.all_logs());
+    for node in SERVERS {
+        let l = link(&c, node, VMAC).expect("VMAC");
+        assert_eq!(l["address"], MAC6, "{node}: {l:#}");
+        assert_eq!(
+            l["linkinfo"]["info_data"]["mode"], "private",
+            "{node}: {l:#}"
+        );
+        // Only the base's link-local (and the master's VIP): none made from the virtual MAC.
+        let base_ll: Vec<String> = c
+            .lab
+            .address_details(node, IFNAME)
+            .into_iter()
+            .filter(|a| a.scope == "link")
+            .map(|a| a.local)
+            .collect();
+        for a in c.lab.address_details(node, VMAC) {
+            assert!(
+                base_ll.contains(&a.local) || a.local == VIP6_ADDR,
+                "{node}: {a:?} on the VMAC (base link-local {base_ll:?})"
+            );
+        }
+        assert!(!c.lab.addresses(node, IFNAME).iter().any(|a| a == VIP6));
+    }
+    let dump = c.lab.exec(
+        "c",
+        &[
+            "timeout",
+            "5",
+            "tcpdump",
+            "-e",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            IFNAME,
+            "ip6 proto 112",
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    assert!(
+        adverts.iter().all(|l| l.contains(&format!("{MAC6} >"))),
+        "adverts not from the IPv6 virtual MAC:\n{dump}"
+    );
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    let took = poll(SETTLE, || {
+        c.lab.addresses("b", VMAC).iter().any(|a| a == VIP6)
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    c.stop_all();
+    assert!(link(&c, "b", VMAC).is_none());
+}
+
+/// IPv6 with keepalived 2.2.7, both with `use_vmac`: baton master, then keepalived after
+/// baton is killed; the client's entry is 00:00:5e:00:02:33 throughout.
+#[test]
+fn ipv6_with_keepalived_the_clients_entry_is_the_virtual_mac() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const VIP6_ADDR: &str = "2001:db8::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = interop_lab("vmacka6");
+    c.start_baton("bt", &Instance::fast(150, VIP6).with("use_vmac").render());
+    let on_vmac = |c: &Cluster, n: &str| {
+        link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
+    };
+    assert!(poll(SETTLE, || on_vmac(&c, "bt")), "{}", c.all_logs());
+    let ka = c.start_keepalived("ka", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let stayed = !poll(Duration::from_secs(2), || on_vmac(&c, "ka"));
+    assert!(stayed, "keepalived took the VIP\n{}", c.all_logs());
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let l = link(&c, "ka", VMAC).expect("keepalived's VMAC");
+    assert_eq!(l["address"], MAC6, "{l:#}");
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    assert_wire_compatible(&c);
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    assert!(poll(SETTLE, || on_vmac(&c, "ka")), "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
+    drop(ka);
+}
