@@ -1360,3 +1360,40 @@ fn a_fenced_primary_is_started_again_only_over_a_replica_and_not_for_ever() {
     );
     assert!(mark.exists(), "the fence mark was removed");
 }
+
+/// FAULT with a local primary whose peer's database is a replica that zero-loss would not
+/// promote (not this primary's synchronous standby): not fenced, since nothing could take
+/// over; in availability mode (that replica would be promoted) it is fenced, and so it is
+/// when the peer does not answer at all (it may be a primary on the other side of a
+/// partition).
+#[test]
+fn fault_fences_a_primary_only_when_another_database_can_take_over() {
+    if !ready() {
+        return;
+    }
+    let s = replica_with_a_stub_peer();
+    s.set("role", "f");
+    s.set("peer", "t|1|none|[]");
+    let mark = s.pg().join("data.baton-fenced");
+    let out = s.run("baton-pg-notify", &["fault"], &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("FAULT: not fencing: the database at 192.0.2.9 is a replica"),
+        "{}",
+        text(&out)
+    );
+    assert!(!mark.exists(), "fenced: {}", text(&out));
+    let out = s.run(
+        "baton-pg-notify",
+        &["fault"],
+        &[("BATON_PG_MODE", "availability")],
+        &[],
+    );
+    assert!(text(&out).contains("FAULT: fenced"), "{}", text(&out));
+    assert!(mark.exists());
+    std::fs::remove_file(&mark).expect("rm mark");
+    s.set("peer", "down");
+    let out = s.run("baton-pg-notify", &["fault"], &[], &[]);
+    assert!(text(&out).contains("FAULT: fenced"), "{}", text(&out));
+    assert!(mark.exists());
+}
