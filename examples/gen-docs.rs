@@ -2,7 +2,10 @@
 //! baton-COMMAND(8), from the clap definitions, and shell completions for bash, zsh and fish.
 //!
 //! `cargo run --example gen-docs -- OUTDIR` writes `OUTDIR/man/*.8` and
-//! `OUTDIR/completions/{baton.bash,_baton,baton.fish}`. `packaging/build` runs it.
+//! `OUTDIR/completions/{baton.bash,_baton,baton.fish}`; `packaging/build` runs it for the
+//! completions. `cargo run --example gen-docs -- --man man` writes the man pages into the
+//! repository's `man/`, where they are kept (beside the hand-written baton.conf(5)) and
+//! packaged from; `tests/man_generated.rs` fails when they are stale.
 
 use baton::cli::Cli;
 use clap::CommandFactory;
@@ -74,8 +77,16 @@ virtual addresses.
 "#;
 
 fn main() -> std::io::Result<()> {
-    let out: PathBuf = std::env::args_os()
-        .nth(1)
+    let mut args = std::env::args_os().skip(1);
+    let first = args.next();
+    if first.as_deref() == Some(std::ffi::OsStr::new("--man")) {
+        let dir = args
+            .next()
+            .map_or_else(|| PathBuf::from("man"), PathBuf::from);
+        std::fs::create_dir_all(&dir)?;
+        return write_man_pages(&dir);
+    }
+    let out: PathBuf = first
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/packaging"));
     let man = out.join("man");
@@ -100,7 +111,7 @@ fn page(cmd: clap::Command) -> Man {
         .source(format!("baton {}", env!("CARGO_PKG_VERSION")))
 }
 
-fn write_man_pages(dir: &Path) -> std::io::Result<()> {
+pub fn write_man_pages(dir: &Path) -> std::io::Result<()> {
     let cmd = command();
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let path = page(sub.clone()).generate_to(dir)?;

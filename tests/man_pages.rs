@@ -1,4 +1,4 @@
-//! baton.conf(5) (`packaging/baton.conf.5`, hand-written) documents every keyword the
+//! baton.conf(5) (`man/baton.conf.5`, hand-written) documents every keyword the
 //! configuration parser reads, so the page and the parser cannot drift apart unnoticed.
 //! The pages of baton(8) are generated from the clap definitions and need no such test;
 //! `packaging/test` renders both with `groff -ww`.
@@ -6,8 +6,8 @@
 use baton::config::validate::keywords;
 
 fn page() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/baton.conf.5");
-    std::fs::read_to_string(path).expect("packaging/baton.conf.5 is readable")
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/man/baton.conf.5");
+    std::fs::read_to_string(path).expect("man/baton.conf.5 is readable")
 }
 
 /// The words of the page as a reader sees them: roff escapes for `-` and `\&` undone.

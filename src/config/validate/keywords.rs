@@ -542,7 +542,7 @@ mod man_page {
     use super::*;
     use std::collections::BTreeSet;
 
-    const PAGE: &str = include_str!("../../../packaging/baton.conf.5");
+    const PAGE: &str = include_str!("../../../man/baton.conf.5");
 
     /// The text of the section `.SH "TITLE"`, up to the next `.SH`.
     fn section(title: &str) -> &'static str {
