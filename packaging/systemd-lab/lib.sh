@@ -20,9 +20,11 @@ SDL_PACKAGES=(
     passwd
     # Debian's PostgreSQL 15 (cluster 15/main) for the hooks
     postgresql-15
+    # baton-pg setup reaches the other server over SSH (root's keys)
+    openssh-server openssh-client
 )
 # Bump when the preparation below changes.
-SDL_ROOT_RECIPE=2
+SDL_ROOT_RECIPE=3
 
 SDL_PREFIX="sdl$$"
 SDL_CACHE_DIR=${SDL_CACHE_DIR:-$PWD/target/systemd-lab/cache}
