@@ -23,13 +23,13 @@ mod daemon;
 mod lab;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
+use daemon::capture::{self, Capture};
 use daemon::keepalived::{Peer, interop_lab};
 use daemon::{Cluster, Instance, SETTLE};
-use lab::{IFNAME, Proc, poll, require_root};
+use lab::{IFNAME, poll, require_root};
 
 const VIP: &str = "192.0.2.100/24";
 const VIP6: &str = "2001:db8::100/64";
@@ -110,7 +110,7 @@ fn same_key_one_master_either_way_v4_and_v6() {
         };
         let capture = Capture::start(&c, &format!("same{n}"));
         c.expect_stable(&SERVERS, vip, &[winner], Duration::from_secs(2));
-        let adverts = capture.finish();
+        let adverts = finish(capture);
         if loser == "ka" {
             assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.all_logs());
         } else {
@@ -320,7 +320,7 @@ fn a_replayed_and_a_stale_advert_are_dropped_and_counted() {
     // One of keepalived's adverts, as baton heard it.
     let capture = Capture::start(&c, "replay");
     std::thread::sleep(Duration::from_millis(500));
-    let packet = capture.last_packet_from(&c.lab.mac_str("ka"));
+    let packet = last_packet_from(capture, &c.lab.mac_str("ka"));
     ka.kill();
     // A crashed keepalived leaves its VIP on the interface; only baton's matters now.
     c.lab
@@ -404,63 +404,27 @@ fn send_raw(c: &Cluster, packet: &[u8]) {
     });
 }
 
-/// tcpdump on the client writing every VRRP packet to a pcap file.
-struct Capture {
-    proc: Proc,
-    file: PathBuf,
+/// Stop `capture` and read its adverts with tshark.
+fn finish(capture: Capture) -> Vec<Advert> {
+    capture.stop();
+    tshark(&capture.file)
 }
 
-impl Capture {
-    fn start(c: &Cluster, name: &str) -> Capture {
-        let file = c.dir.path().join(format!("{name}.pcap"));
-        let log = c.dir.path().join(format!("{name}.tcpdump.log"));
-        let script = format!(
-            "exec tcpdump -U --immediate-mode -n -i {IFNAME} -w {} 'ip proto 112 or ip6 proto 112' 2>{}",
-            file.display(),
-            log.display()
-        );
-        let proc = c.lab.spawn("c", &["sh", "-c", &script]);
-        let started = poll(SETTLE, || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening on"))
-        });
-        assert!(
-            started,
-            "tcpdump did not start: {:?}",
-            std::fs::read_to_string(&log)
-        );
-        Capture { proc, file }
-    }
-
-    fn stop(&self) {
-        self.proc.terminate();
-        assert!(
-            self.proc.wait_timeout(Duration::from_secs(10)).is_some(),
-            "tcpdump did not stop"
-        );
-    }
-
-    /// Stop and read the adverts with tshark.
-    fn finish(self) -> Vec<Advert> {
-        self.stop();
-        tshark(&self.file)
-    }
-
-    /// Stop and return the IP packet of the last frame from `mac`.
-    fn last_packet_from(self, mac: &str) -> Vec<u8> {
-        self.stop();
-        let frames = pcap_frames(&self.file);
-        let want = mac_bytes(mac);
-        let summary: Vec<String> = frames
-            .iter()
-            .map(|f| f.iter().take(16).map(|b| format!("{b:02x}")).collect())
-            .collect();
-        frames
-            .into_iter()
-            .filter(|f| f.len() > 14 && f[6..12] == want && f[12..14] == [0x08, 0x00])
-            .map(|f| f[14..].to_vec())
-            .next_back()
-            .unwrap_or_else(|| panic!("no advert from {mac} in the capture: {summary:?}"))
-    }
+/// Stop `capture` and return the IP packet of the last frame from `mac`.
+fn last_packet_from(capture: Capture, mac: &str) -> Vec<u8> {
+    capture.stop();
+    let frames = pcap_frames(&capture.file);
+    let want = mac_bytes(mac);
+    let summary: Vec<String> = frames
+        .iter()
+        .map(|f| f.iter().take(16).map(|b| format!("{b:02x}")).collect())
+        .collect();
+    frames
+        .into_iter()
+        .filter(|f| f.len() > 14 && f[6..12] == want && f[12..14] == [0x08, 0x00])
+        .map(|f| f[14..].to_vec())
+        .next_back()
+        .unwrap_or_else(|| panic!("no advert from {mac} in the capture: {summary:?}"))
 }
 
 fn mac_bytes(mac: &str) -> [u8; 6] {
@@ -509,49 +473,26 @@ struct Advert {
 }
 
 fn tshark(file: &Path) -> Vec<Advert> {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args([
-            "-Y",
-            "vrrp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-            "-e",
-            "eth.src",
-            "-e",
-            "ip.len",
-            "-e",
-            "ip.hdr_len",
-            "-e",
-            "ipv6.plen",
-            "-e",
-            "vrrp.checksum.status",
-        ])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 5, "tshark line {line:?}");
+    let fields = [
+        "eth.src",
+        "ip.len",
+        "ip.hdr_len",
+        "ipv6.plen",
+        "vrrp.checksum.status",
+    ];
+    capture::vrrp_fields(file, &fields)
+        .into_iter()
+        .map(|f| {
             let num = |s: &str| s.parse::<usize>().unwrap_or(0);
             let vrrp_len = if f[3].is_empty() {
-                num(f[1]) - num(f[2])
+                num(&f[1]) - num(&f[2])
             } else {
-                num(f[3])
+                num(&f[3])
             };
             Advert {
-                eth_src: f[0].to_owned(),
+                eth_src: f[0].clone(),
                 vrrp_len,
-                checksum_status: f[4].to_owned(),
+                checksum_status: f[4].clone(),
             }
         })
         .collect()

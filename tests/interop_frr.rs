@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use daemon::capture::{self, Capture};
 use daemon::frr::{self, Frr, Router};
 use daemon::{Cluster, Instance, SETTLE};
 use lab::{IFNAME, Proc, poll, require_root};
@@ -256,45 +257,6 @@ impl Group {
     }
 }
 
-/// tcpdump on the client writing every VRRP packet to a pcap file, for tshark.
-struct Capture {
-    proc: Proc,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(c: &Cluster) -> Capture {
-        let file = c.dir.path().join("vrrp.pcap");
-        let log = c.dir.path().join("tcpdump.log");
-        let script = format!(
-            "exec tcpdump -U -n -i {IFNAME} -w {} 'ip proto 112 or ip6 proto 112' 2>{}",
-            file.display(),
-            log.display()
-        );
-        let proc = c.lab.spawn("c", &["sh", "-c", &script]);
-        let started = poll(SETTLE, || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening on"))
-        });
-        assert!(
-            started,
-            "tcpdump did not start: {:?}",
-            std::fs::read_to_string(&log)
-        );
-        Capture { proc, file }
-    }
-
-    /// Stop tcpdump (SIGTERM flushes the file) and read the adverts with tshark: one
-    /// `Advert` per VRRP packet.
-    fn finish(self) -> Vec<Advert> {
-        self.proc.terminate();
-        assert!(
-            self.proc.wait_timeout(Duration::from_secs(10)).is_some(),
-            "tcpdump did not stop"
-        );
-        tshark(&self.file)
-    }
-}
-
 /// One VRRP packet as tshark decodes it.
 #[derive(Debug)]
 struct Advert {
@@ -306,43 +268,19 @@ struct Advert {
 }
 
 fn tshark(file: &Path) -> Vec<Advert> {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args([
-            "-Y",
-            "vrrp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-            "-e",
-            "eth.src",
-            "-e",
-            "vrrp.version",
-            "-e",
-            "vrrp.prio",
-            "-e",
-            "vrrp.checksum.status",
-        ])
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 4, "tshark line {line:?}");
-            Advert {
-                eth_src: f[0].to_owned(),
-                version: f[1].to_owned(),
-                priority: f[2].parse().unwrap_or_else(|e| panic!("{line:?}: {e}")),
-                checksum_status: f[3].to_owned(),
-            }
+    let fields = [
+        "eth.src",
+        "vrrp.version",
+        "vrrp.prio",
+        "vrrp.checksum.status",
+    ];
+    capture::vrrp_fields(file, &fields)
+        .into_iter()
+        .map(|f| Advert {
+            eth_src: f[0].clone(),
+            version: f[1].clone(),
+            priority: f[2].parse().unwrap_or_else(|e| panic!("{f:?}: {e}")),
+            checksum_status: f[3].clone(),
         })
         .collect()
 }
@@ -431,7 +369,7 @@ fn run(setting: Setting, first: First, tag: &str) {
             ("c", &["192.0.2.3/24", "2001:db8::3/64"]),
         ],
     );
-    let capture = Capture::start(&c);
+    let capture = Capture::start(&c, "vrrp");
     let mut g = Group {
         setting,
         c,
@@ -603,7 +541,8 @@ fn run(setting: Setting, first: First, tag: &str) {
     g.expect_client_follows(master, "after the second preemption");
 
     // 6. The wire: tshark on the client's capture, and both daemons' logs.
-    let adverts = capture.finish();
+    capture.stop();
+    let adverts = tshark(&capture.file);
     let bt_mac = g.c.lab.mac_str("bt");
     let vmac = setting.frr(0).vmac();
     let version = if setting == Setting::V2Ipv4 { "2" } else { "3" };

@@ -1,6 +1,7 @@
 //! Running real `baton run` processes in a namespace lab, and observing them from outside:
 //! addresses on the interfaces, the client's neighbour cache, ping through the VIP, logs.
 #![allow(dead_code)]
+pub mod capture;
 pub mod etcd;
 pub mod frr;
 pub mod keepalived;
