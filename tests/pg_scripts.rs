@@ -1320,6 +1320,9 @@ fn a_fenced_primary_is_started_again_only_over_a_replica_and_not_for_ever() {
     // (The reconciler is not started from here: the check's backoff is armed only.)
     let env = [("BATON_BIN", baton.as_str()), ("BATON_PG_RECONCILE", "no")];
 
+    let auto = data.join("postgresql.auto.conf");
+    std::fs::write(&auto, "synchronous_standby_names = ''\nwork_mem = '8MB'\n").expect("auto.conf");
+    chown_postgres(&auto);
     let out = s.run("baton-pg-check", &[], &env, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("starting it again"), "{}", text(&out));
@@ -1333,6 +1336,17 @@ fn a_fenced_primary_is_started_again_only_over_a_replica_and_not_for_ever() {
             text(&out)
         );
     }
+    // Each start was made to wait for a synchronous standby (what a promotion cleared).
+    let conf = std::fs::read_to_string(&auto).expect("auto.conf");
+    assert!(
+        conf.contains("synchronous_standby_names = '*'") && conf.contains("work_mem = '8MB'"),
+        "{conf}"
+    );
+    assert_eq!(
+        conf.matches("synchronous_standby_names").count(),
+        1,
+        "{conf}"
+    );
     let out = s.run("baton-pg-check", &[], &env, &[]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -1359,6 +1373,17 @@ fn a_fenced_primary_is_started_again_only_over_a_replica_and_not_for_ever() {
         text(&out)
     );
     assert!(mark.exists(), "the fence mark was removed");
+    // Nothing answers there (down, or across a partition): started again, made to wait
+    // for a synchronous standby, so it acknowledges nothing a promoted peer lacks.
+    s.set("peer", "down");
+    let out = s.run("baton-pg-check", &[], &env, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("no database answers at 192.0.2.9; started with synchronous_standby_names"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// FAULT with a local primary whose peer's database is a replica that zero-loss would not

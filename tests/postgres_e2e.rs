@@ -1031,6 +1031,22 @@ fn a_master_whose_replica_may_not_be_promoted_never_leaves_the_pair_without_a_pr
         "{}",
         run.context()
     );
+    // The shape CI and an overloaded run found: b's primary fenced while a's database is
+    // down too (there, half-way through a rejoin from b). b starts its primary again, made
+    // to wait for a synchronous standby (so it acknowledges nothing while alone, nor
+    // anything a server promoted across a partition would lack); a's reconciler rejoins it
+    // to b and commits flow again.
+    run.pair.as_pg_ok("b", &["touch", &mark]);
+    run.pair.stop_pg_immediate("b");
+    run.pair.stop_pg_immediate("a");
+    run.converged("a fenced primary while the other database is down");
+    assert!(
+        run.pair.hook_log("b").contains(
+            "no database answers at 192.0.2.1; started with synchronous_standby_names = '*'"
+        ),
+        "{}",
+        run.context()
+    );
     assert_eq!(run.overlaps, 0);
     run.finish("master-that-may-not-promote", t0);
 }
