@@ -697,3 +697,58 @@ fn a_master_that_cannot_send_adverts_logs_it_once_and_raises_an_alarm() {
     assert!(!a["alarms"].to_string().contains("adverts cannot"), "{a}");
     assert_eq!(a["state"], "MASTER", "{a}");
 }
+
+/// An instance removed by a reload takes its state with it: added back, it shows no hook
+/// result, verdict or alarm of the instance it replaces.
+#[test]
+fn an_instance_removed_and_added_back_by_a_reload_starts_afresh() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("afresh");
+    let failing = Instance::fast(150, VIP).with("notify_master /bin/false");
+    start_alone(&mut c, "", failing);
+    assert!(
+        poll(SETTLE, || instance(&c, "a")["last_hook"]["ok"] == false),
+        "{}",
+        c.log("a")
+    );
+    let (status, code) = c.status("a");
+    assert_eq!(code, 1, "a failed hook is a WARNING: {status}");
+    let reload = |c: &Cluster, config: &str| {
+        c.rewrite("a", config);
+        let out = c.baton("a", &["reconfigure"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // VI_1 goes, another instance (on its own VRID) stays so the reload is not refused.
+    let other = Instance::fast(150, VIP2)
+        .render()
+        .replace("VI_1", "VI_OTHER")
+        .replace("virtual_router_id 51", "virtual_router_id 52");
+    reload(&c, &other);
+    assert!(poll(SETTLE, || {
+        let (status, _) = c.status("a");
+        status["instances"]
+            .as_array()
+            .is_some_and(|list| list.len() == 1)
+            && status["instances"][0]["name"] == "VI_OTHER"
+    }));
+    // VI_1 again, without the hook: nothing of the old one is shown.
+    reload(&c, &format!("{other}{}", Instance::fast(150, VIP).render()));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let (status, code) = c.status("a");
+    let vi1 = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "VI_1")
+        .cloned()
+        .unwrap_or_else(|| panic!("VI_1 is back: {status}"));
+    assert!(vi1["last_hook"].is_null(), "{vi1}");
+    assert!(!vi1["alarms"].to_string().contains("hook failed"), "{vi1}");
+    assert_eq!(code, 0, "{status}");
+}

@@ -329,37 +329,39 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         "1 while MASTER for each VIP another host (by its MAC) answers for; absent otherwise",
     );
     let counters: [(&str, &str, ReadCounter); 10] = [
-        ("instance_adverts_sent", "Adverts sent", |c| c.adverts_sent),
+        ("instance_adverts_sent", "Adverts sent", |c| {
+            c.vrrp.adverts_sent
+        }),
         ("instance_adverts_received", "Adverts received", |c| {
-            c.adverts_received
+            c.vrrp.adverts_received
         }),
         (
             "instance_priority_zero_sent",
             "Priority-0 adverts sent (leaving master)",
-            |c| c.priority_zero_sent,
+            |c| c.vrrp.priority_zero_sent,
         ),
         (
             "instance_priority_zero_received",
             "Priority-0 adverts received",
-            |c| c.priority_zero_received,
+            |c| c.vrrp.priority_zero_received,
         ),
         ("instance_became_master", "Transitions to MASTER", |c| {
-            c.became_master
+            c.vrrp.became_master
         }),
         (
             "instance_released_master",
             "Transitions out of MASTER",
-            |c| c.released_master,
+            |c| c.vrrp.released_master,
         ),
         (
             "instance_interval_mismatch",
             "Adverts with another advert interval",
-            |c| c.interval_mismatch,
+            |c| c.vrrp.interval_mismatch,
         ),
         (
             "instance_lower_priority_master",
             "Adverts of a lower-priority master heard while master",
-            |c| c.lower_priority_master,
+            |c| c.vrrp.lower_priority_master,
         ),
         (
             "instance_adverts_unsent",

@@ -533,14 +533,9 @@ pub struct RouteStatus {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    pub priority_zero_sent: u64,
-    pub priority_zero_received: u64,
-    pub became_master: u64,
-    pub released_master: u64,
-    pub interval_mismatch: u64,
-    pub lower_priority_master: u64,
+    /// The state machine's own counters (`vrrp::Stats`), as its fields.
+    #[serde(flatten)]
+    pub vrrp: crate::vrrp::Stats,
     /// Adverts the socket refused to send (a firewall rule, a down link).
     #[serde(default)]
     pub adverts_unsent: u64,
@@ -889,7 +884,7 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
     let _ = writeln!(
         out,
         "  adverts sent {}{unsent}, received {}; times became master: {}",
-        c.adverts_sent, c.adverts_received, c.became_master
+        c.vrrp.adverts_sent, c.vrrp.adverts_received, c.vrrp.became_master
     );
     if let Some(h) = &i.auth_hmac {
         let ids: Vec<String> = h.key_ids.iter().map(u8::to_string).collect();
@@ -1316,14 +1311,16 @@ mod tests {
             error: Some("Network is unreachable".into()),
         }];
         i.counters = Counters {
-            adverts_sent: 1,
-            adverts_received: 2,
-            priority_zero_sent: 3,
-            priority_zero_received: 4,
-            became_master: 5,
-            released_master: 6,
-            interval_mismatch: 7,
-            lower_priority_master: 8,
+            vrrp: crate::vrrp::Stats {
+                adverts_sent: 1,
+                adverts_received: 2,
+                priority_zero_sent: 3,
+                priority_zero_received: 4,
+                became_master: 5,
+                released_master: 6,
+                interval_mismatch: 7,
+                lower_priority_master: 8,
+            },
             adverts_unsent: 9,
             hmac_unsigned_accepted: 10,
         };

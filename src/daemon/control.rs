@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
+use super::hooks::Owner;
 use super::{CheckOutcome, Daemon, Internal, Verdict, run_check};
 use crate::config::Fallback;
 use crate::control::protocol::{Command, Reply};
@@ -96,7 +97,19 @@ impl Daemon {
                 let _ = reply.send(answer);
             }
             Internal::HookFinished(finished) => {
-                self.hook_results.insert(finished.owner.clone(), *finished);
+                // To its owner's state; one removed meanwhile keeps nothing.
+                match &finished.owner {
+                    Owner::Instance(name) => {
+                        if let Some(router) = self.routers.get_mut(name) {
+                            router.last_hook = Some(*finished);
+                        }
+                    }
+                    Owner::Group(name) => {
+                        if let Some(group) = self.groups.get_mut(name) {
+                            group.last_hook = Some(*finished);
+                        }
+                    }
+                }
             }
             other @ (Internal::ScriptRan { .. }
             | Internal::FileRead { .. }
@@ -187,9 +200,16 @@ impl Daemon {
     }
 
     /// The most recent hook outcome of the instance or of its sync group.
-    fn last_hook(&self, name: &str, group: Option<&str>, now: Duration) -> Option<HookStatus> {
-        let own = self.hook_results.get(name);
-        let group = group.and_then(|g| self.hook_results.get(&super::groups::group_key(g)));
+    fn last_hook(
+        &self,
+        router: &super::Router,
+        group: Option<&str>,
+        now: Duration,
+    ) -> Option<HookStatus> {
+        let own = router.last_hook.as_ref();
+        let group = group
+            .and_then(|g| self.groups.get(g))
+            .and_then(|g| g.last_hook.as_ref());
         let latest = match (own, group) {
             (Some(a), Some(b)) => Some(if a.at >= b.at { a } else { b }),
             (a, b) => a.or(b),
@@ -197,7 +217,7 @@ impl Daemon {
         let o = &latest.outcome;
         let finished = self.origin + now;
         Some(HookStatus {
-            owner: latest.owner.clone(),
+            owner: latest.owner.to_string(),
             hook: latest.label.to_string(),
             state: latest.state.to_string(),
             ok: o.success(),
@@ -435,10 +455,10 @@ impl Daemon {
         let state = status::VrrpState::from(machine.state());
         let name = &router.cfg.name;
         let sync_group = self.group_of(name).map(|g| g.name.clone());
-        let last_hook = self.last_hook(name, sync_group.as_deref(), now);
-        let flapping = self
+        let last_hook = self.last_hook(router, sync_group.as_deref(), now);
+        let flapping = router
             .damped
-            .get(name)
+            .as_ref()
             .filter(|d| d.until > now)
             .map(|d| status::Flapping {
                 count: d.count,
@@ -479,7 +499,6 @@ impl Daemon {
         alarms.extend(file_alarms.iter().cloned());
         let (routes, route_alarms) = super::routes::status(router);
         alarms.extend(route_alarms);
-        let stats = machine.stats();
         InstanceStatus {
             name: router.cfg.name.clone(),
             interface: router.cfg.interface.clone(),
@@ -515,14 +534,7 @@ impl Daemon {
                     xmit_base: v.xmit_base,
                 }),
             counters: Counters {
-                adverts_sent: stats.adverts_sent,
-                adverts_received: stats.adverts_received,
-                priority_zero_sent: stats.priority_zero_sent,
-                priority_zero_received: stats.priority_zero_received,
-                became_master: stats.became_master,
-                released_master: stats.released_master,
-                interval_mismatch: stats.interval_mismatch,
-                lower_priority_master: stats.lower_priority_master,
+                vrrp: machine.stats(),
                 adverts_unsent: router.send_errors.total,
                 hmac_unsigned_accepted: router.hmac_unsigned,
             },

@@ -68,14 +68,14 @@ impl Daemon {
             "flapping: became master {} times within {window:?}; no preemption for {hold:?}",
             times.len()
         );
-        self.damped.insert(
-            name.to_string(),
-            Damped {
-                until: self.now().saturating_add(hold),
+        let until = self.now().saturating_add(hold);
+        if let Some(router) = self.routers.get_mut(name) {
+            router.damped = Some(Damped {
+                until,
                 count: times.len(),
                 window,
-            },
-        );
+            });
+        }
         Some(Event::HoldBackup { hold })
     }
 

@@ -3,7 +3,7 @@
 //! the whole group is in the new state.
 
 use super::Daemon;
-use super::hooks::{self, Change, Kind};
+use super::hooks::{self, Change, Kind, Owner};
 use crate::vrrp::{Event, Reason, State};
 
 impl Daemon {
@@ -63,7 +63,8 @@ impl Daemon {
         };
         self.fifos.write(&change);
         let specs = hooks::specs(&router.cfg.notify, &change, &self.hook_settings);
-        self.hooks.push(name, word, specs, &self.event_tx);
+        let owner = Owner::Instance(name.to_string());
+        self.hooks.push(&owner, word, specs, &self.event_tx);
     }
 
     /// `notify_master_rx_lower_pri`: this master heard a lower-priority master.
@@ -88,11 +89,19 @@ impl Daemon {
         let env = hooks::environment(&change, &self.hook_settings);
         let spec = hooks::spec(hook, Vec::new(), &env, &self.hook_settings);
         self.hooks.push(
-            name,
+            &Owner::Instance(name.to_string()),
             "MASTER",
             vec![("notify_master_rx_lower_pri", spec)],
             &self.event_tx,
         );
+    }
+
+    /// After a reload: a sync group no longer configured leaves nothing behind (a group
+    /// added again later starts afresh).
+    pub(super) fn forget_removed_groups(&mut self) {
+        let configured = &self.model.sync_groups;
+        self.groups
+            .retain(|name, _| configured.iter().any(|g| g.name == *name));
     }
 
     /// When every member of `name`'s group is in the same state and the group's hooks have
@@ -122,7 +131,8 @@ impl Daemon {
         if words.iter().any(|w| *w != word) {
             return;
         }
-        let previous = self.group_states.insert(group.name.clone(), word);
+        let run = self.groups.entry(group.name.clone()).or_default();
+        let previous = run.state.replace(word);
         if previous == Some(word) {
             return;
         }
@@ -139,12 +149,21 @@ impl Daemon {
         };
         self.fifos.write(&change);
         let specs = hooks::specs(&group.notify, &change, &self.hook_settings);
-        self.hooks
-            .push(&group_key(&group.name), word, specs, &self.event_tx);
+        self.hooks.push(
+            &Owner::Group(group.name.clone()),
+            word,
+            specs,
+            &self.event_tx,
+        );
     }
 }
 
-/// The hook queue (and last result) key of a sync group; instances use their own name.
-pub(super) fn group_key(name: &str) -> String {
-    format!("group {name}")
+/// What the daemon keeps of a sync group while it is configured (dropped when a reload
+/// removes the group).
+#[derive(Debug, Default)]
+pub(super) struct GroupRun {
+    /// The state its hooks were last run for.
+    pub state: Option<&'static str>,
+    /// The last of its hooks that finished.
+    pub last_hook: Option<hooks::Finished>,
 }

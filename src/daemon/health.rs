@@ -98,14 +98,16 @@ impl Daemon {
     pub(super) async fn apply_tracking(&mut self) {
         let verdicts = self.verdicts_now();
         for (name, verdict) in verdicts {
-            let Some(router) = self.routers.get(&name) else {
+            let Some(router) = self.routers.get_mut(&name) else {
                 continue;
             };
-            let old = self.verdicts.get(&name).cloned();
             let machine_priority = router.machine.priority();
-            let was_faulted = old.as_ref().is_some_and(|v| !v.faults.is_empty());
+            let was_faulted = router
+                .verdict
+                .as_ref()
+                .is_some_and(|v| !v.faults.is_empty());
             let faulted = !verdict.faults.is_empty();
-            self.verdicts.insert(name.clone(), verdict.clone());
+            router.verdict = Some(verdict.clone());
             if verdict.priority != machine_priority {
                 info!(
                     instance = %name,

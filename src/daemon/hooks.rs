@@ -167,11 +167,29 @@ pub fn environment(change: &Change, settings: &Settings) -> Vec<(String, String)
     vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Whose queue a hook runs in: an instance's, or a sync group's. Its result goes back to
+/// that owner's state (the instance's `Router`, or the group's entry), never to a name
+/// that merely looks alike.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Instance(String),
+    Group(String),
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Instance(name) => f.write_str(name),
+            Owner::Group(name) => write!(f, "group {name}"),
+        }
+    }
+}
+
 /// One hook's outcome, as `status` shows it.
 #[derive(Clone, Debug)]
 pub struct Finished {
     /// The instance or group whose queue ran it.
-    pub owner: String,
+    pub owner: Owner,
     /// notify_master, notify, ...
     pub label: &'static str,
     /// The state it was run for.
@@ -190,7 +208,7 @@ struct Job {
 /// the script thread.
 pub struct Queues {
     runner: Rc<Runner>,
-    queues: HashMap<String, (mpsc::UnboundedSender<Job>, Task)>,
+    queues: HashMap<Owner, (mpsc::UnboundedSender<Job>, Task)>,
     /// When the running `fallback_check` of each instance started.
     checks: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -236,7 +254,7 @@ impl Queues {
     /// Queue `hooks` for `owner`; they start after every hook queued before for it.
     pub fn push(
         &mut self,
-        owner: &str,
+        owner: &Owner,
         state: &'static str,
         hooks: Vec<(&'static str, Spec)>,
         done: &mpsc::UnboundedSender<Internal>,
@@ -245,15 +263,15 @@ impl Queues {
             return;
         }
         let runner = &self.runner;
-        let (sender, _) = self.queues.entry(owner.to_string()).or_insert_with(|| {
+        let (sender, _) = self.queues.entry(owner.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let (owner, done) = (owner.to_string(), done.clone());
+            let (owner, done) = (owner.clone(), done.clone());
             let task = runner.spawn(move || work(owner, rx, done));
             (tx, task)
         });
         if sender.send(Job { state, hooks }).is_err() {
             warn!(
-                owner,
+                owner = %owner,
                 "the hook queue has stopped; hooks for {state} not run"
             );
         }
@@ -294,7 +312,7 @@ impl Queues {
 
 /// A queue's task: run each job's hooks one after the other.
 async fn work(
-    owner: String,
+    owner: Owner,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     done: mpsc::UnboundedSender<Internal>,
 ) {

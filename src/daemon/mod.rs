@@ -50,7 +50,7 @@ use crate::wire::auth_hmac::Trailer;
 use crate::wire::vrrp::{ChecksumMode, Repr};
 use crate::wire::{arp, ndp};
 use hooks::{CheckOutcome, run_check};
-use router::{FamilyKey, PlacedVip, Router, SocketKey};
+use router::{FamilyKey, PlacedVip, Router, SocketKey, WireKey};
 
 /// What `baton run` needs to start.
 #[derive(Clone, Debug)]
@@ -128,6 +128,8 @@ fn load_model(options: &Options) -> Result<Model, DaemonError> {
 enum Packet {
     Good {
         socket: SocketKey,
+        /// The interface index the socket is bound to.
+        ifindex: u32,
         received: Received,
         payload: Vec<u8>,
     },
@@ -167,6 +169,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         netlink,
         model: model.clone(),
         routers: BTreeMap::new(),
+        by_wire: HashMap::new(),
         sockets: HashMap::new(),
         socket_drops: BTreeMap::new(),
         announcers: HashMap::new(),
@@ -179,14 +182,11 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         hooks: hooks::Queues::new(runner.clone()),
         runner,
         fifos: hooks::Fifos::default(),
-        hook_results: BTreeMap::new(),
         trackers: track::Trackers::default(),
         firewall: firewall::Firewall::default(),
         vmac_bases: HashMap::new(),
-        verdicts: BTreeMap::new(),
-        group_states: BTreeMap::new(),
+        groups: BTreeMap::new(),
         stopping: false,
-        damped: BTreeMap::new(),
         reloads: Reloads::default(),
         systemd: systemd::Notifier::start(),
         vip_generation: 0,
@@ -248,6 +248,10 @@ struct Daemon {
     netlink: Netlink,
     model: Model,
     routers: BTreeMap<String, Router>,
+    /// Which router a packet is for, by [`WireKey`]; rebuilt whenever routers or their
+    /// sockets change (`reindex`). A lookup is checked against the router and falls back
+    /// to a scan, so a stale entry can cost time, never a packet.
+    by_wire: HashMap<WireKey, String>,
     sockets: HashMap<SocketKey, OpenSocket>,
     /// Packets dropped before they reach an instance, by socket and reason.
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
@@ -267,21 +271,15 @@ struct Daemon {
     /// The script thread (hooks, checks, track scripts).
     runner: Rc<runner::Runner>,
     fifos: hooks::Fifos,
-    /// The last hook that finished, by instance or group.
-    hook_results: BTreeMap<String, hooks::Finished>,
     trackers: track::Trackers,
     /// `no_accept`: the nftables rules that drop traffic to virtual addresses.
     firewall: firewall::Firewall,
     /// Base interfaces carrying a VMAC: their ARP settings before, and the VMACs on them.
     vmac_bases: HashMap<String, vmac::BaseArp>,
-    /// What tracking last said of each instance (applied to its state machine).
-    verdicts: BTreeMap<String, Verdict>,
-    /// The state each sync group's hooks were last run for.
-    group_states: BTreeMap<String, &'static str>,
+    /// Each configured sync group's hook state and last hook result.
+    groups: BTreeMap<String, groups::GroupRun>,
     /// The daemon is shutting down: Initialize means STOP for the hooks.
     stopping: bool,
-    /// Instances held back by flap damping.
-    damped: BTreeMap<String, flaps::Damped>,
     /// The reload being parsed, and the one asked for meanwhile.
     reloads: Reloads,
     /// systemd's READY/STOPPING and the watchdog's heartbeat.
@@ -449,6 +447,7 @@ impl Daemon {
             self.follow_witness(&name);
             self.start_router(&name).await;
         }
+        self.reindex();
         Ok(())
     }
 
@@ -993,12 +992,13 @@ impl Daemon {
     }
 
     async fn on_packet(&mut self, packet: Packet) {
-        let (socket, received, payload) = match packet {
+        let (socket, ifindex, received, payload) = match packet {
             Packet::Good {
                 socket,
+                ifindex,
                 received,
                 payload,
-            } => (socket, received, payload),
+            } => (socket, ifindex, received, payload),
             Packet::Bad { socket, reason } => {
                 self.count_socket_drop(&socket, reason);
                 return;
@@ -1013,12 +1013,12 @@ impl Daemon {
                 return;
             }
         };
-        let name = self
-            .routers
-            .iter()
-            .find(|(_, r)| r.hears(&socket.interface, socket.family, repr.vrid))
-            .map(|(n, _)| n.clone());
-        let Some(name) = name else {
+        let wire = WireKey {
+            ifindex,
+            family: socket.family,
+            vrid: repr.vrid,
+        };
+        let Some(name) = self.router_for(wire, &socket.interface) else {
             self.count_socket_drop(&socket, "unknown_vrid");
             return;
         };
@@ -1069,6 +1069,37 @@ impl Daemon {
             router.count_drop("address_list_differs");
         }
         self.deliver(&name, Event::Advert(advert)).await;
+    }
+
+    /// The router a packet that came on `interface` is for.
+    fn router_for(&self, wire: WireKey, interface: &str) -> Option<String> {
+        let hears = |r: &Router| r.hears(interface, wire.family, wire.vrid);
+        if let Some(name) = self.by_wire.get(&wire)
+            && self.routers.get(name).is_some_and(hears)
+        {
+            return Some(name.clone());
+        }
+        self.routers
+            .iter()
+            .find(|(_, r)| hears(r))
+            .map(|(n, _)| n.clone())
+    }
+
+    /// Rebuild the packet dispatch index from the routers and their sockets.
+    fn reindex(&mut self) {
+        self.by_wire = self
+            .routers
+            .iter()
+            .filter_map(|(name, r)| {
+                let open = self.sockets.get(&r.socket)?;
+                let key = WireKey {
+                    ifindex: open.socket.ifindex(),
+                    family: r.socket.family,
+                    vrid: r.cfg.vrid,
+                };
+                Some((key, name.clone()))
+            })
+            .collect();
     }
 
     /// Decode an advert: with the RFC checksum, or, when an instance on this interface and
@@ -1342,6 +1373,7 @@ impl Daemon {
         if diff.is_empty() {
             info!("reload: configuration unchanged");
             self.model = new;
+            self.forget_removed_groups();
             self.apply_tracking().await;
             return Ok("configuration unchanged".into());
         }
@@ -1371,7 +1403,9 @@ impl Daemon {
             }
         }
         self.close_unused_sockets();
+        self.reindex();
         self.model = new;
+        self.forget_removed_groups();
         self.firewall.apply(&self.model, false).await;
         self.apply_probe_interval();
         self.route_events_wanted = routes::wanted(&self.model);
@@ -1425,8 +1459,9 @@ impl Daemon {
         if let Some(link) = self.routers.get(name).and_then(|r| r.vmac.clone()) {
             vmac::remove(&self.netlink, &mut self.vmac_bases, &link).await;
         }
+        // Its verdict, damping, hook results and counters go with it.
         self.routers.remove(name);
-        self.verdicts.remove(name);
+        self.reindex();
         info!(instance = name, "removed");
     }
 
@@ -1435,6 +1470,7 @@ impl Daemon {
             Ok(router) => {
                 self.remove_leftovers(&router).await;
                 self.routers.insert(cfg.name.clone(), router);
+                self.reindex();
                 self.follow_witness(&cfg.name);
                 self.start_router(&cfg.name).await;
                 info!(instance = %cfg.name, "added");
@@ -1614,6 +1650,7 @@ async fn receive_loop(socket: Rc<VrrpSocket>, key: SocketKey, packets: mpsc::Sen
         let packet = match socket.recv(&mut buf).await {
             Ok(received) => Packet::Good {
                 socket: key.clone(),
+                ifindex: socket.ifindex(),
                 received,
                 payload: buf.get(..received.len).unwrap_or_default().to_vec(),
             },

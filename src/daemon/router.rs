@@ -42,6 +42,16 @@ impl FamilyKey {
     }
 }
 
+/// What a received advert is dispatched by: the interface its socket is bound to, the
+/// family and the VRID (RFC 5798 7.1: a VRID is unique per interface and family; the
+/// validator refuses two instances that share all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WireKey {
+    pub ifindex: u32,
+    pub family: FamilyKey,
+    pub vrid: u8,
+}
+
 /// A virtual address with the interface it lives on.
 #[derive(Clone, Debug)]
 pub struct PlacedVip {
@@ -106,6 +116,13 @@ pub struct Router {
     pub vmac: Option<super::vmac::VmacLink>,
     /// The VMAC was deleted under the instance: FAULT until a restart.
     pub vmac_lost: bool,
+    /// What tracking last said of it, as applied to its state machine (None until the
+    /// first verdict).
+    pub verdict: Option<super::Verdict>,
+    /// Flap damping holding its preemption back, while it does.
+    pub damped: Option<super::flaps::Damped>,
+    /// The last of its notify hooks that finished.
+    pub last_hook: Option<super::hooks::Finished>,
 }
 
 impl Router {
@@ -142,6 +159,9 @@ impl Router {
             hmac_unsigned: 0,
             vmac: None,
             vmac_lost: false,
+            verdict: None,
+            damped: None,
+            last_hook: None,
         }
     }
 

@@ -89,19 +89,21 @@ pub struct Heard {
     pub at: Duration,
 }
 
-/// Counters kept by the state machine (the I/O layer counts decode errors itself).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Counters kept by the state machine (the I/O layer counts decode errors itself). The one
+/// stats type: `baton status --json` shows it as the first fields of an instance's
+/// `counters`, in this order (`control::status::Counters` flattens it), and metrics read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
-    pub adverts_received: u64,
     pub adverts_sent: u64,
-    pub priority_zero_received: u64,
+    pub adverts_received: u64,
     pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    pub became_master: u64,
+    pub released_master: u64,
     /// VRRPv2 adverts whose interval differs from ours (RFC 3768 7.1: discarded).
     pub interval_mismatch: u64,
     /// Adverts from a lower-priority master heard while MASTER (split brain).
     pub lower_priority_master: u64,
-    pub became_master: u64,
-    pub released_master: u64,
 }
 
 /// The state machine of one virtual router.
