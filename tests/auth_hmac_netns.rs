@@ -288,7 +288,8 @@ fn another_key_makes_two_masters_and_each_drops_the_other() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let metrics = get("/metrics");
-    let line = "baton_instance_dropped_total{vrrp_instance=\"VI_1\",reason=\"hmac_bad_mac\"}";
+    let line =
+        "baton_instance_adverts_dropped_total{vrrp_instance=\"VI_1\",reason=\"hmac_bad_mac\"}";
     assert!(metrics.contains(line), "{metrics}");
     let status = get("/status");
     assert!(status.contains("hmac_bad_mac"), "{status}");
