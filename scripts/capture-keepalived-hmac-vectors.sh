@@ -3,8 +3,9 @@
 # vectors (tests/fixtures/wire/keepalived-2.4.3-auth-hmac.txt).
 #
 # Same shape as capture-keepalived-vectors.sh: two namespaces joined by a veth pair,
-# keepalived (VRRP only) in one with three instances signing with a fixed test key
-# (v2 over IPv4, v3 over IPv4, v3 over IPv6), tcpdump in the other. Prints one line
+# keepalived (VRRP only) in one with four instances signing with a fixed test key
+# (v2 over IPv4, v3 over IPv4, v3 over IPv6 multicast, v3 over IPv6 unicast from
+# 2001:db8::1 to 2001:db8::2), tcpdump in the other. Prints one line
 # per packet: the tshark checksum verdict, then the IP packet in hex.
 #
 # Usage: sudo scripts/capture-keepalived-hmac-vectors.sh [OUTDIR]
@@ -46,6 +47,7 @@ ip -n "$NS_C" link set "$P-b" address 02:00:5e:00:00:0b
 ip -n "$NS_K" addr add 192.0.2.1/24 dev "$P-a"
 ip -n "$NS_K" addr add 2001:db8::1/64 dev "$P-a" nodad
 ip -n "$NS_C" addr add 192.0.2.2/24 dev "$P-b"
+ip -n "$NS_C" addr add 2001:db8::2/64 dev "$P-b" nodad
 ip -n "$NS_K" link set "$P-a" up
 ip -n "$NS_C" link set "$P-b" up
 
@@ -103,6 +105,25 @@ vrrp_instance H_V3_V6 {
     }
     virtual_ipaddress {
         2001:db8::64/64
+    }
+}
+vrrp_instance H_V3_V6_UC {
+    version 3
+    state BACKUP
+    interface $P-a
+    virtual_router_id 65
+    priority 220
+    advert_int 1
+    unicast_src_ip 2001:db8::1
+    unicast_peer {
+        2001:db8::2
+    }
+    auth_hmac {
+        key 1 hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+        active_key 1
+    }
+    virtual_ipaddress {
+        2001:db8::65/64
     }
 }
 CONF

@@ -6,9 +6,12 @@
 //!   backup (each accepts the other's signed adverts), nothing dropped or complained about,
 //!   and tshark's checksum verdict on baton's adverts is keepalived's (Good over IPv6; over
 //!   IPv4 keepalived's checksum leaves the trailer out and tshark, summing it, says Bad);
-//! - another key on each side: both become master, each drops the other's adverts (baton
-//!   counts `hmac_bad_mac` in status, `/status` and the Prometheus metrics, keepalived logs
-//!   an invalid HMAC);
+//! - unicast over IPv4 and IPv6 (2001:db8::1 and ::2), the same key, each side master in
+//!   turn in one group (baton stopped and started again, then locked and unlocked):
+//!   neither drops nor questions the other's adverts;
+//! - another key on each side, multicast IPv4 and unicast IPv6: both become master, each
+//!   drops the other's adverts (baton counts `hmac_bad_mac` in status, `/status` and the
+//!   Prometheus metrics, keepalived logs an invalid HMAC);
 //! - keepalived's advert captured and sent again by the client after keepalived is gone: a
 //!   replay at once (`hmac_replay`), later a stale one (`hmac_stale`); baton, master now,
 //!   is not moved by the priority-150 copy;
@@ -46,6 +49,58 @@ fn signed(priority: u8, vip: &'static str, key: &str, mode: &str) -> Instance {
     Instance::fast(priority, vip).with(format!(
         "auth_hmac {{\n        key 1 {key}\n        active_key 1\n        mode {mode}\n    }}"
     ))
+}
+
+/// How the two servers hear each other.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    /// IPv4, the VRRP multicast group.
+    Multicast4,
+    /// IPv4 unicast (`unicast_src_ip` and `unicast_peer`).
+    Unicast4,
+    /// IPv6 unicast between the servers' 2001:db8:: addresses.
+    Unicast6,
+}
+
+impl Way {
+    fn tag(self) -> &'static str {
+        match self {
+            Way::Multicast4 => "m4",
+            Way::Unicast4 => "u4",
+            Way::Unicast6 => "u6",
+        }
+    }
+
+    fn vip(self) -> &'static str {
+        match self {
+            Way::Multicast4 | Way::Unicast4 => VIP,
+            Way::Unicast6 => VIP6,
+        }
+    }
+
+    /// The address of `node` ("bt" or "ka") in the interop lab.
+    fn addr(self, node: &str) -> &'static str {
+        match (self, node) {
+            (Way::Unicast6, "bt") => "2001:db8::1",
+            (Way::Unicast6, _) => "2001:db8::2",
+            (_, "bt") => "192.0.2.1",
+            (_, _) => "192.0.2.2",
+        }
+    }
+
+    /// `node`'s signed instance (enforce), with its unicast source and peer if unicast.
+    fn instance(self, priority: u8, node: &str, key: &str) -> Instance {
+        let inst = signed(priority, self.vip(), key, "enforce");
+        if let Way::Multicast4 = self {
+            return inst;
+        }
+        let peer = if node == "bt" { "ka" } else { "bt" };
+        inst.with(format!("unicast_src_ip {}", self.addr(node)))
+            .with(format!(
+                "unicast_peer {{\n        {}\n    }}",
+                self.addr(peer)
+            ))
+    }
 }
 
 /// baton's `auth_hmac` key from a file, as a deployment keeps it (mode 0600).
@@ -125,14 +180,7 @@ fn same_key_one_master_either_way_v4_and_v6() {
                 c.all_logs()
             );
         }
-        let drops = dropped(&c, "bt");
-        assert!(
-            drops
-                .as_object()
-                .is_none_or(|d| d.keys().all(|k| !k.starts_with("hmac"))),
-            "baton dropped keepalived's adverts: {drops}\n{}",
-            c.all_logs()
-        );
+        assert_no_hmac_drops(&c, &format!("same{n}"));
         let complaints = keepalived_hmac_complaints(&c);
         assert!(complaints.is_empty(), "{complaints:#?}\n{}", c.all_logs());
         // The key shows nowhere: status (text and JSON) and the debug log.
@@ -187,19 +235,14 @@ fn v2_unicast_and_a_rotation_to_another_key_id() {
         advert_int: "1",
         ..signed(priority, VIP, KEY, "enforce")
     };
-    let unicast = |priority, src: &str, peer: &str| {
-        signed(priority, VIP, KEY, "enforce")
-            .with(format!("unicast_src_ip {src}"))
-            .with(format!("unicast_peer {{\n        {peer}\n    }}"))
-    };
     let rotating = |priority, active| Instance::fast(priority, VIP).with(two_keys(active));
     // (name, keepalived's instance, baton's, baton master?)
     let cases = [
         ("v2", v2(150), v2(100), false),
         (
             "uc",
-            unicast(100, "192.0.2.2", "192.0.2.1"),
-            unicast(150, "192.0.2.1", "192.0.2.2"),
+            Way::Unicast4.instance(100, "ka", KEY),
+            Way::Unicast4.instance(150, "bt", KEY),
             true,
         ),
         ("rot", rotating(100, 1), rotating(150, 2), true),
@@ -232,21 +275,8 @@ fn v2_unicast_and_a_rotation_to_another_key_id() {
                 c.all_logs()
             );
         }
-        let drops = dropped(&c, "bt");
-        assert!(
-            drops
-                .as_object()
-                .is_none_or(|d| d.keys().all(|k| !k.starts_with("hmac"))),
-            "{name}: {drops}\n{}",
-            c.all_logs()
-        );
-        let mut complaints = keepalived_hmac_complaints(&c);
-        complaints.extend(
-            c.log("ka")
-                .lines()
-                .filter(|l| l.contains("not a unicast peer") || l.contains("checksum"))
-                .map(str::to_string),
-        );
+        assert_no_hmac_drops(&c, name);
+        let complaints = keepalived_signed_complaints(&c);
         assert!(
             complaints.is_empty(),
             "{name}: {complaints:#?}\n{}",
@@ -255,20 +285,139 @@ fn v2_unicast_and_a_rotation_to_another_key_id() {
     }
 }
 
+/// keepalived's complaints about baton's adverts in a signed group: the HMAC, and for
+/// unicast the sender and the checksum.
+fn keepalived_signed_complaints(c: &Cluster) -> Vec<String> {
+    let mut complaints = keepalived_hmac_complaints(c);
+    complaints.extend(
+        c.log("ka")
+            .lines()
+            .filter(|l| l.contains("not a unicast peer") || l.contains("checksum"))
+            .map(str::to_string),
+    );
+    complaints
+}
+
+/// baton dropped none of keepalived's adverts for their authentication.
+fn assert_no_hmac_drops(c: &Cluster, what: &str) {
+    let drops = dropped(c, "bt");
+    assert!(
+        drops
+            .as_object()
+            .is_none_or(|d| d.keys().all(|k| !k.starts_with("hmac"))),
+        "{what}: baton dropped keepalived's adverts: {drops}\n{}",
+        c.all_logs()
+    );
+}
+
+/// Unicast over IPv4 and IPv6 with the same key, each side master in turn in one group:
+/// baton master and keepalived backup; baton stopped (its priority-0 advert), keepalived
+/// takes over; baton started again takes the VIP back; baton locked, keepalived master
+/// while baton, backup, hears its adverts; unlocked, baton back. Neither side ever drops or
+/// questions the other's signed adverts.
+#[test]
+fn unicast_v4_and_v6_each_side_master_in_turn() {
+    if !available() {
+        return;
+    }
+    for way in [Way::Unicast4, Way::Unicast6] {
+        unicast_in_turn(way);
+    }
+}
+
+fn unicast_in_turn(way: Way) {
+    let vip = way.vip();
+    let mut c = interop_lab(&format!("hmturn{}", way.tag()));
+    let bt_conf = way.instance(150, "bt", KEY).render();
+    let ka_conf = way.instance(100, "ka", KEY).render();
+    let tag = |step: &str| format!("{way:?}: {step}");
+    // 1. baton master, keepalived backup: keepalived accepts baton's adverts.
+    c.start_baton("bt", &bt_conf);
+    c.expect_holders(&SERVERS, vip, &["bt"]);
+    let _ka = c.start_keepalived_peer("ka", &ka_conf, Peer::Release243);
+    c.expect_stable(&SERVERS, vip, &["bt"], Duration::from_secs(2));
+    assert_eq!(
+        c.keepalived_entered("ka", "MASTER"),
+        0,
+        "{}\n{}",
+        tag("keepalived backup"),
+        c.all_logs()
+    );
+    // 2. baton stopped: keepalived takes over.
+    c.signal("bt", "TERM");
+    assert!(
+        c.daemon("bt")
+            .proc
+            .wait_timeout(Duration::from_secs(10))
+            .is_some(),
+        "{}",
+        tag("baton did not stop")
+    );
+    c.expect_holders(&SERVERS, vip, &["ka"]);
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 1, "{}", c.all_logs());
+    // 3. baton started again takes it back (priority 150 over 100).
+    c.start_baton("bt", &bt_conf);
+    c.wait_for_socket("bt");
+    c.expect_holders(&SERVERS, vip, &["bt"]);
+    c.expect_stable(&SERVERS, vip, &["bt"], Duration::from_secs(1));
+    assert_no_hmac_drops(&c, &tag("baton back"));
+    // 4. baton locked: keepalived master for 2 s, baton a backup that hears it.
+    let out = c.baton("bt", &["lock", "VI_1"]);
+    assert!(out.status.success(), "{}", tag("lock"));
+    c.expect_holders(&SERVERS, vip, &["ka"]);
+    let before = counter(&c, "bt", "adverts_received");
+    c.expect_stable(&SERVERS, vip, &["ka"], Duration::from_secs(2));
+    let heard = counter(&c, "bt", "adverts_received") - before;
+    // 0.1 s adverts for 2 s: about 20.
+    assert!(
+        heard >= 10,
+        "{}: heard {heard}\n{}",
+        tag("backup"),
+        c.all_logs()
+    );
+    assert_no_hmac_drops(&c, &tag("baton backup"));
+    // 5. unlocked: baton back, keepalived a backup again.
+    let out = c.baton("bt", &["unlock", "VI_1"]);
+    assert!(out.status.success(), "{}", tag("unlock"));
+    c.expect_holders(&SERVERS, vip, &["bt"]);
+    c.expect_stable(&SERVERS, vip, &["bt"], Duration::from_secs(1));
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 2, "{}", c.all_logs());
+    assert!(
+        c.keepalived_entered("ka", "BACKUP") >= 3,
+        "{}",
+        c.all_logs()
+    );
+    assert_no_hmac_drops(&c, &tag("end"));
+    let complaints = keepalived_signed_complaints(&c);
+    assert!(
+        complaints.is_empty(),
+        "{}: {complaints:#?}\n{}",
+        tag("keepalived"),
+        c.all_logs()
+    );
+}
+
 #[test]
 fn another_key_makes_two_masters_and_each_drops_the_other() {
     if !available() {
         return;
     }
-    let mut c = interop_lab("hmkey");
-    let ka_conf = signed(150, VIP, OTHER_KEY, "enforce").render();
+    for way in [Way::Multicast4, Way::Unicast6] {
+        another_key(way);
+    }
+}
+
+fn another_key(way: Way) {
+    let vip = way.vip();
+    let mut c = interop_lab(&format!("hmkey{}", way.tag()));
+    let ka_conf = way.instance(150, "ka", OTHER_KEY).render();
     let _ka = c.start_keepalived_peer("ka", &ka_conf, Peer::Release243);
-    c.expect_holders(&SERVERS, VIP, &["ka"]);
+    c.expect_holders(&SERVERS, vip, &["ka"]);
     let global = "global_defs {\n    metrics_listen 192.0.2.1:9650\n}\n";
-    let bt = format!("{global}{}", signed(100, VIP, KEY, "enforce").render());
+    let bt = format!("{global}{}", way.instance(100, "bt", KEY).render());
     c.start_baton("bt", &bt);
-    c.expect_holders(&SERVERS, VIP, &["bt", "ka"]);
-    c.expect_stable(&SERVERS, VIP, &["bt", "ka"], Duration::from_secs(1));
+    c.expect_holders(&SERVERS, vip, &["bt", "ka"]);
+    c.expect_stable(&SERVERS, vip, &["bt", "ka"], Duration::from_secs(1));
     let bad = poll(SETTLE, || {
         dropped(&c, "bt")["hmac_bad_mac"].as_u64().unwrap_or(0) > 5
     });
@@ -288,7 +437,8 @@ fn another_key_makes_two_masters_and_each_drops_the_other() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let metrics = get("/metrics");
-    let line = "baton_instance_dropped_total{vrrp_instance=\"VI_1\",reason=\"hmac_bad_mac\"}";
+    let line =
+        "baton_instance_adverts_dropped_total{vrrp_instance=\"VI_1\",reason=\"hmac_bad_mac\"}";
     assert!(metrics.contains(line), "{metrics}");
     let status = get("/status");
     assert!(status.contains("hmac_bad_mac"), "{status}");

@@ -5,7 +5,7 @@ mod daemon;
 mod lab;
 
 use daemon::{Cluster, Instance};
-use lab::require_root;
+use lab::{IFNAME, require_root};
 
 const VIP: &str = "192.0.2.100/24";
 const SERVERS: [&str; 2] = ["a", "b"];
@@ -30,6 +30,69 @@ fn scrape(c: &Cluster, path: &str) -> (String, String) {
 
 fn has(body: &str, line: &str) -> bool {
     body.lines().any(|l| l == line)
+}
+
+/// The value of the sample `series` (name and labels as written) in `body`.
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs_f64()
+}
+
+/// `promtool check metrics` on `body`, when promtool is installed (Debian's `prometheus`
+/// package): the Prometheus linter (names, units, `_total`, help) finds nothing. promtool
+/// (2.42) reads the Prometheus text format, where a counter's HELP and TYPE name the
+/// sample (`x_total`), not the OpenMetrics family (`x`): those two lines are renamed so,
+/// as Prometheus does when it ingests OpenMetrics.
+fn promtool_agrees(body: &str) {
+    let counters: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let text: String = body
+        .lines()
+        .map(|l| {
+            for c in &counters {
+                for head in ["# HELP ", "# TYPE "] {
+                    if let Some(rest) = l.strip_prefix(&format!("{head}{c} ")) {
+                        return format!("{head}{c}_total {rest}\n");
+                    }
+                }
+            }
+            format!("{l}\n")
+        })
+        .collect();
+    let body = text.as_str();
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool is not installed: the lint is skipped");
+        return;
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool ran");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -71,6 +134,27 @@ fn metrics_follow_the_state_and_counters_through_a_handover() {
             && !l.ends_with(" 0")),
         "{body}"
     );
+    // What a dashboard joins on, and the times as timestamps (not ages).
+    let version = env!("CARGO_PKG_VERSION");
+    let info = format!(
+        "baton_instance_info{{vrrp_instance=\"VI_1\",interface=\"{IFNAME}\",vrid=\"51\",vrrp_version=\"3\",family=\"IPv4\"}} 1.0"
+    );
+    for line in [
+        format!("baton_build_info{{version=\"{version}\"}} 1.0"),
+        info,
+    ] {
+        assert!(has(&body, &line), "missing {line:?} in\n{body}");
+    }
+    let now = unix_now();
+    let started = sample(&body, "process_start_time_seconds").expect("the start time");
+    assert!(started <= now && started > now - 120.0, "{started} {now}");
+    let transition = "baton_instance_last_transition_timestamp_seconds{vrrp_instance=\"VI_1\"}";
+    let became_master = sample(&body, transition).expect("the transition time");
+    assert!(
+        became_master >= started - 1.0 && became_master <= now,
+        "{became_master} {started} {now}"
+    );
+    promtool_agrees(&body);
 
     // Scrapes and status requests at once: each lists addresses over a socket of its own,
     // so none is refused by the kernel (EBUSY) and reports the VIP missing.
@@ -113,6 +197,20 @@ fn metrics_follow_the_state_and_counters_through_a_handover() {
     ] {
         assert!(has(&body, line), "missing {line:?} in\n{body}");
     }
+    // A backup now: it entered BACKUP after it became master, and hears b's adverts.
+    let now = unix_now();
+    let became_backup = sample(&body, transition).expect("the transition time");
+    assert!(
+        became_backup > became_master && became_backup <= now,
+        "{became_backup} {became_master} {now}"
+    );
+    let heard = sample(
+        &body,
+        "baton_instance_master_last_advert_timestamp_seconds{vrrp_instance=\"VI_1\"}",
+    )
+    .expect("the master's last advert");
+    assert!(heard > now - 2.0 && heard <= now, "{heard} {now}\n{body}");
+    promtool_agrees(&body);
 
     // Only /metrics, only reads.
     let (head, _) = scrape(&c, "/");

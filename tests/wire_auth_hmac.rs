@@ -72,9 +72,38 @@ fn keepalived_signed_adverts_verify_and_re_emit_identically() {
     let all = vectors();
     assert_eq!(
         all.len(),
-        18,
-        "3 instances, 5 adverts and a shutdown advert each"
+        24,
+        "4 instances, 5 adverts and a shutdown advert each"
     );
+    // IPv6 unicast (vrid 65): from unicast_src_ip to the peer, not the link-local address
+    // to the group; the MAC binds that global source, and the checksum the peer's address.
+    let unicast: Vec<&Vector> = all.iter().filter(|v| v.vrid == 65).collect();
+    assert_eq!(unicast.len(), 6);
+    for v in unicast {
+        assert_eq!(v.src, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(v.dst, "2001:db8::2".parse::<IpAddr>().unwrap());
+        let (repr, trailer) =
+            Repr::parse_signed(&v.payload, v.src, v.dst, ChecksumMode::Rfc).unwrap();
+        let trailer = trailer.unwrap();
+        let pdu = &v.payload[..repr.buffer_len()];
+        let link_local = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0x5eff, 0xfe00, 0, 0xa));
+        assert!(!auth_hmac::verify(
+            &KEY1,
+            repr.version,
+            repr.vrid,
+            link_local,
+            pdu,
+            &trailer
+        ));
+        // Checked against the group instead of the peer, the checksum fails.
+        let group = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12));
+        assert_eq!(
+            Repr::parse_signed(&v.payload, v.src, group, ChecksumMode::Rfc)
+                .unwrap_err()
+                .kind(),
+            "bad_checksum"
+        );
+    }
     for v in &all {
         let (repr, trailer) =
             Repr::parse_signed(&v.payload, v.src, v.dst, ChecksumMode::Rfc).unwrap();
@@ -168,7 +197,7 @@ fn keepalived_lengths_and_checksum_coverage() {
                 assert!(v.tshark_good);
             }
         }
-        // The versions: 61 is VRRPv2 (auth type none), 63 and 64 VRRPv3.
+        // The versions: 61 is VRRPv2 (auth type none), 63, 64 and 65 VRRPv3.
         let expected = if v.vrid == 61 {
             Version::V2
         } else {

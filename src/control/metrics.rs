@@ -22,7 +22,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
@@ -141,7 +141,7 @@ async fn metrics(requests: &mpsc::Sender<ControlRequest>) -> Response<Full<Bytes
     // Decoding the snapshot and rendering it are off the protocol thread.
     let rendered = tokio::task::spawn_blocking(move || {
         let status: DaemonStatus = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        render(&status).map_err(|e| e.to_string())
+        render(&status, unix_now()).map_err(|e| e.to_string())
     });
     match rendered.await {
         Ok(Ok(body)) => response(StatusCode::OK, CONTENT_TYPE, body),
@@ -234,12 +234,40 @@ fn value(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The whole exposition for one snapshot.
-pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
-    let mut registry = Registry::with_prefix("baton");
+/// Seconds since the Unix epoch now, for the `*_timestamp_seconds` metrics.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The whole exposition for one snapshot, taken at about `now` (seconds since the Unix
+/// epoch): the snapshot's ages ("seconds since") become timestamps, as Prometheus prefers
+/// (<https://prometheus.io/docs/practices/instrumentation/#timestamps-not-time-since>).
+/// Names follow <https://prometheus.io/docs/practices/naming/>: the `baton_` prefix, base
+/// units as suffix (`_seconds`, with an OpenMetrics `# UNIT` line), `_total` on counters
+/// (added by prometheus-client), `_timestamp_seconds` for a time, the label `vrrp_instance`
+/// on every instance metric; baton.conf(5)'s METRICS lists them.
+pub fn render(status: &DaemonStatus, now: f64) -> Result<String, std::fmt::Error> {
+    let mut root = Registry::default();
+    // The name every client library's process collector uses, so dashboards find it.
+    let started = Gauge::<f64, AtomicU64>::default();
+    started.set(now - status.uptime_s);
+    root.register_with_unit(
+        "process_start_time",
+        "Start time of the daemon since the Unix epoch",
+        Unit::Seconds,
+        started,
+    );
+    let registry = root.sub_registry_with_prefix("baton");
     let gauge = |registry: &mut Registry, name: &str, help: &str| {
         let family = Gauges::default();
         registry.register(name, help, family.clone());
+        family
+    };
+    let seconds = |registry: &mut Registry, name: &str, help: &str| {
+        let family = Gauges::default();
+        registry.register_with_unit(name, help, Unit::Seconds, family.clone());
         family
     };
     let counter = |registry: &mut Registry, name: &str, help: &str| {
@@ -247,84 +275,98 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         registry.register(name, help, family.clone());
         family
     };
-    let uptime = Gauge::<f64, AtomicU64>::default();
-    uptime.set(status.uptime_s);
-    registry.register("uptime_seconds", "Seconds since the daemon started", uptime);
+    let build = gauge(
+        registry,
+        "build_info",
+        "Always 1; the label version is the daemon's version",
+    );
+    build
+        .get_or_create(&vec![("version", value(&status.version))])
+        .set(1.0);
     let dropped = counter(
-        &mut registry,
-        "dropped",
-        "Packets dropped before reaching an instance, by reason",
+        registry,
+        "packets_dropped",
+        "Packets dropped before reaching an instance (header, checksum, unknown VRID...), by \
+         reason",
     );
     for (reason, count) in &status.dropped {
         dropped
             .get_or_create(&vec![("reason", value(reason))])
             .inc_by(*count);
     }
+    let info = gauge(
+        registry,
+        "instance_info",
+        "Always 1; the labels say the instance's interface, VRID, VRRP version and address family",
+    );
     let state = gauge(
-        &mut registry,
+        registry,
         "instance_state",
         "1 for the state the instance is in, 0 for the others",
     );
-    let state_seconds = gauge(
-        &mut registry,
-        "instance_state_seconds",
-        "Seconds since the instance entered its state",
+    let transition_time = seconds(
+        registry,
+        "instance_last_transition_timestamp",
+        "When the instance entered its current state, since the Unix epoch",
     );
-    let priority = gauge(&mut registry, "instance_priority", "Effective priority");
-    let base_priority = gauge(
-        &mut registry,
-        "instance_base_priority",
-        "Configured priority",
-    );
-    let locked = gauge(
-        &mut registry,
-        "instance_locked",
-        "1 if an operator locked it",
-    );
-    let master_age = gauge(
-        &mut registry,
-        "instance_master_advert_age_seconds",
-        "Seconds since the last advert of the master this node hears",
+    let priority = gauge(registry, "instance_priority", "Effective priority");
+    let base_priority = gauge(registry, "instance_base_priority", "Configured priority");
+    let locked = gauge(registry, "instance_locked", "1 if an operator locked it");
+    let master_advert = seconds(
+        registry,
+        "instance_master_last_advert_timestamp",
+        "When the last advert of the master this node hears arrived, since the Unix epoch \
+         (absent while this node is master)",
     );
     let vip = gauge(
-        &mut registry,
+        registry,
         "instance_vip_present",
         "1 if the virtual address is on the interface",
     );
     let track = gauge(
-        &mut registry,
+        registry,
         "instance_track_up",
-        "1 if a tracked interface, script or file is up",
+        "1 if a tracked interface, script, file or process is up",
     );
     let hook_ok = gauge(
-        &mut registry,
+        registry,
         "instance_last_hook_ok",
         "1 if the last notify hook that finished succeeded",
     );
+    let hook_time = seconds(
+        registry,
+        "instance_last_hook_timestamp",
+        "When the last notify hook finished, since the Unix epoch",
+    );
+    let hook_duration = seconds(
+        registry,
+        "instance_last_hook_duration",
+        "How long the last notify hook ran",
+    );
     let alarms = gauge(
-        &mut registry,
+        registry,
         "instance_alarms",
         "Alarms raised now, by severity",
     );
     let lease = gauge(
-        &mut registry,
+        registry,
         "instance_witness_lease",
         "With a witness: 1 for what it says of the lease now (held by this node, held_by \
          another, free, unreachable, unknown), 0 for the others",
     );
-    let lease_left = gauge(
-        &mut registry,
-        "instance_witness_lease_seconds_left",
-        "With a witness: seconds this node may still act as master without a renewal",
+    let lease_left = seconds(
+        registry,
+        "instance_witness_lease_remaining",
+        "With a witness: how long this node may still act as master without a renewal",
     );
     let peer_mismatch = gauge(
-        &mut registry,
+        registry,
         "instance_peer_config_mismatch",
         "1 for each peer whose adverts disagree with the instance's configuration, by what \
          differs (vips, advert_interval, auth_type, auth_password); absent once it agrees",
     );
     let vip_conflict = gauge(
-        &mut registry,
+        registry,
         "instance_vip_conflict",
         "1 while MASTER for each VIP another host (by its MAC) answers for; absent otherwise",
     );
@@ -376,12 +418,13 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
     ];
     let counter_families: Vec<_> = counters
         .iter()
-        .map(|(name, help, _)| counter(&mut registry, name, help))
+        .map(|(name, help, _)| counter(registry, name, help))
         .collect();
     let instance_dropped = counter(
-        &mut registry,
-        "instance_dropped",
-        "Adverts dropped by the instance's checks, by reason",
+        registry,
+        "instance_adverts_dropped",
+        "Adverts dropped by the instance's checks (TTL, authentication, auth_hmac...), by \
+         reason",
     );
     for i in &status.instances {
         let me = || vec![("vrrp_instance", value(&i.name))];
@@ -393,7 +436,13 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
                 .get_or_create(&labels)
                 .set(f64::from(u8::from(i.state == s)));
         }
-        state_seconds.get_or_create(&me()).set(i.since_s);
+        let mut labels = me();
+        labels.push(("interface", value(&i.interface)));
+        labels.push(("vrid", i.vrid.to_string()));
+        labels.push(("vrrp_version", i.version.to_string()));
+        labels.push(("family", value(i.family.as_str())));
+        info.get_or_create(&labels).set(1.0);
+        transition_time.get_or_create(&me()).set(now - i.since_s);
         priority.get_or_create(&me()).set(f64::from(i.priority));
         base_priority
             .get_or_create(&me())
@@ -402,7 +451,9 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             .get_or_create(&me())
             .set(f64::from(u8::from(i.locked)));
         if let Some(master) = &i.master {
-            master_age.get_or_create(&me()).set(master.last_advert_s);
+            master_advert
+                .get_or_create(&me())
+                .set(now - master.last_advert_s);
         }
         for v in &i.vips {
             let mut labels = me();
@@ -422,6 +473,10 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
             hook_ok
                 .get_or_create(&labels)
                 .set(f64::from(u8::from(hook.ok)));
+            hook_time.get_or_create(&labels).set(now - hook.age_s);
+            hook_duration
+                .get_or_create(&labels)
+                .set(hook.run.duration_s);
         }
         if let Some(w) = &i.witness {
             for kind in LeaseState::KNOWN {
@@ -465,7 +520,7 @@ pub fn render(status: &DaemonStatus) -> Result<String, std::fmt::Error> {
         }
     }
     let mut out = String::new();
-    encode(&mut out, &registry)?;
+    encode(&mut out, &root)?;
     Ok(out)
 }
 
@@ -489,9 +544,12 @@ mod tests {
         serde_json::from_value(json).expect("an instance status")
     }
 
+    /// The time of the snapshot in these tests, seconds since the epoch.
+    const NOW: f64 = 1_800_000_000.0;
+
     fn status(instances: Vec<InstanceStatus>) -> DaemonStatus {
         DaemonStatus {
-            version: String::new(),
+            version: "0.1.0".into(),
             node: String::new(),
             router_id: None,
             pid: 1,
@@ -512,7 +570,7 @@ mod tests {
             severity: Health::Warning,
             message: "x".into(),
         });
-        let text = render(&status(vec![i])).unwrap();
+        let text = render(&status(vec![i]), NOW).unwrap();
         for line in [
             "baton_instance_state{vrrp_instance=\"PORTAL\",state=\"MASTER\"} 1.0",
             "baton_instance_state{vrrp_instance=\"PORTAL\",state=\"BACKUP\"} 0.0",
@@ -520,12 +578,20 @@ mod tests {
             "baton_instance_base_priority{vrrp_instance=\"PORTAL\"} 150.0",
             "baton_instance_became_master_total{vrrp_instance=\"PORTAL\"} 2",
             "baton_instance_adverts_sent_total{vrrp_instance=\"PORTAL\"} 7",
-            "baton_instance_dropped_total{vrrp_instance=\"PORTAL\",reason=\"bad_ttl\"} 4",
+            "baton_instance_adverts_dropped_total{vrrp_instance=\"PORTAL\",reason=\"bad_ttl\"} 4",
             "baton_instance_vip_present{vrrp_instance=\"PORTAL\",address=\"192.0.2.100/24\"} 1.0",
             "baton_instance_alarms{vrrp_instance=\"PORTAL\",severity=\"warning\"} 1.0",
             "baton_instance_alarms{vrrp_instance=\"PORTAL\",severity=\"critical\"} 0.0",
-            "baton_dropped_total{reason=\"unknown_vrid\"} 5",
-            "baton_uptime_seconds 99.0",
+            "baton_instance_info{vrrp_instance=\"PORTAL\",interface=\"eth0\",vrid=\"51\",vrrp_version=\"3\",family=\"IPv4\"} 1.0",
+            // since_s 12.5 before NOW.
+            "baton_instance_last_transition_timestamp_seconds{vrrp_instance=\"PORTAL\"} 1799999987.5",
+            "# TYPE baton_instance_last_transition_timestamp_seconds gauge",
+            "# UNIT baton_instance_last_transition_timestamp_seconds seconds",
+            "baton_packets_dropped_total{reason=\"unknown_vrid\"} 5",
+            "baton_build_info{version=\"0.1.0\"} 1.0",
+            // uptime_s 99 before NOW.
+            "process_start_time_seconds 1799999901.0",
+            "# UNIT process_start_time_seconds seconds",
             "# TYPE baton_instance_became_master counter",
             "# EOF",
         ] {
@@ -533,6 +599,145 @@ mod tests {
                 text.lines().any(|l| l == line),
                 "missing {line:?} in\n{text}"
             );
+        }
+    }
+
+    /// An instance with everything that can be rendered: a master heard, a track, a hook.
+    fn busy_backup() -> InstanceStatus {
+        use crate::control::status::{HookStatus, MasterStatus, RunOutcome, TrackStatus};
+        let mut i = instance("PORTAL", "BACKUP");
+        i.master = Some(MasterStatus {
+            address: "192.0.2.2".into(),
+            priority: 200,
+            last_advert_s: 0.25,
+        });
+        i.tracks.push(TrackStatus {
+            kind: "script".into(),
+            name: "chk_pg".into(),
+            up: true,
+            effect: crate::control::status::TrackEffect::Priority(0),
+            detail: String::new(),
+        });
+        i.last_hook = Some(HookStatus {
+            owner: "PORTAL".into(),
+            hook: "notify_backup".into(),
+            state: "BACKUP".into(),
+            ok: false,
+            run: RunOutcome {
+                command: "/x".into(),
+                exit_code: Some(1),
+                signal: None,
+                timed_out: false,
+                error: None,
+                duration_s: 0.5,
+                stderr_tail: String::new(),
+            },
+            age_s: 30.0,
+            result: "exit 1".into(),
+        });
+        i
+    }
+
+    #[test]
+    fn ages_are_rendered_as_timestamps() {
+        let text = render(&status(vec![busy_backup()]), NOW).unwrap();
+        for line in [
+            "baton_instance_master_last_advert_timestamp_seconds{vrrp_instance=\"PORTAL\"} 1799999999.75",
+            "baton_instance_last_hook_ok{vrrp_instance=\"PORTAL\",hook=\"notify_backup\"} 0.0",
+            "baton_instance_last_hook_timestamp_seconds{vrrp_instance=\"PORTAL\",hook=\"notify_backup\"} 1799999970.0",
+            "baton_instance_last_hook_duration_seconds{vrrp_instance=\"PORTAL\",hook=\"notify_backup\"} 0.5",
+            "baton_instance_track_up{vrrp_instance=\"PORTAL\",kind=\"script\",track=\"chk_pg\"} 1.0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    /// The naming rules (<https://prometheus.io/docs/practices/naming/>), on an exposition
+    /// with every metric: `baton_` (or the standard `process_start_time_seconds`), `_total`
+    /// on counters and only there, a `_seconds` name ends with it and says its unit, no age
+    /// (`_age`, `_left`, "seconds since"), and `vrrp_instance` first on instance metrics.
+    /// `promtool check metrics` agrees (run by hand on a daemon's output).
+    #[test]
+    fn every_name_follows_the_conventions() {
+        let mut lease = busy_backup();
+        lease.witness = Some(crate::control::status::WitnessStatus {
+            key: "/k".into(),
+            lease: LeaseState::Free,
+            holder: None,
+            ttl_left_s: Some(1.0),
+            endpoint: None,
+            error: None,
+            waiting: false,
+            when_unreachable: crate::control::status::WhenUnreachable::Release,
+        });
+        let text = render(&status(vec![lease]), NOW).unwrap();
+        let mut types = std::collections::BTreeMap::new();
+        let mut units = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split(' ').collect();
+            match words.as_slice() {
+                ["#", "TYPE", name, kind] => {
+                    types.insert(name.to_string(), kind.to_string());
+                }
+                ["#", "UNIT", name, "seconds"] => {
+                    units.insert(name.to_string());
+                }
+                _ => {}
+            }
+        }
+        assert!(types.len() >= 25, "{types:?}");
+        let page = include_str!("../../man/baton.conf.5");
+        for (family, kind) in &types {
+            let listed = if kind == "counter" {
+                format!(".BR {family}_total ")
+            } else {
+                format!(".BR {family} ")
+            };
+            assert!(
+                page.contains(&listed),
+                "{family}: not in baton.conf(5) METRICS"
+            );
+            assert!(
+                family.starts_with("baton_") || family == "process_start_time_seconds",
+                "{family}"
+            );
+            assert!(
+                !family.ends_with("_total"),
+                "{family}: _total is the sample's"
+            );
+            if family.contains("_seconds") {
+                assert!(family.ends_with("_seconds"), "{family}: the unit goes last");
+                assert!(units.contains(family), "{family}: no # UNIT line");
+            }
+            for age in ["_age", "_left", "_since"] {
+                assert!(!family.contains(age), "{family}: export a timestamp");
+            }
+            let samples: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter(|l| {
+                    let name = l.split(['{', ' ']).next().unwrap_or("");
+                    name == family || name.strip_suffix("_total") == Some(family)
+                })
+                .collect();
+            assert!(!samples.is_empty(), "{family}: no sample");
+            for sample in samples {
+                let name = sample.split(['{', ' ']).next().unwrap_or("");
+                assert_eq!(
+                    name.ends_with("_total"),
+                    kind == "counter",
+                    "{sample}: _total if and only if a counter"
+                );
+                if family.starts_with("baton_instance_") {
+                    assert!(
+                        sample.starts_with(&format!("{name}{{vrrp_instance=")),
+                        "{sample}"
+                    );
+                }
+            }
         }
     }
 
@@ -549,11 +754,11 @@ mod tests {
             waiting: false,
             when_unreachable: crate::control::status::WhenUnreachable::Release,
         });
-        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
+        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")]), NOW).unwrap();
         for line in [
             "baton_instance_witness_lease{vrrp_instance=\"PORTAL\",lease=\"held\"} 1.0",
             "baton_instance_witness_lease{vrrp_instance=\"PORTAL\",lease=\"unreachable\"} 0.0",
-            "baton_instance_witness_lease_seconds_left{vrrp_instance=\"PORTAL\"} 1.5",
+            "baton_instance_witness_lease_remaining_seconds{vrrp_instance=\"PORTAL\"} 1.5",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -585,7 +790,7 @@ mod tests {
                 difference(PeerField::AdvertInterval),
             ],
         });
-        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")])).unwrap();
+        let text = render(&status(vec![i, instance("PLAIN", "BACKUP")]), NOW).unwrap();
         for line in [
             "# TYPE baton_instance_peer_config_mismatch gauge",
             "baton_instance_peer_config_mismatch{vrrp_instance=\"PORTAL\",peer=\"192.0.2.2\",field=\"vips\"} 1.0",
@@ -609,14 +814,14 @@ mod tests {
                 since_s: 3,
                 last_s: 1,
             });
-        let text = render(&status(vec![i])).unwrap();
+        let text = render(&status(vec![i]), NOW).unwrap();
         let line = "baton_instance_vip_conflict{vrrp_instance=\"PORTAL\",address=\"192.0.2.100\",mac=\"02:00:00:00:00:cc\"} 1.0";
         assert!(text.lines().any(|l| l == line), "{text}");
     }
 
     #[test]
     fn label_values_are_escaped() {
-        let text = render(&status(vec![instance("A\"B\\C", "BACKUP")])).unwrap();
+        let text = render(&status(vec![instance("A\"B\\C", "BACKUP")]), NOW).unwrap();
         assert!(
             text.contains(r#"baton_instance_priority{vrrp_instance="A\"B\\C"} 140.0"#),
             "{text}"
@@ -625,7 +830,7 @@ mod tests {
 
     #[test]
     fn no_instances_is_still_an_exposition() {
-        let text = render(&status(vec![])).unwrap();
+        let text = render(&status(vec![]), NOW).unwrap();
         assert!(text.ends_with("# EOF\n"));
     }
 

@@ -23,12 +23,15 @@
 //! The MAC is HMAC-SHA256 over a 20-byte pseudo header (family 4 or 6, VRRP version,
 //! VRID, 0, the source address zero padded to 16 bytes), then the VRRP message with its
 //! checksum field read as zero, then the first 12 trailer bytes, then 16 zero bytes in
-//! place of the MAC. The IP header is not covered.
+//! place of the MAC. The IP header is not covered. The source is the advert's: over IPv6
+//! multicast the link-local address, over IPv6 unicast `unicast_src_ip` (a global address,
+//! checked on keepalived's unicast captures, vrid 65).
 //!
 //! Lengths and checksum (what keepalived does, checked on its captures): the IPv4 total
 //! length counts the trailer, but the VRRP checksum (and the v3 pseudo header length) covers
 //! the VRRP message only; over IPv6 the kernel computes the checksum over the whole payload,
-//! trailer included (`IPV6_CHECKSUM`), with the payload length in the pseudo header. A
+//! trailer included (`IPV6_CHECKSUM`), with the payload length and the destination (the
+//! group, or the unicast peer) in the pseudo header. A
 //! trailer is recognised by length alone: the message is exactly 28 bytes longer than its
 //! address count says.
 
