@@ -1422,11 +1422,17 @@ impl Daemon {
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
         self.forget_witness(name);
-        if let Some(link) = self.routers.get(name).and_then(|r| r.vmac.clone()) {
-            vmac::remove(&self.netlink, &mut self.vmac_bases, &link).await;
+        let link = self.routers.get(name).and_then(|r| r.vmac.clone());
+        if let Some(link) = &link {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
         }
         self.routers.remove(name);
         self.verdicts.remove(name);
+        if link.is_some() {
+            // A socket bound to a deleted VMAC is dead: a restarted instance whose VMAC
+            // keeps its name (made again by `build_router`) must open a new one.
+            self.close_unused_sockets();
+        }
         info!(instance = name, "removed");
     }
 
