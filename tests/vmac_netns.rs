@@ -3,6 +3,9 @@
 //! entry for the VIP is the virtual MAC and stays so across a failover; adverts leave from
 //! the virtual MAC; a clean stop deletes the macvlan and puts the base's ARP settings
 //! back; a macvlan left by a killed baton is kept at restart, its leftover VIP removed.
+//! keepalived 2.4's address VMACs (`use_vmac_addr`, `use_vmac` on an address line): an
+//! address on a second network (`veth1`, `Lab::second_link`) lives on a macvlan of its
+//! own over that interface, and a client there resolves it to the virtual MAC.
 
 mod daemon;
 mod lab;
@@ -769,4 +772,94 @@ fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
         assert!(link(&c, node, VMAC).is_none(), "{node} kept {VMAC}");
         assert!(link(&c, node, VMAC2).is_none(), "{node} kept {VMAC2}");
     }
+}
+
+/// `use_vmac_addr` for an IPv6 excluded address on the second network of an IPv4 instance
+/// without a VMAC of its own: the macvlan `vrrp.51` over veth1 has the IPv6 virtual MAC
+/// 00:00:5e:00:02:33, and a client there resolves the address to it before and after a
+/// failover.
+#[test]
+fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
+    if !require_root() {
+        return;
+    }
+    const EVIP6: &str = "2001:db8:1::100/64";
+    const EVIP6_ADDR: &str = "2001:db8:1::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = Cluster::new(
+        "vmacaddr6",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &[]),
+        ],
+    );
+    c.lab.second_link("a", &["2001:db8:1::1/64"]);
+    c.lab.second_link("b", &["2001:db8:1::2/64"]);
+    c.lab.second_link("c", &["2001:db8:1::3/64"]);
+    let config = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac_addr")
+            .with("fallback automatic")
+            .with("virtual_ipaddress_excluded {\n        2001:db8:1::100/64 dev veth1\n    }")
+            .render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_holders_on(&c, VMAC, EVIP6, &["a"]);
+    for node in SERVERS {
+        let l = link(&c, node, VMAC).unwrap_or_else(|| panic!("no {VMAC} on {node}"));
+        assert_eq!(l["address"], MAC6, "{node}: {l:#}");
+        assert_eq!(l["link"], lab::IFNAME2, "{node}: {l:#}");
+        assert_eq!(
+            l["linkinfo"]["info_data"]["mode"], "private",
+            "{node}: {l:#}"
+        );
+        // No address of its own making from the virtual MAC (only the master's eVIP).
+        for a in c.lab.address_details(node, VMAC) {
+            assert_eq!(a.local, EVIP6_ADDR, "{node}: {a:?}");
+        }
+    }
+    assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    c.lab
+        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
+    let took = poll(SETTLE, || {
+        holders_on(&c, VMAC, EVIP6).contains(&"b".to_string())
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
+    c.stop_all();
+    assert!(link(&c, "b", VMAC).is_none(), "b kept {VMAC}");
+}
+
+/// An address VMAC deleted by hand on the master: a FAULT like the instance's own VMAC
+/// (keepalived tracks it as an interface of the instance), and b takes the address on its
+/// macvlan.
+#[test]
+fn an_address_vmac_deleted_by_hand_is_a_fault() {
+    if !require_root() {
+        return;
+    }
+    let mut c = two_network_cluster("vmacaddrdel");
+    let config = |priority| {
+        let mut i = Instance::fast(priority, VIP);
+        i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+        i.render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_holders_on(&c, VMAC, VIP2, &["a"]);
+    c.wait_for_socket("a");
+    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", VMAC]);
+    expect_holders_on(&c, VMAC, VIP2, &["b"]);
+    let mut last = serde_json::Value::Null;
+    let fault = poll(SETTLE, || {
+        last = c.status("a").0;
+        last["instances"][0]["state"] == "FAULT"
+    });
+    assert!(fault, "{last:#}\n{}", c.all_logs());
+    let faults = last["instances"][0]["faults"].to_string();
+    assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
 }
