@@ -349,3 +349,32 @@ fn ipv6_takes_the_ipv6_mac_and_vrrp6_beside_its_ipv4_twin() {
     let (model, _) = config::parse_str("t.conf", &format!("{}{named}", instance(" use_vmac")));
     assert!(model.is_none());
 }
+
+#[test]
+fn where_addresses_live_with_the_instances_vmac_alone() {
+    // keepalived 2.4.3 (vrrp_complete_instance): an address on the instance's interface,
+    // written with `dev` or not, is on the VMAC when of the instance's family; an excluded
+    // address of the other family stays on the interface; another interface is itself.
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "192.0.2.101/24 dev eth0"],
+        &["2001:db8::100/64", "198.51.100.100/24 dev eth1"],
+        " use_vmac",
+    ));
+    let i = &model.instances[0];
+    assert!(i.address_vmacs.is_empty());
+    let places: Vec<config::AddressPlace> = i
+        .vips
+        .iter()
+        .chain(&i.excluded_vips)
+        .map(|v| i.address_place(v))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            config::AddressPlace::InstanceVmac,
+            config::AddressPlace::InstanceVmac,
+            config::AddressPlace::Interface("eth0"),
+            config::AddressPlace::Interface("eth1"),
+        ]
+    );
+}
