@@ -451,3 +451,41 @@ fn every_kind_of_change_is_reported() {
     let missing: Vec<&&str> = KINDS.iter().filter(|k| !covered.contains(k)).collect();
     assert!(missing.is_empty(), "kinds without a case: {missing:?}");
 }
+
+/// `use_vmac_addr` and the address VMACs are identity (restart); `use_vmac` on an address
+/// line that keeps the same macvlans is a VIP change, applied in place.
+#[test]
+fn address_vmacs_are_identity_and_a_vip_moving_onto_one_is_in_place() {
+    let body = |vips: &str, extra: &str| {
+        format!(
+            "vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n {extra}\n \
+             virtual_ipaddress {{\n 192.0.2.1/24\n{vips} }}\n}}\n"
+        )
+    };
+    let restarted = |old: &str, new: &str| {
+        let d = Model::diff(&model(old), &model(new));
+        d.changed.is_empty() && d.removed == ["A"] && d.added == ["A"]
+    };
+    let plain = body(" 198.51.100.1/24 dev eth1\n", "");
+    let addr = body(" 198.51.100.1/24 dev eth1\n", "use_vmac_addr");
+    let per_line = body(" 198.51.100.1/24 dev eth1 use_vmac\n", "");
+    assert!(restarted(&plain, &addr), "use_vmac_addr added");
+    assert!(restarted(&addr, &plain), "use_vmac_addr removed");
+    assert!(
+        restarted(&plain, &per_line),
+        "a macvlan added by an address line"
+    );
+    // Same macvlan (vrrp.1 on eth1 for IPv4): the second address moving onto it is a VIP
+    // change.
+    let one = body(
+        " 198.51.100.1/24 dev eth1 use_vmac\n 198.51.100.2/24 dev eth1\n",
+        "",
+    );
+    let both = body(
+        " 198.51.100.1/24 dev eth1 use_vmac\n 198.51.100.2/24 dev eth1 use_vmac\n",
+        "",
+    );
+    let d = Model::diff(&model(&one), &model(&both));
+    assert!(d.removed.is_empty() && d.added.is_empty(), "{d:#?}");
+    assert_eq!(d.changed.len(), 1, "{d:#?}");
+}

@@ -106,12 +106,187 @@ fn refused_combinations() {
         "strict mode",
         9,
     );
-    // keepalived's per-address `use_vmac` is not implemented: refused, not ignored.
-    let per_address = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
-                       priority 100\n virtual_ipaddress {\n 192.0.2.100/24 dev eth1 use_vmac\n }\n}\n";
-    error_at(per_address, "address line", 6);
-    // use_vmac_addr stays refused.
-    error_at(&instance(" use_vmac\n use_vmac_addr"), "use_vmac_addr", 9);
+}
+
+/// An instance on eth0 whose addresses are `lines` (one per line, from line 6) and whose
+/// other keywords are `body`.
+fn with_addresses(lines: &[&str], excluded: &[&str], body: &str) -> String {
+    let mut text = String::from(
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n \
+         virtual_ipaddress {\n",
+    );
+    for l in lines {
+        text.push_str(&format!(" {l}\n"));
+    }
+    text.push_str(" }\n");
+    if !excluded.is_empty() {
+        text.push_str(" virtual_ipaddress_excluded {\n");
+        for l in excluded {
+            text.push_str(&format!(" {l}\n"));
+        }
+        text.push_str(" }\n");
+    }
+    text.push_str(body);
+    text.push_str("\n}\n");
+    text
+}
+
+#[test]
+fn use_vmac_on_an_address_line_makes_a_vmac_on_its_interface() {
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "198.51.100.100/24 dev eth1 use_vmac"],
+        &[],
+        "",
+    ));
+    let i = &model.instances[0];
+    assert!(i.use_vmac.is_none(), "the instance itself has none");
+    assert_eq!(
+        i.address_vmacs,
+        [config::AddressVmac {
+            name: "vrrp.51".into(),
+            base: "eth1".into(),
+            family: config::Family::IPv4,
+            mac: [0, 0, 0x5e, 0, 1, 51],
+        }]
+    );
+    assert!(matches!(
+        i.address_place(&i.vips[1]),
+        config::AddressPlace::AddressVmac(v) if v.name == "vrrp.51"
+    ));
+    assert_eq!(
+        i.address_place(&i.vips[0]),
+        config::AddressPlace::Interface("eth0")
+    );
+    // On the instance's interface without use_vmac in the instance: a VMAC there too.
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "192.0.2.101/24 dev eth0 use_vmac"],
+        &[],
+        "",
+    ));
+    let i = &model.instances[0];
+    assert_eq!(i.address_vmacs.len(), 1);
+    assert_eq!(i.address_vmacs[0].base, "eth0");
+    assert_eq!(
+        i.address_place(&i.vips[0]),
+        config::AddressPlace::Interface("eth0")
+    );
+}
+
+#[test]
+fn use_vmac_addr_covers_other_interfaces_and_the_other_family() {
+    // With the instance's own VMAC (vrrp.51), the others take vrrp1.51 (IPv4) and
+    // vrrp6.51 (IPv6), as keepalived names them; two addresses on one interface and
+    // family share one; an IPv6 excluded address on eth0 gets one on eth0.
+    let model = ok(&with_addresses(
+        &[
+            "192.0.2.100/24",
+            "198.51.100.100/24 dev eth1",
+            "198.51.100.101/24 dev eth1",
+        ],
+        &["2001:db8::100/64", "203.0.113.100/24 dev eth2 no_track"],
+        " use_vmac\n use_vmac_addr",
+    ));
+    let i = &model.instances[0];
+    assert!(i.use_vmac_addr);
+    let got: Vec<(&str, &str, [u8; 6])> = i
+        .address_vmacs
+        .iter()
+        .map(|v| (v.name.as_str(), v.base.as_str(), v.mac))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("vrrp1.51", "eth1", [0, 0, 0x5e, 0, 1, 51]),
+            ("vrrp6.51", "eth0", [0, 0, 0x5e, 0, 2, 51]),
+            ("vrrp2.51", "eth2", [0, 0, 0x5e, 0, 1, 51]),
+        ]
+    );
+    assert_eq!(
+        i.address_place(&i.vips[0]),
+        config::AddressPlace::InstanceVmac
+    );
+    // Without use_vmac in the instance, the first is vrrp.51.
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "198.51.100.100/24 dev eth1"],
+        &[],
+        " use_vmac_addr",
+    ));
+    let i = &model.instances[0];
+    assert_eq!(i.address_vmacs.len(), 1);
+    assert_eq!(i.address_vmacs[0].name, "vrrp.51");
+    assert_eq!(
+        i.address_place(&i.vips[0]),
+        config::AddressPlace::Interface("eth0")
+    );
+    // A MAC written in use_vmac is the address VMACs' too (keepalived).
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "198.51.100.100/24 dev eth1"],
+        &[],
+        " use_vmac 02:00:00:00:10:01\n use_vmac_addr",
+    ));
+    assert_eq!(
+        model.instances[0].address_vmacs[0].mac,
+        [2, 0, 0, 0, 0x10, 1]
+    );
+}
+
+#[test]
+fn address_vmac_names_skip_the_names_in_use() {
+    // VI_2 has vrrp.51 (its own VMAC on eth1); VI_1's address VMAC takes vrrp1.51.
+    let text = format!(
+        "{}vrrp_instance VI_2 {{\n interface eth1\n virtual_router_id 51\n priority 100\n \
+         use_vmac\n virtual_ipaddress {{\n 198.51.100.200/24\n }}\n}}\n",
+        with_addresses(
+            &["192.0.2.100/24", "203.0.113.100/24 dev eth2 use_vmac"],
+            &[],
+            ""
+        )
+    );
+    let model = ok(&text);
+    assert_eq!(model.instances[0].address_vmacs[0].name, "vrrp1.51");
+}
+
+#[test]
+fn address_vmac_refusals_are_at_their_line() {
+    // No interface: keepalived's "use_vmac for a address requires an interface".
+    error_at(
+        &with_addresses(&["192.0.2.100/24", "198.51.100.100/24 use_vmac"], &[], ""),
+        "needs the address's interface",
+        7,
+    );
+    // The instance's VMAC holds it already.
+    error_at(
+        &with_addresses(&["192.0.2.100/24 dev eth0 use_vmac"], &[], " use_vmac"),
+        "instance's own VMAC holds it",
+        6,
+    );
+    // use_vmac_addr gives it one already.
+    error_at(
+        &with_addresses(
+            &["192.0.2.100/24"],
+            &["198.51.100.100/24 dev eth1 use_vmac"],
+            " use_vmac_addr",
+        ),
+        "use_vmac_addr",
+        9,
+    );
+    // Two instances with the same VRID and family put a VMAC with one MAC on eth1.
+    let text = format!(
+        "{}vrrp_instance VI_2 {{\n interface eth1\n virtual_router_id 51\n priority 100\n \
+         use_vmac\n virtual_ipaddress {{\n 198.51.100.200/24\n }}\n}}\n",
+        with_addresses(
+            &["192.0.2.100/24", "198.51.100.100/24 dev eth1 use_vmac"],
+            &[],
+            ""
+        )
+    );
+    error_at(&text, "00:00:5e:00:01:33 on eth1", 11);
+    // vmac_xmit_base still needs use_vmac in the instance.
+    error_at(
+        &with_addresses(&["192.0.2.100/24"], &[], " use_vmac_addr\n vmac_xmit_base"),
+        "without `use_vmac`",
+        9,
+    );
 }
 
 #[test]
@@ -173,4 +348,33 @@ fn ipv6_takes_the_ipv6_mac_and_vrrp6_beside_its_ipv4_twin() {
     let named = v6.replace("use_vmac", "use_vmac vrrp.51");
     let (model, _) = config::parse_str("t.conf", &format!("{}{named}", instance(" use_vmac")));
     assert!(model.is_none());
+}
+
+#[test]
+fn where_addresses_live_with_the_instances_vmac_alone() {
+    // keepalived 2.4.3 (vrrp_complete_instance): an address on the instance's interface,
+    // written with `dev` or not, is on the VMAC when of the instance's family; an excluded
+    // address of the other family stays on the interface; another interface is itself.
+    let model = ok(&with_addresses(
+        &["192.0.2.100/24", "192.0.2.101/24 dev eth0"],
+        &["2001:db8::100/64", "198.51.100.100/24 dev eth1"],
+        " use_vmac",
+    ));
+    let i = &model.instances[0];
+    assert!(i.address_vmacs.is_empty());
+    let places: Vec<config::AddressPlace> = i
+        .vips
+        .iter()
+        .chain(&i.excluded_vips)
+        .map(|v| i.address_place(v))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            config::AddressPlace::InstanceVmac,
+            config::AddressPlace::InstanceVmac,
+            config::AddressPlace::Interface("eth0"),
+            config::AddressPlace::Interface("eth1"),
+        ]
+    );
 }

@@ -3,6 +3,9 @@
 //! entry for the VIP is the virtual MAC and stays so across a failover; adverts leave from
 //! the virtual MAC; a clean stop deletes the macvlan and puts the base's ARP settings
 //! back; a macvlan left by a killed baton is kept at restart, its leftover VIP removed.
+//! keepalived 2.4's address VMACs (`use_vmac_addr`, `use_vmac` on an address line): an
+//! address on a second network (`veth1`, `Lab::second_link`) lives on a macvlan of its
+//! own over that interface, and a client there resolves it to the virtual MAC.
 
 mod daemon;
 mod lab;
@@ -600,4 +603,263 @@ fn ipv6_with_keepalived_the_clients_entry_is_the_virtual_mac() {
     assert!(poll(SETTLE, || on_vmac(&c, "ka")), "{}", c.all_logs());
     assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
     drop(ka);
+}
+
+/// The second network's address (`veth1`, `br1`) and the client there.
+const VIP2: &str = "198.51.100.100/24";
+const VIP2_ADDR: &str = "198.51.100.100";
+
+/// a and b with an instance on veth0 and a second link veth1; c, the client, on the second
+/// network only (its veth0 has no address).
+fn two_network_cluster(tag: &str) -> Cluster {
+    let c = Cluster::new(
+        tag,
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &[]),
+        ],
+    );
+    c.lab.second_link("a", &["198.51.100.1/24"]);
+    c.lab.second_link("b", &["198.51.100.2/24"]);
+    c.lab.second_link("c", &["198.51.100.3/24"]);
+    c
+}
+
+/// The nodes whose macvlan `name` holds `vip`.
+fn holders_on(c: &Cluster, name: &str, vip: &str) -> Vec<String> {
+    SERVERS
+        .iter()
+        .filter(|n| link(c, n, name).is_some() && c.lab.addresses(n, name).iter().any(|a| a == vip))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+fn expect_holders_on(c: &Cluster, name: &str, vip: &str, expected: &[&str]) {
+    let ok = poll(SETTLE, || holders_on(c, name, vip) == expected);
+    assert!(
+        ok,
+        "{vip} on {name} of {:?}, expected {expected:?}\n{}",
+        holders_on(c, name, vip),
+        c.all_logs()
+    );
+}
+
+/// An address VMAC as keepalived 2.4 makes it: a private macvlan on veth1 with the IPv4
+/// virtual MAC, up in every state, no IPv6, and veth1's ARP settings those of a VMAC base.
+fn check_address_vmac(c: &Cluster, node: &str, name: &str) {
+    let l = link(c, node, name).unwrap_or_else(|| panic!("no {name} on {node}"));
+    assert_eq!(l["address"], VMAC_MAC, "{node}: {l:#}");
+    assert_eq!(l["link"], lab::IFNAME2, "{node}: {l:#}");
+    assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{node}: {l:#}");
+    assert_eq!(
+        l["linkinfo"]["info_data"]["mode"], "private",
+        "{node}: {l:#}"
+    );
+    let flags = l["flags"].as_array().expect("flags");
+    assert!(flags.iter().any(|f| f == "UP"), "{node}: {l:#}");
+    let ipv6 = c
+        .lab
+        .address_details(node, name)
+        .into_iter()
+        .any(|a| a.family == "inet6");
+    assert!(!ipv6, "{node}: IPv6 on {name}");
+    assert_eq!(conf(c, node, name, "arp_ignore"), "1");
+    assert_eq!(conf(c, node, lab::IFNAME2, "arp_ignore"), "1");
+    assert_eq!(conf(c, node, lab::IFNAME2, "arp_announce"), "2");
+}
+
+/// keepalived 2.4's `use_vmac` on an address line with `dev`: the instance (on veth0, no
+/// VMAC of its own) puts that VIP on a macvlan `vrrp.51` over veth1 with the virtual MAC;
+/// a client on veth1's network resolves the VIP to 00:00:5e:00:01:33 and still does after
+/// the master is killed and b takes over; a clean stop deletes the macvlan.
+#[test]
+fn use_vmac_on_an_address_line_puts_it_on_a_vmac_over_its_interface() {
+    if !require_root() {
+        return;
+    }
+    let mut c = two_network_cluster("vmacaddr");
+    let config = |priority| {
+        let mut i = Instance::fast(priority, VIP).with("fallback automatic");
+        i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+        i.render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_holders_on(&c, VMAC, VIP2, &["a"]);
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    for node in SERVERS {
+        check_address_vmac(&c, node, VMAC);
+        assert!(
+            !c.lab
+                .addresses(node, lab::IFNAME2)
+                .iter()
+                .any(|a| a == VIP2),
+            "{node}: the VIP is never on veth1 itself"
+        );
+    }
+    assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
+
+    // a dies (both links down, as a dead host's): b takes the VIP on its macvlan, and the
+    // client's entry is the same virtual MAC, through which it reaches b.
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    c.lab
+        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
+    // (a killed daemon cleans nothing: a's address stays on its macvlan, unreachable.)
+    let took = poll(SETTLE, || {
+        holders_on(&c, VMAC, VIP2).contains(&"b".to_string())
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
+    c.expect_client_mac("c", VIP2_ADDR, VMAC_MAC);
+
+    c.stop_all();
+    assert!(link(&c, "b", VMAC).is_none(), "b kept {VMAC}");
+    assert_eq!(conf(&c, "b", lab::IFNAME2, "arp_ignore"), "0");
+}
+
+/// `use_vmac_addr` with the instance's own VMAC (`vrrp.51` on veth0): the excluded address
+/// on veth1 lives on `vrrp1.51` over veth1 (keepalived's second name) with the virtual
+/// MAC, and the client there resolves it to that MAC. A reload without `use_vmac_addr`
+/// restarts the instance: the macvlan goes and the address is on veth1 itself.
+#[test]
+fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
+    if !require_root() {
+        return;
+    }
+    const VMAC2: &str = "vrrp1.51";
+    let mut c = two_network_cluster("vmacaddr2");
+    let excluded = "virtual_ipaddress_excluded {\n        198.51.100.100/24 dev veth1\n    }";
+    let config = |priority, addr: bool| {
+        let mut i = Instance::fast(priority, VIP)
+            .with("use_vmac")
+            .with("fallback automatic")
+            .with(excluded);
+        if addr {
+            i = i.with("use_vmac_addr");
+        }
+        i.render()
+    };
+    c.start("a", &config(150, true));
+    c.start("b", &config(100, true));
+    expect_vmac_holders(&c, &["a"]);
+    expect_holders_on(&c, VMAC2, VIP2, &["a"]);
+    for node in SERVERS {
+        check_vmac_link(&c, node);
+        check_address_vmac(&c, node, VMAC2);
+    }
+    assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
+
+    c.wait_for_socket("a");
+    c.rewrite("a", &config(150, false));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = poll(SETTLE, || link(&c, "a", VMAC2).is_none());
+    assert!(gone, "{}", c.all_logs());
+    let on_base = poll(SETTLE, || {
+        c.lab.addresses("a", lab::IFNAME2).iter().any(|a| a == VIP2)
+    });
+    assert!(on_base, "{}", c.all_logs());
+    expect_vmac_holders(&c, &["a"]);
+
+    c.stop_all();
+    for node in SERVERS {
+        assert!(link(&c, node, VMAC).is_none(), "{node} kept {VMAC}");
+        assert!(link(&c, node, VMAC2).is_none(), "{node} kept {VMAC2}");
+    }
+}
+
+/// `use_vmac_addr` for an IPv6 excluded address on the second network of an IPv4 instance
+/// without a VMAC of its own: the macvlan `vrrp.51` over veth1 has the IPv6 virtual MAC
+/// 00:00:5e:00:02:33, and a client there resolves the address to it before and after a
+/// failover.
+#[test]
+fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
+    if !require_root() {
+        return;
+    }
+    const EVIP6: &str = "2001:db8:1::100/64";
+    const EVIP6_ADDR: &str = "2001:db8:1::100";
+    const MAC6: &str = "00:00:5e:00:02:33";
+    let mut c = Cluster::new(
+        "vmacaddr6",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &[]),
+        ],
+    );
+    c.lab.second_link("a", &["2001:db8:1::1/64"]);
+    c.lab.second_link("b", &["2001:db8:1::2/64"]);
+    c.lab.second_link("c", &["2001:db8:1::3/64"]);
+    let config = |priority| {
+        Instance::fast(priority, VIP)
+            .with("use_vmac_addr")
+            .with("fallback automatic")
+            .with("virtual_ipaddress_excluded {\n        2001:db8:1::100/64 dev veth1\n    }")
+            .render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_holders_on(&c, VMAC, EVIP6, &["a"]);
+    for node in SERVERS {
+        let l = link(&c, node, VMAC).unwrap_or_else(|| panic!("no {VMAC} on {node}"));
+        assert_eq!(l["address"], MAC6, "{node}: {l:#}");
+        assert_eq!(l["link"], lab::IFNAME2, "{node}: {l:#}");
+        assert_eq!(
+            l["linkinfo"]["info_data"]["mode"], "private",
+            "{node}: {l:#}"
+        );
+        // No address of its own making from the virtual MAC (only the master's eVIP).
+        for a in c.lab.address_details(node, VMAC) {
+            assert_eq!(a.local, EVIP6_ADDR, "{node}: {a:?}");
+        }
+    }
+    assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    c.lab
+        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
+    let took = poll(SETTLE, || {
+        holders_on(&c, VMAC, EVIP6).contains(&"b".to_string())
+    });
+    assert!(took, "{}", c.all_logs());
+    assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
+    c.stop_all();
+    assert!(link(&c, "b", VMAC).is_none(), "b kept {VMAC}");
+}
+
+/// An address VMAC deleted by hand on the master: a FAULT like the instance's own VMAC
+/// (keepalived tracks it as an interface of the instance), and b takes the address on its
+/// macvlan.
+#[test]
+fn an_address_vmac_deleted_by_hand_is_a_fault() {
+    if !require_root() {
+        return;
+    }
+    let mut c = two_network_cluster("vmacaddrdel");
+    let config = |priority| {
+        let mut i = Instance::fast(priority, VIP);
+        i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+        i.render()
+    };
+    c.start("a", &config(150));
+    c.start("b", &config(100));
+    expect_holders_on(&c, VMAC, VIP2, &["a"]);
+    c.wait_for_socket("a");
+    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", VMAC]);
+    expect_holders_on(&c, VMAC, VIP2, &["b"]);
+    let mut last = serde_json::Value::Null;
+    let fault = poll(SETTLE, || {
+        last = c.status("a").0;
+        last["instances"][0]["state"] == "FAULT"
+    });
+    assert!(fault, "{last:#}\n{}", c.all_logs());
+    let faults = last["instances"][0]["faults"].to_string();
+    assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
 }

@@ -141,6 +141,14 @@ impl Model {
 /// MAC or `vmac_xmit_base` restarts the instance: the VIPs would move between interfaces
 /// and the sockets with them, which the restart path already does in order (VIPs off,
 /// priority 0, then the new instance starts as BACKUP).
+///
+/// The macvlans of `use_vmac_addr` and of `use_vmac` on address lines (`address_vmacs`:
+/// name, base, family, MAC) are identity for the same reason: the addresses on them move
+/// between a plain interface and a macvlan, and a macvlan no longer wanted must go once
+/// its addresses are off, which is the restart's order. keepalived too treats a change of
+/// `use_vmac_addr` as another instance (`vrrp.c`, the old instance's match on reload). A
+/// change of `use_vmac` on an address line that keeps the same macvlans is a VIP change,
+/// applied in place (the address is removed from where it was and added where it goes).
 fn identity(
     i: &Instance,
 ) -> (
@@ -149,6 +157,8 @@ fn identity(
     super::model::Family,
     super::model::Version,
     Option<&super::model::Vmac>,
+    bool,
+    &[super::model::AddressVmac],
 ) {
     (
         &i.interface,
@@ -156,6 +166,8 @@ fn identity(
         i.family,
         i.version,
         i.use_vmac.as_ref(),
+        i.use_vmac_addr,
+        &i.address_vmacs,
     )
 }
 
@@ -212,6 +224,8 @@ fn instance_changes(
         version: _,
         family: _,
         use_vmac: _,
+        use_vmac_addr: _,
+        address_vmacs: _,
         state,
         priority,
         advert_int_cs,

@@ -743,6 +743,32 @@ impl Vmac {
     }
 }
 
+/// A macvlan of `use_vmac_addr` or of `use_vmac` on an address line (keepalived 2.4): a
+/// private-mode macvlan on `base` with `mac` that holds the instance's addresses of
+/// `family` on that interface, made and kept like the instance's own VMAC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AddressVmac {
+    /// keepalived's name: `vrrp.VRID`, else `vrrpN.VRID` (IPv6: `vrrp6.VRID` first), the
+    /// first that no instance's VMAC or interface has.
+    pub name: String,
+    pub base: String,
+    pub family: Family,
+    /// The instance's `use_vmac` MAC if one was written, else the RFC 5798 virtual MAC of
+    /// `family`.
+    pub mac: [u8; 6],
+}
+
+/// Where one of an instance's addresses lives (keepalived 2.4, `vrrp_complete_instance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressPlace<'a> {
+    /// On the instance's VMAC.
+    InstanceVmac,
+    /// On a macvlan of its own ([`Instance::address_vmacs`]).
+    AddressVmac(&'a AddressVmac),
+    /// On this interface itself.
+    Interface(&'a str),
+}
+
 /// A `vrrp_instance`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Instance {
@@ -792,6 +818,13 @@ pub struct Instance {
     pub garp: Garp,
     pub notify: Notify,
     pub use_vmac: Option<Vmac>,
+    /// `use_vmac_addr` (keepalived 2.4): a VMAC of its own for each interface a VIP or an
+    /// excluded address lives on other than the instance's, and for the addresses of the
+    /// other family.
+    pub use_vmac_addr: bool,
+    /// The macvlans of `use_vmac_addr` and of `use_vmac` on an address line, one per
+    /// (interface, family), named and given their MAC across instances at validation.
+    pub address_vmacs: Vec<AddressVmac>,
     pub strict: bool,
     pub skip_check_adv_addr: bool,
     pub check_unicast_src: bool,
@@ -829,6 +862,46 @@ impl Instance {
 
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
+    }
+
+    /// The interface and family of the macvlan an address needs of its own, if any
+    /// (keepalived 2.4): an address on the instance's interface (no `dev`, or `dev` that
+    /// interface) goes on the instance's VMAC when it has one and the family is the
+    /// instance's; else it needs one with `use_vmac` on its line, or with `use_vmac_addr`
+    /// when its family is not the instance's. An address on another interface needs one
+    /// with `use_vmac` on its line or `use_vmac_addr`.
+    pub fn address_vmac_key<'a>(&'a self, vip: &'a VirtualAddress) -> Option<(&'a str, Family)> {
+        let family = Family::of(&vip.addr);
+        let dev = vip.dev.as_deref().unwrap_or(&self.interface);
+        let wanted = if dev == self.interface {
+            if self.use_vmac.is_some() && family == self.family {
+                false
+            } else {
+                vip.flags.use_vmac || (self.use_vmac_addr && family != self.family)
+            }
+        } else {
+            vip.flags.use_vmac || self.use_vmac_addr
+        };
+        wanted.then_some((dev, family))
+    }
+
+    /// Where `vip` (one of its VIPs or excluded addresses) lives.
+    pub fn address_place<'a>(&'a self, vip: &'a VirtualAddress) -> AddressPlace<'a> {
+        if let Some((base, family)) = self.address_vmac_key(vip)
+            && let Some(v) = self
+                .address_vmacs
+                .iter()
+                .find(|v| v.base == base && v.family == family)
+        {
+            return AddressPlace::AddressVmac(v);
+        }
+        let dev = vip.dev.as_deref().unwrap_or(&self.interface);
+        if dev == self.interface && self.use_vmac.is_some() && Family::of(&vip.addr) == self.family
+        {
+            AddressPlace::InstanceVmac
+        } else {
+            AddressPlace::Interface(dev)
+        }
     }
 
     /// `state MASTER`, where it is acted on (validation keeps it only with automatic

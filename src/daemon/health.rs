@@ -138,10 +138,9 @@ impl Daemon {
                 v.faults
                     .push(format!("interface {} is down", cfg.interface));
             }
-            if let Some(link) = router.vmac.as_ref().filter(|_| router.vmac_lost) {
+            if let Some(name) = &router.vmac_lost {
                 v.faults.push(format!(
-                    "VMAC {} was deleted; restart baton to make it again",
-                    link.name
+                    "VMAC {name} was deleted; restart baton to make it again"
                 ));
             }
             track::judge(

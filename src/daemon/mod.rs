@@ -479,7 +479,7 @@ impl Daemon {
                     v,
                     &info,
                     cfg.family,
-                    source,
+                    Some(source),
                 )
                 .await
                 .map_err(fail)?,
@@ -507,11 +507,47 @@ impl Daemon {
                 .join(translate::multicast_group(cfg))
                 .map_err(|e| fail(e.to_string()))?;
         }
+        // use_vmac_addr and use_vmac on address lines: a macvlan per (interface, family),
+        // made or kept like the instance's own (keepalived makes them with the instance).
+        let mut address_vmacs = Vec::new();
+        for av in &cfg.address_vmacs {
+            let base = if av.base == cfg.interface {
+                info.clone()
+            } else {
+                self.netlink
+                    .interface_info(&av.base)
+                    .await
+                    .map_err(|e| fail(format!("interface {} of a VMAC: {e}", av.base)))?
+            };
+            let link = vmac::ensure(
+                &self.netlink,
+                &mut self.vmac_bases,
+                &config::Vmac {
+                    name: av.name.clone(),
+                    mac: av.mac,
+                    xmit_base: false,
+                    name_given: true,
+                },
+                &base,
+                av.family,
+                None,
+            )
+            .await
+            .map_err(fail)?;
+            address_vmacs.push(link);
+        }
         let mut vips = Vec::new();
         // Excluded addresses are held, announced and repaired like the VIPs; only the
         // adverts leave them out (they are built from `cfg.vips`).
         for vip in cfg.vips.iter().chain(&cfg.excluded_vips) {
-            let dev = vip.dev.clone().unwrap_or_else(|| vip_interface.clone());
+            // keepalived 2.4's placement (config::AddressPlace): the instance's VMAC, an
+            // address VMAC (GARP/NA then leave from it, with its virtual MAC), or the
+            // interface.
+            let dev = match cfg.address_place(vip) {
+                config::AddressPlace::InstanceVmac => vip_interface.clone(),
+                config::AddressPlace::AddressVmac(av) => av.name.clone(),
+                config::AddressPlace::Interface(dev) => dev.to_string(),
+            };
             let on = if dev == cfg.interface {
                 info.clone()
             } else {
@@ -534,6 +570,7 @@ impl Daemon {
         let witness = self.model.witness.clone();
         let mut router = Router::new(cfg.clone(), key, info.index, vips, own, witness.as_ref());
         router.vmac = vmac_link;
+        router.address_vmacs = address_vmacs;
         Ok(router)
     }
 
@@ -1174,7 +1211,8 @@ impl Daemon {
         }
     }
 
-    /// A link called `name` went down or away: if it was an instance's VMAC and it is gone
+    /// A link called `name` went down or away: if it was a VMAC of an instance (its own, or
+    /// one of `use_vmac_addr` / `use_vmac` on an address line) and it is gone
     /// (deleted by hand), the instance goes to FAULT for good: its VIPs cannot be held with
     /// the virtual MAC, and its socket was bound to the deleted link. A restart makes it
     /// again (keepalived makes it again at once; baton does not rebuild an instance's
@@ -1183,11 +1221,13 @@ impl Daemon {
         let watched: Vec<(String, vmac::VmacLink)> = self
             .routers
             .iter()
-            .filter_map(|(n, r)| {
+            .filter(|(_, r)| r.vmac_lost.is_none())
+            .flat_map(|(n, r)| {
                 r.vmac
-                    .clone()
-                    .filter(|v| v.name == name && !r.vmac_lost)
-                    .map(|v| (n.clone(), v))
+                    .iter()
+                    .chain(&r.address_vmacs)
+                    .filter(|v| v.name == name)
+                    .map(|v| (n.clone(), v.clone()))
             })
             .collect();
         if watched.is_empty() {
@@ -1207,7 +1247,7 @@ impl Daemon {
             }
             error!(instance = %instance, "VMAC {name} was deleted: FAULT until baton is restarted");
             if let Some(r) = self.routers.get_mut(&instance) {
-                r.vmac_lost = true;
+                r.vmac_lost = Some(name.to_string());
                 lost = true;
             }
         }
@@ -1456,11 +1496,21 @@ impl Daemon {
     async fn stop_router(&mut self, name: &str) {
         self.deliver(name, Event::Shutdown).await;
         self.forget_witness(name);
-        if let Some(link) = self.routers.get(name).and_then(|r| r.vmac.clone()) {
-            vmac::remove(&self.netlink, &mut self.vmac_bases, &link).await;
+        let links: Vec<vmac::VmacLink> = self
+            .routers
+            .get(name)
+            .map(|r| r.vmac.iter().chain(&r.address_vmacs).cloned().collect())
+            .unwrap_or_default();
+        for link in &links {
+            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
         }
         // Its verdict, damping, hook results and counters go with it.
         self.routers.remove(name);
+        if !links.is_empty() {
+            // A socket bound to a deleted VMAC is dead: a restarted instance whose VMAC
+            // keeps its name (made again by `build_router`) must open a new one.
+            self.close_unused_sockets();
+        }
         self.reindex();
         info!(instance = name, "removed");
     }
@@ -1536,6 +1586,7 @@ impl Daemon {
         router.filter = rebuilt.filter;
         router.vips = rebuilt.vips;
         router.vmac = rebuilt.vmac;
+        router.address_vmacs = rebuilt.address_vmacs;
         // auth_hmac: new keys or mode, the same send sequence and replay memory.
         match (router.hmac.as_mut(), rebuilt.hmac) {
             (Some(hmac), Some(new)) => hmac.reconfigure(new.config().clone()),
@@ -1596,7 +1647,7 @@ impl Daemon {
         let links: Vec<vmac::VmacLink> = self
             .routers
             .values()
-            .filter_map(|r| r.vmac.clone())
+            .flat_map(|r| r.vmac.iter().chain(&r.address_vmacs).cloned())
             .collect();
         for link in &links {
             vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;

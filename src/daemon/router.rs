@@ -114,8 +114,12 @@ pub struct Router {
     pub hmac_unsigned: u64,
     /// `use_vmac`: the macvlan this instance made (or kept) and holds its VIPs on.
     pub vmac: Option<super::vmac::VmacLink>,
-    /// The VMAC was deleted under the instance: FAULT until a restart.
-    pub vmac_lost: bool,
+    /// `use_vmac_addr` and `use_vmac` on address lines: the macvlans this instance made (or
+    /// kept) for the addresses on other interfaces or of the other family.
+    pub address_vmacs: Vec<super::vmac::VmacLink>,
+    /// The name of a VMAC of the instance (its own or an address's) deleted under it:
+    /// FAULT until a restart.
+    pub vmac_lost: Option<String>,
     /// What tracking last said of it, as applied to its state machine (None until the
     /// first verdict).
     pub verdict: Option<super::Verdict>,
@@ -158,7 +162,8 @@ impl Router {
             hmac,
             hmac_unsigned: 0,
             vmac: None,
-            vmac_lost: false,
+            address_vmacs: Vec::new(),
+            vmac_lost: None,
             verdict: None,
             damped: None,
             last_hook: None,

@@ -33,6 +33,13 @@
 //! - Deleted by hand while running: the instance goes to FAULT until a restart
 //!   (`Daemon::check_vmac_gone`); keepalived makes it again.
 //!
+//! - keepalived 2.4's address VMACs (`use_vmac_addr`, `use_vmac` on an address line,
+//!   `vrrp_complete_instance` in `vrrp.c`): a macvlan per (interface, family) an address
+//!   lives on, named in `config/validate/mod.rs`, made here with the same function and the
+//!   same sysctls as the instance's own, for the address's family (no link-local: it sends
+//!   no adverts). Up in every state, its addresses only while MASTER, deleted with the
+//!   instance; one deleted by hand is a FAULT like the instance's own.
+//!
 //! Only instance start and stop come here: netlink requests like the VIP ones, and the
 //! sysctl writes on a blocking thread.
 
@@ -90,7 +97,8 @@ pub async fn ensure(
     vmac: &config::Vmac,
     base: &InterfaceInfo,
     family: config::Family,
-    source: IpAddr,
+    // The instance's advert source; `None` for an address VMAC (it sends no adverts).
+    source: Option<IpAddr>,
 ) -> Result<VmacLink, String> {
     let ipv6 = family == config::Family::IPv6;
     let name = &vmac.name;
@@ -165,11 +173,11 @@ pub async fn ensure(
         .map_err(|e| format!("use_vmac: {e}"))?;
     // IPv6 adverts from the VMAC need their link-local source on it: the base's (the one
     // the adverts name), without DAD, as keepalived adds it.
-    if let (true, false, IpAddr::V6(ll)) = (ipv6, vmac.xmit_base, source)
+    if let (true, false, Some(IpAddr::V6(ll))) = (ipv6, vmac.xmit_base, source)
         && ll.segments()[0] & 0xffc0 == 0xfe80
     {
         netlink
-            .add_address(kind.index, &VirtualAddress::new(source, 64))
+            .add_address(kind.index, &VirtualAddress::new(IpAddr::V6(ll), 64))
             .await
             .map_err(|e| format!("use_vmac: link-local {ll} on {name}: {e}"))?;
     }

@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 /// The interface name of every node's link to the bridge.
 pub const IFNAME: &str = "veth0";
+/// The interface name of a node's second link ([`Lab::second_link`]).
+pub const IFNAME2: &str = "veth1";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -246,6 +248,52 @@ impl Lab {
             ready,
             "node {name}: no usable IPv6 link-local address within 5 s"
         );
+    }
+
+    /// Give `node` a second link, `veth1` (see [`IFNAME2`]), on a second bridge `br1` in
+    /// the lab's bridge namespace (made by the first call), up, with `addrs`: a second
+    /// network, for addresses that live on another interface than the instance's.
+    pub fn second_link(&self, node: &str, addrs: &[&str]) {
+        let ns = self.ns(node);
+        let br = self.bridge_ns.clone();
+        let has_br1 = Command::new("ip")
+            .args(["-n", &br, "link", "show", "dev", "br1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_br1 {
+            ip(&[
+                "-n",
+                &br,
+                "link",
+                "add",
+                "br1",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+                "stp_state",
+                "0",
+            ]);
+            ip(&["-n", &br, "link", "set", "br1", "up"]);
+        }
+        let port = format!("{node}x1");
+        ip(&[
+            "-n", &br, "link", "add", "name", &port, "type", "veth", "peer", "name", IFNAME2,
+            "netns", &ns,
+        ]);
+        ip(&[
+            "-n", &br, "link", "set", "dev", &port, "master", "br1", "up",
+        ]);
+        for addr in addrs {
+            let mut args = vec!["-n", &ns, "addr", "add", addr, "dev", IFNAME2];
+            if addr.contains(':') {
+                args.push("nodad");
+            }
+            ip(&args);
+        }
+        ip(&["-n", &ns, "link", "set", "dev", IFNAME2, "up"]);
     }
 
     /// Run `cmd` in `node` (`ip netns exec`), wait for it, return its output.

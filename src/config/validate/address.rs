@@ -60,22 +60,11 @@ pub fn virtual_address(cx: &mut Ctx, item: &Item) -> Option<VirtualAddress> {
         track_group: None,
     };
     let mut ok = true;
+    let mut use_vmac = None;
     let mut args = item.args.iter();
     while let Some(opt) = args.next() {
         if opt.value == "use_vmac" {
-            // keepalived makes a VMAC for the address's own `dev`; baton does not, and
-            // the address would go on the plain interface (what answers for it).
-            cx.error(
-                opt.span,
-                "`use_vmac` on an address line is not supported by baton",
-                Some(
-                    "put `use_vmac` in the vrrp_instance: its VIPs then live on the \
-                     instance's VMAC"
-                        .to_string(),
-                ),
-            );
-            ok = false;
-            continue;
+            use_vmac = Some(opt.span);
         }
         if set_flag(&mut vip.flags, &opt.value) {
             continue;
@@ -113,6 +102,19 @@ pub fn virtual_address(cx: &mut Ctx, item: &Item) -> Option<VirtualAddress> {
             break;
         };
         ok &= set_option(cx, &mut vip, opt, value);
+    }
+    if let (Some(span), None) = (use_vmac, &vip.dev) {
+        // keepalived: "use_vmac for a address requires an interface".
+        cx.error(
+            span,
+            "`use_vmac` on an address line needs the address's interface (`dev IF`)",
+            Some(
+                "add `dev IF` (the interface the VMAC is made on), or put `use_vmac` in the \
+                 vrrp_instance for its own interface"
+                    .to_string(),
+            ),
+        );
+        ok = false;
     }
     ok.then_some(vip)
 }

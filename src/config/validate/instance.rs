@@ -73,6 +73,7 @@ struct Draft {
     notify: Notify,
     use_vmac: Option<VmacDraft>,
     vmac_xmit_base: Option<Span>,
+    use_vmac_addr: Option<Span>,
     strict: Option<bool>,
     skip_check_adv_addr: Option<bool>,
     check_unicast_src: Option<bool>,
@@ -248,6 +249,10 @@ fn read_scalar(cx: &mut Ctx, d: &mut Draft, item: &Item) {
         "vmac_xmit_base" => {
             values::extra_args(cx, item, 0);
             d.vmac_xmit_base = Some(span);
+        }
+        "use_vmac_addr" => {
+            values::extra_args(cx, item, 0);
+            d.use_vmac_addr = Some(span);
         }
         _ if keywords::INSTANCE_IGNORED.contains(&kw) => {
             cx.ignored(item, "vrrp_instance");
@@ -459,6 +464,47 @@ fn finish_vmac(
     })
 }
 
+/// `use_vmac` on an address line where keepalived 2.4 reports it as an error: the address
+/// is on the instance's VMAC already, or `use_vmac_addr` gives it a VMAC anyway.
+fn check_address_vmacs(
+    cx: &mut Ctx,
+    d: &Draft,
+    interface: &str,
+    family: Family,
+    instance_vmac: bool,
+) {
+    for (vip, span) in d.vips.iter().chain(&d.excluded) {
+        if !vip.flags.use_vmac {
+            continue;
+        }
+        let own = vip.dev.as_deref().is_none_or(|dev| dev == interface);
+        let same_family = Family::of(&vip.addr) == family;
+        if own && instance_vmac && same_family {
+            cx.error(
+                *span,
+                format!(
+                    "`use_vmac` on {vip}: the address is on {interface}, where the instance's \
+                     own VMAC holds it (keepalived refuses both)"
+                ),
+                Some("remove `use_vmac` from the address line".to_string()),
+            );
+        } else if d.use_vmac_addr.is_some() && (!own || !same_family) {
+            cx.error(
+                *span,
+                format!(
+                    "`use_vmac` on {vip} with `use_vmac_addr` in the instance: it gets its \
+                     VMAC from `use_vmac_addr` already (keepalived refuses both)"
+                ),
+                Some(
+                    "remove `use_vmac` from the address line, or `use_vmac_addr` from the \
+                     instance"
+                        .to_string(),
+                ),
+            );
+        }
+    }
+}
+
 /// `flap_damping COUNT WINDOW HOLD`: COUNT 2..=100 times master within WINDOW seconds
 /// (up to a day) holds preemption back for HOLD seconds (up to a day).
 fn flap_damping(cx: &mut Ctx, item: &Item) -> Option<FlapDamping> {
@@ -658,6 +704,7 @@ fn finish(
     let fallback_check = fallback_check(cx, &d);
     let (interface, (vrid, vrid_span), advert_int_cs) = (interface?, vrid?, advert_int_cs?);
     let use_vmac = finish_vmac(cx, name, &d, family, strict, vrid);
+    check_address_vmacs(cx, &d, &interface, family, use_vmac.is_some());
     let mut garp = d.garp.resolve(&global.garp, global.min_garp);
     if strict {
         // keepalived (vrrp.c, instance defaults): strict mode sends no gratuitous ARPs
@@ -716,6 +763,9 @@ fn finish(
         garp,
         notify: d.notify,
         use_vmac,
+        use_vmac_addr: d.use_vmac_addr.is_some(),
+        // Named across instances (`validate::address_vmacs`).
+        address_vmacs: Vec::new(),
         strict,
         skip_check_adv_addr: d.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
         check_unicast_src: d.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_limits,

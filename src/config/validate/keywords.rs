@@ -315,6 +315,7 @@ pub const INSTANCE: &[&str] = &[
     "flap_damping",
     "use_vmac",
     "vmac_xmit_base",
+    "use_vmac_addr",
 ];
 
 /// keepalived `vrrp_instance` keywords that baton accepts and ignores (with a warning).
@@ -331,10 +332,6 @@ pub const INSTANCE_IGNORED: &[&str] = &[
 
 /// keepalived `vrrp_instance` keywords that baton refuses (see [`GLOBAL_REFUSED`]).
 pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
-    (
-        "use_vmac_addr",
-        "addresses would not be put on VMAC interfaces (what goes on the wire)",
-    ),
     (
         "use_ipvlan",
         "no ipvlan interface would be made; adverts and addresses would use the interface \

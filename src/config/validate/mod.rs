@@ -17,7 +17,7 @@ pub mod values;
 mod witness;
 
 use super::diag::Diagnostic;
-use super::model::{Family, Model};
+use super::model::{AddressVmac, Family, Model, Vmac};
 use super::parse::Item;
 use super::source::{Span, Spanned};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -207,6 +207,7 @@ pub fn build(items: &[Item]) -> (Option<Model>, Vec<Diagnostic>) {
         }
     }
     default_vmac_names(&mut instances);
+    address_vmacs(&mut instances);
     check_instances(&mut cx, &instances);
     if witness.is_some() {
         witness::check_keys(&mut cx, &instances);
@@ -381,6 +382,74 @@ fn default_vmac_names(instances: &mut [instance::Built]) {
     }
 }
 
+/// The macvlans of `use_vmac_addr` and of `use_vmac` on address lines, one per
+/// (interface, family) of each instance, named as keepalived 2.4 names them
+/// (`create_vmac_name`): `vrrp.VRID` if no instance's VMAC and no interface in the file has
+/// that name, else `vrrpN.VRID` for N = 1, 2, ... (an IPv6 one tries `vrrp6.VRID` first,
+/// then skips 6). Their MAC is the instance's `use_vmac` MAC if one was written (as
+/// keepalived), else the RFC 5798 virtual MAC of the address's family.
+fn address_vmacs(instances: &mut [instance::Built]) {
+    let mut taken: Vec<String> = Vec::new();
+    for built in instances.iter() {
+        let i = &built.instance;
+        taken.push(i.interface.clone());
+        taken.extend(i.use_vmac.as_ref().map(|v| v.name.clone()));
+        taken.extend(
+            i.vips
+                .iter()
+                .chain(&i.excluded_vips)
+                .filter_map(|v| v.dev.clone()),
+        );
+    }
+    for built in instances.iter_mut() {
+        let i = &built.instance;
+        let mut wanted: Vec<(String, Family)> = Vec::new();
+        for vip in i.vips.iter().chain(&i.excluded_vips) {
+            if let Some((base, family)) = i.address_vmac_key(vip) {
+                let key = (base.to_string(), family);
+                if !wanted.contains(&key) {
+                    wanted.push(key);
+                }
+            }
+        }
+        let given_mac = i
+            .use_vmac
+            .as_ref()
+            .map(|v| v.mac)
+            .filter(|mac| *mac != Vmac::rfc_mac(i.vrid, i.family));
+        let mut made = Vec::new();
+        for (base, family) in wanted {
+            let name = vmac_name_for(i.vrid, family, &taken);
+            taken.push(name.clone());
+            made.push(AddressVmac {
+                name,
+                base,
+                family,
+                mac: given_mac.unwrap_or_else(|| Vmac::rfc_mac(i.vrid, family)),
+            });
+        }
+        built.instance.address_vmacs = made;
+    }
+}
+
+/// keepalived's `create_vmac_name` with the prefix `vrrp`: the first free name.
+fn vmac_name_for(vrid: u8, family: Family, taken: &[String]) -> String {
+    let mut candidates = vec![format!("vrrp.{vrid}")];
+    let numbers: Vec<u32> = if family == Family::IPv6 {
+        std::iter::once(6)
+            .chain((1..=40).filter(|n| *n != 6))
+            .collect()
+    } else {
+        (1..=40).collect()
+    };
+    candidates.extend(numbers.into_iter().map(|n| format!("vrrp{n}.{vrid}")));
+    candidates
+        .into_iter()
+        .find(|c| !taken.contains(c))
+        // More than 40 names taken by one file: a name no one can have written.
+        .unwrap_or_else(|| format!("vrrp99.{vrid}"))
+}
+
 /// A VMAC name is one instance's: not another's VMAC, nor an instance's interface.
 fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
     let mut vmacs: HashMap<&str, &str> = HashMap::new();
@@ -406,4 +475,40 @@ fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
             vmacs.insert(&vmac.name, &i.name);
         }
     }
+    // Two macvlans with one MAC on one interface: the kernel refuses the second, and a
+    // client could not tell the two groups apart.
+    let mut macs: HashMap<(&str, [u8; 6]), &str> = HashMap::new();
+    for built in instances {
+        let i = &built.instance;
+        let own = i.use_vmac.iter().map(|v| (i.interface.as_str(), v.mac));
+        let extra = i.address_vmacs.iter().map(|v| (v.base.as_str(), v.mac));
+        for (base, mac) in own.chain(extra) {
+            match macs.get(&(base, mac)) {
+                Some(other) => cx.error(
+                    built.name_span,
+                    format!(
+                        "instance {}: a VMAC with the MAC {} on {base} is already made for \
+                         vrrp_instance `{other}`",
+                        i.name,
+                        mac_text(mac)
+                    ),
+                    Some(
+                        "an interface can carry one VMAC per MAC: use another \
+                         virtual_router_id, or `use_vmac` with another MAC"
+                            .to_string(),
+                    ),
+                ),
+                None => {
+                    macs.insert((base, mac), &i.name);
+                }
+            }
+        }
+    }
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
