@@ -17,39 +17,24 @@ set -euo pipefail
 OUT=${1:-$(mktemp -d /tmp/bhmac-vectors.XXXXXX)}
 KEEPALIVED=${KEEPALIVED:-/opt/keepalived-2.4.3/sbin/keepalived}
 mkdir -p "$OUT"
-P="bhmac$$"
-NS_K="$P-k"
-NS_C="$P-c"
-KA_PID=""
-TD_PID=""
+# shellcheck source=scripts/lib/lab.sh
+. "$(dirname "$0")/lib/lab.sh"
+lab_init bhmac   # namespaces bhmac<pid>-k (keepalived) and bhmac<pid>-c (tcpdump)
+P=$LAB_P
 
-cleanup() {
-    if [ -n "$KA_PID" ] && kill -0 "$KA_PID" 2>/dev/null; then kill "$KA_PID" 2>/dev/null || true; fi
-    if [ -n "$TD_PID" ] && kill -0 "$TD_PID" 2>/dev/null; then kill "$TD_PID" 2>/dev/null || true; fi
-    sleep 0.5
-    if [ -n "$KA_PID" ] && kill -0 "$KA_PID" 2>/dev/null; then kill -9 "$KA_PID" 2>/dev/null || true; fi
-    if [ -n "$TD_PID" ] && kill -0 "$TD_PID" 2>/dev/null; then kill -9 "$TD_PID" 2>/dev/null || true; fi
-    ip netns del "$NS_K" 2>/dev/null || true
-    ip netns del "$NS_C" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-ip netns add "$NS_K"
-ip netns add "$NS_C"
-for ns in "$NS_K" "$NS_C"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
-    ip -n "$ns" link set lo up
+for node in k c; do
+    lab_node "$node"
+    lab_nodad "$node"
 done
-ip link add "$P-a" netns "$NS_K" type veth peer name "$P-b" netns "$NS_C"
-ip -n "$NS_K" link set "$P-a" address 02:00:5e:00:00:0a
-ip -n "$NS_C" link set "$P-b" address 02:00:5e:00:00:0b
-ip -n "$NS_K" addr add 192.0.2.1/24 dev "$P-a"
-ip -n "$NS_K" addr add 2001:db8::1/64 dev "$P-a" nodad
-ip -n "$NS_C" addr add 192.0.2.2/24 dev "$P-b"
-ip -n "$NS_C" addr add 2001:db8::2/64 dev "$P-b" nodad
-ip -n "$NS_K" link set "$P-a" up
-ip -n "$NS_C" link set "$P-b" up
+lab_pair k "${P}a" c "${P}b"
+ip -n "${P}k" link set "${P}a" address 02:00:5e:00:00:0a
+ip -n "${P}c" link set "${P}b" address 02:00:5e:00:00:0b
+ip -n "${P}k" addr add 192.0.2.1/24 dev "${P}a"
+ip -n "${P}k" addr add 2001:db8::1/64 dev "${P}a" nodad
+ip -n "${P}c" addr add 192.0.2.2/24 dev "${P}b"
+ip -n "${P}c" addr add 2001:db8::2/64 dev "${P}b" nodad
+ip -n "${P}k" link set "${P}a" up
+ip -n "${P}c" link set "${P}b" up
 
 # Test keys: key 1 is 32 bytes of 0x00..0x1f, key 7 the ASCII string below (from a file).
 printf 'baton-test-key-0123456789abcdefgh\n' >"$OUT/key7"
@@ -61,7 +46,7 @@ global_defs {
 vrrp_instance H_V2 {
     version 2
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 61
     priority 150
     advert_int 1
@@ -77,7 +62,7 @@ vrrp_instance H_V2 {
 vrrp_instance H_V3_V4 {
     version 3
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 63
     priority 100
     advert_int 1
@@ -94,7 +79,7 @@ vrrp_instance H_V3_V4 {
 vrrp_instance H_V3_V6 {
     version 3
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 64
     priority 200
     advert_int 1
@@ -110,7 +95,7 @@ vrrp_instance H_V3_V6 {
 vrrp_instance H_V3_V6_UC {
     version 3
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 65
     priority 220
     advert_int 1
@@ -128,20 +113,18 @@ vrrp_instance H_V3_V6_UC {
 }
 CONF
 
-ip netns exec "$NS_C" tcpdump -i "$P-b" -U -w "$OUT/all.pcap" 'ip proto 112 or ip6 proto 112' \
-    2>"$OUT/tcpdump.log" &
-TD_PID=$!
+lab_start c tcpdump -i "${P}b" -U -w "$OUT/all.pcap" 'ip proto 112 or ip6 proto 112' \
+    2>"$OUT/tcpdump.log"
+TD_PID=$LAB_PID
 sleep 1
-ip netns exec "$NS_K" "$KEEPALIVED" -n -l -D -f "$OUT/keepalived.conf" \
-    -p "/tmp/$P-keepalived.pid" -r "/tmp/$P-vrrp.pid" >"$OUT/keepalived.log" 2>&1 &
-KA_PID=$!
+lab_start k "$KEEPALIVED" -n -l -D -f "$OUT/keepalived.conf" \
+    -p "/tmp/${P}keepalived.pid" -r "/tmp/${P}vrrp.pid" >"$OUT/keepalived.log" 2>&1
+KA_PID=$LAB_PID
 sleep 8
-kill -TERM "$KA_PID"
-for _ in $(seq 1 50); do kill -0 "$KA_PID" 2>/dev/null || break; sleep 0.1; done
+lab_stop "$KA_PID"
 sleep 0.5
-kill -TERM "$TD_PID" 2>/dev/null || true
-for _ in $(seq 1 50); do kill -0 "$TD_PID" 2>/dev/null || break; sleep 0.1; done
-rm -f "/tmp/$P-keepalived.pid" "/tmp/$P-vrrp.pid"
+lab_stop "$TD_PID"
+rm -f "/tmp/${P}keepalived.pid" "/tmp/${P}vrrp.pid"
 
 # One line per packet: vrid, priority, tshark's checksum status (1 Good, 0 Bad), the IP packet in hex.
 tshark -r "$OUT/all.pcap" -o vrrp.v3_checksum_as_in_v2:FALSE -T fields -E separator=' ' \

@@ -14,41 +14,25 @@ set -euo pipefail
 
 OUT=${1:-$(mktemp -d /tmp/bwire-vectors.XXXXXX)}
 mkdir -p "$OUT"
-P="bwire$$"
-NS_K="$P-k"   # runs keepalived
-NS_C="$P-c"   # runs tcpdump
-KA_PID=""
-TD_PID=""
+# shellcheck source=scripts/lib/lab.sh
+. "$(dirname "$0")/lib/lab.sh"
+lab_init bwire   # namespaces bwire<pid>-k (keepalived) and bwire<pid>-c (tcpdump)
+P=$LAB_P
 
-cleanup() {
-    # Kill only the processes this script started, by pid.
-    if [ -n "$KA_PID" ] && kill -0 "$KA_PID" 2>/dev/null; then kill "$KA_PID" 2>/dev/null || true; fi
-    if [ -n "$TD_PID" ] && kill -0 "$TD_PID" 2>/dev/null; then kill "$TD_PID" 2>/dev/null || true; fi
-    sleep 0.5
-    if [ -n "$KA_PID" ] && kill -0 "$KA_PID" 2>/dev/null; then kill -9 "$KA_PID" 2>/dev/null || true; fi
-    if [ -n "$TD_PID" ] && kill -0 "$TD_PID" 2>/dev/null; then kill -9 "$TD_PID" 2>/dev/null || true; fi
-    ip netns del "$NS_K" 2>/dev/null || true
-    ip netns del "$NS_C" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-ip netns add "$NS_K"
-ip netns add "$NS_C"
-for ns in "$NS_K" "$NS_C"; do
+for node in k c; do
+    lab_node "$node"
     # No DAD, so the link-local address keepalived sends from is usable at once.
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
-    ip -n "$ns" link set lo up
+    lab_nodad "$node"
 done
-ip link add "$P-a" netns "$NS_K" type veth peer name "$P-b" netns "$NS_C"
+lab_pair k "${P}a" c "${P}b"
 # Fixed MACs so the link-local addresses (EUI-64) are reproducible.
-ip -n "$NS_K" link set "$P-a" address 02:00:5e:00:00:0a
-ip -n "$NS_C" link set "$P-b" address 02:00:5e:00:00:0b
-ip -n "$NS_K" addr add 192.0.2.1/24 dev "$P-a"
-ip -n "$NS_K" addr add 2001:db8::1/64 dev "$P-a" nodad
-ip -n "$NS_C" addr add 192.0.2.2/24 dev "$P-b"
-ip -n "$NS_K" link set "$P-a" up
-ip -n "$NS_C" link set "$P-b" up
+ip -n "${P}k" link set "${P}a" address 02:00:5e:00:00:0a
+ip -n "${P}c" link set "${P}b" address 02:00:5e:00:00:0b
+ip -n "${P}k" addr add 192.0.2.1/24 dev "${P}a"
+ip -n "${P}k" addr add 2001:db8::1/64 dev "${P}a" nodad
+ip -n "${P}c" addr add 192.0.2.2/24 dev "${P}b"
+ip -n "${P}k" link set "${P}a" up
+ip -n "${P}c" link set "${P}b" up
 
 cat >"$OUT/keepalived.conf" <<EOF
 global_defs {
@@ -57,7 +41,7 @@ global_defs {
 }
 vrrp_instance V2_NOAUTH {
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 51
     priority 150
     advert_int 1
@@ -68,7 +52,7 @@ vrrp_instance V2_NOAUTH {
 }
 vrrp_instance V2_PASS {
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 52
     priority 120
     advert_int 2
@@ -83,7 +67,7 @@ vrrp_instance V2_PASS {
 vrrp_instance V3_V4 {
     version 3
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 53
     priority 100
     advert_int 0.5
@@ -94,7 +78,7 @@ vrrp_instance V3_V4 {
 vrrp_instance V3_V6 {
     version 3
     state BACKUP
-    interface $P-a
+    interface ${P}a
     virtual_router_id 54
     priority 200
     advert_int 1
@@ -105,21 +89,19 @@ vrrp_instance V3_V6 {
 }
 EOF
 
-ip netns exec "$NS_C" tcpdump -i "$P-b" -U -w "$OUT/all.pcap" \
-    'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)' 2>"$OUT/tcpdump.log" &
-TD_PID=$!
+lab_start c tcpdump -i "${P}b" -U -w "$OUT/all.pcap" \
+    'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)' 2>"$OUT/tcpdump.log"
+TD_PID=$LAB_PID
 sleep 1
-ip netns exec "$NS_K" keepalived -n -l -D --vrrp -f "$OUT/keepalived.conf" \
-    -p "/tmp/$P-keepalived.pid" -r "/tmp/$P-vrrp.pid" >"$OUT/keepalived.log" 2>&1 &
-KA_PID=$!
+lab_start k keepalived -n -l -D --vrrp -f "$OUT/keepalived.conf" \
+    -p "/tmp/${P}keepalived.pid" -r "/tmp/${P}vrrp.pid" >"$OUT/keepalived.log" 2>&1
+KA_PID=$LAB_PID
 # Backup -> master after Master_Down_Interval (about 3 adverts), then a few adverts.
 sleep 10
-kill -TERM "$KA_PID"
-for _ in $(seq 1 50); do kill -0 "$KA_PID" 2>/dev/null || break; sleep 0.1; done
+lab_stop "$KA_PID"
 sleep 0.5
-kill -TERM "$TD_PID" 2>/dev/null || true
-for _ in $(seq 1 50); do kill -0 "$TD_PID" 2>/dev/null || break; sleep 0.1; done
-rm -f "/tmp/$P-keepalived.pid" "/tmp/$P-vrrp.pid"
+lab_stop "$TD_PID"
+rm -f "/tmp/${P}keepalived.pid" "/tmp/${P}vrrp.pid"
 
 # One line per packet: tcpdump's summary, then the packet in hex.
 # VRRP: the IP packet (no link header). ARP / neighbour advertisements: the whole frame.

@@ -35,35 +35,22 @@ done
 as_builder sh -c 'command -v cargo' >/dev/null ||
     { echo "demo.sh needs Rust's cargo (https://rustup.rs)" >&2; exit 1; }
 
-P="bdemo$$-"
+# shellcheck source=scripts/lib/lab.sh
+. scripts/lib/lab.sh
+lab_init bdemo
 WORK=$(mktemp -d)
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    for ns in a b c br; do
-        ip netns del "$P$ns" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'lab_cleanup; rm -rf "$WORK"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-in_ns() { local ns=$1; shift; ip netns exec "$P$ns" "$@"; }
-holds_vip() { ip -n "$P$1" -4 -o addr show dev veth0 | grep -q ' 192.0.2.100/'; }
+holds_vip() { lab_has_addr "$1" veth0 192.0.2.100/24; }
 who_holds() {
     local holders=()
     for n in a b; do holds_vip "$n" && holders+=("$n"); done
     echo "${holders[*]:-nobody}"
 }
+held_by() { [ "$(who_holds)" = "$1" ]; }
 wait_for_holder() {
-    for _ in $(seq 1 150); do
-        [ "$(who_holds)" = "$1" ] && return 0
-        sleep 0.1
-    done
+    lab_poll 15 0.1 held_by "$1" && return 0
     echo "timed out waiting for $1 to hold the VIP" >&2
     return 1
 }
@@ -73,17 +60,11 @@ as_builder cargo build --release --quiet
 BATON=$PWD/target/release/baton
 
 step "Creating the lab: servers a and b, client c, one bridge"
-ip netns add "${P}br"
-ip -n "${P}br" link add br0 type bridge mcast_snooping 0
-ip -n "${P}br" link set br0 up
+lab_bridge br
 addr_of() { case $1 in a) echo 192.0.2.1;; b) echo 192.0.2.2;; c) echo 192.0.2.3;; esac; }
 for n in a b c; do
-    ip netns add "$P$n"
-    ip -n "$P$n" link set lo up
-    ip -n "${P}br" link add name "$n" type veth peer name veth0 netns "$P$n"
-    ip -n "${P}br" link set dev "$n" master br0 up
-    ip -n "$P$n" addr add "$(addr_of "$n")/24" dev veth0
-    ip -n "$P$n" link set dev veth0 up
+    lab_node "$n"
+    lab_port br "$n" veth0 "$(addr_of "$n")/24"
 done
 
 for n in a b; do
@@ -110,30 +91,28 @@ done
 echo "config of server a:"; sed 's/^/    /' "$WORK/a.conf"
 
 step "Starting baton on a (priority 150) and b (priority 100)"
-# `ip netns exec` execs the command, so $! is the daemon's own pid.
+DAEMONS=()
 for n in a b; do
-    ip netns exec "$P$n" "$BATON" run -f "$WORK/$n.conf" -i "$n" \
-        --socket "$WORK/$n.sock" --state-dir "$WORK/$n-state" 2>"$WORK/$n.log" &
-    PIDS+=("$!")
+    lab_start "$n" "$BATON" run -f "$WORK/$n.conf" -i "$n" \
+        --socket "$WORK/$n.sock" --state-dir "$WORK/$n-state" 2>"$WORK/$n.log"
+    DAEMONS+=("$LAB_PID")
 done
 wait_for_holder a
 echo "the VIP 192.0.2.100 is on server: $(who_holds)"
-in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
+lab_exec c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
 for n in a b; do
     echo "baton status on $n:"
     "$BATON" status --socket "$WORK/$n.sock" | sed 's/^/    /' || true
 done
 
 step "Client pings the VIP every 10 ms; taking server a's link down"
-ip netns exec "${P}c" ping -i 0.01 -W 0.1 -D 192.0.2.100 >"$WORK/ping.log" 2>&1 &
-PING=$!
-PIDS+=("$PING")
+lab_start c ping -i 0.01 -W 0.1 -D 192.0.2.100 >"$WORK/ping.log" 2>&1
+PING=$LAB_PID
 sleep 1
-ip -n "${P}a" link set dev veth0 down
+lab_exec a ip link set dev veth0 down
 wait_for_holder b
 sleep 1
-kill -INT "$PING" 2>/dev/null || true
-wait "$PING" 2>/dev/null || true
+lab_stop -INT "$PING"
 echo "the VIP is now on server: $(who_holds)"
 awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (last && t - last > gap) gap = t - last; last = t }
      END { printf "outage seen by the client: %.0f ms (longest gap between replies)\n", gap }' "$WORK/ping.log"
@@ -143,7 +122,7 @@ echo "baton status on a (its link is down):"
 "$BATON" status --socket "$WORK/a.sock" | sed 's/^/    /' || true
 
 step "Server a's link comes back; with 'fallback manual' the VIP stays on b"
-ip -n "${P}a" link set dev veth0 up
+lab_exec a ip link set dev veth0 up
 sleep 2
 echo "the VIP is on server: $(who_holds)"
 echo "baton status on a:"
@@ -158,16 +137,16 @@ touch "$WORK/a.caught-up"
 "$BATON" fallback --socket "$WORK/a.sock" 2>&1 | sed 's/^/    /' || true
 wait_for_holder a
 echo "the VIP is on server: $(who_holds)"
-in_ns c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
+lab_exec c ping -c 1 -W 1 192.0.2.100 >/dev/null && echo "the client reaches it"
 echo "server a's log:"; grep -- '->' "$WORK/a.log" | sed 's/^/    /'
 echo "server b's last transition:"; grep -- '->' "$WORK/b.log" | tail -n 1 | sed 's/^/    /'
 
 step "Stopping both daemons (SIGTERM: priority-0 advert, VIP removed)"
-for pid in "${PIDS[@]:0:2}"; do kill -TERM "$pid" 2>/dev/null || true; done
-for pid in "${PIDS[@]:0:2}"; do wait "$pid" 2>/dev/null || true; done
+lab_stop "${DAEMONS[@]}"
 echo "the VIP is on: $(who_holds)"
 
 step "Removing the lab"
-cleanup
-left=$(ip netns list | grep -c "^$P" || true)
+lab_cleanup
+rm -rf "$WORK"
+left=$(ip netns list | grep -c "^$LAB_P" || true)
 echo "namespaces left: $left; the demo is done"
