@@ -752,6 +752,12 @@ fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
     assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
 
     c.wait_for_socket("a");
+    // Status names the address's macvlan beside the instance's own.
+    let (status, _) = c.status("a");
+    let vmacs = &status["instances"][0]["address_vmacs"];
+    assert_eq!(vmacs[0]["interface"], VMAC2, "{status}");
+    assert_eq!(vmacs[0]["base"], lab::IFNAME2, "{status}");
+    assert_eq!(vmacs[0]["mac"], VMAC_MAC, "{status}");
     c.rewrite("a", &config(150, false));
     let out = c.baton("a", &["reconfigure"]);
     assert!(
@@ -766,6 +772,11 @@ fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
     });
     assert!(on_base, "{}", c.all_logs());
     expect_vmac_holders(&c, &["a"]);
+    let (status, _) = c.status("a");
+    assert!(
+        status["instances"][0].get("address_vmacs").is_none(),
+        "{status}"
+    );
 
     c.stop_all();
     for node in SERVERS {

@@ -487,6 +487,7 @@ mod tests {
             }],
             routes: Vec::new(),
             vmac: None,
+            address_vmacs: Vec::new(),
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

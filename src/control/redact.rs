@@ -199,6 +199,7 @@ pub(crate) mod tests {
             vips: vec![],
             routes: Vec::new(),
             vmac: None,
+            address_vmacs: Vec::new(),
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,

@@ -48,6 +48,17 @@ pub struct VmacStatus {
     pub xmit_base: bool,
 }
 
+/// A macvlan of `use_vmac_addr` or of `use_vmac` on an address line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressVmacStatus {
+    /// The macvlan's name, e.g. `vrrp1.51`.
+    pub interface: String,
+    /// The interface it is made on.
+    pub base: String,
+    /// Its MAC, e.g. `00:00:5e:00:02:33`.
+    pub mac: String,
+}
+
 /// One instance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
@@ -78,6 +89,9 @@ pub struct InstanceStatus {
     /// `use_vmac`: the macvlan that holds the VIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmac: Option<VmacStatus>,
+    /// `use_vmac_addr` / `use_vmac` on address lines: the macvlans that hold those addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_vmacs: Vec<AddressVmacStatus>,
     pub counters: Counters,
     /// Adverts dropped by this instance's checks, by reason.
     pub dropped: BTreeMap<String, u64>,
@@ -860,6 +874,13 @@ fn render_instance(out: &mut String, i: &InstanceStatus) {
             }
         );
     }
+    for v in &i.address_vmacs {
+        let _ = writeln!(
+            out,
+            "  VMAC {} ({}) on {} holds addresses there",
+            v.interface, v.mac, v.base
+        );
+    }
     let _ = writeln!(out, "  master: {master}");
     let vips: Vec<String> = i
         .vips
@@ -1280,6 +1301,7 @@ mod tests {
             vips: vips(false),
             routes: vec![],
             vmac: None,
+            address_vmacs: Vec::new(),
             counters: Counters::default(),
             dropped: BTreeMap::new(),
             sync_group: None,
@@ -1572,6 +1594,7 @@ mod tests {
             master: Some(master(100, 0.4)),
             vips: vips(false),
             vmac: None,
+            address_vmacs: Vec::new(),
             routes: vec![
                 RouteStatus {
                     kind: "route".into(),

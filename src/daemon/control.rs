@@ -533,6 +533,15 @@ impl Daemon {
                     mac: super::vmac::mac_string(v.mac),
                     xmit_base: v.xmit_base,
                 }),
+            address_vmacs: router
+                .address_vmacs
+                .iter()
+                .map(|v| crate::control::status::AddressVmacStatus {
+                    interface: v.name.clone(),
+                    base: v.base.clone(),
+                    mac: super::vmac::mac_string(v.mac),
+                })
+                .collect(),
             counters: Counters {
                 vrrp: machine.stats(),
                 adverts_unsent: router.send_errors.total,
