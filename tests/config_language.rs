@@ -1161,7 +1161,9 @@ fn vrrp_track_process_reads_keepalived_syntax_and_refuses_bad_values() {
 #[test]
 fn every_keyword_in_the_tables_is_read_by_its_block() {
     use config::validate::keywords as k;
-    let tables: [(&[&str], fn(&str) -> String); 10] = [
+    /// A block's keyword table, and a config with one keyword written alone in that block.
+    type Table = (&'static [&'static str], fn(&str) -> String);
+    let tables: [Table; 10] = [
         (k::TOP, |kw| format!("{kw}\n{}", instance(VIPS))),
         (k::GLOBAL, |kw| {
             format!("global_defs {{\n {kw}\n}}\n{}", instance(VIPS))
