@@ -6,13 +6,15 @@
 //! keepalived 2.4's address VMACs (`use_vmac_addr`, `use_vmac` on an address line): an
 //! address on a second network (`veth1`, `Lab::second_link`) lives on a macvlan of its
 //! own over that interface, and a client there resolves it to the virtual MAC.
+//! With keepalived 2.2.7 and 2.4.3 (skipped outside CI when 2.4.3 is not built) and FRR
+//! 8.4 as the other node, the client's entry is the virtual MAC whichever side is master.
 
 mod daemon;
 mod lab;
 
 use std::time::Duration;
 
-use daemon::keepalived::{assert_wire_compatible, interop_lab};
+use daemon::keepalived::{Peer, assert_wire_compatible, interop_lab};
 use daemon::{Cluster, Instance, SETTLE};
 use lab::{IFNAME, poll, require_root};
 
@@ -244,8 +246,21 @@ fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master
     if !require_root() {
         return;
     }
+    clients_entry_is_the_virtual_mac_with(Peer::Debian, "vmacka");
+}
+
+/// The same with keepalived 2.4.3.
+#[test]
+fn with_keepalived_243_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    clients_entry_is_the_virtual_mac_with(Peer::Release243, "vmacka43");
+}
+
+fn clients_entry_is_the_virtual_mac_with(peer: Peer, tag: &str) {
     let nodes = ["bt", "ka"];
-    let mut c = interop_lab("vmacka");
+    let mut c = interop_lab(tag);
     let config = |priority| {
         Instance::fast(priority, VIP)
             .with("use_vmac")
@@ -269,7 +284,7 @@ fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master
             &format!("echo 2 > /proc/sys/net/ipv4/conf/{IFNAME}/arp_announce"),
         ],
     );
-    let ka = c.start_keepalived("ka", &ka_config);
+    let ka = c.start_keepalived_peer("ka", &ka_config, peer);
     c.expect_stable(&nodes, VIP, &[], Duration::from_secs(2));
     expect_vmac_holders_of(&c, &nodes, &["bt"]);
     assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
@@ -581,16 +596,33 @@ fn ipv6_with_keepalived_the_clients_entry_is_the_virtual_mac() {
     if !require_root() {
         return;
     }
+    ipv6_clients_entry_is_the_virtual_mac_with(Peer::Debian, "vmacka6");
+}
+
+/// The same with keepalived 2.4.3.
+#[test]
+fn ipv6_with_keepalived_243_the_clients_entry_is_the_virtual_mac() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    ipv6_clients_entry_is_the_virtual_mac_with(Peer::Release243, "vmac6k43");
+}
+
+fn ipv6_clients_entry_is_the_virtual_mac_with(peer: Peer, tag: &str) {
     const VIP6: &str = "2001:db8::100/64";
     const VIP6_ADDR: &str = "2001:db8::100";
     const MAC6: &str = "00:00:5e:00:02:33";
-    let mut c = interop_lab("vmacka6");
+    let mut c = interop_lab(tag);
     c.start_baton("bt", &Instance::fast(150, VIP6).with("use_vmac").render());
     let on_vmac = |c: &Cluster, n: &str| {
         link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
     };
     assert!(poll(SETTLE, || on_vmac(&c, "bt")), "{}", c.all_logs());
-    let ka = c.start_keepalived("ka", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let ka = c.start_keepalived_peer(
+        "ka",
+        &Instance::fast(100, VIP6).with("use_vmac").render(),
+        peer,
+    );
     let stayed = !poll(Duration::from_secs(2), || on_vmac(&c, "ka"));
     assert!(stayed, "keepalived took the VIP\n{}", c.all_logs());
     assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
