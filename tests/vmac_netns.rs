@@ -8,6 +8,8 @@
 //! own over that interface, and a client there resolves it to the virtual MAC.
 //! With keepalived 2.2.7 and 2.4.3 (skipped outside CI when 2.4.3 is not built) and FRR
 //! 8.4 as the other node, the client's entry is the virtual MAC whichever side is master.
+//! `garp_extra_if`: the master's periodic gratuitous ARPs on its other interface (a second
+//! link to the client), with and without `all` and VMAC, and against keepalived 2.4.3.
 
 mod daemon;
 mod lab;
@@ -894,4 +896,293 @@ fn an_address_vmac_deleted_by_hand_is_a_fault() {
     assert!(fault, "{last:#}\n{}", c.all_logs());
     let faults = last["instances"][0]["faults"].to_string();
     assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
+}
+
+// `garp_extra_if`: periodic gratuitous ARPs on the instance's other interfaces.
+
+/// The address on the other interface (`dev ext0`) and its own line.
+const EXT_VIP: &str = "198.51.100.100/24 dev ext0";
+const EXT_VIP_ADDR: &str = "198.51.100.100";
+
+/// A second link from each of `servers` to the client `c`: `ext0` on the server, `xNAME`
+/// on the client, both up (deleted with the namespaces).
+fn extra_links(c: &Cluster, servers: &[&str]) {
+    let client = c.lab.ns("c");
+    for server in servers {
+        let ns = c.lab.ns(server);
+        let peer = format!("x{server}");
+        lab::ip(&[
+            "-n", &ns, "link", "add", "ext0", "type", "veth", "peer", "name", &peer, "netns",
+            &client,
+        ]);
+        lab::ip(&["-n", &ns, "link", "set", "ext0", "up"]);
+        lab::ip(&["-n", &client, "link", "set", &peer, "up"]);
+    }
+}
+
+fn mac_of(c: &Cluster, node: &str, interface: &str) -> String {
+    let l = link(c, node, interface).unwrap_or_else(|| panic!("no {interface} on {node}"));
+    l["address"].as_str().expect("address").to_string()
+}
+
+/// The ARP frames the client `c` sees on each of `interfaces` during `span` (tcpdump -e
+/// lines, one list per interface).
+fn arp_seen(c: &Cluster, interfaces: &[&str], span: Duration) -> Vec<Vec<String>> {
+    let mut running = Vec::new();
+    for (i, interface) in interfaces.iter().enumerate() {
+        let n = c.dir.path().join("arp-count");
+        let stem = format!("{}-{interface}-{i}", n.display());
+        let (out, log) = (format!("{stem}.txt"), format!("{stem}.log"));
+        let _ = std::fs::remove_file(&out);
+        let proc = c.lab.spawn(
+            "c",
+            &[
+                "sh",
+                "-c",
+                &format!("exec tcpdump -l -n -e -i {interface} arp > {out} 2> {log}"),
+            ],
+        );
+        let started = poll(SETTLE, || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening on"))
+        });
+        assert!(
+            started,
+            "tcpdump on {interface}: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        running.push((proc, out));
+    }
+    std::thread::sleep(span);
+    running
+        .into_iter()
+        .map(|(proc, out)| {
+            proc.terminate();
+            let _ = proc.wait_timeout(Duration::from_secs(10));
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// Gratuitous ARPs for `addr` from `mac` among `lines` (`who-has ADDR tell ADDR`).
+fn garps(lines: &[String], mac: &str, addr: &str) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains(&format!("{mac} >")) && l.matches(addr).count() == 2)
+        .count()
+}
+
+/// `garp_extra_if all 1`: the master sends a gratuitous ARP each second on `ext0` (the
+/// interface of its second VIP), from ext0's MAC, and none on its own interface (its adverts
+/// keep the switches' caches there); the backup sends none. A reload to 0 stops them in
+/// place; after a failover the new master sends them on its own `ext0`.
+#[test]
+fn garp_extra_if_all_announces_the_other_interface_while_master() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "garpx",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    extra_links(&c, &SERVERS);
+    let config = |priority, extra: &str| {
+        let mut i = Instance::fast(priority, VIP)
+            .with("garp_master_delay 0")
+            .with(format!("garp_extra_if {extra}"));
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start("a", &config(150, "all 1"));
+    c.start("b", &config(100, "all 1"));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let on_ext = |c: &Cluster, n: &str| {
+        c.lab
+            .addresses(n, "ext0")
+            .iter()
+            .any(|a| a == "198.51.100.100/24")
+    };
+    assert!(poll(SETTLE, || on_ext(&c, "a")), "{}", c.all_logs());
+    let (a_ext, b_ext, a_base) = (
+        mac_of(&c, "a", "ext0"),
+        mac_of(&c, "b", "ext0"),
+        c.lab.mac_str("a"),
+    );
+    // Past the bursts of becoming master (now and 1.1 s later).
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xa", "xb", IFNAME], Duration::from_secs(4));
+    let periodic = garps(&seen[0], &a_ext, EXT_VIP_ADDR);
+    eprintln!("garp_extra_if all 1: {periodic} gratuitous ARPs from a on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&periodic),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(
+        garps(&seen[1], &b_ext, EXT_VIP_ADDR),
+        0,
+        "the backup: {:#?}",
+        seen[1]
+    );
+    assert_eq!(
+        garps(&seen[2], &a_base, VIP_ADDR),
+        0,
+        "own interface: {:#?}",
+        seen[2]
+    );
+
+    // A reload to 0 stops them (the reload's own burst is over after 2 s).
+    c.wait_for_socket("a");
+    c.rewrite("a", &config(150, "0"));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xa"], Duration::from_secs(3));
+    assert_eq!(garps(&seen[0], &a_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[0]);
+    assert!(c.log("a").contains("updated in place"), "{}", c.log("a"));
+    assert_eq!(c.holders(&SERVERS, VIP), ["a"]);
+
+    // a stops: b, master now, sends them on its ext0.
+    c.signal("a", "TERM");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xb"], Duration::from_secs(4));
+    let periodic = garps(&seen[0], &b_ext, EXT_VIP_ADDR);
+    assert!(
+        (2..=6).contains(&periodic),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+}
+
+/// `use_vmac` with `vmac_xmit_base` and a second VIP on `ext0`: `garp_extra_if 1` without
+/// `all` sends nothing (keepalived sends on VMACs other than the instance's only, and
+/// baton makes none); `all` sends on ext0 and, since the adverts leave from the base's
+/// MAC, on the VMAC too, from the virtual MAC.
+#[test]
+fn garp_extra_if_with_vmac_xmit_base_announces_the_virtual_mac_only_with_all() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "garpxv",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    extra_links(&c, &["a"]);
+    let config = |extra: &str| {
+        let mut i = Instance::fast(150, VIP)
+            .with("use_vmac")
+            .with("vmac_xmit_base")
+            .with("garp_master_delay 0")
+            .with(format!("garp_extra_if {extra}"));
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start("a", &config("1"));
+    expect_vmac_holders_of(&c, &["a"], &["a"]);
+    let a_ext = mac_of(&c, "a", "ext0");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xa"], Duration::from_secs(3));
+    assert_eq!(garps(&seen[0], VMAC_MAC, VIP_ADDR), 0, "{:#?}", seen[0]);
+    assert_eq!(garps(&seen[1], &a_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[1]);
+
+    c.wait_for_socket("a");
+    c.rewrite("a", &config("all 1"));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xa"], Duration::from_secs(4));
+    let on_vmac = garps(&seen[0], VMAC_MAC, VIP_ADDR);
+    let on_ext = garps(&seen[1], &a_ext, EXT_VIP_ADDR);
+    eprintln!("garp_extra_if all 1: {on_vmac} on the VMAC, {on_ext} on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&on_vmac),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert!(
+        (2..=6).contains(&on_ext),
+        "{:#?}\n{}",
+        seen[1],
+        c.all_logs()
+    );
+}
+
+/// baton and keepalived 2.4.3 with the same `garp_extra_if all 1` and a second VIP on
+/// `ext0`: whichever is master sends the periodic gratuitous ARPs on its ext0 and none on
+/// its own interface; the backup sends none.
+#[test]
+fn garp_extra_if_with_keepalived_243_the_master_announces_either_side() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    let nodes = ["bt", "ka"];
+    let mut c = interop_lab("garpxka");
+    extra_links(&c, &nodes);
+    let config = |priority| {
+        let mut i = Instance::fast(priority, VIP)
+            .with("garp_master_delay 0")
+            .with("garp_extra_if all 1");
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start_baton("bt", &config(150));
+    c.expect_holders(&["bt"], VIP, &["bt"]);
+    let ka = c.start_keepalived_peer("ka", &config(100), Peer::Release243);
+    c.expect_stable(&nodes, VIP, &["bt"], Duration::from_secs(2));
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let (bt_ext, ka_ext) = (mac_of(&c, "bt", "ext0"), mac_of(&c, "ka", "ext0"));
+    let ka_base = c.lab.mac_str("ka");
+    let seen = arp_seen(&c, &["xbt", "xka"], Duration::from_secs(4));
+    let from_baton = garps(&seen[0], &bt_ext, EXT_VIP_ADDR);
+    assert!(
+        (2..=6).contains(&from_baton),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(garps(&seen[1], &ka_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[1]);
+    assert_wire_compatible(&c);
+
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    assert!(
+        poll(SETTLE, || c
+            .lab
+            .addresses("ka", IFNAME)
+            .iter()
+            .any(|a| a == VIP)),
+        "{}",
+        c.all_logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xka", IFNAME], Duration::from_secs(4));
+    let from_keepalived = garps(&seen[0], &ka_ext, EXT_VIP_ADDR);
+    eprintln!("keepalived 2.4.3 master: {from_keepalived} on ext0 in 4 s (baton: {from_baton})");
+    assert!(
+        (2..=6).contains(&from_keepalived),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(garps(&seen[1], &ka_base, VIP_ADDR), 0, "{:#?}", seen[1]);
+    drop(ka);
 }
