@@ -1186,3 +1186,75 @@ fn garp_extra_if_with_keepalived_243_the_master_announces_either_side() {
     assert_eq!(garps(&seen[1], &ka_base, VIP_ADDR), 0, "{:#?}", seen[1]);
     drop(ka);
 }
+
+/// One node `n` (baton, or keepalived 2.4.3 with `peer`) alone with `use_vmac` (and
+/// `vmac_xmit_base` if asked), a second VIP on `ext0` and `garp_extra_if EXTRA`: the
+/// gratuitous ARPs the client sees in 4 s once the node is master, (from the virtual MAC
+/// on the VMAC, from ext0's MAC on ext0).
+fn vmac_extra_garps(peer: Option<Peer>, xmit_base: bool, extra: &str) -> (usize, usize) {
+    let mut c = Cluster::new(
+        "garpxvm",
+        &[("n", &["192.0.2.2/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    extra_links(&c, &["n"]);
+    let mut i = Instance::fast(150, VIP)
+        .with("use_vmac")
+        .with("garp_master_delay 0")
+        .with(format!("garp_extra_if {extra}"));
+    if xmit_base {
+        i = i.with("vmac_xmit_base");
+    }
+    i.vips.push(EXT_VIP);
+    let ka = match peer {
+        Some(peer) => Some(c.start_keepalived_peer("n", &i.render(), peer)),
+        None => {
+            c.start_baton("n", &i.render());
+            None
+        }
+    };
+    expect_vmac_holders_of(&c, &["n"], &["n"]);
+    let ext = mac_of(&c, "n", "ext0");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xn"], Duration::from_secs(4));
+    let counts = (
+        garps(&seen[0], VMAC_MAC, VIP_ADDR),
+        garps(&seen[1], &ext, EXT_VIP_ADDR),
+    );
+    drop(ka);
+    counts
+}
+
+/// baton and keepalived 2.4.3, each alone with `use_vmac`, a second VIP on ext0 and the
+/// same `garp_extra_if`, send the same periodic messages: with `vmac_xmit_base`, none
+/// without `all` and with it on the VMAC and ext0; without `vmac_xmit_base` and with
+/// `all`, on ext0 only (the adverts keep the virtual MAC in the switches' caches).
+#[test]
+fn garp_extra_if_with_vmac_baton_and_keepalived_243_send_the_same() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    for (xmit_base, extra, on_vmac, on_ext) in [
+        (true, "1", false, false),
+        (true, "all 1", true, true),
+        (false, "all 1", false, true),
+    ] {
+        for peer in [None, Some(Peer::Release243)] {
+            let who = if peer.is_some() {
+                "keepalived 2.4.3"
+            } else {
+                "baton"
+            };
+            let (vmac, ext) = vmac_extra_garps(peer, xmit_base, extra);
+            eprintln!(
+                "{who}, vmac_xmit_base {xmit_base}, garp_extra_if {extra}: {vmac} on the VMAC, \
+                 {ext} on ext0 in 4 s"
+            );
+            let expected = |some: bool, n: usize| if some { (2..=6).contains(&n) } else { n == 0 };
+            assert!(
+                expected(on_vmac, vmac) && expected(on_ext, ext),
+                "{who}, vmac_xmit_base {xmit_base}, garp_extra_if {extra}: {vmac} on the VMAC, \
+                 {ext} on ext0"
+            );
+        }
+    }
+}
