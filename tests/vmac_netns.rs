@@ -928,6 +928,12 @@ fn mac_of(c: &Cluster, node: &str, interface: &str) -> String {
 /// The ARP frames the client `c` sees on each of `interfaces` during `span` (tcpdump -e
 /// lines, one list per interface).
 fn arp_seen(c: &Cluster, interfaces: &[&str], span: Duration) -> Vec<Vec<String>> {
+    frames_seen(c, "arp", interfaces, span)
+}
+
+/// The frames matching the tcpdump `filter` that the client `c` sees on each of
+/// `interfaces` during `span`.
+fn frames_seen(c: &Cluster, filter: &str, interfaces: &[&str], span: Duration) -> Vec<Vec<String>> {
     let mut running = Vec::new();
     for (i, interface) in interfaces.iter().enumerate() {
         let n = c.dir.path().join("arp-count");
@@ -939,7 +945,7 @@ fn arp_seen(c: &Cluster, interfaces: &[&str], span: Duration) -> Vec<Vec<String>
             &[
                 "sh",
                 "-c",
-                &format!("exec tcpdump -l -n -e -i {interface} arp > {out} 2> {log}"),
+                &format!("exec tcpdump -l -n -e -i {interface} '{filter}' > {out} 2> {log}"),
             ],
         );
         let started = poll(SETTLE, || {
@@ -1257,4 +1263,49 @@ fn garp_extra_if_with_vmac_baton_and_keepalived_243_send_the_same() {
             );
         }
     }
+}
+
+/// IPv6: `garp_extra_if all 1` sends an unsolicited neighbour advertisement each second
+/// for the VIP on ext0, from ext0's MAC, and none on the instance's own interface.
+#[test]
+fn ipv6_garp_extra_if_all_sends_unsolicited_nas_on_the_other_interface() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const EXT_VIP6_ADDR: &str = "2001:db8:1::100";
+    let mut c = Cluster::new(
+        "garpx6",
+        &[("a", &["2001:db8::1/64"]), ("c", &["2001:db8::3/64"])],
+    );
+    extra_links(&c, &["a"]);
+    let mut i = Instance::fast(150, VIP6)
+        .with("garp_master_delay 0")
+        .with("garp_extra_if all 1");
+    i.vips.push("2001:db8:1::100/64 dev ext0");
+    c.start("a", &i.render());
+    c.expect_holders(&["a"], VIP6, &["a"]);
+    let (ext, base) = (mac_of(&c, "a", "ext0"), c.lab.mac_str("a"));
+    std::thread::sleep(Duration::from_secs(2));
+    let filter = "icmp6 and ip6[40] == 136";
+    let seen = frames_seen(&c, filter, &["xa", IFNAME], Duration::from_secs(4));
+    let nas = |lines: &[String], mac: &str, addr: &str| {
+        lines
+            .iter()
+            .filter(|l| {
+                l.contains(&format!("{mac} >"))
+                    && l.contains("neighbor advertisement")
+                    && l.contains(&format!("tgt is {addr}"))
+            })
+            .count()
+    };
+    let on_ext = nas(&seen[0], &ext, EXT_VIP6_ADDR);
+    eprintln!("IPv6 garp_extra_if all 1: {on_ext} unsolicited NAs on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&on_ext),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(nas(&seen[1], &base, "2001:db8::100"), 0, "{:#?}", seen[1]);
 }
