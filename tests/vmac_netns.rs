@@ -1309,3 +1309,75 @@ fn ipv6_garp_extra_if_all_sends_unsolicited_nas_on_the_other_interface() {
     );
     assert_eq!(nas(&seen[1], &base, "2001:db8::100"), 0, "{:#?}", seen[1]);
 }
+
+/// One node `a` (baton, or keepalived 2.4.3 with `peer`) with its instance on veth0 and
+/// `198.51.100.100/24 dev veth1 use_vmac` (an address VMAC over veth1) and
+/// `garp_extra_if EXTRA`: the gratuitous ARPs the client sees in 4 s once `a` is master,
+/// (on veth1's network from the virtual MAC, on veth0's from a's MAC).
+fn address_vmac_extra_garps(peer: Option<Peer>, extra: &str) -> (usize, usize) {
+    let mut c = Cluster::new(
+        "garpxav",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    c.lab.second_link("a", &["198.51.100.1/24"]);
+    c.lab.second_link("c", &["198.51.100.3/24"]);
+    let mut i = Instance::fast(150, VIP)
+        .with("garp_master_delay 0")
+        .with(format!("garp_extra_if {extra}"));
+    i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+    let ka = match peer {
+        Some(peer) => Some(c.start_keepalived_peer("a", &i.render(), peer)),
+        None => {
+            c.start_baton("a", &i.render());
+            None
+        }
+    };
+    let held = poll(SETTLE, || {
+        link(&c, "a", VMAC).is_some() && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP2)
+    });
+    assert!(held, "{}", c.all_logs());
+    let base = c.lab.mac_str("a");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[lab::IFNAME2, IFNAME], Duration::from_secs(4));
+    let counts = (
+        garps(&seen[0], VMAC_MAC, VIP2_ADDR),
+        garps(&seen[1], &base, VIP_ADDR),
+    );
+    drop(ka);
+    counts
+}
+
+/// keepalived's main case: `garp_extra_if 1` without `all` and an address VMAC (`use_vmac`
+/// on an address line): the master sends a gratuitous ARP each second for that address
+/// from the virtual MAC on veth1's network, none on its own interface; none with 0. baton
+/// and keepalived 2.4.3 alike.
+#[test]
+fn garp_extra_if_announces_an_address_vmac_without_all() {
+    if !require_root() {
+        return;
+    }
+    let mut runs = vec![(None, "1"), (None, "0")];
+    if Peer::Release243.available() {
+        runs.push((Some(Peer::Release243), "1"));
+    }
+    for (peer, extra) in runs {
+        let who = if peer.is_some() {
+            "keepalived 2.4.3"
+        } else {
+            "baton"
+        };
+        let (on_vmac, on_base) = address_vmac_extra_garps(peer, extra);
+        eprintln!(
+            "{who}, garp_extra_if {extra}: {on_vmac} from the address VMAC, {on_base} on veth0 in 4 s"
+        );
+        let ok = if extra == "0" {
+            on_vmac == 0
+        } else {
+            (2..=6).contains(&on_vmac)
+        };
+        assert!(
+            ok && on_base == 0,
+            "{who}, garp_extra_if {extra}: {on_vmac} from the address VMAC, {on_base} on veth0"
+        );
+    }
+}
