@@ -6,13 +6,17 @@
 //! keepalived 2.4's address VMACs (`use_vmac_addr`, `use_vmac` on an address line): an
 //! address on a second network (`veth1`, `Lab::second_link`) lives on a macvlan of its
 //! own over that interface, and a client there resolves it to the virtual MAC.
+//! With keepalived 2.2.7 and 2.4.3 (skipped outside CI when 2.4.3 is not built) and FRR
+//! 8.4 as the other node, the client's entry is the virtual MAC whichever side is master.
+//! `garp_extra_if`: the master's periodic gratuitous ARPs on its other interface (a second
+//! link to the client), with and without `all` and VMAC, and against keepalived 2.4.3.
 
 mod daemon;
 mod lab;
 
 use std::time::Duration;
 
-use daemon::keepalived::{assert_wire_compatible, interop_lab};
+use daemon::keepalived::{Peer, assert_wire_compatible, interop_lab};
 use daemon::{Cluster, Instance, SETTLE};
 use lab::{IFNAME, poll, require_root};
 
@@ -244,8 +248,21 @@ fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master
     if !require_root() {
         return;
     }
+    clients_entry_is_the_virtual_mac_with(Peer::Debian, "vmacka");
+}
+
+/// The same with keepalived 2.4.3.
+#[test]
+fn with_keepalived_243_the_clients_entry_is_the_virtual_mac_whichever_side_is_master() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    clients_entry_is_the_virtual_mac_with(Peer::Release243, "vmacka43");
+}
+
+fn clients_entry_is_the_virtual_mac_with(peer: Peer, tag: &str) {
     let nodes = ["bt", "ka"];
-    let mut c = interop_lab("vmacka");
+    let mut c = interop_lab(tag);
     let config = |priority| {
         Instance::fast(priority, VIP)
             .with("use_vmac")
@@ -269,7 +286,7 @@ fn with_keepalived_the_clients_entry_is_the_virtual_mac_whichever_side_is_master
             &format!("echo 2 > /proc/sys/net/ipv4/conf/{IFNAME}/arp_announce"),
         ],
     );
-    let ka = c.start_keepalived("ka", &ka_config);
+    let ka = c.start_keepalived_peer("ka", &ka_config, peer);
     c.expect_stable(&nodes, VIP, &[], Duration::from_secs(2));
     expect_vmac_holders_of(&c, &nodes, &["bt"]);
     assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
@@ -581,16 +598,33 @@ fn ipv6_with_keepalived_the_clients_entry_is_the_virtual_mac() {
     if !require_root() {
         return;
     }
+    ipv6_clients_entry_is_the_virtual_mac_with(Peer::Debian, "vmacka6");
+}
+
+/// The same with keepalived 2.4.3.
+#[test]
+fn ipv6_with_keepalived_243_the_clients_entry_is_the_virtual_mac() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    ipv6_clients_entry_is_the_virtual_mac_with(Peer::Release243, "vmac6k43");
+}
+
+fn ipv6_clients_entry_is_the_virtual_mac_with(peer: Peer, tag: &str) {
     const VIP6: &str = "2001:db8::100/64";
     const VIP6_ADDR: &str = "2001:db8::100";
     const MAC6: &str = "00:00:5e:00:02:33";
-    let mut c = interop_lab("vmacka6");
+    let mut c = interop_lab(tag);
     c.start_baton("bt", &Instance::fast(150, VIP6).with("use_vmac").render());
     let on_vmac = |c: &Cluster, n: &str| {
         link(c, n, VMAC).is_some() && c.lab.addresses(n, VMAC).iter().any(|a| a == VIP6)
     };
     assert!(poll(SETTLE, || on_vmac(&c, "bt")), "{}", c.all_logs());
-    let ka = c.start_keepalived("ka", &Instance::fast(100, VIP6).with("use_vmac").render());
+    let ka = c.start_keepalived_peer(
+        "ka",
+        &Instance::fast(100, VIP6).with("use_vmac").render(),
+        peer,
+    );
     let stayed = !poll(Duration::from_secs(2), || on_vmac(&c, "ka"));
     assert!(stayed, "keepalived took the VIP\n{}", c.all_logs());
     assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
@@ -873,4 +907,488 @@ fn an_address_vmac_deleted_by_hand_is_a_fault() {
     assert!(fault, "{last:#}\n{}", c.all_logs());
     let faults = last["instances"][0]["faults"].to_string();
     assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
+}
+
+// `garp_extra_if`: periodic gratuitous ARPs on the instance's other interfaces.
+
+/// The address on the other interface (`dev ext0`) and its own line.
+const EXT_VIP: &str = "198.51.100.100/24 dev ext0";
+const EXT_VIP_ADDR: &str = "198.51.100.100";
+
+/// A second link from each of `servers` to the client `c`: `ext0` on the server, `xNAME`
+/// on the client, both up (deleted with the namespaces).
+fn extra_links(c: &Cluster, servers: &[&str]) {
+    let client = c.lab.ns("c");
+    for server in servers {
+        let ns = c.lab.ns(server);
+        let peer = format!("x{server}");
+        lab::ip(&[
+            "-n", &ns, "link", "add", "ext0", "type", "veth", "peer", "name", &peer, "netns",
+            &client,
+        ]);
+        lab::ip(&["-n", &ns, "link", "set", "ext0", "up"]);
+        lab::ip(&["-n", &client, "link", "set", &peer, "up"]);
+    }
+}
+
+fn mac_of(c: &Cluster, node: &str, interface: &str) -> String {
+    let l = link(c, node, interface).unwrap_or_else(|| panic!("no {interface} on {node}"));
+    l["address"].as_str().expect("address").to_string()
+}
+
+/// The ARP frames the client `c` sees on each of `interfaces` during `span` (tcpdump -e
+/// lines, one list per interface).
+fn arp_seen(c: &Cluster, interfaces: &[&str], span: Duration) -> Vec<Vec<String>> {
+    frames_seen(c, "arp", interfaces, span)
+}
+
+/// The frames matching the tcpdump `filter` that the client `c` sees on each of
+/// `interfaces` during `span`.
+fn frames_seen(c: &Cluster, filter: &str, interfaces: &[&str], span: Duration) -> Vec<Vec<String>> {
+    let mut running = Vec::new();
+    for (i, interface) in interfaces.iter().enumerate() {
+        let n = c.dir.path().join("arp-count");
+        let stem = format!("{}-{interface}-{i}", n.display());
+        let (out, log) = (format!("{stem}.txt"), format!("{stem}.log"));
+        let _ = std::fs::remove_file(&out);
+        let proc = c.lab.spawn(
+            "c",
+            &[
+                "sh",
+                "-c",
+                &format!("exec tcpdump -l -n -e -i {interface} '{filter}' > {out} 2> {log}"),
+            ],
+        );
+        let started = poll(SETTLE, || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening on"))
+        });
+        assert!(
+            started,
+            "tcpdump on {interface}: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        running.push((proc, out));
+    }
+    std::thread::sleep(span);
+    running
+        .into_iter()
+        .map(|(proc, out)| {
+            proc.terminate();
+            let _ = proc.wait_timeout(Duration::from_secs(10));
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// Gratuitous ARPs for `addr` from `mac` among `lines` (`who-has ADDR tell ADDR`).
+fn garps(lines: &[String], mac: &str, addr: &str) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains(&format!("{mac} >")) && l.matches(addr).count() == 2)
+        .count()
+}
+
+/// `garp_extra_if all 1`: the master sends a gratuitous ARP each second on `ext0` (the
+/// interface of its second VIP), from ext0's MAC, and none on its own interface (its adverts
+/// keep the switches' caches there); the backup sends none. A reload to 0 stops them in
+/// place; after a failover the new master sends them on its own `ext0`.
+#[test]
+fn garp_extra_if_all_announces_the_other_interface_while_master() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "garpx",
+        &[
+            ("a", &["192.0.2.1/24"]),
+            ("b", &["192.0.2.2/24"]),
+            ("c", &["192.0.2.3/24"]),
+        ],
+    );
+    extra_links(&c, &SERVERS);
+    let config = |priority, extra: &str| {
+        let mut i = Instance::fast(priority, VIP)
+            .with("garp_master_delay 0")
+            .with(format!("garp_extra_if {extra}"));
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start("a", &config(150, "all 1"));
+    c.start("b", &config(100, "all 1"));
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    let on_ext = |c: &Cluster, n: &str| {
+        c.lab
+            .addresses(n, "ext0")
+            .iter()
+            .any(|a| a == "198.51.100.100/24")
+    };
+    assert!(poll(SETTLE, || on_ext(&c, "a")), "{}", c.all_logs());
+    let (a_ext, b_ext, a_base) = (
+        mac_of(&c, "a", "ext0"),
+        mac_of(&c, "b", "ext0"),
+        c.lab.mac_str("a"),
+    );
+    // Past the bursts of becoming master (now and 1.1 s later).
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xa", "xb", IFNAME], Duration::from_secs(4));
+    let periodic = garps(&seen[0], &a_ext, EXT_VIP_ADDR);
+    eprintln!("garp_extra_if all 1: {periodic} gratuitous ARPs from a on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&periodic),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(
+        garps(&seen[1], &b_ext, EXT_VIP_ADDR),
+        0,
+        "the backup: {:#?}",
+        seen[1]
+    );
+    assert_eq!(
+        garps(&seen[2], &a_base, VIP_ADDR),
+        0,
+        "own interface: {:#?}",
+        seen[2]
+    );
+
+    // A reload to 0 stops them (the reload's own burst is over after 2 s).
+    c.wait_for_socket("a");
+    c.rewrite("a", &config(150, "0"));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xa"], Duration::from_secs(3));
+    assert_eq!(garps(&seen[0], &a_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[0]);
+    assert!(c.log("a").contains("updated in place"), "{}", c.log("a"));
+    assert_eq!(c.holders(&SERVERS, VIP), ["a"]);
+
+    // a stops: b, master now, sends them on its ext0.
+    c.signal("a", "TERM");
+    c.expect_holders(&SERVERS, VIP, &["b"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xb"], Duration::from_secs(4));
+    let periodic = garps(&seen[0], &b_ext, EXT_VIP_ADDR);
+    assert!(
+        (2..=6).contains(&periodic),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+}
+
+/// `use_vmac` with `vmac_xmit_base` and a second VIP on `ext0`: `garp_extra_if 1` without
+/// `all` sends nothing (keepalived sends on VMACs other than the instance's only, and
+/// baton makes none); `all` sends on ext0 and, since the adverts leave from the base's
+/// MAC, on the VMAC too, from the virtual MAC.
+#[test]
+fn garp_extra_if_with_vmac_xmit_base_announces_the_virtual_mac_only_with_all() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "garpxv",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    extra_links(&c, &["a"]);
+    let config = |extra: &str| {
+        let mut i = Instance::fast(150, VIP)
+            .with("use_vmac")
+            .with("vmac_xmit_base")
+            .with("garp_master_delay 0")
+            .with(format!("garp_extra_if {extra}"));
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start("a", &config("1"));
+    expect_vmac_holders_of(&c, &["a"], &["a"]);
+    let a_ext = mac_of(&c, "a", "ext0");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xa"], Duration::from_secs(3));
+    assert_eq!(garps(&seen[0], VMAC_MAC, VIP_ADDR), 0, "{:#?}", seen[0]);
+    assert_eq!(garps(&seen[1], &a_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[1]);
+
+    c.wait_for_socket("a");
+    c.rewrite("a", &config("all 1"));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xa"], Duration::from_secs(4));
+    let on_vmac = garps(&seen[0], VMAC_MAC, VIP_ADDR);
+    let on_ext = garps(&seen[1], &a_ext, EXT_VIP_ADDR);
+    eprintln!("garp_extra_if all 1: {on_vmac} on the VMAC, {on_ext} on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&on_vmac),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert!(
+        (2..=6).contains(&on_ext),
+        "{:#?}\n{}",
+        seen[1],
+        c.all_logs()
+    );
+}
+
+/// baton and keepalived 2.4.3 with the same `garp_extra_if all 1` and a second VIP on
+/// `ext0`: whichever is master sends the periodic gratuitous ARPs on its ext0 and none on
+/// its own interface; the backup sends none.
+#[test]
+fn garp_extra_if_with_keepalived_243_the_master_announces_either_side() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    let nodes = ["bt", "ka"];
+    let mut c = interop_lab("garpxka");
+    extra_links(&c, &nodes);
+    let config = |priority| {
+        let mut i = Instance::fast(priority, VIP)
+            .with("garp_master_delay 0")
+            .with("garp_extra_if all 1");
+        i.vips.push(EXT_VIP);
+        i.render()
+    };
+    c.start_baton("bt", &config(150));
+    c.expect_holders(&["bt"], VIP, &["bt"]);
+    let ka = c.start_keepalived_peer("ka", &config(100), Peer::Release243);
+    c.expect_stable(&nodes, VIP, &["bt"], Duration::from_secs(2));
+    assert_eq!(c.keepalived_entered("ka", "MASTER"), 0, "{}", c.log("ka"));
+    let (bt_ext, ka_ext) = (mac_of(&c, "bt", "ext0"), mac_of(&c, "ka", "ext0"));
+    let ka_base = c.lab.mac_str("ka");
+    let seen = arp_seen(&c, &["xbt", "xka"], Duration::from_secs(4));
+    let from_baton = garps(&seen[0], &bt_ext, EXT_VIP_ADDR);
+    assert!(
+        (2..=6).contains(&from_baton),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(garps(&seen[1], &ka_ext, EXT_VIP_ADDR), 0, "{:#?}", seen[1]);
+    assert_wire_compatible(&c);
+
+    c.signal("bt", "KILL");
+    c.lab.link_down("bt");
+    assert!(
+        poll(SETTLE, || c
+            .lab
+            .addresses("ka", IFNAME)
+            .iter()
+            .any(|a| a == VIP)),
+        "{}",
+        c.all_logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &["xka", IFNAME], Duration::from_secs(4));
+    let from_keepalived = garps(&seen[0], &ka_ext, EXT_VIP_ADDR);
+    eprintln!("keepalived 2.4.3 master: {from_keepalived} on ext0 in 4 s (baton: {from_baton})");
+    assert!(
+        (2..=6).contains(&from_keepalived),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(garps(&seen[1], &ka_base, VIP_ADDR), 0, "{:#?}", seen[1]);
+    drop(ka);
+}
+
+/// One node `n` (baton, or keepalived 2.4.3 with `peer`) alone with `use_vmac` (and
+/// `vmac_xmit_base` if asked), a second VIP on `ext0` and `garp_extra_if EXTRA`: the
+/// gratuitous ARPs the client sees in 4 s once the node is master, (from the virtual MAC
+/// on the VMAC, from ext0's MAC on ext0).
+fn vmac_extra_garps(peer: Option<Peer>, xmit_base: bool, extra: &str) -> (usize, usize) {
+    let mut c = Cluster::new(
+        "garpxvm",
+        &[("n", &["192.0.2.2/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    extra_links(&c, &["n"]);
+    let mut i = Instance::fast(150, VIP)
+        .with("use_vmac")
+        .with("garp_master_delay 0")
+        .with(format!("garp_extra_if {extra}"));
+    if xmit_base {
+        i = i.with("vmac_xmit_base");
+    }
+    i.vips.push(EXT_VIP);
+    let ka = match peer {
+        Some(peer) => Some(c.start_keepalived_peer("n", &i.render(), peer)),
+        None => {
+            c.start_baton("n", &i.render());
+            None
+        }
+    };
+    expect_vmac_holders_of(&c, &["n"], &["n"]);
+    let ext = mac_of(&c, "n", "ext0");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[IFNAME, "xn"], Duration::from_secs(4));
+    let counts = (
+        garps(&seen[0], VMAC_MAC, VIP_ADDR),
+        garps(&seen[1], &ext, EXT_VIP_ADDR),
+    );
+    drop(ka);
+    counts
+}
+
+/// baton and keepalived 2.4.3, each alone with `use_vmac`, a second VIP on ext0 and the
+/// same `garp_extra_if`, send the same periodic messages: with `vmac_xmit_base`, none
+/// without `all` and with it on the VMAC and ext0; without `vmac_xmit_base` and with
+/// `all`, on ext0 only (the adverts keep the virtual MAC in the switches' caches).
+#[test]
+fn garp_extra_if_with_vmac_baton_and_keepalived_243_send_the_same() {
+    if !require_root() || !Peer::Release243.available() {
+        return;
+    }
+    for (xmit_base, extra, on_vmac, on_ext) in [
+        (true, "1", false, false),
+        (true, "all 1", true, true),
+        (false, "all 1", false, true),
+    ] {
+        for peer in [None, Some(Peer::Release243)] {
+            let who = if peer.is_some() {
+                "keepalived 2.4.3"
+            } else {
+                "baton"
+            };
+            let (vmac, ext) = vmac_extra_garps(peer, xmit_base, extra);
+            eprintln!(
+                "{who}, vmac_xmit_base {xmit_base}, garp_extra_if {extra}: {vmac} on the VMAC, \
+                 {ext} on ext0 in 4 s"
+            );
+            let expected = |some: bool, n: usize| if some { (2..=6).contains(&n) } else { n == 0 };
+            assert!(
+                expected(on_vmac, vmac) && expected(on_ext, ext),
+                "{who}, vmac_xmit_base {xmit_base}, garp_extra_if {extra}: {vmac} on the VMAC, \
+                 {ext} on ext0"
+            );
+        }
+    }
+}
+
+/// IPv6: `garp_extra_if all 1` sends an unsolicited neighbour advertisement each second
+/// for the VIP on ext0, from ext0's MAC, and none on the instance's own interface.
+#[test]
+fn ipv6_garp_extra_if_all_sends_unsolicited_nas_on_the_other_interface() {
+    if !require_root() {
+        return;
+    }
+    const VIP6: &str = "2001:db8::100/64";
+    const EXT_VIP6_ADDR: &str = "2001:db8:1::100";
+    let mut c = Cluster::new(
+        "garpx6",
+        &[("a", &["2001:db8::1/64"]), ("c", &["2001:db8::3/64"])],
+    );
+    extra_links(&c, &["a"]);
+    let mut i = Instance::fast(150, VIP6)
+        .with("garp_master_delay 0")
+        .with("garp_extra_if all 1");
+    i.vips.push("2001:db8:1::100/64 dev ext0");
+    c.start("a", &i.render());
+    c.expect_holders(&["a"], VIP6, &["a"]);
+    let (ext, base) = (mac_of(&c, "a", "ext0"), c.lab.mac_str("a"));
+    std::thread::sleep(Duration::from_secs(2));
+    let filter = "icmp6 and ip6[40] == 136";
+    let seen = frames_seen(&c, filter, &["xa", IFNAME], Duration::from_secs(4));
+    let nas = |lines: &[String], mac: &str, addr: &str| {
+        lines
+            .iter()
+            .filter(|l| {
+                l.contains(&format!("{mac} >"))
+                    && l.contains("neighbor advertisement")
+                    && l.contains(&format!("tgt is {addr}"))
+            })
+            .count()
+    };
+    let on_ext = nas(&seen[0], &ext, EXT_VIP6_ADDR);
+    eprintln!("IPv6 garp_extra_if all 1: {on_ext} unsolicited NAs on ext0 in 4 s");
+    assert!(
+        (2..=6).contains(&on_ext),
+        "{:#?}\n{}",
+        seen[0],
+        c.all_logs()
+    );
+    assert_eq!(nas(&seen[1], &base, "2001:db8::100"), 0, "{:#?}", seen[1]);
+}
+
+/// One node `a` (baton, or keepalived 2.4.3 with `peer`) with its instance on veth0 and
+/// `198.51.100.100/24 dev veth1 use_vmac` (an address VMAC over veth1) and
+/// `garp_extra_if EXTRA`: the gratuitous ARPs the client sees in 4 s once `a` is master,
+/// (on veth1's network from the virtual MAC, on veth0's from a's MAC).
+fn address_vmac_extra_garps(peer: Option<Peer>, extra: &str) -> (usize, usize) {
+    let mut c = Cluster::new(
+        "garpxav",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    c.lab.second_link("a", &["198.51.100.1/24"]);
+    c.lab.second_link("c", &["198.51.100.3/24"]);
+    let mut i = Instance::fast(150, VIP)
+        .with("garp_master_delay 0")
+        .with(format!("garp_extra_if {extra}"));
+    i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+    let ka = match peer {
+        Some(peer) => Some(c.start_keepalived_peer("a", &i.render(), peer)),
+        None => {
+            c.start_baton("a", &i.render());
+            None
+        }
+    };
+    let held = poll(SETTLE, || {
+        link(&c, "a", VMAC).is_some() && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP2)
+    });
+    assert!(held, "{}", c.all_logs());
+    let base = c.lab.mac_str("a");
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[lab::IFNAME2, IFNAME], Duration::from_secs(4));
+    let counts = (
+        garps(&seen[0], VMAC_MAC, VIP2_ADDR),
+        garps(&seen[1], &base, VIP_ADDR),
+    );
+    drop(ka);
+    counts
+}
+
+/// keepalived's main case: `garp_extra_if 1` without `all` and an address VMAC (`use_vmac`
+/// on an address line): the master sends a gratuitous ARP each second for that address
+/// from the virtual MAC on veth1's network, none on its own interface; none with 0. baton
+/// and keepalived 2.4.3 alike.
+#[test]
+fn garp_extra_if_announces_an_address_vmac_without_all() {
+    if !require_root() {
+        return;
+    }
+    let mut runs = vec![(None, "1"), (None, "0")];
+    if Peer::Release243.available() {
+        runs.push((Some(Peer::Release243), "1"));
+    }
+    for (peer, extra) in runs {
+        let who = if peer.is_some() {
+            "keepalived 2.4.3"
+        } else {
+            "baton"
+        };
+        let (on_vmac, on_base) = address_vmac_extra_garps(peer, extra);
+        eprintln!(
+            "{who}, garp_extra_if {extra}: {on_vmac} from the address VMAC, {on_base} on veth0 in 4 s"
+        );
+        let ok = if extra == "0" {
+            on_vmac == 0
+        } else {
+            (2..=6).contains(&on_vmac)
+        };
+        assert!(
+            ok && on_base == 0,
+            "{who}, garp_extra_if {extra}: {on_vmac} from the address VMAC, {on_base} on veth0"
+        );
+    }
 }

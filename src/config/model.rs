@@ -176,6 +176,12 @@ pub struct Garp {
     /// Period of refresh bursts while MASTER (0 = none).
     pub master_refresh_s: u32,
     pub master_refresh_repeat: u32,
+    /// `garp_extra_if [all] SECONDS`: one GARP/NA every SECONDS while MASTER on each
+    /// interface of the VIPs/eVIPs other than the instance's own (0 = none). Without
+    /// `all`, only on VMAC interfaces (keepalived: vrrp.c `vrrp_send_vmac_update`).
+    pub extra_if_s: u32,
+    /// `all`: on every such interface, not only VMACs.
+    pub extra_if_all: bool,
 }
 
 impl Default for Garp {
@@ -188,6 +194,8 @@ impl Default for Garp {
             lower_prio_repeat: 5,
             master_refresh_s: 0,
             master_refresh_repeat: 1,
+            extra_if_s: 0,
+            extra_if_all: false,
         }
     }
 }

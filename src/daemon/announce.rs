@@ -8,6 +8,10 @@
 //! update that comes within `locktime` (1 s by default) of the last one, so after a split
 //! brain, where the other master announced the same address a moment before, the first
 //! burst can be lost on the clients and only the second, 5 s later, would move them.
+//! `garp_extra_if [all] SECONDS` (keepalived: vrrp.c `vrrp_send_vmac_update`, started
+//! `garp_master_delay` + SECONDS after becoming master, then every SECONDS): one message per
+//! interface, for the first VIP/eVIP on it, on the interfaces other than the instance's own
+//! (see [`extra_targets`]).
 //! Pure: the daemon asks for due bursts with the current time.
 
 use std::time::Duration;
@@ -33,6 +37,8 @@ pub struct Schedule {
     bursts: Vec<(Duration, u32)>,
     /// Periodic refresh while master: next time, period, messages per address.
     refresh: Option<(Duration, Duration, u32)>,
+    /// `garp_extra_if` while master: next time, period.
+    extra: Option<(Duration, Duration)>,
 }
 
 impl Schedule {
@@ -74,18 +80,45 @@ impl Schedule {
         }
     }
 
+    /// Start (or restart) the `garp_extra_if` messages on becoming master, or when a reload
+    /// while master announces again: the first `garp_master_delay` + `extra_if_s` from
+    /// `now`, as keepalived times them; `extra_if_s` 0 stops them. The daemon calls it
+    /// only when [`extra_targets`] finds interfaces to send on.
+    pub fn start_extra(&mut self, now: Duration, garp: &Garp) {
+        self.extra = (garp.extra_if_s > 0).then(|| {
+            let period = Duration::from_secs(u64::from(garp.extra_if_s));
+            let delay = Duration::from_secs(u64::from(garp.master_delay_s));
+            (now + delay + period, period)
+        });
+    }
+
+    /// Stop the `garp_extra_if` messages only.
+    pub fn stop_extra(&mut self) {
+        self.extra = None;
+    }
+
     /// Stop announcing (on leaving master).
     pub fn stop(&mut self) {
         self.bursts.clear();
         self.refresh = None;
+        self.extra = None;
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
         let burst = self.bursts.first().map(|&(at, _)| at);
         let refresh = self.refresh.map(|(at, _, _)| at);
-        match (burst, refresh) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let extra = self.extra.map(|(at, _)| at);
+        [burst, refresh, extra].into_iter().flatten().min()
+    }
+
+    /// Whether the `garp_extra_if` messages are due at `now` (re-arming them).
+    pub fn take_extra_due(&mut self, now: Duration) -> bool {
+        match self.extra {
+            Some((at, period)) if at <= now => {
+                self.extra = Some((now + period, period));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -101,6 +134,53 @@ impl Schedule {
         }
         count
     }
+}
+
+/// Where one VIP/eVIP of an instance lives, for [`extra_targets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement<'a> {
+    pub interface: &'a str,
+    /// The interface is a VMAC baton made (keepalived's `is_ours`).
+    pub on_vmac: bool,
+}
+
+/// The VIPs/eVIPs (indices into `vips`) that the `garp_extra_if` messages announce: the
+/// first on each interface, as keepalived's `vrrp_send_vmac_update` picks them.
+///
+/// - `instance_if` is the instance's interface: its VMAC with `use_vmac`. Its adverts keep
+///   the switches' MAC caches fresh there, so it is skipped, unless `vmac_xmit_base` (the
+///   adverts then leave from the base's MAC, not the VMAC's).
+/// - Without `all`, only VMAC interfaces; with `all`, every interface.
+/// - keepalived turns the feature off (vrrp.c, instance checks) unless some VIP/eVIP is on
+///   another interface than the instance's: a VMAC, or any interface with `all`. So with
+///   `vmac_xmit_base` and every address on the instance's VMAC, nothing is sent.
+pub fn extra_targets(
+    instance_if: &str,
+    xmit_base: bool,
+    all: bool,
+    vips: &[Placement<'_>],
+) -> Vec<usize> {
+    let elsewhere = |vmac: bool| {
+        vips.iter()
+            .any(|p| p.interface != instance_if && p.on_vmac == vmac)
+    };
+    let (extra_vmac, extra_if) = (elsewhere(true), elsewhere(false));
+    if !(extra_vmac || (extra_if && all)) {
+        return Vec::new();
+    }
+    let mut done: Vec<&str> = Vec::new();
+    let mut targets = Vec::new();
+    for (i, p) in vips.iter().enumerate() {
+        if (!p.on_vmac && !all)
+            || (p.interface == instance_if && !xmit_base)
+            || done.contains(&p.interface)
+        {
+            continue;
+        }
+        done.push(p.interface);
+        targets.push(i);
+    }
+    targets
 }
 
 #[cfg(test)]
@@ -217,5 +297,112 @@ mod tests {
         let mut schedule = Schedule::default();
         schedule.start(s(0), &garp, Burst::LowerPriority, Duration::ZERO);
         assert_eq!(schedule.next_deadline(), None);
+    }
+
+    fn at(interface: &str, on_vmac: bool) -> Placement<'_> {
+        Placement { interface, on_vmac }
+    }
+
+    fn extra(seconds: u32) -> Garp {
+        Garp {
+            extra_if_s: seconds,
+            ..Garp::default()
+        }
+    }
+
+    #[test]
+    fn extra_if_starts_after_the_master_delay_plus_the_period_and_repeats() {
+        let mut schedule = Schedule::default();
+        let garp = extra(10);
+        schedule.start(s(100), &garp, Burst::Master, Duration::ZERO);
+        schedule.start_extra(s(100), &garp);
+        assert_eq!(schedule.take_due(s(100)), 5);
+        assert!(!schedule.take_extra_due(s(100)));
+        assert_eq!(schedule.take_due(s(105)), 1 + 5);
+        assert_eq!(schedule.next_deadline(), Some(s(115)));
+        assert!(!schedule.take_extra_due(s(114)));
+        assert!(schedule.take_extra_due(s(115)));
+        // Counted from when it was sent, as keepalived re-arms its timer.
+        assert_eq!(schedule.next_deadline(), Some(s(125)));
+        assert!(schedule.take_extra_due(s(126)));
+        assert_eq!(schedule.next_deadline(), Some(s(136)));
+        // The extra messages are not counted with the per-address bursts.
+        assert_eq!(schedule.take_due(s(136)), 0);
+        assert!(schedule.take_extra_due(s(136)));
+        schedule.stop();
+        assert_eq!(schedule.next_deadline(), None);
+        assert!(!schedule.take_extra_due(s(1000)));
+    }
+
+    #[test]
+    fn extra_if_zero_or_stopped_sends_nothing() {
+        let mut schedule = Schedule::default();
+        let garp = Garp {
+            master_repeat: 0,
+            ..extra(0)
+        };
+        schedule.start(s(0), &garp, Burst::Master, Duration::ZERO);
+        schedule.start_extra(s(0), &garp);
+        assert_eq!(schedule.next_deadline(), None);
+        let garp = Garp {
+            master_repeat: 0,
+            master_delay_s: 0,
+            ..extra(3)
+        };
+        schedule.start_extra(s(0), &garp);
+        assert_eq!(schedule.next_deadline(), Some(s(3)));
+        schedule.stop_extra();
+        assert_eq!(schedule.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_lower_priority_burst_keeps_the_extra_if_timer() {
+        let mut schedule = Schedule::default();
+        let garp = Garp {
+            master_delay_s: 0,
+            ..extra(10)
+        };
+        schedule.start(s(0), &garp, Burst::Master, Duration::ZERO);
+        schedule.start_extra(s(0), &garp);
+        schedule.take_due(s(0));
+        schedule.start(s(4), &garp, Burst::LowerPriority, Duration::ZERO);
+        assert_eq!(schedule.take_due(s(9)), 1 + 5 + 1 + 5);
+        assert_eq!(schedule.next_deadline(), Some(s(10)));
+        assert!(schedule.take_extra_due(s(10)));
+    }
+
+    #[test]
+    fn extra_targets_follow_keepalived() {
+        // No VMAC, all VIPs on the instance's interface: nothing, with or without `all`.
+        let plain = [at("eth0", false), at("eth0", false)];
+        assert!(extra_targets("eth0", false, true, &plain).is_empty());
+        // A VIP on eth1: only with `all`, the first VIP there, never the instance's own.
+        let two = [
+            at("eth0", false),
+            at("eth1", false),
+            at("eth1", false),
+            at("eth2", false),
+        ];
+        assert!(extra_targets("eth0", false, false, &two).is_empty());
+        assert_eq!(extra_targets("eth0", false, true, &two), [1, 3]);
+        // use_vmac: the instance's VMAC is skipped unless vmac_xmit_base.
+        let vmac = [at("vrrp.51", true), at("eth1", false)];
+        assert!(extra_targets("vrrp.51", false, false, &vmac).is_empty());
+        assert_eq!(extra_targets("vrrp.51", false, true, &vmac), [1]);
+        assert_eq!(extra_targets("vrrp.51", true, true, &vmac), [0, 1]);
+        // Without `all` a plain interface elsewhere does not turn it on, even with
+        // vmac_xmit_base; nor does the instance's own VMAC alone.
+        assert!(extra_targets("vrrp.51", true, false, &vmac).is_empty());
+        assert!(extra_targets("vrrp.51", true, true, &[at("vrrp.51", true)]).is_empty());
+        // A VMAC of the addresses' own (another interface): sent there without `all`.
+        let own = [
+            at("vrrp.51", true),
+            at("vrrp.52", true),
+            at("eth1", false),
+            at("vrrp.52", true),
+        ];
+        assert_eq!(extra_targets("vrrp.51", false, false, &own), [1]);
+        assert_eq!(extra_targets("vrrp.51", true, false, &own), [0, 1]);
+        assert_eq!(extra_targets("vrrp.51", false, true, &own), [1, 2]);
     }
 }

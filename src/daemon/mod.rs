@@ -941,6 +941,13 @@ impl Daemon {
             router
                 .announce
                 .start(now, &garp, burst, Duration::from_micros(spacing_us));
+            if burst == Burst::Master {
+                if router.extra_garp_targets().is_empty() {
+                    router.announce.stop_extra();
+                } else {
+                    router.announce.start_extra(now, &garp);
+                }
+            }
             // keepalived reads the forwarding setting again before announcing, too.
             for placed in &mut router.vips {
                 if placed.vip.addr.is_ipv6() {
@@ -958,15 +965,32 @@ impl Daemon {
         let count = router.announce.take_due(now);
         for _ in 0..count {
             for placed in &router.vips {
-                let frame = match placed.vip.addr {
-                    IpAddr::V4(ip) => arp::gratuitous_arp(placed.mac, ip),
-                    // Like keepalived: the NA comes from the address it announces, with
-                    // the router flag when the interface forwards IPv6.
-                    IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip, placed.forwards_ipv6),
-                };
+                let frame = announce_frame(placed);
                 let Some(socket) = self.announcers.get(&placed.interface) else {
                     continue;
                 };
+                if let Err(e) = socket.send_frame(&frame).await {
+                    warn!(
+                        instance = name,
+                        "cannot announce {} on {}: {e}", placed.vip, placed.interface
+                    );
+                }
+            }
+        }
+        // garp_extra_if: one message on each other interface, for its first address.
+        if router.announce.take_extra_due(now) {
+            for i in router.extra_garp_targets() {
+                let Some(placed) = router.vips.get(i) else {
+                    continue;
+                };
+                let frame = announce_frame(placed);
+                let Some(socket) = self.announcers.get(&placed.interface) else {
+                    continue;
+                };
+                debug!(
+                    instance = name,
+                    "garp_extra_if: announcing {} on {}", placed.vip, placed.interface
+                );
                 if let Err(e) = socket.send_frame(&frame).await {
                     warn!(
                         instance = name,
@@ -1893,5 +1917,15 @@ fn wall_clock() -> crate::vrrp::auth_hmac::WallClock {
     crate::vrrp::auth_hmac::WallClock {
         unix_secs: since.as_secs(),
         nanos: since.subsec_nanos(),
+    }
+}
+
+/// The gratuitous ARP or unsolicited NA that announces `placed` on its interface.
+fn announce_frame(placed: &PlacedVip) -> Vec<u8> {
+    match placed.vip.addr {
+        IpAddr::V4(ip) => arp::gratuitous_arp(placed.mac, ip),
+        // Like keepalived: the NA comes from the address it announces, with the router
+        // flag when the interface forwards IPv6.
+        IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip, placed.forwards_ipv6),
     }
 }

@@ -245,6 +245,37 @@ impl Router {
         self.cfg.vrid == vrid && self.socket.family == family && self.socket.interface == interface
     }
 
+    /// The VIPs/eVIPs (indices into `vips`) the `garp_extra_if` messages announce, if any
+    /// (`announce::extra_targets`): the instance's interface is its VMAC with `use_vmac`,
+    /// and an address is on a VMAC when it lives on that one or on an address VMAC
+    /// (`use_vmac_addr`, `use_vmac` on its line).
+    pub fn extra_garp_targets(&self) -> Vec<usize> {
+        let instance_if = self
+            .vmac
+            .as_ref()
+            .map_or(self.cfg.interface.as_str(), |v| v.name.as_str());
+        let is_vmac = |name: &str| {
+            self.vmac
+                .iter()
+                .chain(&self.address_vmacs)
+                .any(|v| v.name == name)
+        };
+        let placements: Vec<announce::Placement<'_>> = self
+            .vips
+            .iter()
+            .map(|p| announce::Placement {
+                interface: &p.interface,
+                on_vmac: is_vmac(&p.interface),
+            })
+            .collect();
+        announce::extra_targets(
+            instance_if,
+            self.vmac.as_ref().is_some_and(|v| v.xmit_base),
+            self.cfg.garp.extra_if_all,
+            &placements,
+        )
+    }
+
     /// The earliest time this router needs the event loop.
     pub fn next_deadline(&self) -> Option<std::time::Duration> {
         [

@@ -15,6 +15,8 @@ pub struct GarpOverrides {
     pub lower_prio_repeat: Option<u32>,
     pub master_refresh: Option<u32>,
     pub master_refresh_repeat: Option<u32>,
+    /// `garp_extra_if [all] SECONDS`: (seconds, all).
+    pub extra_if: Option<(u32, bool)>,
 }
 
 impl GarpOverrides {
@@ -23,6 +25,10 @@ impl GarpOverrides {
     /// the master ones, as in keepalived.
     pub fn resolve(&self, global: &GarpOverrides, min_garp: bool) -> Garp {
         let base = Garp::default();
+        let extra_if = self
+            .extra_if
+            .or(global.extra_if)
+            .unwrap_or((base.extra_if_s, base.extra_if_all));
         let (delay, repeat) = if min_garp {
             (0, 1)
         } else {
@@ -52,11 +58,39 @@ impl GarpOverrides {
                 .master_refresh_repeat
                 .or(global.master_refresh_repeat)
                 .unwrap_or(base.master_refresh_repeat),
+            // keepalived (vrrp.c, instance defaults): an instance's own setting, even 0,
+            // replaces the global one whole, `all` included.
+            extra_if_s: extra_if.0,
+            extra_if_all: extra_if.1,
         }
     }
 
     /// Reads one `[vrrp_]garp_*` keyword (without the `vrrp_` prefix); `false` if it is not one.
     pub fn read(&mut self, cx: &mut Ctx, key: &str, item: &Item) -> bool {
+        if matches!(key, "garp_extra_if" | "vmac_garp_intvl") {
+            if key == "vmac_garp_intvl" {
+                // keepalived 2.4.3 still reads it, with a deprecation message.
+                let args: Vec<&str> = item.args.iter().map(|a| a.value.as_str()).collect();
+                let new = item
+                    .keyword
+                    .value
+                    .replace("vmac_garp_intvl", "garp_extra_if");
+                let new = [new.as_str()]
+                    .into_iter()
+                    .chain(args)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                cx.warning(
+                    item.keyword.span,
+                    format!("`{}` is deprecated", item.keyword.value),
+                    Some(format!("write `{new}`, which means the same")),
+                );
+            }
+            if let Some(v) = extra_if(cx, item) {
+                self.extra_if = Some(v);
+            }
+            return true;
+        }
         let slot = match key {
             "garp_master_delay" => &mut self.master_delay,
             "garp_master_repeat" => &mut self.master_repeat,
@@ -72,6 +106,65 @@ impl GarpOverrides {
         }
         true
     }
+}
+
+/// `[vrrp_]garp_extra_if [all] SECONDS` (also `all` after the number, as keepalived reads
+/// it): SECONDS from 0 (off) to 86400.
+fn extra_if(cx: &mut Ctx, item: &Item) -> Option<(u32, bool)> {
+    let kw = item.keyword.value.as_str();
+    let help = || {
+        Some(format!(
+            "e.g. `{kw} 100` or `{kw} all 100` (0 turns it off)"
+        ))
+    };
+    let (mut seconds, mut all, mut ok) = (None, false, true);
+    for arg in &item.args {
+        if arg.value == "all" {
+            if all {
+                cx.error(arg.span, format!("{kw}: `all` is given twice"), help());
+                ok = false;
+            }
+            all = true;
+        } else if seconds.is_some() {
+            cx.error(
+                arg.span,
+                format!(
+                    "{kw}: one number of seconds only, found `{}` too",
+                    arg.value
+                ),
+                help(),
+            );
+            ok = false;
+        } else if arg.value.parse::<i64>().is_err() {
+            cx.error(
+                arg.span,
+                format!(
+                    "{kw} takes `all` and a number of seconds, found `{}`",
+                    arg.value
+                ),
+                help(),
+            );
+            ok = false;
+            seconds = Some(0);
+        } else {
+            match values::int_in(cx, kw, arg, 0, 86400) {
+                Some(n) => seconds = u32::try_from(n).ok(),
+                None => {
+                    ok = false;
+                    seconds = Some(0);
+                }
+            }
+        }
+    }
+    let Some(seconds) = seconds else {
+        cx.error(
+            item.keyword.span,
+            format!("{kw} needs a number of seconds"),
+            help(),
+        );
+        return None;
+    };
+    ok.then_some((seconds, all))
 }
 
 /// The global settings plus what instances need to resolve their own.

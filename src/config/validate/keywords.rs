@@ -71,6 +71,8 @@ pub const GLOBAL: &[&str] = &[
     "vrrp_garp_interval",
     "vrrp_gna_interval",
     "vrrp_min_garp",
+    "vrrp_garp_extra_if",
+    "vrrp_vmac_garp_intvl",
     "notify_fifo",
     "notify_fifo_script",
     "vrrp_notify_fifo",
@@ -209,14 +211,6 @@ pub const GLOBAL_IGNORED: &[&str] = &[
 /// wire. Each with what it would change.
 pub const GLOBAL_REFUSED: &[(&str, &str)] = &[
     (
-        "vrrp_garp_extra_if",
-        "no periodic gratuitous ARPs would go out on the extra interfaces",
-    ),
-    (
-        "vrrp_vmac_garp_intvl",
-        "no periodic gratuitous ARPs would go out on the extra interfaces",
-    ),
-    (
         "vrrp_down_timer_adverts",
         "a backup would take over after a different number of missed adverts than the \
          other node expects",
@@ -297,6 +291,8 @@ pub const INSTANCE: &[&str] = &[
     "garp_lower_prio_repeat",
     "garp_master_refresh",
     "garp_master_refresh_repeat",
+    "garp_extra_if",
+    "vmac_garp_intvl",
     "notify",
     "notify_master",
     "notify_backup",
@@ -360,14 +356,6 @@ pub const INSTANCE_REFUSED: &[(&str, &str)] = &[
         "old_unicast_checksum",
         "unicast adverts would carry a checksum the other node rejects: both nodes would \
          be master",
-    ),
-    (
-        "garp_extra_if",
-        "no periodic gratuitous ARPs would go out on the extra interfaces",
-    ),
-    (
-        "vmac_garp_intvl",
-        "no periodic gratuitous ARPs would go out on the extra interfaces",
     ),
     (
         "down_timer_adverts",
