@@ -1392,3 +1392,61 @@ fn garp_extra_if_announces_an_address_vmac_without_all() {
         );
     }
 }
+
+/// REVIEW: a reload that restarts the instance (here VRRP version 2 -> 3) but keeps its
+/// address VMAC's name deletes the macvlan and makes it again (a new ifindex); the GARP/NA
+/// socket for that interface (`Daemon::announcers`, keyed by name, bound to the ifindex at
+/// open, never closed) still points at the deleted link, so the restarted master sends no
+/// gratuitous ARP from the address VMAC at all: not the burst on becoming master, not the
+/// `garp_extra_if` ones. The switch's FDB for the virtual MAC (nothing else refreshes it:
+/// an address VMAC sends no adverts) stays on the old port after a failover.
+#[test]
+fn review_a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "rvannc",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    c.lab.second_link("a", &["198.51.100.1/24"]);
+    c.lab.second_link("c", &["198.51.100.3/24"]);
+    let config = |version: u8| {
+        let mut i = Instance::fast(150, VIP)
+            .with("garp_master_delay 0")
+            .with("garp_extra_if 1");
+        i.version = version;
+        i.advert_int = "1";
+        i.vips.push("198.51.100.100/24 dev veth1 use_vmac");
+        i.render()
+    };
+    c.start_baton("a", &config(2));
+    let held = |c: &Cluster| {
+        link(c, "a", VMAC).is_some() && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP2)
+    };
+    assert!(poll(SETTLE, || held(&c)), "{}", c.all_logs());
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[lab::IFNAME2], Duration::from_secs(4));
+    let before = garps(&seen[0], VMAC_MAC, VIP2_ADDR);
+    assert!((2..=6).contains(&before), "before the reload: {before}\n{}", c.all_logs());
+    let index_before = link(&c, "a", VMAC).expect("vmac")["ifindex"].clone();
+
+    c.wait_for_socket("a");
+    c.rewrite("a", &config(3));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        poll(SETTLE, || held(&c)
+            && link(&c, "a", VMAC).expect("vmac")["ifindex"] != index_before),
+        "the macvlan was not made again\n{}",
+        c.all_logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = arp_seen(&c, &[lab::IFNAME2], Duration::from_secs(4));
+    let after = garps(&seen[0], VMAC_MAC, VIP2_ADDR);
+    assert!(
+        (2..=6).contains(&after),
+        "after the restart: {after} GARPs from the address VMAC in 4 s\n{}",
+        c.log("a")
+    );
+}
