@@ -1450,3 +1450,46 @@ fn review_a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
         c.log("a")
     );
 }
+
+/// REVIEW: the same with the instance's own VMAC (`use_vmac`, no `vmac_xmit_base`): a
+/// reload that restarts the instance (version 2 -> 3) makes `vrrp.51` again, and every
+/// gratuitous ARP from it (the master's bursts, the VIP-conflict probes) then fails with
+/// ENXIO on the packet socket still bound to the deleted link. 8159483 reopened the VRRP
+/// socket for this case but not the announcer.
+#[test]
+fn review_a_restart_keeping_the_instance_vmacs_name_still_announces_from_it() {
+    if !require_root() {
+        return;
+    }
+    let mut c = Cluster::new(
+        "rvannc2",
+        &[("a", &["192.0.2.1/24"]), ("c", &["192.0.2.3/24"])],
+    );
+    let config = |version: u8| {
+        let mut i = Instance::fast(150, VIP)
+            .with("garp_master_delay 0")
+            .with("use_vmac");
+        i.version = version;
+        i.advert_int = "1";
+        i.render()
+    };
+    c.start_baton("a", &config(2));
+    assert!(
+        poll(SETTLE, || link(&c, "a", VMAC).is_some()
+            && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP)),
+        "{}",
+        c.all_logs()
+    );
+    c.wait_for_socket("a");
+    c.rewrite("a", &config(3));
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    let seen = arp_seen(&c, &[IFNAME], Duration::from_secs(6));
+    let after = garps(&seen[0], VMAC_MAC, VIP_ADDR);
+    assert!(
+        after > 0 && !c.log("a").contains("No such device or address"),
+        "after the restart: {after} GARPs from the VMAC in 6 s\n{}",
+        c.log("a")
+    );
+}
