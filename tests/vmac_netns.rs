@@ -1393,7 +1393,7 @@ fn garp_extra_if_announces_an_address_vmac_without_all() {
     }
 }
 
-/// REVIEW: a reload that restarts the instance (here VRRP version 2 -> 3) but keeps its
+/// a reload that restarts the instance (here VRRP version 2 -> 3) but keeps its
 /// address VMAC's name deletes the macvlan and makes it again (a new ifindex); the GARP/NA
 /// socket for that interface (`Daemon::announcers`, keyed by name, bound to the ifindex at
 /// open, never closed) still points at the deleted link, so the restarted master sends no
@@ -1401,7 +1401,7 @@ fn garp_extra_if_announces_an_address_vmac_without_all() {
 /// `garp_extra_if` ones. The switch's FDB for the virtual MAC (nothing else refreshes it:
 /// an address VMAC sends no adverts) stays on the old port after a failover.
 #[test]
-fn review_a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
+fn a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
     if !require_root() {
         return;
     }
@@ -1428,16 +1428,25 @@ fn review_a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
     std::thread::sleep(Duration::from_secs(2));
     let seen = arp_seen(&c, &[lab::IFNAME2], Duration::from_secs(4));
     let before = garps(&seen[0], VMAC_MAC, VIP2_ADDR);
-    assert!((2..=6).contains(&before), "before the reload: {before}\n{}", c.all_logs());
+    assert!(
+        (2..=6).contains(&before),
+        "before the reload: {before}\n{}",
+        c.all_logs()
+    );
     let index_before = link(&c, "a", VMAC).expect("vmac")["ifindex"].clone();
 
     c.wait_for_socket("a");
     c.rewrite("a", &config(3));
     let out = c.baton("a", &["reconfigure"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         poll(SETTLE, || held(&c)
-            && link(&c, "a", VMAC).expect("vmac")["ifindex"] != index_before),
+            && link(&c, "a", VMAC).expect("vmac")["ifindex"]
+                != index_before),
         "the macvlan was not made again\n{}",
         c.all_logs()
     );
@@ -1451,13 +1460,13 @@ fn review_a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
     );
 }
 
-/// REVIEW: the same with the instance's own VMAC (`use_vmac`, no `vmac_xmit_base`): a
+/// the same with the instance's own VMAC (`use_vmac`, no `vmac_xmit_base`): a
 /// reload that restarts the instance (version 2 -> 3) makes `vrrp.51` again, and every
 /// gratuitous ARP from it (the master's bursts, the VIP-conflict probes) then fails with
 /// ENXIO on the packet socket still bound to the deleted link. 8159483 reopened the VRRP
 /// socket for this case but not the announcer.
 #[test]
-fn review_a_restart_keeping_the_instance_vmacs_name_still_announces_from_it() {
+fn a_restart_keeping_the_instance_vmacs_name_still_announces_from_it() {
     if !require_root() {
         return;
     }
@@ -1483,7 +1492,11 @@ fn review_a_restart_keeping_the_instance_vmacs_name_still_announces_from_it() {
     c.wait_for_socket("a");
     c.rewrite("a", &config(3));
     let out = c.baton("a", &["reconfigure"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::thread::sleep(Duration::from_secs(1));
     let seen = arp_seen(&c, &[IFNAME], Duration::from_secs(6));
     let after = garps(&seen[0], VMAC_MAC, VIP_ADDR);

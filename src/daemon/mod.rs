@@ -593,8 +593,13 @@ impl Daemon {
         Ok(())
     }
 
+    /// The GARP/NA socket of `interface`, opened again when the interface of that name is
+    /// not the link the socket is bound to (a VMAC a restart made again, an interface
+    /// deleted and made again): a socket bound to a deleted link sends nothing.
     fn open_announcer(&mut self, interface: &str) -> Result<(), crate::net::NetError> {
-        if !self.announcers.contains_key(interface) {
+        let current = crate::sys::if_nametoindex(interface).ok();
+        let bound = self.announcers.get(interface).map(|s| s.ifindex());
+        if bound.is_none() || bound != current {
             let socket = AnnounceSocket::open(interface)?;
             self.announcers
                 .insert(interface.to_string(), Rc::new(socket));
