@@ -489,3 +489,35 @@ fn address_vmacs_are_identity_and_a_vip_moving_onto_one_is_in_place() {
     assert!(d.removed.is_empty() && d.added.is_empty(), "{d:#?}");
     assert_eq!(d.changed.len(), 1, "{d:#?}");
 }
+
+/// REVIEW: address VMAC names are handed out across the whole file (`validate::address_vmacs`,
+/// first free of `vrrp.VRID`, `vrrp1.VRID`, ...), and the name is identity. So adding an
+/// unrelated instance on another interface with the same VRID and `use_vmac` (its own
+/// VMAC takes `vrrp.51`) renames the address VMAC of an instance whose block did not change
+/// (`vrrp.51` -> `vrrp1.51`) and restarts it: its VIPs go, the peer takes over. "A diff is
+/// applied, nothing unchanged moves" (DESIGN.md).
+#[test]
+fn review_adding_an_instance_does_not_restart_an_unchanged_one_with_an_address_vmac() {
+    let x = "vrrp_instance X {\n interface eth0\n virtual_router_id 51\n \
+             virtual_ipaddress {\n 192.0.2.1/24\n 198.51.100.1/24 dev eth1 use_vmac\n }\n}\n";
+    let y = "vrrp_instance Y {\n interface eth2\n virtual_router_id 51\n use_vmac\n \
+             virtual_ipaddress {\n 203.0.113.1/24\n }\n}\n";
+    let old = model(x);
+    let new = model(&format!("{x}{y}"));
+    let names = |m: &Model| -> Vec<String> {
+        m.instance("X")
+            .unwrap()
+            .address_vmacs
+            .iter()
+            .map(|v| v.name.clone())
+            .collect()
+    };
+    let d = Model::diff(&old, &new);
+    assert_eq!(d.added, ["Y"], "{d:#?}");
+    assert!(
+        d.removed.is_empty() && d.unchanged == ["X"],
+        "X's address VMAC {:?} -> {:?}: X restarted by adding Y\n{d:#?}",
+        names(&old),
+        names(&new)
+    );
+}
