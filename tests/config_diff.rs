@@ -490,14 +490,14 @@ fn address_vmacs_are_identity_and_a_vip_moving_onto_one_is_in_place() {
     assert_eq!(d.changed.len(), 1, "{d:#?}");
 }
 
-/// REVIEW: address VMAC names are handed out across the whole file (`validate::address_vmacs`,
-/// first free of `vrrp.VRID`, `vrrp1.VRID`, ...), and the name is identity. So adding an
-/// unrelated instance on another interface with the same VRID and `use_vmac` (its own
-/// VMAC takes `vrrp.51`) renames the address VMAC of an instance whose block did not change
-/// (`vrrp.51` -> `vrrp1.51`) and restarts it: its VIPs go, the peer takes over. "A diff is
-/// applied, nothing unchanged moves" (DESIGN.md).
+/// Adding an unrelated instance on another interface with the same VRID and `use_vmac`
+/// (its own VMAC takes `vrrp.51`) leaves an unchanged instance's address VMAC as it was:
+/// its name comes from its own VRID, family and interface, so X is not restarted (its VIPs
+/// would go and the peer take over). "A diff is applied, nothing unchanged moves"
+/// (DESIGN.md). Found by review: with keepalived's file-wide names X's macvlan went from
+/// `vrrp.51` to `vrrp1.51` and X was removed and added again.
 #[test]
-fn review_adding_an_instance_does_not_restart_an_unchanged_one_with_an_address_vmac() {
+fn adding_an_instance_does_not_restart_an_unchanged_one_with_an_address_vmac() {
     let x = "vrrp_instance X {\n interface eth0\n virtual_router_id 51\n \
              virtual_ipaddress {\n 192.0.2.1/24\n 198.51.100.1/24 dev eth1 use_vmac\n }\n}\n";
     let y = "vrrp_instance Y {\n interface eth2\n virtual_router_id 51\n use_vmac\n \

@@ -143,7 +143,7 @@ fn use_vmac_on_an_address_line_makes_a_vmac_on_its_interface() {
     assert_eq!(
         i.address_vmacs,
         [config::AddressVmac {
-            name: "vrrp.51".into(),
+            name: "vr4.51.eth1".into(),
             base: "eth1".into(),
             family: config::Family::IPv4,
             mac: [0, 0, 0x5e, 0, 1, 51],
@@ -151,7 +151,7 @@ fn use_vmac_on_an_address_line_makes_a_vmac_on_its_interface() {
     );
     assert!(matches!(
         i.address_place(&i.vips[1]),
-        config::AddressPlace::AddressVmac(v) if v.name == "vrrp.51"
+        config::AddressPlace::AddressVmac(v) if v.name == "vr4.51.eth1"
     ));
     assert_eq!(
         i.address_place(&i.vips[0]),
@@ -174,9 +174,9 @@ fn use_vmac_on_an_address_line_makes_a_vmac_on_its_interface() {
 
 #[test]
 fn use_vmac_addr_covers_other_interfaces_and_the_other_family() {
-    // With the instance's own VMAC (vrrp.51), the others take vrrp1.51 (IPv4) and
-    // vrrp6.51 (IPv6), as keepalived names them; two addresses on one interface and
-    // family share one; an IPv6 excluded address on eth0 gets one on eth0.
+    // Beside the instance's own VMAC (vrrp.51), each is named by its VRID, family and
+    // interface; two addresses on one interface and family share one; an IPv6 excluded
+    // address on eth0 gets one on eth0.
     let model = ok(&with_addresses(
         &[
             "192.0.2.100/24",
@@ -196,16 +196,16 @@ fn use_vmac_addr_covers_other_interfaces_and_the_other_family() {
     assert_eq!(
         got,
         [
-            ("vrrp1.51", "eth1", [0, 0, 0x5e, 0, 1, 51]),
-            ("vrrp6.51", "eth0", [0, 0, 0x5e, 0, 2, 51]),
-            ("vrrp2.51", "eth2", [0, 0, 0x5e, 0, 1, 51]),
+            ("vr4.51.eth1", "eth1", [0, 0, 0x5e, 0, 1, 51]),
+            ("vr6.51.eth0", "eth0", [0, 0, 0x5e, 0, 2, 51]),
+            ("vr4.51.eth2", "eth2", [0, 0, 0x5e, 0, 1, 51]),
         ]
     );
     assert_eq!(
         i.address_place(&i.vips[0]),
         config::AddressPlace::InstanceVmac
     );
-    // Without use_vmac in the instance, the first is vrrp.51.
+    // Without use_vmac in the instance: the same name.
     let model = ok(&with_addresses(
         &["192.0.2.100/24", "198.51.100.100/24 dev eth1"],
         &[],
@@ -213,7 +213,7 @@ fn use_vmac_addr_covers_other_interfaces_and_the_other_family() {
     ));
     let i = &model.instances[0];
     assert_eq!(i.address_vmacs.len(), 1);
-    assert_eq!(i.address_vmacs[0].name, "vrrp.51");
+    assert_eq!(i.address_vmacs[0].name, "vr4.51.eth1");
     assert_eq!(
         i.address_place(&i.vips[0]),
         config::AddressPlace::Interface("eth0")
@@ -231,19 +231,47 @@ fn use_vmac_addr_covers_other_interfaces_and_the_other_family() {
 }
 
 #[test]
-fn address_vmac_names_skip_the_names_in_use() {
-    // VI_2 has vrrp.51 (its own VMAC on eth1); VI_1's address VMAC takes vrrp1.51.
-    let text = format!(
-        "{}vrrp_instance VI_2 {{\n interface eth1\n virtual_router_id 51\n priority 100\n \
-         use_vmac\n virtual_ipaddress {{\n 198.51.100.200/24\n }}\n}}\n",
-        with_addresses(
-            &["192.0.2.100/24", "203.0.113.100/24 dev eth2 use_vmac"],
-            &[],
-            ""
-        )
+fn address_vmac_names_do_not_depend_on_the_other_instances() {
+    // VI_1's address VMAC on eth2 is vr4.51.eth2 alone, beside VI_2 (its own VMAC
+    // vrrp.51 on eth1), before or after it: adding, removing or reordering another instance
+    // never renames it (a rename restarts the instance).
+    let vi_1 = with_addresses(
+        &["192.0.2.100/24", "203.0.113.100/24 dev eth2 use_vmac"],
+        &[],
+        "",
     );
-    let model = ok(&text);
-    assert_eq!(model.instances[0].address_vmacs[0].name, "vrrp1.51");
+    let vi_2 = "vrrp_instance VI_2 {\n interface eth1\n virtual_router_id 51\n priority 100\n \
+                use_vmac\n virtual_ipaddress {\n 198.51.100.200/24\n }\n}\n";
+    for text in [
+        vi_1.clone(),
+        format!("{vi_1}{vi_2}"),
+        format!("{vi_2}{vi_1}"),
+    ] {
+        let model = ok(&text);
+        let vi1 = model.instance("VI_1").expect("VI_1");
+        assert_eq!(vi1.address_vmacs[0].name, "vr4.51.eth2", "{text}");
+    }
+    // A base too long for the name: a hash of it, within the 15 bytes of a Linux name.
+    let long = config::validate::address_vmac_name(255, config::Family::IPv6, "enp0s31f6long");
+    assert!(long.starts_with("vr6.255.") && long.len() == 15, "{long}");
+    assert_ne!(
+        long,
+        config::validate::address_vmac_name(255, config::Family::IPv6, "enp0s31f6lonh")
+    );
+    // A name another interface of the file has is refused at the instance.
+    let clash = format!(
+        "{}vrrp_instance VI_2 {{\n interface vr4.51.eth2\n virtual_router_id 52\n \
+         virtual_ipaddress {{\n 198.51.100.200/24\n }}\n}}\n",
+        vi_1
+    );
+    let (model, diags) = config::parse_str("t.conf", &clash);
+    assert!(model.is_none());
+    assert!(
+        diags.iter().any(|d| d
+            .message
+            .contains("the address VMAC vr4.51.eth2 on eth2 has the name")),
+        "{diags:#?}"
+    );
 }
 
 #[test]

@@ -24,6 +24,10 @@ const VIP: &str = "192.0.2.100/24";
 const VIP_ADDR: &str = "192.0.2.100";
 const VMAC: &str = "vrrp.51";
 const VMAC_MAC: &str = "00:00:5e:00:01:33";
+/// baton's address VMAC for VRID 51 over veth1 (`vr4.VRID.BASE`, `vr6` for IPv6);
+/// keepalived names it like an instance's VMAC (`vrrp.51`).
+const ADDR_VMAC: &str = "vr4.51.veth1";
+const ADDR_VMAC6: &str = "vr6.51.veth1";
 const SERVERS: [&str; 2] = ["a", "b"];
 
 /// `ip -d -j link show NAME` in `node`, or `None` if there is no such link.
@@ -704,7 +708,7 @@ fn check_address_vmac(c: &Cluster, node: &str, name: &str) {
 }
 
 /// keepalived 2.4's `use_vmac` on an address line with `dev`: the instance (on veth0, no
-/// VMAC of its own) puts that VIP on a macvlan `vrrp.51` over veth1 with the virtual MAC;
+/// VMAC of its own) puts that VIP on a macvlan `vr4.51.veth1` over veth1 with the virtual MAC;
 /// a client on veth1's network resolves the VIP to 00:00:5e:00:01:33 and still does after
 /// the master is killed and b takes over; a clean stop deletes the macvlan.
 #[test]
@@ -720,10 +724,10 @@ fn use_vmac_on_an_address_line_puts_it_on_a_vmac_over_its_interface() {
     };
     c.start("a", &config(150));
     c.start("b", &config(100));
-    expect_holders_on(&c, VMAC, VIP2, &["a"]);
+    expect_holders_on(&c, ADDR_VMAC, VIP2, &["a"]);
     c.expect_holders(&SERVERS, VIP, &["a"]);
     for node in SERVERS {
-        check_address_vmac(&c, node, VMAC);
+        check_address_vmac(&c, node, ADDR_VMAC);
         assert!(
             !c.lab
                 .addresses(node, lab::IFNAME2)
@@ -742,14 +746,14 @@ fn use_vmac_on_an_address_line_puts_it_on_a_vmac_over_its_interface() {
         .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
     // (a killed daemon cleans nothing: a's address stays on its macvlan, unreachable.)
     let took = poll(SETTLE, || {
-        holders_on(&c, VMAC, VIP2).contains(&"b".to_string())
+        holders_on(&c, ADDR_VMAC, VIP2).contains(&"b".to_string())
     });
     assert!(took, "{}", c.all_logs());
     assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
     c.expect_client_mac("c", VIP2_ADDR, VMAC_MAC);
 
     c.stop_all();
-    assert!(link(&c, "b", VMAC).is_none(), "b kept {VMAC}");
+    assert!(link(&c, "b", ADDR_VMAC).is_none(), "b kept {ADDR_VMAC}");
     assert_eq!(conf(&c, "b", lab::IFNAME2, "arp_ignore"), "0");
 }
 
@@ -762,7 +766,7 @@ fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
     if !require_root() {
         return;
     }
-    const VMAC2: &str = "vrrp1.51";
+    const VMAC2: &str = ADDR_VMAC;
     let mut c = two_network_cluster("vmacaddr2");
     let excluded = "virtual_ipaddress_excluded {\n        198.51.100.100/24 dev veth1\n    }";
     let config = |priority, addr: bool| {
@@ -820,7 +824,7 @@ fn use_vmac_addr_puts_an_excluded_address_on_a_vmac_of_its_own() {
 }
 
 /// `use_vmac_addr` for an IPv6 excluded address on the second network of an IPv4 instance
-/// without a VMAC of its own: the macvlan `vrrp.51` over veth1 has the IPv6 virtual MAC
+/// without a VMAC of its own: the macvlan `vr6.51.veth1` over veth1 has the IPv6 virtual MAC
 /// 00:00:5e:00:02:33, and a client there resolves the address to it before and after a
 /// failover.
 #[test]
@@ -851,9 +855,9 @@ fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
     };
     c.start("a", &config(150));
     c.start("b", &config(100));
-    expect_holders_on(&c, VMAC, EVIP6, &["a"]);
+    expect_holders_on(&c, ADDR_VMAC6, EVIP6, &["a"]);
     for node in SERVERS {
-        let l = link(&c, node, VMAC).unwrap_or_else(|| panic!("no {VMAC} on {node}"));
+        let l = link(&c, node, ADDR_VMAC6).unwrap_or_else(|| panic!("no {ADDR_VMAC6} on {node}"));
         assert_eq!(l["address"], MAC6, "{node}: {l:#}");
         assert_eq!(l["link"], lab::IFNAME2, "{node}: {l:#}");
         assert_eq!(
@@ -861,7 +865,7 @@ fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
             "{node}: {l:#}"
         );
         // No address of its own making from the virtual MAC (only the master's eVIP).
-        for a in c.lab.address_details(node, VMAC) {
+        for a in c.lab.address_details(node, ADDR_VMAC6) {
             assert_eq!(a.local, EVIP6_ADDR, "{node}: {a:?}");
         }
     }
@@ -871,12 +875,12 @@ fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
     c.lab
         .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
     let took = poll(SETTLE, || {
-        holders_on(&c, VMAC, EVIP6).contains(&"b".to_string())
+        holders_on(&c, ADDR_VMAC6, EVIP6).contains(&"b".to_string())
     });
     assert!(took, "{}", c.all_logs());
     assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
     c.stop_all();
-    assert!(link(&c, "b", VMAC).is_none(), "b kept {VMAC}");
+    assert!(link(&c, "b", ADDR_VMAC6).is_none(), "b kept {ADDR_VMAC6}");
 }
 
 /// An address VMAC deleted by hand on the master: a FAULT like the instance's own VMAC
@@ -895,10 +899,10 @@ fn an_address_vmac_deleted_by_hand_is_a_fault() {
     };
     c.start("a", &config(150));
     c.start("b", &config(100));
-    expect_holders_on(&c, VMAC, VIP2, &["a"]);
+    expect_holders_on(&c, ADDR_VMAC, VIP2, &["a"]);
     c.wait_for_socket("a");
-    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", VMAC]);
-    expect_holders_on(&c, VMAC, VIP2, &["b"]);
+    lab::ip(&["-n", &c.lab.ns("a"), "link", "del", ADDR_VMAC]);
+    expect_holders_on(&c, ADDR_VMAC, VIP2, &["b"]);
     let mut last = serde_json::Value::Null;
     let fault = poll(SETTLE, || {
         last = c.status("a").0;
@@ -906,7 +910,7 @@ fn an_address_vmac_deleted_by_hand_is_a_fault() {
     });
     assert!(fault, "{last:#}\n{}", c.all_logs());
     let faults = last["instances"][0]["faults"].to_string();
-    assert!(faults.contains("VMAC vrrp.51 was deleted"), "{last:#}");
+    assert!(faults.contains("VMAC vr4.51.veth1 was deleted"), "{last:#}");
 }
 
 // `garp_extra_if`: periodic gratuitous ARPs on the instance's other interfaces.
@@ -1343,8 +1347,9 @@ fn address_vmac_extra_garps(peer: Option<Peer>, extra: &str) -> (usize, usize) {
             None
         }
     };
+    let name = if peer.is_some() { VMAC } else { ADDR_VMAC };
     let held = poll(SETTLE, || {
-        link(&c, "a", VMAC).is_some() && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP2)
+        link(&c, "a", name).is_some() && c.lab.addresses("a", name).iter().any(|a| a == VIP2)
     });
     assert!(held, "{}", c.all_logs());
     let base = c.lab.mac_str("a");
@@ -1422,7 +1427,8 @@ fn a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
     };
     c.start_baton("a", &config(2));
     let held = |c: &Cluster| {
-        link(c, "a", VMAC).is_some() && c.lab.addresses("a", VMAC).iter().any(|a| a == VIP2)
+        link(c, "a", ADDR_VMAC).is_some()
+            && c.lab.addresses("a", ADDR_VMAC).iter().any(|a| a == VIP2)
     };
     assert!(poll(SETTLE, || held(&c)), "{}", c.all_logs());
     std::thread::sleep(Duration::from_secs(2));
@@ -1433,7 +1439,7 @@ fn a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
         "before the reload: {before}\n{}",
         c.all_logs()
     );
-    let index_before = link(&c, "a", VMAC).expect("vmac")["ifindex"].clone();
+    let index_before = link(&c, "a", ADDR_VMAC).expect("vmac")["ifindex"].clone();
 
     c.wait_for_socket("a");
     c.rewrite("a", &config(3));
@@ -1445,7 +1451,7 @@ fn a_restart_keeping_an_address_vmacs_name_still_announces_from_it() {
     );
     assert!(
         poll(SETTLE, || held(&c)
-            && link(&c, "a", VMAC).expect("vmac")["ifindex"]
+            && link(&c, "a", ADDR_VMAC).expect("vmac")["ifindex"]
                 != index_before),
         "the macvlan was not made again\n{}",
         c.all_logs()

@@ -756,8 +756,9 @@ impl Vmac {
 /// `family` on that interface, made and kept like the instance's own VMAC.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AddressVmac {
-    /// keepalived's name: `vrrp.VRID`, else `vrrpN.VRID` (IPv6: `vrrp6.VRID` first), the
-    /// first that no instance's VMAC or interface has.
+    /// `vr4.VRID.BASE` (`vr6` for IPv6; a hash of BASE when too long): from this
+    /// macvlan's own VRID, family and base, so other instances never rename it
+    /// (`validate::address_vmac_name`).
     pub name: String,
     pub base: String,
     pub family: Family,

@@ -383,24 +383,10 @@ fn default_vmac_names(instances: &mut [instance::Built]) {
 }
 
 /// The macvlans of `use_vmac_addr` and of `use_vmac` on address lines, one per
-/// (interface, family) of each instance, named as keepalived 2.4 names them
-/// (`create_vmac_name`): `vrrp.VRID` if no instance's VMAC and no interface in the file has
-/// that name, else `vrrpN.VRID` for N = 1, 2, ... (an IPv6 one tries `vrrp6.VRID` first,
-/// then skips 6). Their MAC is the instance's `use_vmac` MAC if one was written (as
-/// keepalived), else the RFC 5798 virtual MAC of the address's family.
+/// (interface, family) of each instance, named by [`address_vmac_name`]. Their MAC is the
+/// instance's `use_vmac` MAC if one was written (as keepalived), else the RFC 5798 virtual
+/// MAC of the address's family.
 fn address_vmacs(instances: &mut [instance::Built]) {
-    let mut taken: Vec<String> = Vec::new();
-    for built in instances.iter() {
-        let i = &built.instance;
-        taken.push(i.interface.clone());
-        taken.extend(i.use_vmac.as_ref().map(|v| v.name.clone()));
-        taken.extend(
-            i.vips
-                .iter()
-                .chain(&i.excluded_vips)
-                .filter_map(|v| v.dev.clone()),
-        );
-    }
     for built in instances.iter_mut() {
         let i = &built.instance;
         let mut wanted: Vec<(String, Family)> = Vec::new();
@@ -417,38 +403,43 @@ fn address_vmacs(instances: &mut [instance::Built]) {
             .as_ref()
             .map(|v| v.mac)
             .filter(|mac| *mac != Vmac::rfc_mac(i.vrid, i.family));
-        let mut made = Vec::new();
-        for (base, family) in wanted {
-            let name = vmac_name_for(i.vrid, family, &taken);
-            taken.push(name.clone());
-            made.push(AddressVmac {
-                name,
+        let made = wanted
+            .into_iter()
+            .map(|(base, family)| AddressVmac {
+                name: address_vmac_name(i.vrid, family, &base),
+                mac: given_mac.unwrap_or_else(|| Vmac::rfc_mac(i.vrid, family)),
                 base,
                 family,
-                mac: given_mac.unwrap_or_else(|| Vmac::rfc_mac(i.vrid, family)),
-            });
-        }
+            })
+            .collect();
         built.instance.address_vmacs = made;
     }
 }
 
-/// keepalived's `create_vmac_name` with the prefix `vrrp`: the first free name.
-fn vmac_name_for(vrid: u8, family: Family, taken: &[String]) -> String {
-    let mut candidates = vec![format!("vrrp.{vrid}")];
-    let numbers: Vec<u32> = if family == Family::IPv6 {
-        std::iter::once(6)
-            .chain((1..=40).filter(|n| *n != 6))
-            .collect()
-    } else {
-        (1..=40).collect()
-    };
-    candidates.extend(numbers.into_iter().map(|n| format!("vrrp{n}.{vrid}")));
-    candidates
-        .into_iter()
-        .find(|c| !taken.contains(c))
-        // More than 40 names taken by one file: a name no one can have written.
-        .unwrap_or_else(|| format!("vrrp99.{vrid}"))
+/// The name of an address VMAC, from what makes it one (the VRID, the family and the
+/// interface it is made on) and from nothing else in the file: keepalived's names
+/// (`vrrp.VRID`, else the first free `vrrpN.VRID`) depend on the other instances, so adding,
+/// removing or reordering one would rename the macvlan of an unchanged instance, and a
+/// rename restarts it (a failover for nothing). `vr4.VRID.BASE` (`vr6` for IPv6), or, when
+/// that is longer than an interface name may be (15 bytes), `vr4.VRID.` and a hash of BASE.
+pub fn address_vmac_name(vrid: u8, family: Family, base: &str) -> String {
+    let version = if family == Family::IPv6 { 6 } else { 4 };
+    let prefix = format!("vr{version}.{vrid}.");
+    let full = format!("{prefix}{base}");
+    if full.len() <= IFNAME_MAX {
+        return full;
+    }
+    // FNV-1a: stable across versions and machines (a std hasher is neither).
+    let hash = base.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let room = IFNAME_MAX - prefix.len();
+    let digits = format!("{hash:016x}");
+    format!("{prefix}{}", &digits[..room])
 }
+
+/// The longest interface name Linux takes (IFNAMSIZ less the NUL).
+const IFNAME_MAX: usize = 15;
 
 /// A VMAC name is one instance's: not another's VMAC, nor an instance's interface.
 fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
@@ -473,6 +464,43 @@ fn check_vmac_names(cx: &mut Ctx, instances: &[instance::Built]) {
             );
         } else {
             vmacs.insert(&vmac.name, &i.name);
+        }
+    }
+    // An address VMAC's name is its alone: not another's, not an instance's VMAC, not an
+    // interface the file names (a hash of a long interface name could meet another).
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    for built in instances {
+        for v in &built.instance.address_vmacs {
+            let clash = names.get(v.name.as_str()).copied().or_else(|| {
+                instances.iter().find_map(|o| {
+                    let i = &o.instance;
+                    let named = i.interface == v.name
+                        || i.use_vmac.as_ref().is_some_and(|own| own.name == v.name)
+                        || i.vips
+                            .iter()
+                            .chain(&i.excluded_vips)
+                            .any(|a| a.dev.as_deref() == Some(v.name.as_str()));
+                    named.then_some(i.name.as_str())
+                })
+            });
+            match clash {
+                Some(other) => cx.error(
+                    built.name_span,
+                    format!(
+                        "instance {}: the address VMAC {} on {} has the name of an interface \
+                         or VMAC of vrrp_instance `{other}`",
+                        built.instance.name, v.name, v.base
+                    ),
+                    Some(
+                        "address VMACs are named vr4.VRID.INTERFACE (vr6 for IPv6): rename \
+                         the other interface or VMAC"
+                            .to_string(),
+                    ),
+                ),
+                None => {
+                    names.insert(&v.name, &built.instance.name);
+                }
+            }
         }
     }
     // Two macvlans with one MAC on one interface: the kernel refuses the second, and a
