@@ -752,3 +752,42 @@ fn an_instance_removed_and_added_back_by_a_reload_starts_afresh() {
     assert!(!vi1["alarms"].to_string().contains("hook failed"), "{vi1}");
     assert_eq!(code, 0, "{status}");
 }
+
+/// A reload that restarts an instance (here VRRP version 3 -> 2) runs the old one's STOP
+/// hook; its result belongs to the instance it ran for, not to the one that replaced it.
+#[test]
+fn a_restarted_instance_does_not_show_the_hook_of_the_one_it_replaced() {
+    if !require_root() {
+        return;
+    }
+    let mut c = pair("incarn");
+    let config = |version: u8| {
+        let mut i = Instance::fast(150, VIP).with("notify_stop /bin/false");
+        i.version = version;
+        i.advert_int = "1";
+        i
+    };
+    start_alone(&mut c, "", config(3));
+    c.rewrite("a", &config(2).render());
+    let out = c.baton("a", &["reconfigure"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.expect_holders(&SERVERS, VIP, &["a"]);
+    // The old instance's notify_stop ran (and failed) ...
+    assert!(
+        poll(SETTLE, || c
+            .log("a")
+            .contains("notify_stop for STOP failed")),
+        "{}",
+        c.log("a")
+    );
+    // ... and the new one shows no hook of its own, nor an alarm.
+    let (status, code) = c.status("a");
+    let vi1 = &status["instances"][0];
+    assert_eq!(vi1["version"], 2, "{status}");
+    assert!(vi1["last_hook"].is_null(), "{vi1}");
+    assert_eq!(code, 0, "{status}");
+}

@@ -100,7 +100,11 @@ impl Daemon {
                 // To its owner's state; one removed meanwhile keeps nothing.
                 match &finished.owner {
                     Owner::Instance(name) => {
-                        if let Some(router) = self.routers.get_mut(name) {
+                        if let Some(router) = self
+                            .routers
+                            .get_mut(name)
+                            .filter(|r| r.incarnation == finished.incarnation)
+                        {
                             router.last_hook = Some(*finished);
                         }
                     }

@@ -64,7 +64,9 @@ impl Daemon {
         self.fifos.write(&change);
         let specs = hooks::specs(&router.cfg.notify, &change, &self.hook_settings);
         let owner = Owner::Instance(name.to_string());
-        self.hooks.push(&owner, word, specs, &self.event_tx);
+        let incarnation = router.incarnation;
+        self.hooks
+            .push(&owner, incarnation, word, specs, &self.event_tx);
     }
 
     /// `notify_master_rx_lower_pri`: this master heard a lower-priority master.
@@ -88,8 +90,10 @@ impl Daemon {
         };
         let env = hooks::environment(&change, &self.hook_settings);
         let spec = hooks::spec(hook, Vec::new(), &env, &self.hook_settings);
+        let incarnation = router.incarnation;
         self.hooks.push(
             &Owner::Instance(name.to_string()),
+            incarnation,
             "MASTER",
             vec![("notify_master_rx_lower_pri", spec)],
             &self.event_tx,
@@ -151,6 +155,7 @@ impl Daemon {
         let specs = hooks::specs(&group.notify, &change, &self.hook_settings);
         self.hooks.push(
             &Owner::Group(group.name.clone()),
+            0,
             word,
             specs,
             &self.event_tx,

@@ -196,12 +196,15 @@ pub struct Finished {
     pub state: &'static str,
     pub outcome: Outcome,
     pub at: tokio::time::Instant,
+    /// The owner's incarnation that queued it (see [`Queues::push`]).
+    pub incarnation: u64,
 }
 
 /// A batch of hooks for one change, run in order.
 struct Job {
     state: &'static str,
     hooks: Vec<(&'static str, Spec)>,
+    incarnation: u64,
 }
 
 /// One queue per instance or sync group, and the `fallback_check` runs in flight, all on
@@ -251,10 +254,14 @@ impl Queues {
         self.runner.spawn(make)
     }
 
-    /// Queue `hooks` for `owner`; they start after every hook queued before for it.
+    /// Queue `hooks` for `owner`; they start after every hook queued before for it (also
+    /// by an earlier incarnation of it: an instance a reload restarts keeps one queue, so
+    /// the old one's STOP hooks run before the new one's). `incarnation` comes back in each
+    /// [`Finished`], so a result goes only to the incarnation that queued it.
     pub fn push(
         &mut self,
         owner: &Owner,
+        incarnation: u64,
         state: &'static str,
         hooks: Vec<(&'static str, Spec)>,
         done: &mpsc::UnboundedSender<Internal>,
@@ -269,7 +276,12 @@ impl Queues {
             let task = runner.spawn(move || work(owner, rx, done));
             (tx, task)
         });
-        if sender.send(Job { state, hooks }).is_err() {
+        let job = Job {
+            state,
+            hooks,
+            incarnation,
+        };
+        if sender.send(job).is_err() {
             warn!(
                 owner = %owner,
                 "the hook queue has stopped; hooks for {state} not run"
@@ -334,6 +346,7 @@ async fn work(
                 state: job.state,
                 outcome,
                 at: tokio::time::Instant::now(),
+                incarnation: job.incarnation,
             };
             let _ = done.send(Internal::HookFinished(Box::new(finished)));
         }

@@ -186,6 +186,7 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         firewall: firewall::Firewall::default(),
         vmac_bases: HashMap::new(),
         groups: BTreeMap::new(),
+        incarnations: 0,
         stopping: false,
         reloads: Reloads::default(),
         systemd: systemd::Notifier::start(),
@@ -278,6 +279,8 @@ struct Daemon {
     vmac_bases: HashMap<String, vmac::BaseArp>,
     /// Each configured sync group's hook state and last hook result.
     groups: BTreeMap<String, groups::GroupRun>,
+    /// Routers built so far: each one's `incarnation`.
+    incarnations: u64,
     /// The daemon is shutting down: Initialize means STOP for the hooks.
     stopping: bool,
     /// The reload being parsed, and the one asked for meanwhile.
@@ -571,6 +574,8 @@ impl Daemon {
         let mut router = Router::new(cfg.clone(), key, info.index, vips, own, witness.as_ref());
         router.vmac = vmac_link;
         router.address_vmacs = address_vmacs;
+        self.incarnations += 1;
+        router.incarnation = self.incarnations;
         Ok(router)
     }
 

@@ -127,6 +127,9 @@ pub struct Router {
     pub damped: Option<super::flaps::Damped>,
     /// The last of its notify hooks that finished.
     pub last_hook: Option<super::hooks::Finished>,
+    /// Which start of an instance of this name it is (the daemon counts them): a hook the
+    /// instance a reload replaced had queued finishes for that one, not this one.
+    pub incarnation: u64,
 }
 
 impl Router {
@@ -167,6 +170,7 @@ impl Router {
             verdict: None,
             damped: None,
             last_hook: None,
+            incarnation: 0,
         }
     }
 
