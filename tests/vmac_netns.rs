@@ -154,26 +154,9 @@ fn the_vip_lives_on_the_masters_vmac_and_the_clients_entry_survives_a_failover()
     );
 
     // Adverts leave from the virtual MAC.
-    let dump = c.lab.exec(
-        "c",
-        &[
-            "timeout",
-            "5",
-            "tcpdump",
-            "-e",
-            "-n",
-            "-c",
-            "3",
-            "-i",
-            IFNAME,
-            "ip proto 112",
-        ],
-    );
-    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
-    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
-    assert!(adverts.len() >= 3, "{dump}");
+    let dump = three_adverts(&c, "c", "ip proto 112");
     assert!(
-        adverts.iter().all(|l| l.contains(&format!("{VMAC_MAC} >"))),
+        dump.lines().all(|l| l.contains(&format!("{VMAC_MAC} >"))),
         "adverts not from the virtual MAC:\n{dump}"
     );
 
@@ -349,26 +332,9 @@ fn unicast_with_vmac_xmit_base_sends_from_the_base() {
     let a_mac = c.lab.mac_str("a");
     // Unicast to b: the bridge floods it to c only until it learns b's port, so capture
     // on b, which gets every advert.
-    let dump = c.lab.exec(
-        "b",
-        &[
-            "timeout",
-            "5",
-            "tcpdump",
-            "-e",
-            "-n",
-            "-c",
-            "3",
-            "-i",
-            IFNAME,
-            "ip proto 112",
-        ],
-    );
-    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
-    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
-    assert!(adverts.len() >= 3, "{dump}");
+    let dump = three_adverts(&c, "b", "ip proto 112");
     assert!(
-        adverts.iter().all(|l| l.contains(&format!("{a_mac} >"))),
+        dump.lines().all(|l| l.contains(&format!("{a_mac} >"))),
         "adverts not from a's base MAC {a_mac}:\n{dump}"
     );
     assert_eq!(c.client_reaches("c", VIP_ADDR), VMAC_MAC);
@@ -561,26 +527,9 @@ fn ipv6_the_clients_entry_is_the_ipv6_virtual_mac_across_a_failover() {
         }
         assert!(!c.lab.addresses(node, IFNAME).iter().any(|a| a == VIP6));
     }
-    let dump = c.lab.exec(
-        "c",
-        &[
-            "timeout",
-            "5",
-            "tcpdump",
-            "-e",
-            "-n",
-            "-c",
-            "3",
-            "-i",
-            IFNAME,
-            "ip6 proto 112",
-        ],
-    );
-    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
-    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
-    assert!(adverts.len() >= 3, "{dump}");
+    let dump = three_adverts(&c, "c", "ip6 proto 112");
     assert!(
-        adverts.iter().all(|l| l.contains(&format!("{MAC6} >"))),
+        dump.lines().all(|l| l.contains(&format!("{MAC6} >"))),
         "adverts not from the IPv6 virtual MAC:\n{dump}"
     );
     assert_eq!(c.client_reaches("c", VIP6_ADDR), MAC6);
@@ -938,6 +887,22 @@ fn extra_links(c: &Cluster, servers: &[&str]) {
 fn mac_of(c: &Cluster, node: &str, interface: &str) -> String {
     let l = link(c, node, interface).unwrap_or_else(|| panic!("no {interface} on {node}"));
     l["address"].as_str().expect("address").to_string()
+}
+
+/// Three VRRP adverts as node `node` sees them on its interface (`tcpdump -e`, one line
+/// each, with the source MAC), captured with the tcpdump `filter`; fails with what it saw
+/// when fewer than three come within 5 s.
+fn three_adverts(c: &Cluster, node: &str, filter: &str) -> String {
+    let dump = c.lab.exec(
+        node,
+        &[
+            "timeout", "5", "tcpdump", "-e", "-n", "-c", "3", "-i", IFNAME, filter,
+        ],
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let adverts: Vec<&str> = dump.lines().filter(|l| l.contains("VRRP")).collect();
+    assert!(adverts.len() >= 3, "{dump}");
+    adverts.join("\n")
 }
 
 /// The ARP frames the client `c` sees on each of `interfaces` during `span` (tcpdump -e
