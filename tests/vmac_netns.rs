@@ -689,15 +689,8 @@ fn use_vmac_on_an_address_line_puts_it_on_a_vmac_over_its_interface() {
 
     // a dies (both links down, as a dead host's): b takes the VIP on its macvlan, and the
     // client's entry is the same virtual MAC, through which it reaches b.
-    c.signal("a", "KILL");
-    c.lab.link_down("a");
-    c.lab
-        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
     // (a killed daemon cleans nothing: a's address stays on its macvlan, unreachable.)
-    let took = poll(SETTLE, || {
-        holders_on(&c, ADDR_VMAC, VIP2).contains(&"b".to_string())
-    });
-    assert!(took, "{}", c.all_logs());
+    kill_a_until_b_holds(&c, ADDR_VMAC, VIP2);
     assert_eq!(c.client_reaches("c", VIP2_ADDR), VMAC_MAC);
     c.expect_client_mac("c", VIP2_ADDR, VMAC_MAC);
 
@@ -819,14 +812,7 @@ fn use_vmac_addr_gives_an_ipv6_excluded_address_the_ipv6_virtual_mac() {
         }
     }
     assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
-    c.signal("a", "KILL");
-    c.lab.link_down("a");
-    c.lab
-        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
-    let took = poll(SETTLE, || {
-        holders_on(&c, ADDR_VMAC6, EVIP6).contains(&"b".to_string())
-    });
-    assert!(took, "{}", c.all_logs());
+    kill_a_until_b_holds(&c, ADDR_VMAC6, EVIP6);
     assert_eq!(c.client_reaches("c", EVIP6_ADDR), MAC6);
     c.stop_all();
     assert!(link(&c, "b", ADDR_VMAC6).is_none(), "b kept {ADDR_VMAC6}");
@@ -887,6 +873,19 @@ fn extra_links(c: &Cluster, servers: &[&str]) {
 fn mac_of(c: &Cluster, node: &str, interface: &str) -> String {
     let l = link(c, node, interface).unwrap_or_else(|| panic!("no {interface} on {node}"));
     l["address"].as_str().expect("address").to_string()
+}
+
+/// a dies as a dead host does (killed, both links down) and b takes `address` on its
+/// macvlan `vmac`.
+fn kill_a_until_b_holds(c: &Cluster, vmac: &str, address: &str) {
+    c.signal("a", "KILL");
+    c.lab.link_down("a");
+    c.lab
+        .exec_ok("a", &["ip", "link", "set", "dev", lab::IFNAME2, "down"]);
+    let took = poll(SETTLE, || {
+        holders_on(c, vmac, address).contains(&"b".to_string())
+    });
+    assert!(took, "{}", c.all_logs());
 }
 
 /// Three VRRP adverts as node `node` sees them on its interface (`tcpdump -e`, one line
