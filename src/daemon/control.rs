@@ -270,8 +270,9 @@ impl Daemon {
         info!(instance = %name, "fallback requested; running fallback_check {}", check.command);
         let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
+        let launch = self.runner.launcher();
         drop(self.hooks.spawn(move || async move {
-            let outcome = run_check(&name, &check, &settings).await;
+            let outcome = run_check(&*launch, &name, &check, &settings).await;
             drop(running);
             let _ = events.send(Internal::FallbackChecked {
                 name,
@@ -325,9 +326,10 @@ impl Daemon {
         }
         let generation = self.vip_generation;
         let done = self.event_tx.clone();
+        let list = self.host.address_lister();
         tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let addresses = list_addresses();
+            let addresses = list();
             debug!(
                 "status: interface addresses listed in {:.1} ms",
                 started.elapsed().as_secs_f64() * 1000.0
@@ -634,7 +636,7 @@ impl StatusRequest {
 
 /// Every interface's addresses, in one dump over a netlink socket of its own, on the
 /// calling (blocking) thread.
-fn list_addresses() -> Result<Addresses, String> {
+pub(super) fn list_addresses() -> Result<Addresses, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Internal;
+use super::host::Launch;
 use super::process::{self, Outcome, Spec};
 use super::runner::{Runner, Task};
 use crate::config::{self, Hook, Notify};
@@ -273,7 +274,8 @@ impl Queues {
         let (sender, _) = self.queues.entry(owner.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let (owner, done) = (owner.clone(), done.clone());
-            let task = runner.spawn(move || work(owner, rx, done));
+            let launch = runner.launcher();
+            let task = runner.spawn(move || work(launch, owner, rx, done));
             (tx, task)
         });
         let job = Job {
@@ -324,6 +326,7 @@ impl Queues {
 
 /// A queue's task: run each job's hooks one after the other.
 async fn work(
+    launch: Arc<dyn Launch>,
     owner: Owner,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     done: mpsc::UnboundedSender<Internal>,
@@ -334,7 +337,7 @@ async fn work(
             if job.state == "STOP" {
                 info!(owner = %owner, "{label} for STOP: running (killed after {:.0}s)", spec.timeout.as_secs_f64());
             }
-            let outcome = process::run(&spec).await;
+            let outcome = launch.run(&spec).await;
             if outcome.success() {
                 info!(owner = %owner, "{label} for {}: {} ({:.2}s)", job.state, outcome.describe(), outcome.duration_s);
             } else {
@@ -364,6 +367,7 @@ pub struct CheckOutcome {
 /// security, `script_user`, its own process group killed whole at
 /// `fallback_check_timeout`. Success is exit status 0.
 pub async fn run_check(
+    launch: &dyn Launch,
     name: &str,
     check: &config::FallbackCheck,
     settings: &Settings,
@@ -382,7 +386,7 @@ pub async fn run_check(
         timeout: std::time::Duration::from_millis(check.timeout_ms),
         secure: settings.secure,
     };
-    let outcome = process::run(&spec).await;
+    let outcome = launch.run(&spec).await;
     if outcome.success() {
         CheckOutcome {
             passed: true,

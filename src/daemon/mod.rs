@@ -13,6 +13,7 @@ mod flaps;
 mod groups;
 mod health;
 mod hooks;
+pub(crate) mod host;
 mod neighbour_watch;
 mod peer_alarms;
 mod probe;
@@ -43,13 +44,14 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Change, Model};
-use crate::net::{AnnounceSocket, Received, VrrpSocket};
-use crate::netlink::{self, Monitor, NetEvent, Netlink};
+use crate::net::Received;
+use crate::netlink::{self, NetEvent};
 use crate::vrrp::{Action, Event, State};
 use crate::wire::auth_hmac::Trailer;
 use crate::wire::vrrp::{ChecksumMode, Repr};
 use crate::wire::{arp, ndp};
 use hooks::{CheckOutcome, run_check};
+use host::{AnnouncePort, Host, Links, NetEvents, VrrpPort};
 use router::{FamilyKey, PlacedVip, Router, SocketKey, WireKey};
 
 /// What `baton run` needs to start.
@@ -145,28 +147,72 @@ enum Packet {
 const PACKET_QUEUE: usize = 1024;
 
 async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
-    let options_state_dir = options.state_dir.clone();
-    let options_socket = options.socket.clone();
-    let (netlink, monitor) = Netlink::new()?;
-    let (packet_tx, packet_rx) = mpsc::channel(PACKET_QUEUE);
-    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let host = Rc::new(host::Kernel::open()?);
     let listener = crate::control::server::bind(&options.socket)?;
     let (control_tx, control_rx) = mpsc::channel(16);
-    let metrics = match model.global.metrics_listen {
-        Some(address) => Metrics::start(address, &control_tx).await,
-        None => None,
-    };
-    let metrics_requests = control_tx.clone();
-    tokio::task::spawn_local(crate::control::server::serve(listener, control_tx));
+    tokio::task::spawn_local(crate::control::server::serve(listener, control_tx.clone()));
     // Hooks and checks start, wait and are read on a thread of their own.
-    let runner = Rc::new(runner::Runner::start().map_err(|source| DaemonError::Io {
+    let runner = runner::Runner::start(host.launcher()).map_err(|source| DaemonError::Io {
         what: "cannot start the script thread",
         source,
-    })?);
+    })?;
+    let socket = options.socket.clone();
+    let inputs = Inputs {
+        control: control_rx,
+        control_tx,
+        stop: Box::pin(Signals::new()?.into_stream()),
+    };
+    serve_on(host, runner, options, model, inputs).await?;
+    if let Err(e) = std::fs::remove_file(&socket) {
+        warn!("cannot remove {}: {e}", socket.display());
+    }
+    info!("baton stopped");
+    Ok(())
+}
+
+/// What reaches the daemon from outside the network: control requests (from the control
+/// socket's tasks, or a harness) and the signals (or a harness's own stop and reload).
+pub(crate) struct Inputs {
+    pub control: mpsc::Receiver<crate::control::server::ControlRequest>,
+    /// The sender of `control`, for the metrics listener's status requests.
+    pub control_tx: mpsc::Sender<crate::control::server::ControlRequest>,
+    pub stop: std::pin::Pin<Box<dyn futures::Stream<Item = Signal>>>,
+}
+
+/// A signal, or what a harness asks instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// SIGTERM or SIGINT: stop.
+    Stop(&'static str),
+    /// SIGHUP: reload.
+    Reload,
+}
+
+/// Run the daemon for `model` on `host` until `inputs.stop` says stop: the whole daemon
+/// (instances, hooks, tracking, reloads, control requests) with the machine behind `host`.
+pub(crate) async fn serve_on(
+    host: Rc<dyn Host>,
+    runner: runner::Runner,
+    options: Options,
+    model: Model,
+    inputs: Inputs,
+) -> Result<(), DaemonError> {
+    let options_state_dir = options.state_dir.clone();
+    let options_socket = options.socket.clone();
+    let monitor = host.monitor()?;
+    let (packet_tx, packet_rx) = mpsc::channel(PACKET_QUEUE);
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let metrics = match model.global.metrics_listen {
+        Some(address) => Metrics::start(address, &inputs.control_tx).await,
+        None => None,
+    };
+    let metrics_requests = inputs.control_tx.clone();
+    let runner = Rc::new(runner);
     let mut daemon = Daemon {
         origin: Instant::now(),
         options,
-        netlink,
+        netlink: host.links(),
+        host,
         model: model.clone(),
         routers: BTreeMap::new(),
         by_wire: HashMap::new(),
@@ -198,21 +244,16 @@ async fn serve(options: Options, model: Model) -> Result<(), DaemonError> {
         start_at: None,
         route_events_wanted: false,
     };
-    let signals = Signals::new()?;
     daemon.start(&model).await?;
     info!(instances = daemon.routers.len(), "baton started");
     daemon
         .systemd
         .ready(format!("{} instances", daemon.routers.len()));
     daemon
-        .event_loop(signals, monitor, packet_rx, event_rx, control_rx)
+        .event_loop(inputs.stop, monitor, packet_rx, event_rx, inputs.control)
         .await;
     daemon.systemd.stopping();
     daemon.stop().await;
-    if let Err(e) = std::fs::remove_file(&daemon.options.socket) {
-        warn!("cannot remove {}: {e}", daemon.options.socket.display());
-    }
-    info!("baton stopped");
     Ok(())
 }
 
@@ -223,6 +264,18 @@ struct Signals {
 }
 
 impl Signals {
+    /// The signals as a stream, in the order they arrive.
+    fn into_stream(self) -> impl futures::Stream<Item = Signal> {
+        futures::stream::unfold(self, |mut s| async move {
+            let signal = tokio::select! {
+                _ = s.terminate.recv() => Signal::Stop("SIGTERM"),
+                _ = s.interrupt.recv() => Signal::Stop("SIGINT"),
+                _ = s.hangup.recv() => Signal::Reload,
+            };
+            Some((signal, s))
+        })
+    }
+
     fn new() -> Result<Signals, DaemonError> {
         let make = |kind| {
             signal(kind).map_err(|source| DaemonError::Io {
@@ -239,14 +292,16 @@ impl Signals {
 }
 
 struct OpenSocket {
-    socket: Rc<VrrpSocket>,
+    socket: Rc<dyn VrrpPort>,
     task: JoinHandle<()>,
 }
 
 struct Daemon {
     origin: Instant,
     options: Options,
-    netlink: Netlink,
+    /// The machine: sockets, rtnetlink, the timer, processes (see `host.rs`).
+    host: Rc<dyn Host>,
+    netlink: Rc<dyn Links>,
     model: Model,
     routers: BTreeMap<String, Router>,
     /// Which router a packet is for, by [`WireKey`]; rebuilt whenever routers or their
@@ -256,7 +311,7 @@ struct Daemon {
     sockets: HashMap<SocketKey, OpenSocket>,
     /// Packets dropped before they reach an instance, by socket and reason.
     socket_drops: BTreeMap<(SocketKey, &'static str), u64>,
-    announcers: HashMap<String, Rc<AnnounceSocket>>,
+    announcers: HashMap<String, Rc<dyn AnnouncePort>>,
     /// Listeners for the answers to the VIP probe (ARP; neighbour advertisements), by
     /// interface and family, while an instance there is MASTER.
     neighbour_watches: HashMap<neighbour_watch::WatchKey, neighbour_watch::NeighbourWatch>,
@@ -386,8 +441,8 @@ impl Daemon {
 
     async fn event_loop(
         &mut self,
-        mut signals: Signals,
-        mut monitor: Monitor,
+        mut stop: std::pin::Pin<Box<dyn futures::Stream<Item = Signal>>>,
+        mut monitor: Box<dyn NetEvents>,
         mut packets: mpsc::Receiver<Packet>,
         mut events: mpsc::UnboundedReceiver<Internal>,
         mut control: mpsc::Receiver<crate::control::server::ControlRequest>,
@@ -395,8 +450,8 @@ impl Daemon {
         // The watchdog's heartbeat: stamped only when the loop gets here, so a loop stalled
         // in any branch stops the pings (see `systemd.rs`).
         let mut heartbeat = self.systemd.beat_every().map(tokio::time::interval);
-        let mut protocol_timer = timer::ProtocolTimer::new(self.origin);
-        let mut route_monitor: Option<Monitor> = None;
+        let mut protocol_timer = self.host.protocol_timer(self.origin);
+        let mut route_monitor: Option<Box<dyn NetEvents>> = None;
         loop {
             if route_monitor.is_none() && self.route_events_wanted {
                 route_monitor = self.open_route_monitor().await;
@@ -404,9 +459,11 @@ impl Daemon {
             let timer = protocol_timer.wait(self.next_deadline());
             tokio::select! {
                 biased;
-                _ = signals.terminate.recv() => { info!("SIGTERM: stopping"); return; }
-                _ = signals.interrupt.recv() => { info!("SIGINT: stopping"); return; }
-                _ = signals.hangup.recv() => self.request_reload(None),
+                signal = futures::StreamExt::next(&mut stop) => match signal {
+                    Some(Signal::Reload) => self.request_reload(None),
+                    Some(Signal::Stop(name)) => { info!("{name}: stopping"); return; }
+                    None => { info!("stopping"); return; }
+                },
                 _ = tick(&mut heartbeat) => self.systemd.beat(),
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
@@ -477,7 +534,7 @@ impl Daemon {
         let vmac_link = match &cfg.use_vmac {
             Some(v) => Some(
                 vmac::ensure(
-                    &self.netlink,
+                    &*self.netlink,
                     &mut self.vmac_bases,
                     v,
                     &info,
@@ -523,7 +580,7 @@ impl Daemon {
                     .map_err(|e| fail(format!("interface {} of a VMAC: {e}", av.base)))?
             };
             let link = vmac::ensure(
-                &self.netlink,
+                &*self.netlink,
                 &mut self.vmac_bases,
                 &config::Vmac {
                     name: av.name.clone(),
@@ -583,11 +640,9 @@ impl Daemon {
         if self.sockets.contains_key(key) {
             return Ok(());
         }
-        let socket = Rc::new(VrrpSocket::open(
-            &key.interface,
-            key.family.net(),
-            key.source,
-        )?);
+        let socket = self
+            .host
+            .open_vrrp(&key.interface, key.family.net(), key.source)?;
         let task = tokio::task::spawn_local(receive_loop(
             socket.clone(),
             key.clone(),
@@ -602,12 +657,11 @@ impl Daemon {
     /// not the link the socket is bound to (a VMAC a restart made again, an interface
     /// deleted and made again): a socket bound to a deleted link sends nothing.
     fn open_announcer(&mut self, interface: &str) -> Result<(), crate::net::NetError> {
-        let current = crate::sys::if_nametoindex(interface).ok();
+        let current = self.host.if_index(interface);
         let bound = self.announcers.get(interface).map(|s| s.ifindex());
         if bound.is_none() || bound != current {
-            let socket = AnnounceSocket::open(interface)?;
-            self.announcers
-                .insert(interface.to_string(), Rc::new(socket));
+            let socket = self.host.open_announcer(interface)?;
+            self.announcers.insert(interface.to_string(), socket);
         }
         Ok(())
     }
@@ -1026,8 +1080,9 @@ impl Daemon {
         let settings = self.hook_settings.clone();
         let events = self.event_tx.clone();
         let name = name.to_string();
+        let launch = self.runner.launcher();
         drop(self.hooks.spawn(move || async move {
-            let outcome = run_check(&name, &check, &settings).await;
+            let outcome = run_check(&*launch, &name, &check, &settings).await;
             drop(running);
             info!(instance = %name, "fallback_check {}: {}", check.command, outcome.detail);
             let passed = outcome.passed;
@@ -1536,7 +1591,7 @@ impl Daemon {
             .map(|r| r.vmac.iter().chain(&r.address_vmacs).cloned().collect())
             .unwrap_or_default();
         for link in &links {
-            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
+            vmac::remove(&*self.netlink, &mut self.vmac_bases, link).await;
         }
         // Its verdict, damping, hook results and counters go with it.
         self.routers.remove(name);
@@ -1684,7 +1739,7 @@ impl Daemon {
             .flat_map(|r| r.vmac.iter().chain(&r.address_vmacs).cloned())
             .collect();
         for link in &links {
-            vmac::remove(&self.netlink, &mut self.vmac_bases, link).await;
+            vmac::remove(&*self.netlink, &mut self.vmac_bases, link).await;
         }
         // Leases given up only now, with every address removed.
         self.stop_witness();
@@ -1728,7 +1783,7 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 }
 
 /// Read packets from one socket and hand them to the event loop.
-async fn receive_loop(socket: Rc<VrrpSocket>, key: SocketKey, packets: mpsc::Sender<Packet>) {
+async fn receive_loop(socket: Rc<dyn VrrpPort>, key: SocketKey, packets: mpsc::Sender<Packet>) {
     let mut buf = vec![0u8; 65_536];
     let mut failures = 0u64;
     loop {

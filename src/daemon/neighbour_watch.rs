@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::host::NeighbourPort;
 use super::probe::{self, Heard};
 use super::{Daemon, Internal};
-use crate::net::NeighbourListener;
 use crate::wire::arp::{self, ArpFrame};
 use crate::wire::ndp::{self, NaFrame};
 
@@ -65,11 +65,7 @@ impl Daemon {
                 continue;
             }
             let (interface, v6) = &key;
-            let opened = if *v6 {
-                NeighbourListener::nd(interface)
-            } else {
-                NeighbourListener::arp(interface)
-            };
+            let opened = self.host.open_neighbour(interface, *v6);
             match opened {
                 Ok(listener) => {
                     let watched: Watched = Rc::new(RefCell::new(vips));
@@ -233,7 +229,7 @@ impl Daemon {
 /// IPv6, the answer to a DAD solicitation goes to all nodes like any unsolicited NA; the
 /// prober counts it only within a second of its probe.
 async fn listen(
-    listener: NeighbourListener,
+    listener: Box<dyn NeighbourPort>,
     v6: bool,
     watched: Watched,
     events: mpsc::UnboundedSender<Internal>,

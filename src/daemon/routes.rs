@@ -12,10 +12,11 @@ use std::net::IpAddr;
 
 use tracing::{debug, error, info, warn};
 
+use super::host::{Links, NetEvents};
 use super::{Daemon, Router};
 use crate::config::{self, Change, Family, RouteKind, VirtualRoute, VirtualRule};
 use crate::control::status::{Alarm, Health, RouteStatus};
-use crate::netlink::{self, Monitor, NetEvent, Netlink};
+use crate::netlink::{self, NetEvent};
 use crate::vrrp::State;
 
 /// The key of a route in `Router::route_errors` and in status.
@@ -48,7 +49,7 @@ fn kind_number(kind: RouteKind) -> u8 {
 
 /// The netlink route for a line; `dev` is looked up now (it may have appeared or changed
 /// index since the file was read).
-async fn netlink_route(nl: &Netlink, r: &VirtualRoute) -> Result<netlink::Route, String> {
+async fn netlink_route(nl: &dyn Links, r: &VirtualRoute) -> Result<netlink::Route, String> {
     let oif = match &r.dev {
         Some(dev) => Some(
             nl.link(dev)
@@ -101,12 +102,12 @@ impl Lines {
     }
 }
 
-async fn add_route(nl: &Netlink, r: &VirtualRoute) -> Result<(), String> {
+async fn add_route(nl: &dyn Links, r: &VirtualRoute) -> Result<(), String> {
     let route = netlink_route(nl, r).await?;
     nl.add_route(&route).await.map_err(|e| e.to_string())
 }
 
-async fn del_route(nl: &Netlink, r: &VirtualRoute) -> Result<(), String> {
+async fn del_route(nl: &dyn Links, r: &VirtualRoute) -> Result<(), String> {
     match netlink_route(nl, r).await {
         Ok(route) => nl.del_route(&route).await.map_err(|e| e.to_string()),
         // No device: the kernel removed its routes with it.
@@ -124,7 +125,7 @@ impl Daemon {
         let lines = lines.unwrap_or_else(|| Lines::all(&router.cfg));
         let mut outcome: Vec<(String, Result<(), String>)> = Vec::new();
         for r in &lines.routes {
-            outcome.push((route_key(r), add_route(&self.netlink, r).await));
+            outcome.push((route_key(r), add_route(&*self.netlink, r).await));
         }
         for r in &lines.rules {
             let result = self.netlink.add_rule(&netlink_rule(r)).await;
@@ -146,7 +147,7 @@ impl Daemon {
             }
         }
         for r in &lines.routes {
-            if let Err(e) = del_route(&self.netlink, r).await {
+            if let Err(e) = del_route(&*self.netlink, r).await {
                 error!(instance = name, "cannot remove route `{r}`: {e}");
             }
         }
@@ -232,7 +233,7 @@ impl Daemon {
             }
         }
         for r in &router.cfg.routes {
-            if let Err(e) = del_route(&self.netlink, r).await {
+            if let Err(e) = del_route(&*self.netlink, r).await {
                 warn!(instance = %name, "cannot remove leftover route `{r}`: {e}");
             }
         }
@@ -401,7 +402,7 @@ pub fn wanted(model: &config::Model) -> bool {
 }
 
 /// The next event of the route monitor, if it is open; never, if not.
-pub async fn next_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
+pub async fn next_event(monitor: &mut Option<Box<dyn NetEvents>>) -> Option<NetEvent> {
     match monitor {
         Some(m) => m.next().await,
         None => std::future::pending().await,
@@ -411,10 +412,10 @@ pub async fn next_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
 impl Daemon {
     /// Open the route monitor; then every MASTER installs its tracked lines again, in case
     /// one was deleted before the monitor listened.
-    pub(super) async fn open_route_monitor(&mut self) -> Option<Monitor> {
+    pub(super) async fn open_route_monitor(&mut self) -> Option<Box<dyn NetEvents>> {
         // Asked once: a failure is not retried at every turn of the loop.
         self.route_events_wanted = false;
-        match Monitor::open_routes() {
+        match self.host.route_monitor() {
             Ok(monitor) => {
                 debug!("following route and rule removals");
                 self.resync_routes().await;

@@ -8,10 +8,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
+
+use super::host::Launch;
 
 /// A task's future, built on the script thread (it need not be `Send`).
 type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -21,11 +24,12 @@ type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 pub struct Runner {
     jobs: Option<mpsc::UnboundedSender<Job>>,
     thread: Option<JoinHandle<()>>,
+    launcher: Arc<dyn Launch>,
 }
 
 impl Runner {
-    /// Start the script thread.
-    pub fn start() -> std::io::Result<Runner> {
+    /// Start the script thread; its tasks start processes with `launcher`.
+    pub fn start(launcher: Arc<dyn Launch>) -> std::io::Result<Runner> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -44,7 +48,31 @@ impl Runner {
         Ok(Runner {
             jobs: Some(jobs),
             thread: Some(thread),
+            launcher,
         })
+    }
+
+    /// Run the tasks on the caller's `LocalSet` instead of a thread of their own: for the
+    /// in-process harness, whose processes are recorded, not started, and whose clock is
+    /// tokio's paused one (a task on another runtime would not be part of it).
+    #[cfg(test)]
+    pub fn inline(launcher: Arc<dyn Launch>) -> Runner {
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        tokio::task::spawn_local(async move {
+            while let Some(job) = queue.recv().await {
+                tokio::task::spawn_local(job());
+            }
+        });
+        Runner {
+            jobs: Some(jobs),
+            thread: None,
+            launcher,
+        }
+    }
+
+    /// What the tasks start processes with.
+    pub fn launcher(&self) -> Arc<dyn Launch> {
+        self.launcher.clone()
     }
 
     /// Run the future `make` builds on the script thread. The returned [`Task`] can end it
@@ -122,7 +150,8 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let runner = Runner::start().expect("script thread");
+            let runner =
+                Runner::start(Arc::new(crate::daemon::host::Processes)).expect("script thread");
             let main = std::thread::current().id();
             let (tx, rx) = oneshot::channel();
             let task = runner.spawn(move || async move {

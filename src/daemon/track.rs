@@ -115,8 +115,9 @@ impl Trackers {
             let spec = script_spec(cfg, settings);
             let interval = Duration::from_millis(cfg.interval_ms.max(1));
             let done = done.clone();
+            let launch = runner.launcher();
             self.tasks
-                .push(runner.spawn(move || run_script(name, spec, interval, done)));
+                .push(runner.spawn(move || run_script(launch, name, spec, interval, done)));
         }
         self.scripts = scripts;
         self.refused.clear();
@@ -261,6 +262,7 @@ fn script_spec(cfg: &config::TrackScript, settings: &Settings) -> Spec {
 
 /// A script's runner: run, report, wait for the interval, again.
 async fn run_script(
+    launch: std::sync::Arc<dyn super::host::Launch>,
     name: String,
     spec: Spec,
     interval: Duration,
@@ -270,7 +272,7 @@ async fn run_script(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let outcome = process::run(&spec).await;
+        let outcome = launch.run(&spec).await;
         if done
             .send(Internal::ScriptRan {
                 name: name.clone(),

@@ -49,8 +49,9 @@ use std::path::PathBuf;
 
 use tracing::{info, warn};
 
+use super::host::Links;
 use crate::config;
-use crate::netlink::{InterfaceInfo, Netlink, VirtualAddress};
+use crate::netlink::{InterfaceInfo, VirtualAddress};
 
 /// A VMAC this run holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +93,7 @@ fn conf_path(family: &str, interface: &str, key: &str) -> PathBuf {
 
 /// Make (or keep) the VMAC of `cfg` on `base`; the caller then reads it like any interface.
 pub async fn ensure(
-    netlink: &Netlink,
+    netlink: &dyn Links,
     bases: &mut std::collections::HashMap<String, BaseArp>,
     vmac: &config::Vmac,
     base: &InterfaceInfo,
@@ -226,7 +227,7 @@ fn set_sysctls(vmac: &str, base: &str, ipv6: bool) -> Result<Vec<(&'static str, 
 
 /// Delete a VMAC this run holds; the base's ARP settings go back when it was the last.
 pub async fn remove(
-    netlink: &Netlink,
+    netlink: &dyn Links,
     bases: &mut std::collections::HashMap<String, BaseArp>,
     link: &VmacLink,
 ) {
