@@ -123,7 +123,7 @@ pub fn batch(drops: &Drops) -> Value {
 
 /// Apply `batch(drops)` with `nft`: typed by the `nftables` crate first (a batch it cannot
 /// read is a bug here, not a firewall change).
-fn apply_blocking(drops: &Drops) -> Result<(), String> {
+pub fn apply_blocking(drops: &Drops) -> Result<(), String> {
     let batch = batch(drops);
     let typed: nftables::schema::Nftables =
         serde_json::from_value(batch).map_err(|e| format!("the nftables batch is invalid: {e}"))?;
@@ -137,13 +137,26 @@ fn apply_blocking(drops: &Drops) -> Result<(), String> {
 
 /// The last outcome, for `baton status`: `None` while the rules are in place (or none are
 /// needed).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Firewall {
     pub problem: Arc<Mutex<Option<String>>>,
     installed: Option<Drops>,
+    /// What writes the table: [`apply_blocking`], or a harness's record of it.
+    nft: Nft,
 }
 
+/// Puts a table of drops in place, on a blocking thread.
+pub type Nft = Arc<dyn Fn(&Drops) -> Result<(), String> + Send + Sync>;
+
 impl Firewall {
+    pub fn new(nft: Nft) -> Firewall {
+        Firewall {
+            problem: Arc::default(),
+            installed: None,
+            nft,
+        }
+    }
+
     /// Put the rules for `model` in place (or take them away), unless they already are.
     /// Awaited at start (before any instance can be master); on a reload, `wait` is false
     /// and the outcome is only logged and kept for status.
@@ -155,8 +168,9 @@ impl Firewall {
         let at_start = self.installed.is_none();
         self.installed = Some(drops.clone());
         let problem = self.problem.clone();
+        let nft = self.nft.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let outcome = apply_blocking(&drops);
+            let outcome = nft(&drops);
             if at_start && drops.is_empty() {
                 // Only a table left by a crash was removed (if any); a machine without
                 // nft is no problem when nothing is to be dropped.
@@ -179,7 +193,8 @@ impl Firewall {
         if self.installed.take().is_none_or(|d| d.is_empty()) {
             return;
         }
-        let task = tokio::task::spawn_blocking(|| apply_blocking(&Drops::default()));
+        let nft = self.nft.clone();
+        let task = tokio::task::spawn_blocking(move || nft(&Drops::default()));
         match tokio::time::timeout(NFT_TIMEOUT, task).await {
             Ok(Ok(Ok(()))) => info!("no_accept: nftables table {TABLE} removed"),
             Ok(Ok(Err(e))) => error!("no_accept: could not remove nftables table {TABLE}: {e}"),

@@ -129,6 +129,10 @@ pub trait Host {
     fn address_lister(&self) -> Box<dyn FnOnce() -> Result<AddressTable, String> + Send>;
     /// What starts hooks and checks.
     fn launcher(&self) -> Arc<dyn Launch>;
+    /// What writes `no_accept`'s nftables table.
+    fn nftables(&self) -> super::firewall::Nft;
+    /// What tells systemd (READY, STOPPING, the watchdog).
+    fn systemd(&self) -> super::systemd::Notifier;
 }
 
 /// The real machine.
@@ -204,6 +208,14 @@ impl Host for Kernel {
 
     fn launcher(&self) -> Arc<dyn Launch> {
         Arc::new(Processes)
+    }
+
+    fn nftables(&self) -> super::firewall::Nft {
+        Arc::new(super::firewall::apply_blocking)
+    }
+
+    fn systemd(&self) -> super::systemd::Notifier {
+        super::systemd::Notifier::start()
     }
 }
 

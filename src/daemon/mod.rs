@@ -11,6 +11,8 @@ mod control;
 mod firewall;
 mod flaps;
 mod groups;
+#[cfg(test)]
+mod harness;
 mod health;
 mod hooks;
 pub(crate) mod host;
@@ -208,6 +210,8 @@ pub(crate) async fn serve_on(
     };
     let metrics_requests = inputs.control_tx.clone();
     let runner = Rc::new(runner);
+    let firewall = firewall::Firewall::new(host.nftables());
+    let systemd = host.systemd();
     let mut daemon = Daemon {
         origin: Instant::now(),
         options,
@@ -229,13 +233,13 @@ pub(crate) async fn serve_on(
         runner,
         fifos: hooks::Fifos::default(),
         trackers: track::Trackers::default(),
-        firewall: firewall::Firewall::default(),
+        firewall,
         vmac_bases: HashMap::new(),
         groups: BTreeMap::new(),
         incarnations: 0,
         stopping: false,
         reloads: Reloads::default(),
-        systemd: systemd::Notifier::start(),
+        systemd,
         vip_generation: 0,
         metrics,
         metrics_requests,

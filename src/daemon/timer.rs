@@ -47,6 +47,15 @@ impl ProtocolTimer {
         ProtocolTimer { origin, clock }
     }
 
+    /// A timer on tokio's clock (for the harness, whose clock is tokio's paused one).
+    #[cfg(test)]
+    pub fn on_tokio(origin: Instant) -> ProtocolTimer {
+        ProtocolTimer {
+            origin,
+            clock: Clock::Tokio,
+        }
+    }
+
     /// Resolve at `deadline` (time since the origin); never for `None`.
     pub async fn wait(&mut self, deadline: Option<Duration>) {
         let Some(deadline) = deadline else {
