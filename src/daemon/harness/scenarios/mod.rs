@@ -6,6 +6,7 @@ mod control;
 mod election;
 mod faults;
 mod hooks;
+mod random;
 mod reload;
 mod tracking;
 
