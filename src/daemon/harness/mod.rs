@@ -66,6 +66,18 @@ struct Running {
     control: mpsc::Sender<ControlRequest>,
     signals: stream_mpsc::UnboundedSender<Signal>,
     task: JoinHandle<Result<(), DaemonError>>,
+    /// The control socket's server (the real one, on a socket in the node's directory).
+    _server: Server,
+    socket: PathBuf,
+}
+
+/// The control socket's server task, ended with its daemon.
+struct Server(JoinHandle<()>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Lab {
@@ -132,6 +144,13 @@ impl Lab {
             .host(id, self.launcher.for_node(&self.nodes[id].name));
         let runner = Runner::inline(super::host::Host::launcher(&*host));
         let (control_tx, control) = mpsc::channel(16);
+        // The real server on a real socket (not `server::bind`: that gives the socket to a
+        // `baton` group if the machine has one, which only root may do).
+        let socket = options.socket.clone();
+        let _ = std::fs::remove_file(&socket);
+        let listener = tokio::net::UnixListener::bind(&socket).expect("control socket");
+        let server =
+            tokio::task::spawn_local(crate::control::server::serve(listener, control_tx.clone()));
         let (signals, stop) = stream_mpsc::unbounded();
         let inputs = Inputs {
             control,
@@ -143,6 +162,8 @@ impl Lab {
             control: control_tx,
             signals,
             task,
+            _server: Server(server),
+            socket,
         });
         // Let it read its links and open its sockets.
         self.wait(Duration::from_millis(1)).await;
@@ -189,6 +210,20 @@ impl Lab {
             .await
             .expect("a reply in time")
             .expect("a reply")
+    }
+
+    /// Send a control command to node `id` over its control socket, as `baton` does (the
+    /// client on a blocking thread, the daemon's server and JSON lines between). Only for
+    /// commands answered without time passing: the clock does not move while a blocking
+    /// thread runs.
+    pub async fn over_socket(&self, id: NodeId, command: Command) -> Reply {
+        let socket = self.running(id).socket.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::control::client::request(&socket, command, Duration::from_secs(10))
+        })
+        .await
+        .expect("the client thread")
+        .expect("a reply over the socket")
     }
 
     /// `baton status --json` of node `id`.

@@ -32,3 +32,51 @@ fn the_higher_priority_becomes_master_and_the_other_takes_over_when_it_crashes()
         assert_eq!(holders, ["a", "b"]);
     });
 }
+
+#[test]
+fn status_and_lock_over_the_control_socket() {
+    use crate::control::protocol::Command;
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        lab.start(a, &one_instance(150, "")).await;
+        lab.start(b, &one_instance(100, "")).await;
+        lab.secs(5.0).await;
+        let reply = lab.over_socket(a, Command::Status { instance: None }).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        let status: crate::control::status::DaemonStatus =
+            serde_json::from_value(reply.result.expect("status")).expect("status JSON");
+        assert_eq!(status.node, "a");
+        assert_eq!(status.instances[0].state, VrrpState::Master);
+        // A lock over the socket moves the VIP as the in-process one would.
+        let reply = lab
+            .over_socket(
+                a,
+                Command::Lock {
+                    instance: "VI_1".into(),
+                },
+            )
+            .await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(5.0).await;
+        assert_eq!(lab.holders("192.0.2.100"), ["b"]);
+        // A line that is not a request gets an error reply, and the daemon goes on.
+        let socket = lab.dir(a).join("baton.sock");
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{BufRead, Write};
+            let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connect");
+            stream
+                .write_all(b"{\"version\":1,\"command\":\"nonsense\"}\n")
+                .expect("write");
+            let mut line = String::new();
+            std::io::BufReader::new(stream)
+                .read_line(&mut line)
+                .expect("read");
+            line
+        })
+        .await
+        .expect("client");
+        assert!(answer.contains("\"ok\":false"), "{answer}");
+        assert_eq!(lab.state(a, "VI_1").await, VrrpState::Backup);
+    });
+}
