@@ -847,3 +847,141 @@ fn a_locked_instance_restarted_by_a_reload_stays_locked() {
         assert_eq!(lab.holders(VIP), ["b"]);
     });
 }
+
+#[test]
+fn an_instance_that_cannot_start_is_reported_and_the_rest_applies() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.start(a, &vi1(150, "")).await;
+        lab.secs(5.0).await;
+        let missing = block("VI_2", "eth9", 52, 100, "", &["192.0.2.101/24"]);
+        let config = format!("{}{missing}", vi1(140, ""));
+        lab.write_config(a, &config);
+        for attempt in 0..2 {
+            let reply = lab.reload(a).await;
+            assert!(!reply.ok, "{attempt}: {:?}", reply.result);
+            let e = reply.error.expect("an error");
+            assert!(e.contains("applied in part"), "{attempt}: {e}");
+            assert!(e.contains("VI_2"), "{attempt}: {e}");
+            assert!(e.contains("eth9"), "{attempt}: {e}");
+        }
+        let status = lab.status(a).await;
+        let names: Vec<&str> = status.instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["VI_1"]);
+        let kept = lab.instance(a, "VI_1").await;
+        assert_eq!(kept.priority, 140, "the rest was applied");
+        assert_eq!(kept.counters.vrrp.became_master, 1);
+        assert_eq!(lab.holders(VIP), ["a"]);
+    });
+}
+
+#[test]
+fn a_version_change_restarts_the_instance() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.start(a, &vi1(150, "version 2")).await;
+        lab.secs(5.0).await;
+        let at = lab.lan.elapsed();
+        let summary = reload_ok(&lab, a, &vi1(150, "version 3")).await;
+        assert_eq!(summary, "1 added, 1 removed, 0 changed, 0 unchanged");
+        assert!(lab.holders(VIP).is_empty(), "handed over as on a stop");
+        lab.secs(5.0).await;
+        assert_eq!(lab.holders(VIP), ["a"]);
+        let versions: Vec<(u8, u8)> = lab
+            .adverts(a)
+            .iter()
+            .filter(|s| s.at >= at)
+            .map(|s| {
+                let p = Packet::new_checked(&s.payload[..]).expect("an advert");
+                (p.version(), p.priority())
+            })
+            .collect();
+        assert_eq!(versions[0], (2, 0), "the old instance's goodbye");
+        assert!(versions[1..].iter().all(|&(v, _)| v == 3), "{versions:?}");
+        assert_eq!(lab.instance(a, "VI_1").await.version, 3);
+    });
+}
+
+#[test]
+fn a_new_unicast_peer_applies_in_place() {
+    run(|mut lab| async move {
+        let peers = |me: &str, others: &[&str]| {
+            let list: String = others.iter().map(|p| format!("        {p}\n")).collect();
+            format!("unicast_src_ip {me}\n    unicast_peer {{\n{list}    }}")
+        };
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        let c = lab.node("c", "192.0.2.3/24");
+        lab.start(a, &vi1(150, &peers("192.0.2.1", &["192.0.2.2"])))
+            .await;
+        lab.start(b, &vi1(100, &peers("192.0.2.2", &["192.0.2.1"])))
+            .await;
+        lab.secs(10.0).await;
+        // c joins: it lists a and b; a learns of c by a reload.
+        lab.start(
+            c,
+            &vi1(50, &peers("192.0.2.3", &["192.0.2.1", "192.0.2.2"])),
+        )
+        .await;
+        let at = lab.lan.elapsed();
+        reload_ok(
+            &lab,
+            a,
+            &vi1(150, &peers("192.0.2.1", &["192.0.2.2", "192.0.2.3"])),
+        )
+        .await;
+        let seen = lab
+            .watch(VIP, Duration::from_secs(20), Duration::from_millis(100))
+            .await;
+        assert_eq!(seen, [vec!["a".to_string()]]);
+        let sent = adverts_since(&lab, a, at);
+        assert!(sent.iter().any(|s| s.dst == "192.0.2.3"));
+        assert!(sent.iter().any(|s| s.dst == "192.0.2.2"));
+        assert!(
+            sent.iter().all(|s| s.dst != "224.0.0.18"),
+            "no migration: unicast before and after"
+        );
+        assert_eq!(lab.instance(a, "VI_1").await.counters.vrrp.became_master, 1);
+        // c heard a in time: it never took over.
+        let joined = lab.instance(c, "VI_1").await;
+        assert_eq!(joined.state, VrrpState::Backup);
+        assert_eq!(joined.counters.vrrp.became_master, 0);
+        assert_eq!(joined.master.expect("hears a").address, "192.0.2.1");
+    });
+}
+
+#[test]
+fn an_instance_removed_on_the_backup_runs_its_stop_hook_and_sends_nothing() {
+    run(|mut lab| async move {
+        let hooks = "notify /usr/local/bin/on-any";
+        let (a, b) = pair(
+            &mut lab,
+            &format!("{}{}", vi1(150, ""), vi2(150, "")),
+            &format!("{}{}", vi1(100, ""), vi2(100, hooks)),
+        )
+        .await;
+        let at = lab.lan.elapsed();
+        let summary = reload_ok(&lab, b, &vi1(100, "")).await;
+        assert_eq!(summary, "0 added, 1 removed, 0 changed, 1 unchanged");
+        lab.secs(10.0).await;
+        // A backup leaves silently (RFC 5798 6.4.2: Shutdown in Backup sends nothing).
+        assert!(adverts_since(&lab, b, at).is_empty());
+        assert_eq!(
+            ran_since(&lab, b, "on-any", at),
+            ["/usr/local/bin/on-any INSTANCE VI_2 STOP 100"]
+        );
+        assert_eq!(lab.holders("192.0.2.101"), ["a"]);
+        assert_eq!(lab.state(a, "VI_2").await, VrrpState::Master);
+        let e = lab
+            .command(
+                b,
+                crate::control::protocol::Command::Status {
+                    instance: Some("VI_2".into()),
+                },
+            )
+            .await
+            .error
+            .expect("an error");
+        assert!(e.contains("no instance named VI_2; instances: VI_1"), "{e}");
+    });
+}
