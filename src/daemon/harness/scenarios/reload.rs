@@ -733,6 +733,22 @@ fn two_reloads_back_to_back_end_in_the_second_config() {
         assert!(lab.holders("192.0.2.101").is_empty());
         assert_eq!(lab.holders("192.0.2.103"), ["a"]);
         assert_eq!(lab.instance(a, "VI_1").await.priority, 120);
+        // Three clients at once: the later ones wait for one more reload, and every client
+        // gets its answer.
+        lab.write_config(a, &vi1(110, ""));
+        let (r1, r2, r3) = tokio::join!(lab.reload(a), lab.reload(a), lab.reload(a));
+        for reply in [r1, r2, r3] {
+            assert!(reply.ok, "{:?}", reply.error);
+        }
+        let names: Vec<String> = lab
+            .status(a)
+            .await
+            .instances
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(names, ["VI_1"]);
+        assert_eq!(lab.instance(a, "VI_1").await.priority, 110);
     });
 }
 
@@ -983,5 +999,84 @@ fn an_instance_removed_on_the_backup_runs_its_stop_hook_and_sends_nothing() {
             .error
             .expect("an error");
         assert!(e.contains("no instance named VI_2; instances: VI_1"), "{e}");
+    });
+}
+
+#[test]
+fn a_vip_moved_between_two_master_instances_stays_held() {
+    for to_first in [false, true] {
+        moved_vip(to_first);
+    }
+}
+
+/// VI_1 and VI_2 masters on one node; .110 moves from one to the other (to VI_1 when
+/// `to_first`), each order of writing and of applying.
+fn moved_vip(to_first: bool) {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let first = |vips: &[&str]| block("VI_1", "eth0", 51, 150, "", vips);
+        let second = |vips: &[&str]| block("VI_2", "eth0", 52, 150, "", vips);
+        let with = ["192.0.2.100/24", "192.0.2.110/24"];
+        let (before, after) = if to_first {
+            (
+                format!(
+                    "{}{}",
+                    first(&["192.0.2.100/24"]),
+                    second(&["192.0.2.101/24", "192.0.2.110/24"])
+                ),
+                format!("{}{}", second(&["192.0.2.101/24"]), first(&with)),
+            )
+        } else {
+            (
+                format!("{}{}", second(&["192.0.2.101/24"]), first(&with)),
+                format!(
+                    "{}{}",
+                    first(&["192.0.2.100/24"]),
+                    second(&["192.0.2.101/24", "192.0.2.110/24"])
+                ),
+            )
+        };
+        lab.start(a, &before).await;
+        lab.secs(5.0).await;
+        assert_eq!(lab.holders("192.0.2.110"), ["a"]);
+        let summary = reload_ok(&lab, a, &after).await;
+        assert_eq!(summary, "0 added, 0 removed, 2 changed, 0 unchanged");
+        lab.secs(1.0).await;
+        assert_eq!(
+            lab.holders("192.0.2.110"),
+            ["a"],
+            "to_first {to_first}: the VIP went missing"
+        );
+        for name in ["VI_1", "VI_2"] {
+            let status = lab.instance(a, name).await;
+            assert!(
+                status.vips.iter().all(|v| v.present),
+                "to_first {to_first}: {name} {:?}",
+                status.vips
+            );
+        }
+    });
+}
+
+#[test]
+fn a_vip_prefix_change_on_the_master_applies() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.start(a, &vi1(150, "")).await;
+        lab.secs(5.0).await;
+        let narrower = block("VI_1", "eth0", 51, 150, "", &["192.0.2.100/32"]);
+        reload_ok(&lab, a, &narrower).await;
+        lab.secs(1.0).await;
+        let prefixes: Vec<u8> = lab
+            .lan
+            .ifaces(a)
+            .iter()
+            .flat_map(|i| i.addrs.clone())
+            .filter(|(x, _)| x.to_string() == VIP)
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(prefixes, [32]);
+        let master = lab.instance(a, "VI_1").await;
+        assert!(master.vips[0].present, "{:?}", master.vips);
     });
 }
