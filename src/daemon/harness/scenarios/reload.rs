@@ -588,7 +588,15 @@ fn an_interface_change_restarts_the_instance_on_the_new_interface() {
 }
 
 #[test]
-fn moving_from_multicast_to_unicast_makes_no_failover() {
+fn moving_between_multicast_and_unicast_makes_no_failover() {
+    // To unicast with the master reloaded first; back to multicast with the backup first
+    // (it must go on hearing the master's adverts the old way).
+    for to_unicast in [true, false] {
+        migrate(to_unicast);
+    }
+}
+
+fn migrate(to_unicast: bool) {
     run(|mut lab| async move {
         let unicast = |priority: u8, me: &str, peer: &str| {
             vi1(
@@ -596,40 +604,74 @@ fn moving_from_multicast_to_unicast_makes_no_failover() {
                 &format!("unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}"),
             )
         };
-        let (a, b) = pair(&mut lab, &vi1(150, ""), &vi1(100, "")).await;
+        let (old_a, old_b, new_a, new_b, new_dst, old_dst) = if to_unicast {
+            (
+                vi1(150, ""),
+                vi1(100, ""),
+                unicast(150, "192.0.2.1", "192.0.2.2"),
+                unicast(100, "192.0.2.2", "192.0.2.1"),
+                "192.0.2.2",
+                "224.0.0.18",
+            )
+        } else {
+            (
+                unicast(150, "192.0.2.1", "192.0.2.2"),
+                unicast(100, "192.0.2.2", "192.0.2.1"),
+                vi1(150, ""),
+                vi1(100, ""),
+                "224.0.0.18",
+                "192.0.2.2",
+            )
+        };
+        let (a, b) = pair(&mut lab, &old_a, &old_b).await;
         let at = lab.lan.elapsed();
-        // a first, b a minute later: between the two, each still hears the other.
-        reload_ok(&lab, a, &unicast(150, "192.0.2.1", "192.0.2.2")).await;
+        // One node, then the other a minute later: between the two, each still hears
+        // the other.
+        let (first, second, first_config, second_config) = if to_unicast {
+            (a, b, &new_a, &new_b)
+        } else {
+            (b, a, &new_b, &new_a)
+        };
+        reload_ok(&lab, first, first_config).await;
         let seen = lab
             .watch(VIP, Duration::from_secs(60), Duration::from_millis(100))
             .await;
-        assert_eq!(seen, [vec!["a".to_string()]]);
-        reload_ok(&lab, b, &unicast(100, "192.0.2.2", "192.0.2.1")).await;
+        assert_eq!(seen, [vec!["a".to_string()]], "to_unicast {to_unicast}");
+        reload_ok(&lab, second, second_config).await;
         let seen = lab
             .watch(VIP, Duration::from_secs(60), Duration::from_millis(100))
             .await;
-        assert_eq!(seen, [vec!["a".to_string()]]);
+        assert_eq!(seen, [vec!["a".to_string()]], "to_unicast {to_unicast}");
         // During the migration window a's adverts go both ways.
-        let sent = adverts_since(&lab, a, at + Duration::from_millis(1));
-        assert!(sent.iter().any(|s| s.dst == "224.0.0.18"));
-        assert!(sent.iter().any(|s| s.dst == "192.0.2.2"));
-        // Past it, unicast only; still nobody took over.
+        let sent = adverts_since(&lab, a, at + Duration::from_secs(61));
+        assert!(
+            sent.iter().any(|s| s.dst == new_dst),
+            "to_unicast {to_unicast}"
+        );
+        assert!(
+            sent.iter().any(|s| s.dst == old_dst),
+            "to_unicast {to_unicast}"
+        );
+        // Past it, the new way only; still nobody took over.
         let seen = lab
             .watch(VIP, Duration::from_secs(300), Duration::from_millis(500))
             .await;
-        assert_eq!(seen, [vec!["a".to_string()]]);
+        assert_eq!(seen, [vec!["a".to_string()]], "to_unicast {to_unicast}");
         let late = adverts_since(&lab, a, lab.lan.elapsed() - Duration::from_secs(20));
         assert!(!late.is_empty());
-        assert!(late.iter().all(|s| s.dst == "192.0.2.2"), "{late:?}");
+        assert!(
+            late.iter().all(|s| s.dst == new_dst),
+            "to_unicast {to_unicast}: {late:?}"
+        );
         assert_eq!(lab.instance(a, "VI_1").await.counters.vrrp.became_master, 1);
         let backup = lab.instance(b, "VI_1").await;
         assert_eq!(backup.state, VrrpState::Backup);
         assert_eq!(backup.counters.vrrp.became_master, 0);
         assert_eq!(backup.master.expect("hears a").address, "192.0.2.1");
-        // The unicast path really carries it now: a stops, b takes over.
+        // The new way really carries it now: a stops, b takes over after Skew_Time.
         lab.stop(a).await.expect("a stops");
         lab.secs(2.0).await;
-        assert_eq!(lab.holders(VIP), ["b"]);
+        assert_eq!(lab.holders(VIP), ["b"], "to_unicast {to_unicast}");
     });
 }
 
