@@ -1122,3 +1122,34 @@ fn a_vip_prefix_change_on_the_master_applies() {
         assert!(master.vips[0].present, "{:?}", master.vips);
     });
 }
+
+#[test]
+fn an_in_place_reload_keeps_a_resign_hold() {
+    run(|mut lab| async move {
+        let (a, _b) = pair(&mut lab, &vi1(150, ""), &vi1(100, "")).await;
+        let reply = lab
+            .command(
+                a,
+                crate::control::protocol::Command::Resign {
+                    instance: None,
+                    hold_s: 60,
+                },
+            )
+            .await;
+        assert!(reply.ok, "{:?}", reply.error);
+        let resigned = lab.lan.elapsed();
+        lab.secs(10.0).await;
+        // A changed instance keeps its state, the hold included.
+        reload_ok(&lab, a, &vi1(160, "")).await;
+        let seen = lab
+            .watch(VIP, Duration::from_secs(45), Duration::from_millis(250))
+            .await;
+        assert_eq!(seen, [vec!["b".to_string()]]);
+        lab.secs(10.0).await;
+        assert_eq!(lab.holders(VIP), ["a"]);
+        let back = lab.instance(a, "VI_1").await;
+        assert_eq!(back.priority, 160);
+        let became = lab.lan.elapsed() - Duration::from_secs_f64(back.since_s);
+        assert!(became >= resigned + Duration::from_secs(60), "{became:?}");
+    });
+}
