@@ -353,4 +353,35 @@ impl Lab {
     pub fn answer(&self, text: &str, exit: i32, takes: Duration) {
         self.launcher.answer(text, Answer { exit, takes });
     }
+
+    /// The path of node `id`'s config file (to remove it, or put something unreadable there).
+    pub fn config_path(&self, id: NodeId) -> PathBuf {
+        self.nodes[id].config.clone()
+    }
+
+    /// Send a control command to node `id` as a client that gives up after `patience`:
+    /// its reply, if it came in time; otherwise `None`, and the request's reply channel is
+    /// dropped (as when `baton` times out or is interrupted).
+    pub async fn command_impatient(
+        &self,
+        id: NodeId,
+        command: Command,
+        patience: Duration,
+    ) -> Option<Reply> {
+        let (reply, answer) = oneshot::channel();
+        let request = ControlRequest {
+            command,
+            peer: Some(Peer { uid: 0, pid: None }),
+            reply,
+        };
+        self.running(id)
+            .control
+            .send(request)
+            .await
+            .expect("the daemon takes requests");
+        tokio::time::timeout(patience, answer)
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
 }
