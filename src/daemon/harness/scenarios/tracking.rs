@@ -1384,3 +1384,91 @@ fn a_node_in_fault_still_hears_the_master_and_shows_it() {
         assert_eq!(lab.adverts(a).len(), before);
     });
 }
+
+#[test]
+fn a_backup_in_fault_does_not_take_over_when_the_master_goes() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        let config_b = script("chk", "interval 1") + &web_tracking_chk(100, "chk");
+        start_pair(&mut lab, a, b, &web(150, ""), &config_b).await;
+        lab.answer("/usr/local/bin/chk", 1, Duration::ZERO);
+        lab.secs(1.5).await;
+        assert_eq!(lab.state(b, "VI_1").await, VrrpState::Fault);
+        assert_eq!(lab.holders(VIP), ["a"], "a backup's fault moves nothing");
+        lab.crash(a);
+        lab.lan
+            .remove_address(a, "eth0", "192.0.2.100".parse().expect("addr"));
+        let seen = watch(&lab, VIP, 10).await;
+        assert_eq!(seen, [Vec::<String>::new()], "b is in FAULT: {seen:?}");
+        // Its check passes again: it takes over.
+        lab.answer("/usr/local/bin/chk", 0, Duration::ZERO);
+        let seen = watch(&lab, VIP, 6).await;
+        assert_eq!(seen.last(), Some(&names(&["b"])), "{seen:?}");
+        assert_eq!(
+            lab.instance(b, "VI_1").await.reason_kind,
+            "master_down",
+            "no master heard"
+        );
+    });
+}
+
+#[test]
+fn with_both_nodes_in_fault_nobody_holds_the_vip_and_the_first_to_recover_takes_it() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        let tracked = |p| web(p, "track_interface {\n        eth2\n    }");
+        start_pair(&mut lab, a, b, &tracked(150), &tracked(100)).await;
+        lab.lan.set_link(a, "eth2", false);
+        lab.lan.set_link(b, "eth2", false);
+        let seen = watch(&lab, VIP, 8).await;
+        assert_eq!(seen, [Vec::<String>::new()], "{seen:?}");
+        for id in [a, b] {
+            assert_eq!(lab.state(id, "VI_1").await, VrrpState::Fault);
+        }
+        // The lower-priority node recovers first and serves until the better one is back.
+        lab.lan.set_link(b, "eth2", true);
+        let seen = watch(&lab, VIP, 6).await;
+        assert_eq!(seen.last(), Some(&names(&["b"])), "{seen:?}");
+        lab.lan.set_link(a, "eth2", true);
+        let seen = watch(&lab, VIP, 6).await;
+        assert_eq!(seen.last(), Some(&names(&["a"])), "{seen:?}");
+    });
+}
+
+#[test]
+fn tracking_works_the_same_for_an_ipv6_instance() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        let v6 = |p: u8, extra: &str| {
+            format!(
+                "vrrp_instance V6 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 71
+    version 3
+    priority {p}
+    advert_int 1
+    {extra}
+    virtual_ipaddress {{
+        2001:db8:1::100/64
+    }}
+}}
+"
+            )
+        };
+        lab.start(
+            a,
+            &v6(150, "track_interface {\n        eth2 weight -60\n    }"),
+        )
+        .await;
+        lab.start(b, &v6(100, "")).await;
+        let seen = watch(&lab, "2001:db8:1::100", 6).await;
+        assert_eq!(seen.last(), Some(&names(&["a"])), "{seen:?}");
+        lab.lan.set_link(a, "eth2", false);
+        let seen = watch(&lab, "2001:db8:1::100", 6).await;
+        assert_eq!(seen.last(), Some(&names(&["b"])), "{seen:?}");
+        let i = lab.instance(a, "V6").await;
+        assert_eq!((i.state, i.priority), (VrrpState::Backup, 90));
+        assert_eq!(last_advert_priority(&lab, a, "eth0"), 90);
+    });
+}
