@@ -1154,8 +1154,9 @@ fn a_group_level_weighted_interface_lowers_every_member_and_the_peer_group_preem
 fn a_group_level_track_script_faults_every_member_and_runs_once_per_interval() {
     run(|mut lab| async move {
         let (a, b) = pair(&mut lab);
-        let config_a =
-            script("chk", "interval 1") + &grouped(150, "track_script {\n        chk\n    }", "");
+        // FRONT tracks it too: still one runner.
+        let tracks_chk = "track_script {\n        chk\n    }";
+        let config_a = script("chk", "interval 1") + &grouped(150, tracks_chk, tracks_chk);
         start_groups(&mut lab, a, b, &config_a, &grouped(100, "", "")).await;
         assert_eq!(
             runs_between(&lab, a, "/usr/local/bin/chk", 0.0, 5.5).len(),
