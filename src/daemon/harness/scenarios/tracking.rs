@@ -1180,6 +1180,45 @@ fn a_group_level_track_script_faults_every_member_and_runs_once_per_interval() {
 }
 
 #[test]
+fn a_member_outranked_on_its_own_does_not_make_the_group_thrash() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        // Only a's FRONT tracks the uplink (member weights need
+        // sync_group_tracking_weight): down, it is 90 against b's FRONT at 100, while a's
+        // BACK stays 150 against b's BACK at 100.
+        let config_a = grouped(
+            150,
+            "sync_group_tracking_weight",
+            "track_interface {\n        eth2 weight -60\n    }",
+        );
+        start_groups(&mut lab, a, b, &config_a, &grouped(100, "", "")).await;
+        lab.lan.set_link(a, "eth2", false);
+        // keepalived (vrrp_sync_can_goto_master): a group goes to MASTER only if every
+        // member wants to, "prefer backup state to avoid thrashing". b's BACK hears a
+        // better master, so b's group stays BACKUP and a keeps both VIPs, for good.
+        let held = watch_both(&lab, 30).await;
+        assert_eq!(held, (names(&["a"]), names(&["a"])));
+        let front = lab.instance(a, "FRONT").await;
+        assert_eq!((front.state, front.priority), (VrrpState::Master, 90));
+        for name in ["FRONT", "BACK"] {
+            let i = lab.instance(b, name).await;
+            assert_eq!(i.state, VrrpState::Backup, "{name}");
+            assert_eq!(i.counters.vrrp.became_master, 0, "{name} never moved");
+        }
+        assert_eq!(
+            lab.instance(b, "FRONT")
+                .await
+                .master
+                .expect("hears a")
+                .priority,
+            90
+        );
+        // A group-wide reason to move (both members lowered) still moves it: see
+        // a_group_level_weighted_interface_lowers_every_member_and_the_peer_group_preempts.
+    });
+}
+
+#[test]
 fn a_group_notify_hears_fault_once_every_member_is_in_fault() {
     run(|mut lab| async move {
         let (a, b) = pair(&mut lab);
