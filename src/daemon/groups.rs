@@ -41,6 +41,43 @@ impl Daemon {
             .collect()
     }
 
+    /// keepalived's sync groups prefer BACKUP to thrashing (`vrrp_sync_can_goto_master`:
+    /// a member goes to MASTER only if every member wants to). A member in BACKUP that
+    /// hears a master it will not preempt (one of at least its priority, or it does not
+    /// preempt) holds the group's other BACKUP members from preempting their own,
+    /// lower-priority masters, for a Master_Down_Interval renewed by each such advert.
+    /// Without it, a member outranked on its VRID while its partner outranks the peer's on
+    /// theirs moves the whole group back and forth every Master_Down_Interval. A master
+    /// that is gone renews nothing, so the hold ends and the members take over as usual.
+    pub(super) fn group_holds(&self, name: &str) -> Vec<(String, Event)> {
+        let Some(group) = self.group_of(name) else {
+            return Vec::new();
+        };
+        let Some(router) = self.routers.get(name) else {
+            return Vec::new();
+        };
+        let machine = &router.machine;
+        let Some(master) = machine.master() else {
+            return Vec::new();
+        };
+        let preempts = router.cfg.fallback == crate::config::Fallback::Automatic;
+        if machine.state() != State::Backup || (preempts && master.priority < machine.priority()) {
+            return Vec::new();
+        }
+        let hold = machine.master_down_interval();
+        group
+            .members
+            .iter()
+            .filter(|m| m.as_str() != name)
+            .filter(|m| {
+                self.routers
+                    .get(m.as_str())
+                    .is_some_and(|r| r.machine.state() == State::Backup)
+            })
+            .map(|m| (m.clone(), Event::HoldBackup { hold }))
+            .collect()
+    }
+
     /// Queue the instance's hooks for a transition and write its FIFO line.
     pub(super) fn notify_instance(&mut self, name: &str, from: State, to: State, reason: Reason) {
         let shutdown = matches!(reason, Reason::Shutdown);

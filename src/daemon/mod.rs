@@ -1199,6 +1199,9 @@ impl Daemon {
             router.count_drop("address_list_differs");
         }
         self.deliver(&name, Event::Advert(advert)).await;
+        for (member, hold) in self.group_holds(&name) {
+            self.deliver(&member, hold).await;
+        }
     }
 
     /// The router a packet that came on `interface` is for.
