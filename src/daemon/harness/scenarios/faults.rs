@@ -446,6 +446,28 @@ fn an_address_owner_restarted_after_a_crash_keeps_its_own_address_and_is_master_
 }
 
 #[test]
+fn a_crashed_master_restarted_with_its_link_down_still_drops_its_leftover_and_stays_fault() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab, 150, 100, "", "").await;
+        lab.crash(a);
+        lab.secs(10.0).await;
+        assert_eq!(lab.holders(VIP), names(&["a", "b"]));
+        lab.lan.set_link(a, "eth0", false);
+        lab.start_again(a).await;
+        assert_eq!(lab.holders(VIP), names(&["b"]));
+        lab.secs(10.0).await;
+        let st = vi(&lab, a).await;
+        assert_eq!(st.state, VrrpState::Fault);
+        assert_eq!(st.faults, vec!["interface eth0 is down".to_string()]);
+        lab.lan.set_link(a, "eth0", true);
+        lab.secs(0.01).await;
+        assert_eq!(lab.state(a, "VI_1").await, VrrpState::Backup);
+        let seen = lab.watch(VIP, secs(10.0), secs(0.01)).await;
+        assert_eq!(seen, vec![names(&["b"]), names(&["a"])]);
+    });
+}
+
+#[test]
 fn a_crashed_backup_or_a_stopped_one_does_not_disturb_the_master() {
     run(|mut lab| async move {
         let (a, b) = pair(&mut lab, 150, 100, "", "").await;
@@ -936,6 +958,39 @@ fn a_link_down_under_one_sync_group_member_moves_the_whole_group() {
         lab.secs(10.0).await;
         assert_eq!(lab.holders(VIP), names(&["a"]));
         assert_eq!(lab.holders("198.51.100.100"), names(&["a"]));
+        assert_eq!(lab.state(b, "FRONT").await, VrrpState::Backup);
+        assert_eq!(lab.state(b, "BACK").await, VrrpState::Backup);
+    });
+}
+
+#[test]
+fn a_crashed_sync_group_master_is_replaced_for_the_whole_group_and_cleans_both_on_restart() {
+    run(|mut lab| async move {
+        let a = two_legged(&mut lab, "a", 1);
+        let b = two_legged(&mut lab, "b", 2);
+        lab.start(a, &front_and_back(150, true)).await;
+        lab.start(b, &front_and_back(100, true)).await;
+        lab.secs(10.0).await;
+        lab.crash(a);
+        let last = last_advert(&lab, a);
+        let seen = watch_live(&lab, VIP, secs(10.0), secs(0.01), &[b]).await;
+        assert_eq!(seen, vec![vec![], names(&["b"])]);
+        let took = first_advert_after(&lab, b, last).expect("b") - last;
+        assert!(
+            (took.as_secs_f64() - mdi(2, 100, 1.0)).abs() < 0.01,
+            "b after {took:?}"
+        );
+        for vip in [VIP, "198.51.100.100"] {
+            assert_eq!(lab.holders(vip), names(&["a", "b"]), "{vip}");
+        }
+        lab.start_again(a).await;
+        for vip in [VIP, "198.51.100.100"] {
+            assert_eq!(lab.holders(vip), names(&["b"]), "{vip} after the restart");
+        }
+        lab.secs(10.0).await;
+        for vip in [VIP, "198.51.100.100"] {
+            assert_eq!(lab.holders(vip), names(&["a"]), "{vip} in the end");
+        }
         assert_eq!(lab.state(b, "FRONT").await, VrrpState::Backup);
         assert_eq!(lab.state(b, "BACK").await, VrrpState::Backup);
     });
