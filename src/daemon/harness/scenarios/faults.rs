@@ -459,6 +459,7 @@ fn a_crashed_master_restarted_with_its_link_down_still_drops_its_leftover_and_st
         let st = vi(&lab, a).await;
         assert_eq!(st.state, VrrpState::Fault);
         assert_eq!(st.faults, vec!["interface eth0 is down".to_string()]);
+        assert_eq!(lab.state(b, "VI_1").await, VrrpState::Master);
         lab.lan.set_link(a, "eth0", true);
         lab.secs(0.01).await;
         assert_eq!(lab.state(a, "VI_1").await, VrrpState::Backup);
