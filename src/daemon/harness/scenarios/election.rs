@@ -790,19 +790,43 @@ fn the_backup_takes_over_exactly_master_down_interval_after_the_last_advert() {
     // RFC 5798 6.1: Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time, Skew_Time
     // = (256 - priority) * Master_Adver_Interval / 256; RFC 3768 6.1 (VRRPv2): Skew_Time =
     // (256 - priority) / 256 s whatever the interval.
+    // (instance lines, interval, the backup's priority, its Skew_Time)
     let cases = [
-        ("version 3\n    advert_int 0.1", ms(100), skew(100, ms(100))),
-        ("version 3\n    advert_int 3", secs(3), skew(100, secs(3))),
-        ("version 2\n    advert_int 3", secs(3), skew(100, secs(1))),
-        ("version 3\n    advert_int 0.5", ms(500), skew(100, ms(500))),
+        (
+            "version 3\n    advert_int 0.1",
+            ms(100),
+            100,
+            skew(100, ms(100)),
+        ),
+        (
+            "version 3\n    advert_int 3",
+            secs(3),
+            100,
+            skew(100, secs(3)),
+        ),
+        (
+            "version 2\n    advert_int 3",
+            secs(3),
+            100,
+            skew(100, secs(1)),
+        ),
+        (
+            "version 3\n    advert_int 0.5",
+            ms(500),
+            100,
+            skew(100, ms(500)),
+        ),
+        ("version 3", secs(1), 1, skew(1, secs(1))),
+        ("version 3", secs(1), 254, skew(254, secs(1))),
+        ("version 2", secs(1), 254, skew(254, secs(1))),
     ];
-    for (extra, interval, skew) in cases {
+    for (extra, interval, priority, skew) in cases {
         run(move |mut lab| async move {
             let a = lab.node("a", "192.0.2.1/24");
             let b = lab.node("b", "192.0.2.2/24");
             let config = |p| block("VI_1", "eth0", 51, p, extra, &["192.0.2.100/24"]);
-            lab.start(a, &config(150)).await;
-            lab.start(b, &config(100)).await;
+            lab.start(a, &config(255)).await;
+            lab.start(b, &config(priority)).await;
             assert_eq!(settle(&lab, VIP, interval * 10).await, ["a"], "{extra}");
             let s = lab.instance(b, "VI_1").await;
             assert_eq!(s.state, VrrpState::Backup);
@@ -812,14 +836,22 @@ fn the_backup_takes_over_exactly_master_down_interval_after_the_last_advert() {
             let since_last = lab.lan.elapsed() - last;
             // Not one step before Master_Down_Interval ...
             let seen = lab.watch(VIP, mdi - since_last - ms(2), ms(1)).await;
-            assert_eq!(seen, [Vec::<String>::new()], "{extra}: too early");
+            assert_eq!(
+                seen,
+                [Vec::<String>::new()],
+                "{extra}/{priority}: too early"
+            );
             // ... and at it.
             let seen = lab.watch(VIP, ms(10), ms(1)).await;
-            assert_eq!(seen.last(), Some(&names(&["b"])), "{extra}: too late");
+            assert_eq!(
+                seen.last(),
+                Some(&names(&["b"])),
+                "{extra}/{priority}: too late"
+            );
             let took = first_advert_after(&lab, b, last) - last;
             assert!(
                 took >= mdi && took <= mdi + ms(2),
-                "{extra}: {took:?} vs {mdi:?}"
+                "{extra}/{priority}: {took:?} vs {mdi:?}"
             );
         });
     }
@@ -1328,22 +1360,44 @@ fn garps(lab: &Lab, id: NodeId, t0: Duration) -> Vec<(Duration, IpAddr)> {
 
 #[test]
 fn a_new_master_sends_garp_bursts_per_garp_master_repeat_and_delay() {
-    // (extra, messages per VIP at once, delay of the second burst, its messages); baton adds
-    // one message 1.1 s after the first burst (past the clients' neighbour locktime).
+    // (global_defs lines, instance lines, when each VIP is announced after the takeover):
+    // garp_master_repeat at once and again garp_master_delay later, the instance's values
+    // over the global ones; baton adds one message 1.1 s after the first burst (past the
+    // clients' neighbour locktime).
+    let t = |list: &[u64]| list.iter().map(|&m| ms(m)).collect::<Vec<_>>();
     let cases = [
-        ("", 5, Some(secs(5))),
         (
-            "garp_master_repeat 3\n    garp_master_delay 2",
-            3,
-            Some(secs(2)),
+            "",
+            "",
+            t(&[0, 0, 0, 0, 0, 1100, 5000, 5000, 5000, 5000, 5000]),
         ),
-        ("garp_master_repeat 1\n    garp_master_delay 0", 1, None),
+        (
+            "",
+            "garp_master_repeat 3\n    garp_master_delay 2",
+            t(&[0, 0, 0, 1100, 2000, 2000, 2000]),
+        ),
+        (
+            "",
+            "garp_master_repeat 1\n    garp_master_delay 0",
+            t(&[0, 1100]),
+        ),
+        (
+            "vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 3",
+            "",
+            t(&[0, 0, 1100, 3000, 3000]),
+        ),
+        (
+            "vrrp_garp_master_repeat 2",
+            "garp_master_repeat 4",
+            t(&[0, 0, 0, 0, 1100, 5000, 5000, 5000, 5000]),
+        ),
+        ("vrrp_min_garp", "", t(&[0, 1100])),
     ];
-    for (extra, repeat, delay) in cases {
+    for (global, extra, times) in cases {
         run(move |mut lab| async move {
             let a = lab.node("a", "192.0.2.1/24");
             let config = format!(
-                "{V3}{}",
+                "global_defs {{\n    vrrp_version 3\n    {global}\n}}\n{}",
                 block(
                     "VI_1",
                     "eth0",
@@ -1356,26 +1410,39 @@ fn a_new_master_sends_garp_bursts_per_garp_master_repeat_and_delay() {
             lab.start(a, &config).await;
             lab.secs(60.0).await;
             let t0 = first_advert_after(&lab, a, Duration::ZERO);
-            let got = garps(&lab, a, t0);
-            let mut expected = Vec::new();
-            let mut burst = |at: Duration, n: usize| {
-                for vip in ["192.0.2.100", "192.0.2.101"] {
-                    for _ in 0..n {
-                        expected.push((at, ip(vip)));
-                    }
-                }
-            };
-            burst(Duration::ZERO, repeat);
-            burst(ms(1100), 1);
-            if let Some(d) = delay {
-                burst(d, repeat);
-            }
-            let mut got_sorted = got.clone();
-            got_sorted.sort();
+            let mut got = garps(&lab, a, t0);
+            let mut expected: Vec<(Duration, IpAddr)> = times
+                .iter()
+                .flat_map(|&at| [(at, ip("192.0.2.100")), (at, ip("192.0.2.101"))])
+                .collect();
+            got.sort();
             expected.sort();
-            assert_eq!(got_sorted, expected, "{extra}");
+            assert_eq!(got, expected, "{global:?} {extra:?}");
         });
     }
+}
+
+#[test]
+fn vrrp_garp_interval_spaces_the_messages_of_a_burst() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let config = format!(
+            "global_defs {{\n    vrrp_version 3\n    vrrp_garp_interval 0.01\n}}\n{}",
+            block(
+                "VI_1",
+                "eth0",
+                51,
+                150,
+                "garp_master_repeat 3\n    garp_master_delay 0",
+                &["192.0.2.100/24"]
+            )
+        );
+        lab.start(a, &config).await;
+        lab.secs(10.0).await;
+        let t0 = first_advert_after(&lab, a, Duration::ZERO);
+        let got: Vec<Duration> = garps(&lab, a, t0).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(got, [Duration::ZERO, ms(10), ms(20), ms(1100)]);
+    });
 }
 
 #[test]
@@ -1576,4 +1643,231 @@ fn unicast_ttl_is_on_the_wire_and_a_peer_min_ttl_drops_what_is_below() {
             sb.dropped
         );
     });
+}
+
+#[test]
+fn vrrpv2_pass_authentication_is_on_the_wire_and_a_wrong_password_is_not_heard() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        let c = lab.node("c", "192.0.2.3/24");
+        let auth = |pass: &str| {
+            format!(
+                "version 2\n    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}"
+            )
+        };
+        let config = |p, pass: &str| block("VI_1", "eth0", 51, p, &auth(pass), &["192.0.2.100/24"]);
+        lab.start(a, &config(150, "s3cret")).await;
+        lab.start(b, &config(100, "s3cret")).await;
+        assert_eq!(settle(&lab, VIP, secs(10)).await, ["a"]);
+        assert_pair(&lab, a, b, "192.0.2.1", 150).await;
+        for s in lab.adverts(a) {
+            let r = decode(&s, "192.0.2.1");
+            assert_eq!(r.version, Version::V2);
+            assert_eq!(r.auth, Auth::Pass(*b"s3cret\0\0"));
+        }
+        // RFC 3768 7.1: another password is dropped; c hears no master and takes over too.
+        lab.start(c, &config(50, "other")).await;
+        lab.secs(10.0).await;
+        assert_eq!(lab.holders(VIP), ["a", "c"]);
+        let sc = lab.instance(c, "VI_1").await;
+        assert_eq!(sc.state, VrrpState::Master);
+        assert!(
+            sc.dropped.get("auth_mismatch").copied().unwrap_or(0) >= 5,
+            "{:?}",
+            sc.dropped
+        );
+        assert_eq!(sc.counters.vrrp.adverts_received, 0);
+    });
+}
+
+#[test]
+fn a_peer_advertising_other_vips_is_still_obeyed_and_reported() {
+    // RFC 5798 7.1 (MAY) / keepalived: a VIP list that differs is logged, not dropped: the
+    // election still has one master, and status shows the disagreement.
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        let a_config = format!(
+            "{V3}{}",
+            block(
+                "VI_1",
+                "eth0",
+                51,
+                150,
+                "",
+                &["192.0.2.100/24", "192.0.2.101/24"]
+            )
+        );
+        lab.start(a, &a_config).await;
+        lab.start(b, &v3(100, "")).await;
+        assert_eq!(settle(&lab, VIP, secs(10)).await, ["a"]);
+        assert_eq!(lab.holders("192.0.2.101"), ["a"]);
+        assert_pair(&lab, a, b, "192.0.2.1", 150).await;
+        let sb = lab.instance(b, "VI_1").await;
+        assert_eq!(sb.peer_mismatches.len(), 1, "{:?}", sb.peer_mismatches);
+        let m = &sb.peer_mismatches[0];
+        assert_eq!(m.peer, "192.0.2.1");
+        assert!(!m.discarded);
+        let fields: Vec<&str> = m.differences.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["vips"]);
+    });
+}
+
+#[test]
+fn lower_prio_no_advert_leaves_a_lower_master_until_the_next_periodic_advert() {
+    // b (better) is master; a starts MASTER at once (state MASTER). By default b answers
+    // a's lower-priority advert at once (RFC 9568, keepalived) and a yields within
+    // milliseconds; with lower_prio_no_advert (RFC 5798 6.4.3 as written) b stays silent
+    // and a yields only at b's next periodic advert.
+    for (extra, answers) in [("", true), ("lower_prio_no_advert", false)] {
+        run(move |mut lab| async move {
+            let a = lab.node("a", "192.0.2.1/24");
+            let b = lab.node("b", "192.0.2.2/24");
+            lab.start(b, &v3(200, extra)).await;
+            assert_eq!(settle(&lab, VIP, secs(10)).await, ["b"]);
+            // Start a just after one of b's adverts, so the next is ~1 s away.
+            let count = lab.adverts(b).len();
+            while lab.adverts(b).len() == count {
+                lab.wait(ms(10)).await;
+            }
+            lab.wait(ms(1)).await;
+            let started = lab.lan.elapsed();
+            lab.start(a, &v3(100, "state MASTER")).await;
+            lab.wait(ms(20)).await;
+            let answered = lab.adverts(b).iter().filter(|s| s.at >= started).count();
+            if answers {
+                assert_eq!(answered, 1, "b answers a at once");
+                assert_eq!(lab.holders(VIP), ["b"]);
+            } else {
+                assert_eq!(answered, 0, "b stays silent");
+                assert_eq!(lab.holders(VIP), ["a", "b"]);
+                lab.wait(ms(1000)).await;
+                assert_eq!(lab.holders(VIP), ["b"]);
+                // a yielded to b's periodic advert, about an interval after it started.
+                let periodic = lab.adverts(b).iter().find(|s| s.at >= started).unwrap().at;
+                assert!(periodic - started >= ms(900), "{:?}", periodic - started);
+                let since = lab.instance(a, "VI_1").await.since_s;
+                let expected = (lab.lan.elapsed() - periodic).as_secs_f64();
+                assert!((since - expected).abs() < 0.002, "{since} vs {expected}");
+            }
+            assert_eq!(settle(&lab, VIP, secs(10)).await, ["b"]);
+            assert_pair(&lab, b, a, "192.0.2.2", 200).await;
+        });
+    }
+}
+
+#[test]
+fn an_ipv6_unicast_pair_elects_over_its_global_addresses() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "2001:db8::1/64");
+        let b = lab.node("b", "2001:db8::2/64");
+        let config = |p, src: &str, peer: &str| {
+            block(
+                "VI_1",
+                "eth0",
+                51,
+                p,
+                &format!("unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}"),
+                &["2001:db8::100/64"],
+            )
+        };
+        lab.start(a, &config(150, "2001:db8::1", "2001:db8::2"))
+            .await;
+        lab.start(b, &config(100, "2001:db8::2", "2001:db8::1"))
+            .await;
+        assert_eq!(settle(&lab, VIP6, secs(10)).await, ["a"]);
+        for s in lab.adverts(a) {
+            assert_eq!((s.dst, s.ttl), (ip("2001:db8::2"), 255));
+            assert_eq!(decode(&s, "2001:db8::1").addresses, [ip(VIP6)]);
+        }
+        assert_pair(&lab, a, b, "2001:db8::1", 150).await;
+        power_off(&mut lab, a, &[VIP6]);
+        assert_eq!(settle(&lab, VIP6, secs(10)).await, ["b"]);
+        assert!(lab.adverts(b).iter().all(|s| s.dst == ip("2001:db8::1")));
+    });
+}
+
+#[test]
+fn a_vip_on_another_interface_follows_the_instance_and_is_announced_there() {
+    run(|mut lab| async move {
+        let a = lab.node_with(
+            "a",
+            &[
+                ("eth0", "lan", &["192.0.2.1/24"]),
+                ("eth1", "lan2", &["203.0.113.1/24"]),
+            ],
+        );
+        let b = lab.node_with(
+            "b",
+            &[
+                ("eth0", "lan", &["192.0.2.2/24"]),
+                ("eth1", "lan2", &["203.0.113.2/24"]),
+            ],
+        );
+        let config = |p| {
+            format!(
+                "{V3}{}",
+                block(
+                    "VI_1",
+                    "eth0",
+                    51,
+                    p,
+                    "garp_master_delay 0",
+                    &["192.0.2.100/24", "203.0.113.100/24 dev eth1"]
+                )
+            )
+        };
+        lab.start(a, &config(150)).await;
+        lab.start(b, &config(100)).await;
+        lab.secs(10.0).await;
+        assert!(on(&lab, a, "eth1").contains(&ip("203.0.113.100")));
+        assert!(!on(&lab, a, "eth0").contains(&ip("203.0.113.100")));
+        assert!(on(&lab, a, "eth0").contains(&ip(VIP)));
+        // Adverts only on the instance's interface; the GARP for each VIP on its own.
+        assert!(lab.adverts(a).iter().all(|s| s.interface == "eth0"));
+        for f in lab.frames(a) {
+            let arp = ArpFrame::parse(&f.bytes).expect("ARP");
+            let expected = if arp.sender_ip.octets()[0] == 203 {
+                "eth1"
+            } else {
+                "eth0"
+            };
+            assert_eq!(f.interface, expected, "{arp:?}");
+            let mac = lab
+                .lan
+                .ifaces(a)
+                .into_iter()
+                .find(|i| i.name == expected)
+                .unwrap()
+                .mac;
+            assert_eq!(arp.sender_mac, mac);
+        }
+        assert_eq!(
+            lab.frames(a)
+                .iter()
+                .filter(|f| f.interface == "eth1")
+                .count(),
+            6
+        );
+        power_off(&mut lab, a, &[VIP]);
+        lab.lan.remove_address(a, "eth1", ip("203.0.113.100"));
+        lab.secs(10.0).await;
+        assert_eq!(lab.holders("203.0.113.100"), ["b"]);
+        assert!(on(&lab, b, "eth1").contains(&ip("203.0.113.100")));
+        assert_eq!(lab.holders(VIP), ["b"]);
+    });
+}
+
+/// The addresses on node `id`'s interface `iface`.
+fn on(lab: &Lab, id: NodeId, iface: &str) -> Vec<IpAddr> {
+    lab.lan
+        .ifaces(id)
+        .into_iter()
+        .find(|i| i.name == iface)
+        .expect("interface")
+        .addrs
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect()
 }
