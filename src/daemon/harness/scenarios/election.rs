@@ -97,13 +97,15 @@ fn last_advert(lab: &Lab, id: NodeId) -> Duration {
     lab.adverts(id).last().expect("an advert").at
 }
 
-/// Let `d` pass watching the VIP in steps of `step`; the holders at the end.
+/// Let `d` pass watching `vip` in steps of 50 ms (never two holders); the holders at the
+/// end.
 async fn settle(lab: &Lab, vip: &str, d: Duration) -> Vec<String> {
     let seen = lab.watch(vip, d, ms(50)).await;
     seen.last().cloned().unwrap_or_default()
 }
 
-/// `a` is master and `b` backup, hearing `a` at `a_addr` with `priority`.
+/// `master` is MASTER of VI_1 and `backup` BACKUP, hearing it from `master_addr` with
+/// `priority`.
 async fn assert_pair(lab: &Lab, master: NodeId, backup: NodeId, master_addr: &str, priority: u8) {
     let m = lab.instance(master, "VI_1").await;
     assert_eq!(
