@@ -1519,7 +1519,7 @@ fn a_master_that_loses_the_election_cancels_its_pending_garps() {
     });
 }
 
-// ---- More contention ----
+// ---- More: contention, authentication, disagreeing peers, IPv6 unicast, VIPs elsewhere ----
 
 #[test]
 fn two_equal_backups_of_a_crashed_master_settle_on_the_higher_address() {
