@@ -124,10 +124,10 @@ pub struct Instance {
     /// While MASTER: Master_Down_Interval after the last lower-priority master's advert, when
     /// that split brain counts as over and the addresses are announced once more.
     split_brain_ends_at: Option<Duration>,
-    /// After taking over from a master it heard: that master's address, and until when its
-    /// last advert (sent as it yields, see `leave_master`) is expected rather than a sign
-    /// of split brain.
-    displaced: Option<(IpAddr, Duration)>,
+    /// After taking over: the master it took over from, and until when that master's
+    /// adverts sent before it heard ours, and its last one as it yields (see
+    /// `leave_master`), are expected rather than a sign of split brain.
+    displaced: Option<Displaced>,
     /// When this master last answered a lower-priority master.
     last_lower_answer: Option<Duration>,
     discarded_lower: bool,
@@ -546,14 +546,25 @@ impl Instance {
         // answer per Advertisement_Interval, and the addresses are announced again only
         // for a new split brain (none heard for Master_Down_Interval): a flood of forged
         // lower-priority adverts cannot make this master flood the network.
-        if self
-            .displaced
-            .is_some_and(|(address, until)| address == advert.src && now < until)
-        {
-            // The master this router just took over from: its adverts sent before it
-            // heard ours, and its last one as it yields (see `leave_master`), are
-            // expected for one Master_Down_Interval, not a split brain; nothing to answer.
-            return;
+        if let Some(displaced) = self.displaced.as_mut().filter(|d| now < d.until) {
+            match displaced.from {
+                // The master this router just took over from: its adverts sent before it
+                // heard ours, and its last one as it yields (see `leave_master`), are
+                // expected for one Master_Down_Interval, not a split brain; nothing to
+                // answer.
+                Some(address) if address == advert.src => return,
+                // Taken over at start-up (address owner, `state MASTER`) before any master
+                // could be heard: the first lower-priority master heard within the window
+                // is the one it displaced, and no split brain; a second one, or the same
+                // one after the window, is. It may not have heard this router yet (both
+                // started as master at once): answer it, so it yields within a round trip.
+                None => {
+                    displaced.from = Some(advert.src);
+                    self.answer_lower(now, out);
+                    return;
+                }
+                Some(_) => {}
+            }
         }
         self.stats.lower_priority_master += 1;
         self.split_brain_ends_at = Some(now.saturating_add(self.master_down_interval()));
@@ -564,15 +575,7 @@ impl Instance {
             interval_cs: advert.interval_cs,
             at: now,
         });
-        let answered = self
-            .last_lower_answer
-            .is_some_and(|t| now < t.saturating_add(self.advert_interval()));
-        // `lower_prio_no_advert`: RFC 5798 6.4.3 as written (discard), no answer.
-        if !answered && self.cfg.answer_lower {
-            self.last_lower_answer = Some(now);
-            self.send_advert(self.advertised_priority(), out);
-            self.adver_timer = Some(now.saturating_add(self.advert_interval()));
-        }
+        self.answer_lower(now, out);
         if previous.is_none_or(|at| now >= at.saturating_add(self.master_down_interval())) {
             out.push(Action::SplitBrain {
                 from: advert.src,
@@ -583,6 +586,20 @@ impl Instance {
     }
 
     /// RFC 5798 6.4.3: is the sender of `advert` a better master than this router?
+    /// Answer a lower-priority master with an advert at once, at most once per
+    /// Advertisement_Interval; never with `lower_prio_no_advert` (RFC 5798 6.4.3 as
+    /// written: discard).
+    fn answer_lower(&mut self, now: Duration, out: &mut Vec<Action>) {
+        let answered = self
+            .last_lower_answer
+            .is_some_and(|t| now < t.saturating_add(self.advert_interval()));
+        if !answered && self.cfg.answer_lower {
+            self.last_lower_answer = Some(now);
+            self.send_advert(self.advertised_priority(), out);
+            self.adver_timer = Some(now.saturating_add(self.advert_interval()));
+        }
+    }
+
     fn outranked_by(&self, advert: Advert) -> bool {
         advert.priority > self.priority
             || (advert.priority == self.priority
@@ -716,11 +733,14 @@ impl Instance {
 
     /// RFC 5798 6.4.1 / 6.4.2: send an advert, announce the addresses, set Adver_Timer.
     fn become_master(&mut self, now: Duration, reason: Reason, out: &mut Vec<Action>) {
-        let displaced = self.master.map(|m| m.address);
+        let from = self.master.map(|m| m.address);
+        let at_startup = matches!(reason, Reason::AddressOwner | Reason::InitialState);
         self.pending_takeover = None;
         self.enter(now, State::Master, reason, out);
-        self.displaced =
-            displaced.map(|address| (address, now.saturating_add(self.master_down_interval())));
+        self.displaced = (from.is_some() || at_startup).then(|| Displaced {
+            from,
+            until: now.saturating_add(self.master_down_interval()),
+        });
         self.stats.became_master += 1;
         out.push(Action::AddAddresses);
         self.send_advert(self.advertised_priority(), out);
@@ -797,6 +817,15 @@ impl Instance {
 }
 
 /// RFC 5798 6.4.3 compares primary addresses "as unsigned integers in network byte order".
+/// The master a takeover displaced (see `Instance::displaced`).
+#[derive(Clone, Copy, Debug)]
+struct Displaced {
+    /// Its address; `None` after a takeover at start-up, until the first lower-priority
+    /// master is heard.
+    from: Option<IpAddr>,
+    until: Duration,
+}
+
 fn address_key(address: IpAddr) -> u128 {
     match address {
         IpAddr::V4(a) => u128::from(u32::from(a)),
