@@ -336,6 +336,85 @@ fn a_hook_s_exit_status_changes_nothing_in_the_protocol() {
     });
 }
 
+#[test]
+fn an_instance_that_starts_with_its_link_down_runs_notify_fault_and_no_notify_backup() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.lan.set_link(a, "eth0", false);
+        lab.start(a, &vi1(150, "notify /usr/local/bin/notify-x"))
+            .await;
+        lab.secs(10.0).await;
+        assert_eq!(lab.state(a, "VI_1").await, VrrpState::Fault);
+        let runs = runs_of(&lab, a, "notify-x");
+        assert_eq!(notified_states(&lab, a, "notify-x"), ["FAULT"]);
+        assert_eq!(env(&runs[0], "BATON_PREVIOUS_STATE"), "INIT");
+        lab.lan.set_link(a, "eth0", true);
+        lab.secs(10.0).await;
+        assert_eq!(
+            notified_states(&lab, a, "notify-x"),
+            ["FAULT", "BACKUP", "MASTER"]
+        );
+    });
+}
+
+#[test]
+fn a_node_that_starts_as_master_runs_notify_master_at_once_without_notify_backup() {
+    // The address owner (priority 255, its own address as the VIP) and `state MASTER`:
+    // straight from INIT to MASTER, as keepalived does. (The owner's node has a second
+    // address to send adverts from: baton never sends from a VIP.)
+    for (extra, priority, vip, reason) in [
+        (
+            "",
+            255u8,
+            "192.0.2.10",
+            "priority 255: this router owns the addresses",
+        ),
+        (
+            "state MASTER",
+            150,
+            "192.0.2.100",
+            "started as master (state MASTER)",
+        ),
+    ] {
+        run(|mut lab| async move {
+            let a = lab.node_with("a", &[("eth0", "lan", &["192.0.2.1/24", "192.0.2.10/24"])]);
+            let hooks = format!(
+                "{extra}\n    notify_master /usr/local/bin/to-master\n    notify_backup /usr/local/bin/to-backup"
+            );
+            lab.start(a, &instance("VI_1", 51, priority, vip, &hooks))
+                .await;
+            lab.secs(0.5).await;
+            let runs = runs_of(&lab, a, "/usr/local/bin/to-");
+            assert_eq!(runs.len(), 1, "{reason}: {runs:?}");
+            assert_eq!(runs[0].line, "/usr/local/bin/to-master");
+            assert!(at(&runs[0]) < 0.01, "{reason}: at {}", at(&runs[0]));
+            assert_eq!(env(&runs[0], "BATON_PREVIOUS_STATE"), "INIT");
+            assert_eq!(env(&runs[0], "BATON_REASON"), reason);
+            assert_eq!(env(&runs[0], "BATON_PRIORITY"), priority.to_string());
+        });
+    }
+}
+
+#[test]
+fn no_hook_runs_during_the_start_up_delay() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let config = with_globals(
+            "vrrp_startup_delay 5",
+            &vi1(150, "notify /usr/local/bin/notify-x"),
+        );
+        lab.start(a, &config).await;
+        lab.secs(4.5).await;
+        assert_eq!(lab.state(a, "VI_1").await, VrrpState::Init);
+        assert!(lab.ran(a, "notify-x").is_empty(), "INIT is not notified");
+        lab.secs(10.0).await;
+        let runs = runs_of(&lab, a, "notify-x");
+        assert_eq!(notified_states(&lab, a, "notify-x"), ["BACKUP", "MASTER"]);
+        assert!((at(&runs[0]) - 5.0).abs() < 0.01, "at {}", at(&runs[0]));
+        assert_eq!(env(&runs[0], "BATON_PREVIOUS_STATE"), "INIT");
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // The environment.
 
@@ -669,7 +748,7 @@ fn a_storm_of_slow_hooks_on_fifty_instances_makes_no_spurious_takeover() {
         };
         lab.start(a, &config(150)).await;
         lab.start(b, &config(100)).await;
-        lab.secs(10.0).await;
+        lab.secs(5.0).await;
         let status = lab.status(b).await;
         assert_eq!(status.instances.len(), 50);
         for i in &status.instances {
@@ -1383,6 +1462,35 @@ fn a_reload_that_changes_a_hook_applies_it_from_the_next_transition_without_runn
 }
 
 #[test]
+fn a_hook_running_across_an_in_place_reload_reports_to_the_same_instance() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.answer("notify-master", 1, secs(10));
+        let hooks = "notify_master /usr/local/bin/notify-master";
+        lab.start(a, &vi1(150, hooks)).await;
+        lab.secs(5.0).await;
+        assert_eq!(lab.ran(a, "notify-master").len(), 1, "running");
+        // Another priority: applied in place, the same instance.
+        lab.write_config(a, &vi1(160, hooks));
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(10.0).await;
+        let status = lab.instance(a, "VI_1").await;
+        assert_eq!(status.priority, 160);
+        let hook = status
+            .last_hook
+            .expect("the hook's outcome, after the reload");
+        assert_eq!((hook.hook.as_str(), hook.ok), ("notify_master", false));
+        assert!(
+            status.alarms.iter().any(|a| a.message
+                == "hook failed: notify_master for MASTER (VI_1): exit status 1"),
+            "{:?}",
+            status.alarms
+        );
+    });
+}
+
+#[test]
 fn a_reload_that_changes_notify_timeout_applies_to_the_next_hook() {
     run(|mut lab| async move {
         let a = lab.node("a", "192.0.2.1/24");
@@ -1451,6 +1559,26 @@ fn a_healed_split_brain_runs_notify_master_rx_lower_pri_once_on_the_better_maste
                 .lower_priority_master
                 >= 1
         );
+    });
+}
+
+#[test]
+fn each_new_split_brain_runs_notify_master_rx_lower_pri_again() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        let hooks = "notify_master_rx_lower_pri /usr/local/bin/rx-lower";
+        lab.start(a, &vi1(150, hooks)).await;
+        lab.start(b, &vi1(100, hooks)).await;
+        lab.secs(10.0).await;
+        for round in 1..=3 {
+            lab.lan.cut(a, b);
+            lab.secs(10.0).await;
+            lab.lan.heal(a, b);
+            lab.secs(10.0).await;
+            assert_eq!(lab.holders(VIP), ["a"], "round {round}");
+            assert_eq!(lab.ran(a, "rx-lower").len(), round, "round {round}");
+        }
     });
 }
 
