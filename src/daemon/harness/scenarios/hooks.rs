@@ -1670,3 +1670,32 @@ fn the_notify_fifo_gets_a_keepalived_line_for_every_instance_and_group_change() 
         );
     });
 }
+
+#[test]
+fn a_reload_that_removes_a_whole_sync_group_runs_the_group_s_stop_hooks() {
+    run(|mut lab| async move {
+        let a = router(&mut lab, "a", 1);
+        let config = sync_group(
+            150,
+            "notify /usr/local/sbin/group-any\n    notify_stop /usr/local/sbin/group-stop",
+            "notify /usr/local/sbin/member-any",
+        );
+        lab.start(a, &config).await;
+        lab.secs(10.0).await;
+        lab.write_config(a, &vi1(150, ""));
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(10.0).await;
+        // As on a stop: each member's STOP, then the group's, once.
+        let members = lab.ran(a, "member-any");
+        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE FRONT STOP 150".into()));
+        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE BACK STOP 150".into()));
+        assert_eq!(lab.ran(a, "group-stop"), ["/usr/local/sbin/group-stop"]);
+        assert_eq!(
+            notified_states(&lab, a, "group-any"),
+            ["BACKUP", "MASTER", "STOP"]
+        );
+        assert!(lab.holders("203.0.113.100").is_empty());
+        assert!(lab.holders("198.51.100.100").is_empty());
+    });
+}
