@@ -681,6 +681,36 @@ fn a_minute_long_notify_master_never_delays_the_master_s_adverts() {
 }
 
 #[test]
+fn a_hanging_notify_master_does_not_hold_back_the_gratuitous_arps() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.answer("notify-master", 0, secs(60));
+        let config = with_globals(
+            "notify_timeout 90",
+            &vi1(150, "notify_master /usr/local/bin/notify-master"),
+        );
+        lab.start(a, &config).await;
+        lab.secs(30.0).await;
+        let became = at(&runs_of(&lab, a, "notify-master")[0]);
+        let frames: Vec<f64> = lab
+            .frames(a)
+            .iter()
+            .map(|f| f.at.as_secs_f64() - became)
+            .collect();
+        // Two bursts of 5 (vrrp_garp_master_repeat), at the takeover and 5 s later
+        // (vrrp_garp_master_delay), all while the 60 s hook still runs.
+        assert_eq!(frames.len(), 11, "{frames:?}");
+        assert!(frames[..5].iter().all(|t| t.abs() < 0.01), "{frames:?}");
+        // baton's one message past the neighbour locktime (announce.rs).
+        assert!((frames[5] - 1.1).abs() < 0.01, "{frames:?}");
+        assert!(
+            frames[6..].iter().all(|t| (t - 5.0).abs() < 0.01),
+            "{frames:?}"
+        );
+    });
+}
+
+#[test]
 fn a_backup_whose_hook_hangs_still_takes_over_in_time_and_runs_notify_master_after_it() {
     run(|mut lab| async move {
         let a = lab.node("a", "192.0.2.1/24");
