@@ -507,6 +507,41 @@ fn the_generic_notify_gets_the_same_environment_as_the_state_s_hook() {
     });
 }
 
+#[test]
+fn an_ipv6_instance_s_hooks_get_its_ipv6_addresses() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "2001:db8::1/64");
+        let config = "vrrp_instance VI_6 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    version 3
+    priority 150
+    advert_int 1
+    notify /usr/local/bin/notify-x
+    virtual_ipaddress {
+        2001:db8::100/64
+        2001:db8::101/64
+    }
+}
+";
+        lab.start(a, config).await;
+        lab.secs(10.0).await;
+        assert_eq!(lab.holders("2001:db8::100"), ["a"]);
+        let runs = runs_of(&lab, a, "notify-x");
+        assert_eq!(
+            runs.iter().map(|r| r.line.as_str()).collect::<Vec<_>>(),
+            [
+                "/usr/local/bin/notify-x INSTANCE VI_6 BACKUP 150",
+                "/usr/local/bin/notify-x INSTANCE VI_6 MASTER 150",
+            ]
+        );
+        assert_eq!(env(&runs[1], "BATON_VIPS"), "2001:db8::100 2001:db8::101");
+        assert_eq!(env(&runs[1], "BATON_VRID"), "61");
+        assert_eq!(env(&runs[1], "BATON_INTERFACE"), "eth0");
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // One queue per instance: in order, one at a time; separate instances concurrently.
 
@@ -1547,6 +1582,84 @@ fn a_reload_that_changes_notify_timeout_applies_to_the_next_hook() {
     });
 }
 
+#[test]
+fn a_reload_that_removes_a_whole_sync_group_runs_the_group_s_stop_hooks() {
+    run(|mut lab| async move {
+        let a = router(&mut lab, "a", 1);
+        let config = sync_group(
+            150,
+            "notify /usr/local/sbin/group-any\n    notify_stop /usr/local/sbin/group-stop",
+            "notify /usr/local/sbin/member-any",
+        );
+        lab.start(a, &config).await;
+        lab.secs(10.0).await;
+        lab.write_config(a, &vi1(150, ""));
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(10.0).await;
+        // As on a stop: each member's STOP, then the group's, once.
+        let members = lab.ran(a, "member-any");
+        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE FRONT STOP 150".into()));
+        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE BACK STOP 150".into()));
+        assert_eq!(lab.ran(a, "group-stop"), ["/usr/local/sbin/group-stop"]);
+        assert_eq!(
+            notified_states(&lab, a, "group-any"),
+            ["BACKUP", "MASTER", "STOP"]
+        );
+        assert!(lab.holders("203.0.113.100").is_empty());
+        assert!(lab.holders("198.51.100.100").is_empty());
+    });
+}
+
+#[test]
+fn a_reload_that_restarts_every_member_of_a_sync_group_runs_its_hooks_stop_backup_master() {
+    run(|mut lab| async move {
+        let a = router(&mut lab, "a", 1);
+        let config = |version: u8| {
+            with_globals(
+                &format!("vrrp_version {version}"),
+                &sync_group(150, "notify /usr/local/sbin/group-any", ""),
+            )
+        };
+        lab.start(a, &config(3)).await;
+        lab.secs(10.0).await;
+        lab.write_config(a, &config(2));
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(10.0).await;
+        assert_eq!(lab.instance(a, "FRONT").await.version, 2);
+        assert_eq!(
+            notified_states(&lab, a, "group-any"),
+            ["BACKUP", "MASTER", "STOP", "BACKUP", "MASTER"]
+        );
+    });
+}
+
+#[test]
+fn a_reload_that_changes_a_sync_group_s_hook_applies_it_from_the_next_group_transition() {
+    run(|mut lab| async move {
+        let a = router(&mut lab, "a", 1);
+        lab.start(
+            a,
+            &sync_group(150, "notify_fault /usr/local/sbin/old-fault", ""),
+        )
+        .await;
+        lab.secs(10.0).await;
+        lab.write_config(
+            a,
+            &sync_group(150, "notify_fault /usr/local/sbin/new-fault", ""),
+        );
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(2.0).await;
+        assert_eq!(lab.state(a, "FRONT").await, VrrpState::Master, "in place");
+        lab.lan.set_link(a, "eth0", false);
+        lab.secs(2.0).await;
+        assert!(lab.ran(a, "old-fault").is_empty());
+        assert_eq!(lab.ran(a, "new-fault"), ["/usr/local/sbin/new-fault"]);
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // notify_master_rx_lower_pri.
 
@@ -1698,118 +1811,5 @@ fn the_notify_fifo_gets_a_keepalived_line_for_every_instance_and_group_change() 
             Some("GROUP \"G1\" STOP 150"),
             "{lines}"
         );
-    });
-}
-
-#[test]
-fn a_reload_that_removes_a_whole_sync_group_runs_the_group_s_stop_hooks() {
-    run(|mut lab| async move {
-        let a = router(&mut lab, "a", 1);
-        let config = sync_group(
-            150,
-            "notify /usr/local/sbin/group-any\n    notify_stop /usr/local/sbin/group-stop",
-            "notify /usr/local/sbin/member-any",
-        );
-        lab.start(a, &config).await;
-        lab.secs(10.0).await;
-        lab.write_config(a, &vi1(150, ""));
-        let reply = lab.reload(a).await;
-        assert!(reply.ok, "{:?}", reply.error);
-        lab.secs(10.0).await;
-        // As on a stop: each member's STOP, then the group's, once.
-        let members = lab.ran(a, "member-any");
-        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE FRONT STOP 150".into()));
-        assert!(members.contains(&"/usr/local/sbin/member-any INSTANCE BACK STOP 150".into()));
-        assert_eq!(lab.ran(a, "group-stop"), ["/usr/local/sbin/group-stop"]);
-        assert_eq!(
-            notified_states(&lab, a, "group-any"),
-            ["BACKUP", "MASTER", "STOP"]
-        );
-        assert!(lab.holders("203.0.113.100").is_empty());
-        assert!(lab.holders("198.51.100.100").is_empty());
-    });
-}
-
-#[test]
-fn a_reload_that_restarts_every_member_of_a_sync_group_runs_its_hooks_stop_backup_master() {
-    run(|mut lab| async move {
-        let a = router(&mut lab, "a", 1);
-        let config = |version: u8| {
-            with_globals(
-                &format!("vrrp_version {version}"),
-                &sync_group(150, "notify /usr/local/sbin/group-any", ""),
-            )
-        };
-        lab.start(a, &config(3)).await;
-        lab.secs(10.0).await;
-        lab.write_config(a, &config(2));
-        let reply = lab.reload(a).await;
-        assert!(reply.ok, "{:?}", reply.error);
-        lab.secs(10.0).await;
-        assert_eq!(lab.instance(a, "FRONT").await.version, 2);
-        assert_eq!(
-            notified_states(&lab, a, "group-any"),
-            ["BACKUP", "MASTER", "STOP", "BACKUP", "MASTER"]
-        );
-    });
-}
-
-#[test]
-fn a_reload_that_changes_a_sync_group_s_hook_applies_it_from_the_next_group_transition() {
-    run(|mut lab| async move {
-        let a = router(&mut lab, "a", 1);
-        lab.start(
-            a,
-            &sync_group(150, "notify_fault /usr/local/sbin/old-fault", ""),
-        )
-        .await;
-        lab.secs(10.0).await;
-        lab.write_config(
-            a,
-            &sync_group(150, "notify_fault /usr/local/sbin/new-fault", ""),
-        );
-        let reply = lab.reload(a).await;
-        assert!(reply.ok, "{:?}", reply.error);
-        lab.secs(2.0).await;
-        assert_eq!(lab.state(a, "FRONT").await, VrrpState::Master, "in place");
-        lab.lan.set_link(a, "eth0", false);
-        lab.secs(2.0).await;
-        assert!(lab.ran(a, "old-fault").is_empty());
-        assert_eq!(lab.ran(a, "new-fault"), ["/usr/local/sbin/new-fault"]);
-    });
-}
-
-#[test]
-fn an_ipv6_instance_s_hooks_get_its_ipv6_addresses() {
-    run(|mut lab| async move {
-        let a = lab.node("a", "2001:db8::1/64");
-        let config = "vrrp_instance VI_6 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 61
-    version 3
-    priority 150
-    advert_int 1
-    notify /usr/local/bin/notify-x
-    virtual_ipaddress {
-        2001:db8::100/64
-        2001:db8::101/64
-    }
-}
-";
-        lab.start(a, config).await;
-        lab.secs(10.0).await;
-        assert_eq!(lab.holders("2001:db8::100"), ["a"]);
-        let runs = runs_of(&lab, a, "notify-x");
-        assert_eq!(
-            runs.iter().map(|r| r.line.as_str()).collect::<Vec<_>>(),
-            [
-                "/usr/local/bin/notify-x INSTANCE VI_6 BACKUP 150",
-                "/usr/local/bin/notify-x INSTANCE VI_6 MASTER 150",
-            ]
-        );
-        assert_eq!(env(&runs[1], "BATON_VIPS"), "2001:db8::100 2001:db8::101");
-        assert_eq!(env(&runs[1], "BATON_VRID"), "61");
-        assert_eq!(env(&runs[1], "BATON_INTERFACE"), "eth0");
     });
 }
