@@ -1258,11 +1258,12 @@ fn a_sync_group_s_hooks_run_once_per_group_transition_with_group_arguments() {
         lab.secs(10.0).await;
         assert_eq!(lab.state(a, "FRONT").await, VrrpState::Master);
         assert_eq!(lab.state(a, "BACK").await, VrrpState::Master);
+        // keepalived's arguments; a group's priority is 0 (keepalived vrrp_notify.c).
         assert_eq!(
             lab.ran(a, "router-state"),
             [
-                "/usr/local/sbin/router-state ROUTER GROUP G1 BACKUP 150",
-                "/usr/local/sbin/router-state ROUTER GROUP G1 MASTER 150",
+                "/usr/local/sbin/router-state ROUTER GROUP G1 BACKUP 0",
+                "/usr/local/sbin/router-state ROUTER GROUP G1 MASTER 0",
             ]
         );
         let master = runs_of(&lab, a, "group-master");
@@ -1347,7 +1348,7 @@ fn a_sync_group_s_stop_hooks_run_on_a_stop() {
         assert_eq!(lab.ran(a, "group-stop"), ["/usr/local/sbin/group-stop"]);
         assert_eq!(
             lab.ran(a, "group-any").last().map(String::as_str),
-            Some("/usr/local/sbin/group-any GROUP G1 STOP 150")
+            Some("/usr/local/sbin/group-any GROUP G1 STOP 0")
         );
         // The stop waited for the group's queue: 4 s of notify_stop, then notify.
         let took = lab.lan.elapsed().as_secs_f64() - asked;
@@ -1786,14 +1787,15 @@ fn the_notify_fifo_gets_a_keepalived_line_for_every_instance_and_group_change() 
         lab.secs(10.0).await;
         let lines = drain_fifo(&mut reader);
         let lines: Vec<&str> = lines.lines().collect();
-        // Each member's BACKUP, then the group's once both are; then MASTER likewise.
+        // Each member's BACKUP, then the group's once both are; then MASTER likewise. A
+        // group's line has priority 0, as keepalived writes it.
         for expected in [
             "INSTANCE \"FRONT\" BACKUP 150",
             "INSTANCE \"BACK\" BACKUP 150",
-            "GROUP \"G1\" BACKUP 150",
+            "GROUP \"G1\" BACKUP 0",
             "INSTANCE \"FRONT\" MASTER 150",
             "INSTANCE \"BACK\" MASTER 150",
-            "GROUP \"G1\" MASTER 150",
+            "GROUP \"G1\" MASTER 0",
         ] {
             assert_eq!(
                 lines.iter().filter(|l| **l == expected).count(),
@@ -1802,14 +1804,10 @@ fn the_notify_fifo_gets_a_keepalived_line_for_every_instance_and_group_change() 
             );
         }
         assert_eq!(lines.len(), 6, "{lines:?}");
-        assert_eq!(lines[2], "GROUP \"G1\" BACKUP 150");
-        assert_eq!(lines[5], "GROUP \"G1\" MASTER 150");
+        assert_eq!(lines[2], "GROUP \"G1\" BACKUP 0");
+        assert_eq!(lines[5], "GROUP \"G1\" MASTER 0");
         lab.stop(a).await.expect("stopped");
         let lines = drain_fifo(&mut reader);
-        assert_eq!(
-            lines.lines().last(),
-            Some("GROUP \"G1\" STOP 150"),
-            "{lines}"
-        );
+        assert_eq!(lines.lines().last(), Some("GROUP \"G1\" STOP 0"), "{lines}");
     });
 }
