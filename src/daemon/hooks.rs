@@ -56,6 +56,18 @@ pub struct Change {
     pub reason: String,
 }
 
+impl Change {
+    /// The priority in keepalived's arguments and FIFO line: the instance's, and 0 for a
+    /// sync group (keepalived's vrrp_notify.c: "the prio will be indicated as zero for a
+    /// group"). `BATON_PRIORITY` keeps the group's highest member priority.
+    pub fn keepalived_priority(&self) -> u8 {
+        match self.kind {
+            Kind::Instance => self.priority,
+            Kind::Group => 0,
+        }
+    }
+}
+
 /// The word hooks get for a state: STOP for a shutdown, None for states not notified.
 pub fn state_word(to: State, shutdown: bool) -> Option<&'static str> {
     match to {
@@ -124,7 +136,7 @@ pub fn specs(notify: &Notify, change: &Change, settings: &Settings) -> Vec<(&'st
             change.kind.as_str().to_string(),
             change.name.clone(),
             change.state.to_string(),
-            change.priority.to_string(),
+            change.keepalived_priority().to_string(),
         ];
         out.push(("notify", spec(hook, args, &env, settings)));
     }
@@ -469,7 +481,7 @@ impl Fifos {
             change.kind.as_str(),
             change.name,
             change.state,
-            change.priority
+            change.keepalived_priority()
         );
         for (path, file) in &mut self.open {
             if let Err(e) = file.write_all(line.as_bytes()) {

@@ -1521,6 +1521,12 @@ impl Daemon {
             "reload"
         );
         self.vip_generation += 1;
+        // Every instance that goes stops before any is dropped: a sync group whose members
+        // all go (removed, or restarted) sees each of them STOP and runs its own STOP
+        // hooks, as the daemon's stop does (`notify_group` needs every member present).
+        for name in &diff.removed {
+            self.deliver(name, Event::Shutdown).await;
+        }
         for name in &diff.removed {
             self.stop_router(name).await;
         }
