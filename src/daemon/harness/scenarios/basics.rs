@@ -80,3 +80,34 @@ fn status_and_lock_over_the_control_socket() {
         assert_eq!(lab.state(a, "VI_1").await, VrrpState::Backup);
     });
 }
+
+/// `no_accept`: the VIPs are dropped by an nftables table written before any instance can
+/// be master, rewritten by a reload, removed at stop (the harness records the tables).
+#[test]
+fn no_accept_tables_follow_the_config() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.start(a, &one_instance(150, "no_accept")).await;
+        lab.secs(5.0).await;
+        let vip: std::net::IpAddr = "192.0.2.100".parse().expect("address");
+        let tables = lab.lan.nft_tables(a);
+        assert_eq!(tables.len(), 1, "{tables:?}");
+        assert!(tables[0].contains(&vip));
+        lab.write_config(a, &one_instance(150, "accept"));
+        let reply = lab.reload(a).await;
+        assert!(reply.ok, "{:?}", reply.error);
+        lab.secs(1.0).await;
+        let tables = lab.lan.nft_tables(a);
+        assert_eq!(tables.len(), 2, "{tables:?}");
+        assert!(tables[1].is_empty(), "accept drops nothing: {tables:?}");
+        // Back to no_accept, then a stop takes the table away.
+        lab.write_config(a, &one_instance(150, "no_accept"));
+        assert!(lab.reload(a).await.ok);
+        lab.secs(1.0).await;
+        lab.stop(a).await.expect("a clean stop");
+        let tables = lab.lan.nft_tables(a);
+        assert_eq!(tables.len(), 4, "{tables:?}");
+        assert!(tables[2].contains(&vip));
+        assert!(tables[3].is_empty(), "removed at stop: {tables:?}");
+    });
+}
