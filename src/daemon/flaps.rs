@@ -133,9 +133,9 @@ pub(super) fn read_state(path: &Path) -> std::io::Result<Option<String>> {
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;
-    if !meta.is_file() || meta.uid() != 0 {
+    if !meta.is_file() || !super::process::trusted_owner(meta.uid()) {
         return Err(std::io::Error::other(format!(
-            "not a regular file owned by root (uid {}); not used",
+            "not a regular file owned by root or by the daemon's user (uid {}); not used",
             meta.uid()
         )));
     }

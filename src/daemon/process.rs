@@ -382,12 +382,18 @@ fn insecure(meta: &std::fs::Metadata, is_file: bool) -> Option<String> {
 }
 
 /// Why root must not use a file it opened (without following a symbolic link) for
-/// the daemon: it is owned by a user other than root and the `allowed` ones (the script
-/// user, the user configured for the file).
+/// the daemon: it is owned by a user other than root, the daemon's own user and the
+/// `allowed` ones (the script user, the user configured for the file).
 pub fn foreign_owner(meta: &std::fs::Metadata, allowed: &[u32]) -> Option<String> {
     let uid = meta.uid();
-    (uid != 0 && !allowed.contains(&uid))
+    (!trusted_owner(uid) && !allowed.contains(&uid))
         .then(|| format!("is owned by uid {uid}, neither root nor the script user; not used"))
+}
+
+/// A file owned by root, or by the user the daemon runs as (a daemon run as another user,
+/// with capabilities, writes its own state files; trusting them trusts nobody new).
+pub fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
 }
 
 /// Open `path` for writing without following a symbolic link in its last place
