@@ -1520,3 +1520,33 @@ fn an_ipv6_master_link_down_goes_fault_and_removes_its_vip() {
         assert_eq!(seen, vec![names(&["b"]), names(&["a"])]);
     });
 }
+
+/// The address owner sends from its VIP when that is its only address (`source_address`);
+/// a peer whose interface held that VIP when its instance was made (a leftover after a
+/// crash as master) counts the VIP among its own addresses, and so drops every advert of
+/// the owner as its own packet: two masters for good.
+#[test]
+fn a_backup_restarted_with_a_leftover_of_the_owners_address_still_hears_the_owner() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        let b = lab.node("b", "192.0.2.2/24");
+        let owned = |p| instance("VI_1", "eth0", 51, p, "1", "", &["192.0.2.1/24"]);
+        lab.start(a, &owned(255)).await;
+        lab.start(b, &owned(100)).await;
+        lab.secs(1.0).await;
+        lab.crash(a);
+        lab.secs(10.0).await;
+        assert_eq!(lab.state(b, "VI_1").await, VrrpState::Master);
+        // b crashes as master: 192.0.2.1 stays on its interface, then it restarts.
+        lab.crash(b);
+        lab.start_again(b).await;
+        lab.secs(10.0).await;
+        assert_eq!(lab.state(b, "VI_1").await, VrrpState::Master);
+        // The owner comes back and is master at once; b must hear it and let go.
+        lab.start_again(a).await;
+        lab.secs(10.0).await;
+        assert_eq!(lab.state(a, "VI_1").await, VrrpState::Master);
+        assert_eq!(lab.state(b, "VI_1").await, VrrpState::Backup);
+        assert_eq!(lab.holders("192.0.2.1"), names(&["a"]));
+    });
+}
