@@ -630,7 +630,7 @@ impl Daemon {
                 mac: on.mac,
             });
         }
-        let own = own_addresses(&info, source);
+        let own = own_addresses(cfg, &info, source);
         let witness = self.model.witness.clone();
         let mut router = Router::new(cfg.clone(), key, info.index, vips, own, witness.as_ref());
         router.vmac = vmac_link;
@@ -1852,9 +1852,26 @@ fn source_address(cfg: &config::Instance, info: &netlink::InterfaceInfo) -> Opti
     }
 }
 
-/// Our own addresses on the interface: packets from them are our own.
-fn own_addresses(info: &netlink::InterfaceInfo, source: IpAddr) -> Vec<IpAddr> {
-    let mut own: Vec<IpAddr> = info.ipv4.iter().map(|(a, _)| IpAddr::V4(*a)).collect();
+/// Our own addresses on the interface: packets from them are our own. The instance's VIPs
+/// are not, unless one is the source (the address owner's): one there now is a leftover
+/// (a crash as master), and the address owner may send from it (`source_address`).
+fn own_addresses(
+    cfg: &config::Instance,
+    info: &netlink::InterfaceInfo,
+    source: IpAddr,
+) -> Vec<IpAddr> {
+    let vips: Vec<IpAddr> = cfg
+        .vips
+        .iter()
+        .chain(&cfg.excluded_vips)
+        .map(|v| v.addr)
+        .collect();
+    let mut own: Vec<IpAddr> = info
+        .ipv4
+        .iter()
+        .map(|(a, _)| IpAddr::V4(*a))
+        .filter(|a| !vips.contains(a))
+        .collect();
     own.extend(info.ipv6_link_local.map(IpAddr::V6));
     if !own.contains(&source) {
         own.push(source);
