@@ -305,7 +305,13 @@ impl Lan {
     }
 
     /// Carry an advert from the port of `token` to every port that hears it.
-    fn deliver(&self, token: &Rc<()>, payload: &[u8], dst: IpAddr, ttl: u8) {
+    fn deliver(
+        &self,
+        token: &Rc<()>,
+        payload: &[u8],
+        dst: IpAddr,
+        ttl: u8,
+    ) -> Result<(), NetError> {
         let mut state = self.state.borrow_mut();
         state.ports.retain(|p| p.alive.strong_count() > 0);
         let Some(sender) = state
@@ -313,7 +319,7 @@ impl Lan {
             .iter()
             .find(|p| p.alive.as_ptr() == Rc::as_ptr(token))
         else {
-            return;
+            return Ok(());
         };
         let (node, interface, family, source) = (
             sender.node,
@@ -322,7 +328,24 @@ impl Lan {
             sender.source,
         );
         if sender.epoch != state.nodes[node].epoch {
-            return;
+            return Ok(());
+        }
+        // The kernel sends from a local address only (IP_PKTINFO's ipi_spec_dst, or the
+        // IPv6 source, must be on the machine), and not on a link that is down.
+        let errno = if !Self::has_address(&state, node, &interface, source) {
+            Some(libc::EINVAL)
+        } else if self.segment_of(&state, node, &interface).is_none() {
+            Some(libc::ENETDOWN)
+        } else {
+            None
+        };
+        if let Some(errno) = errno {
+            return Err(NetError::Send {
+                dst,
+                len: payload.len(),
+                interface: interface.clone(),
+                source: std::io::Error::from_raw_os_error(errno),
+            });
         }
         let at = self.elapsed();
         state.sent.push(Sent {
@@ -334,10 +357,10 @@ impl Lan {
             payload: payload.to_vec(),
         });
         if state.deaf_to.contains(&node) {
-            return;
+            return Ok(());
         }
         let Some(segment) = self.segment_of(&state, node, &interface) else {
-            return;
+            return Ok(());
         };
         for port in &state.ports {
             let hears = port.node != node
@@ -363,6 +386,7 @@ impl Lan {
                 let _ = port.deliver.send((received, payload.to_vec()));
             }
         }
+        Ok(())
     }
 }
 
@@ -553,8 +577,8 @@ impl VrrpPort for FakePort {
         dst: IpAddr,
         ttl: u8,
     ) -> LocalBoxFuture<'a, Result<(), NetError>> {
-        self.lan.deliver(&self.token, payload, dst, ttl);
-        Box::pin(async { Ok(()) })
+        let result = self.lan.deliver(&self.token, payload, dst, ttl);
+        Box::pin(async move { result })
     }
 
     fn recv<'a>(&'a self, buf: &'a mut [u8]) -> LocalBoxFuture<'a, Result<Received, NetError>> {
