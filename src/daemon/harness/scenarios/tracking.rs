@@ -1501,3 +1501,23 @@ fn tracking_works_the_same_for_an_ipv6_instance() {
         assert_eq!(last_advert_priority(&lab, a, "eth0"), 90);
     });
 }
+
+/// A sync group member whose `fallback_check` fails will not preempt ("must succeed before
+/// ... an automatic preemption takes the VIP"), so, as with any member that will not
+/// preempt (`group_holds`), its group prefers BACKUP: the other member must not preempt
+/// and take it along as master by the group, past its failing check.
+#[test]
+fn a_group_member_with_a_failing_fallback_check_is_not_taken_to_master_by_the_group() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        lab.answer("/usr/local/bin/caught-up", 1, Duration::ZERO);
+        lab.start(b, &grouped(100, "", "")).await;
+        let held = watch_both(&lab, 6).await;
+        assert_eq!(held, (names(&["b"]), names(&["b"])));
+        let config_a = grouped(150, "", "fallback_check /usr/local/bin/caught-up");
+        lab.start(a, &config_a).await;
+        let held = watch_both(&lab, 20).await;
+        assert!(!lab.ran(a, "caught-up").is_empty(), "the check ran");
+        assert_eq!(held, (names(&["b"]), names(&["b"])));
+    });
+}
