@@ -60,7 +60,10 @@ impl Daemon {
         let Some(master) = machine.master() else {
             return Vec::new();
         };
-        let preempts = router.cfg.fallback == crate::config::Fallback::Automatic;
+        // A member whose `fallback_check` has not passed will not preempt either: taken
+        // to MASTER by the group, it would take its VIPs past the check.
+        let preempts =
+            router.cfg.fallback == crate::config::Fallback::Automatic && !machine.gate_closed();
         if machine.state() != State::Backup || (preempts && master.priority < machine.priority()) {
             return Vec::new();
         }

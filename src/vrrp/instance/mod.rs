@@ -232,6 +232,10 @@ impl Instance {
     pub fn locked(&self) -> bool {
         self.locked
     }
+    /// Is preemption waiting for a `fallback_check` that has not passed?
+    pub fn gate_closed(&self) -> bool {
+        self.cfg.fallback_gate && !self.gate_passed
+    }
     /// Until when preemption is held back (resign or flap hold-down).
     pub fn no_preempt_until(&self) -> Duration {
         self.no_preempt_until

@@ -1519,5 +1519,9 @@ fn a_group_member_with_a_failing_fallback_check_is_not_taken_to_master_by_the_gr
         let held = watch_both(&lab, 20).await;
         assert!(!lab.ran(a, "caught-up").is_empty(), "the check ran");
         assert_eq!(held, (names(&["b"]), names(&["b"])));
+        // Once the check passes, the group fails back, whole.
+        lab.answer("/usr/local/bin/caught-up", 0, Duration::ZERO);
+        let held = watch_both(&lab, 60).await;
+        assert_eq!(held, (names(&["a"]), names(&["a"])));
     });
 }
