@@ -612,6 +612,22 @@ impl AnnouncePort for FakeAnnouncer {
     fn send_frame<'a>(&'a self, frame: &'a [u8]) -> LocalBoxFuture<'a, Result<(), NetError>> {
         let at = self.lan.elapsed();
         let mut state = self.lan.state.borrow_mut();
+        // A packet socket cannot send on a link that is down (ENETDOWN).
+        if self
+            .lan
+            .segment_of(&state, self.node, &self.interface)
+            .is_none()
+        {
+            let interface = self.interface.clone();
+            return Box::pin(async move {
+                Err(NetError::Send {
+                    dst: IpAddr::V4(Ipv4Addr::BROADCAST),
+                    len: frame.len(),
+                    interface,
+                    source: std::io::Error::from_raw_os_error(libc::ENETDOWN),
+                })
+            });
+        }
         if state.nodes[self.node].epoch == self.epoch {
             state.frames.push(Frame {
                 at,
