@@ -1525,3 +1525,28 @@ fn a_group_member_with_a_failing_fallback_check_is_not_taken_to_master_by_the_gr
         assert_eq!(held, (names(&["a"]), names(&["a"])));
     });
 }
+
+/// `baton resign FRONT` on a sync group's master: the group goes with it (keepalived), and
+/// the resign's hold keeps it from taking the VIPs back; BACK, taken along, must not
+/// preempt b's BACK and so take FRONT back to MASTER by the group within seconds.
+#[test]
+fn a_resigned_group_member_is_not_taken_back_to_master_by_its_group() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        start_groups(&mut lab, a, b, &grouped(150, "", ""), &grouped(100, "", "")).await;
+        let reply = lab
+            .command(
+                a,
+                crate::control::protocol::Command::Resign {
+                    instance: Some("FRONT".to_string()),
+                    hold_s: 60,
+                },
+            )
+            .await;
+        assert!(reply.ok, "{:?}", reply.error);
+        let held = watch_both(&lab, 2).await;
+        assert_eq!(held, (names(&["b"]), names(&["b"])), "handed over");
+        let held = watch_both(&lab, 30).await;
+        assert_eq!(held, (names(&["b"]), names(&["b"])));
+    });
+}
