@@ -62,8 +62,11 @@ impl Daemon {
         };
         // A member whose `fallback_check` has not passed will not preempt either: taken
         // to MASTER by the group, it would take its VIPs past the check.
-        let preempts =
-            router.cfg.fallback == crate::config::Fallback::Automatic && !machine.gate_closed();
+        // Nor will one held back by a resign or a flap hold-down (not by a group hold: see
+        // `Event::GroupHold`).
+        let preempts = router.cfg.fallback == crate::config::Fallback::Automatic
+            && !machine.gate_closed()
+            && self.now() >= machine.no_preempt_until();
         if machine.state() != State::Backup || (preempts && master.priority < machine.priority()) {
             return Vec::new();
         }
@@ -77,7 +80,7 @@ impl Daemon {
                     .get(m.as_str())
                     .is_some_and(|r| r.machine.state() == State::Backup)
             })
-            .map(|m| (m.clone(), Event::HoldBackup { hold }))
+            .map(|m| (m.clone(), Event::GroupHold { hold }))
             .collect()
     }
 

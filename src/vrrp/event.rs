@@ -83,6 +83,10 @@ pub enum Event {
     /// Flap damping (baton extension): do not preempt for `hold`. A takeover when no
     /// master is heard (Master_Down_Timer) still happens.
     HoldBackup { hold: Duration },
+    /// keepalived sync groups (prefer BACKUP): another member will not preempt, so do not
+    /// preempt for `hold`. Kept apart from [`Event::HoldBackup`]: a member held by the
+    /// group does not hold the group in turn (each would renew the other's hold for good).
+    GroupHold { hold: Duration },
     /// What the witness says of this group's lease (baton extension, see [`Lease`]).
     Lease(Lease),
 }

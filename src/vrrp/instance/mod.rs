@@ -132,6 +132,8 @@ pub struct Instance {
     last_lower_answer: Option<Duration>,
     discarded_lower: bool,
     no_preempt_until: Duration,
+    /// Until when its sync group holds it from preempting (see `Event::GroupHold`).
+    group_hold_until: Duration,
     locked: bool,
     faulted: bool,
     gate_passed: bool,
@@ -168,6 +170,7 @@ impl Instance {
             last_lower_answer: None,
             discarded_lower: false,
             no_preempt_until: Duration::ZERO,
+            group_hold_until: Duration::ZERO,
             locked: false,
             faulted: false,
             gate_passed: false,
@@ -301,6 +304,9 @@ impl Instance {
             Event::GroupBackup => self.on_group_backup(now, &mut out),
             Event::HoldBackup { hold } => {
                 self.no_preempt_until = self.no_preempt_until.max(now.saturating_add(hold));
+            }
+            Event::GroupHold { hold } => {
+                self.group_hold_until = self.group_hold_until.max(now.saturating_add(hold));
             }
             Event::Lease(lease) => self.on_lease(now, lease, &mut out),
         }
@@ -495,7 +501,7 @@ impl Instance {
         if self.is_owner() {
             return true;
         }
-        if !self.cfg.preempt || now < self.no_preempt_until {
+        if !self.cfg.preempt || now < self.no_preempt_until || now < self.group_hold_until {
             return false;
         }
         let seen_since = self.lower_master_since.unwrap_or(now);

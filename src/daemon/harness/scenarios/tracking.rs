@@ -1548,5 +1548,9 @@ fn a_resigned_group_member_is_not_taken_back_to_master_by_its_group() {
         assert_eq!(held, (names(&["b"]), names(&["b"])), "handed over");
         let held = watch_both(&lab, 30).await;
         assert_eq!(held, (names(&["b"]), names(&["b"])));
+        // Past the hold, the group preempts back, whole (no member holds the other for
+        // good).
+        let held = watch_both(&lab, 40).await;
+        assert_eq!(held, (names(&["a"]), names(&["a"])));
     });
 }
