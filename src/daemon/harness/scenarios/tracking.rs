@@ -1554,3 +1554,27 @@ fn a_resigned_group_member_is_not_taken_back_to_master_by_its_group() {
         assert_eq!(held, (names(&["a"]), names(&["a"])));
     });
 }
+
+/// `baton lock FRONT` on a sync group's master: FRONT stays BACKUP while locked, and the
+/// group with it (keepalived: a group goes to MASTER only if every member wants to); BACK
+/// must not preempt b's BACK and split the group's VIPs between the nodes.
+#[test]
+fn a_locked_group_member_keeps_its_group_together_in_backup() {
+    run(|mut lab| async move {
+        let (a, b) = pair(&mut lab);
+        start_groups(&mut lab, a, b, &grouped(150, "", ""), &grouped(100, "", "")).await;
+        let reply = lab
+            .command(
+                a,
+                crate::control::protocol::Command::Lock {
+                    instance: "FRONT".to_string(),
+                },
+            )
+            .await;
+        assert!(reply.ok, "{:?}", reply.error);
+        let held = watch_both(&lab, 2).await;
+        assert_eq!(held, (names(&["b"]), names(&["b"])), "handed over");
+        let held = watch_both(&lab, 30).await;
+        assert_eq!(held, (names(&["b"]), names(&["b"])));
+    });
+}
