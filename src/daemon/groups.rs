@@ -62,10 +62,12 @@ impl Daemon {
         };
         // A member whose `fallback_check` has not passed will not preempt either: taken
         // to MASTER by the group, it would take its VIPs past the check.
-        // Nor will one held back by a resign or a flap hold-down (not by a group hold: see
+        // Nor will a locked one, or one held back by a resign or a flap hold-down (not by a
+        // group hold: see
         // `Event::GroupHold`).
         let preempts = router.cfg.fallback == crate::config::Fallback::Automatic
             && !machine.gate_closed()
+            && !machine.locked()
             && self.now() >= machine.no_preempt_until();
         if machine.state() != State::Backup || (preempts && master.priority < machine.priority()) {
             return Vec::new();

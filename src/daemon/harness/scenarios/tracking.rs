@@ -1576,5 +1576,17 @@ fn a_locked_group_member_keeps_its_group_together_in_backup() {
         assert_eq!(held, (names(&["b"]), names(&["b"])), "handed over");
         let held = watch_both(&lab, 30).await;
         assert_eq!(held, (names(&["b"]), names(&["b"])));
+        // Unlocked, the group preempts back, whole.
+        let reply = lab
+            .command(
+                a,
+                crate::control::protocol::Command::Unlock {
+                    instance: "FRONT".to_string(),
+                },
+            )
+            .await;
+        assert!(reply.ok, "{:?}", reply.error);
+        let held = watch_both(&lab, 15).await;
+        assert_eq!(held, (names(&["a"]), names(&["a"])));
     });
 }
