@@ -363,7 +363,14 @@ impl Lan {
             return Ok(());
         };
         for port in &state.ports {
+            // Linux drops a packet whose source is one of the receiving machine's own
+            // addresses (a martian source; `accept_local` is off by default), before any
+            // raw socket sees it.
+            let martian = lock(&state.nodes[port.node].ifaces)
+                .iter()
+                .any(|i| i.addrs.iter().any(|(a, _)| *a == source));
             let hears = port.node != node
+                && !martian
                 && port.epoch == state.nodes[port.node].epoch
                 && port.family == family
                 && !state
