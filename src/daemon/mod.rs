@@ -1840,14 +1840,17 @@ fn source_address(cfg: &config::Instance, info: &netlink::InterfaceInfo) -> Opti
         return Some(src);
     }
     let vips: Vec<IpAddr> = cfg.vips.iter().map(|v| v.addr).collect();
-    let ipv4 = info.ipv4.iter().map(|(a, _)| IpAddr::V4(*a));
     match cfg.family {
-        // The address owner's VIPs are its own addresses (RFC 5798 1): when one is the
-        // interface's only address, the adverts come from it, as in keepalived.
-        config::Family::IPv4 => ipv4
-            .clone()
-            .find(|a| !vips.contains(a))
-            .or_else(|| ipv4.clone().find(|_| cfg.is_address_owner())),
+        // Never from a VIP, not even the address owner's: a backup that took the VIP over
+        // holds that address, and Linux drops packets from its own addresses (a martian
+        // source) before any socket sees them, so it would never hear the owner come back
+        // and both would be master for good. An owner whose only address is its VIP does
+        // not start (set another address, or unicast_src_ip, knowingly).
+        config::Family::IPv4 => info
+            .ipv4
+            .iter()
+            .map(|(a, _)| IpAddr::V4(*a))
+            .find(|a| !vips.contains(a)),
         config::Family::IPv6 => info.ipv6_link_local.map(IpAddr::V6),
     }
 }

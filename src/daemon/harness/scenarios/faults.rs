@@ -413,18 +413,19 @@ fn a_crashed_master_restarted_with_state_master_takes_the_vip_at_once_and_the_ba
 #[test]
 fn an_address_owner_restarted_after_a_crash_keeps_its_own_address_and_is_master_at_once() {
     run(|mut lab| async move {
-        let a = lab.node("a", "192.0.2.1/24");
+        // Its VIP is one of its addresses; it sends from the other (never from a VIP: a
+        // backup holding it would drop the owner's adverts as martians).
+        let a = lab.node_with("a", &[("eth0", "lan", &["192.0.2.1/24", "192.0.2.11/24"])]);
         let b = lab.node("b", "192.0.2.2/24");
         let owned = |p| instance("VI_1", "eth0", 51, p, "1", "", &["192.0.2.1/24"]);
         lab.start(a, &owned(255)).await;
         lab.start(b, &owned(100)).await;
         lab.secs(1.0).await;
-        // Its one address is the VIP: it sends from it, as the owner (RFC 5798 1).
         assert_eq!(vi(&lab, a).await.reason_kind, "address_owner");
         let master = vi(&lab, b).await.master.expect("b hears the owner");
         assert_eq!(
             (master.address.as_str(), master.priority),
-            ("192.0.2.1", 255)
+            ("192.0.2.11", 255)
         );
         lab.secs(9.0).await;
         lab.crash(a);
@@ -1528,7 +1529,7 @@ fn an_ipv6_master_link_down_goes_fault_and_removes_its_vip() {
 #[test]
 fn a_backup_restarted_with_a_leftover_of_the_owners_address_still_hears_the_owner() {
     run(|mut lab| async move {
-        let a = lab.node("a", "192.0.2.1/24");
+        let a = lab.node_with("a", &[("eth0", "lan", &["192.0.2.1/24", "192.0.2.11/24"])]);
         let b = lab.node("b", "192.0.2.2/24");
         let owned = |p| instance("VI_1", "eth0", 51, p, "1", "", &["192.0.2.1/24"]);
         lab.start(a, &owned(255)).await;
@@ -1548,5 +1549,25 @@ fn a_backup_restarted_with_a_leftover_of_the_owners_address_still_hears_the_owne
         assert_eq!(lab.state(a, "VI_1").await, VrrpState::Master);
         assert_eq!(lab.state(b, "VI_1").await, VrrpState::Backup);
         assert_eq!(lab.holders("192.0.2.1"), names(&["a"]));
+    });
+}
+
+/// An address owner whose only IPv4 address is its VIP cannot send from anything but the
+/// VIP, which a backup holding it would drop as a martian: it does not start, and says so.
+#[test]
+fn an_address_owner_whose_only_address_is_its_vip_does_not_start() {
+    run(|mut lab| async move {
+        let a = lab.node("a", "192.0.2.1/24");
+        lab.start(
+            a,
+            &instance("VI_1", "eth0", 51, 255, "1", "", &["192.0.2.1/24"]),
+        )
+        .await;
+        let error = lab.ended(a).await.expect_err("it cannot run");
+        assert!(
+            error.contains("no IPv4 address to send adverts from"),
+            "{error}"
+        );
+        assert!(lab.adverts(a).is_empty());
     });
 }
