@@ -529,7 +529,7 @@ impl Daemon {
         let family = FamilyKey::of(cfg.family);
         let source = source_address(cfg, &info).ok_or_else(|| {
             fail(format!(
-                "interface {} has no {} address to send adverts from; set unicast_src_ip",
+                "interface {} has no {} address but the VIPs to send adverts from (a backup holding a VIP drops packets from it as its own); add one, or set mcast_src_ip/unicast_src_ip",
                 cfg.interface,
                 family.net()
             ))

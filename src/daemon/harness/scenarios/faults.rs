@@ -1565,7 +1565,7 @@ fn an_address_owner_whose_only_address_is_its_vip_does_not_start() {
         .await;
         let error = lab.ended(a).await.expect_err("it cannot run");
         assert!(
-            error.contains("no IPv4 address to send adverts from"),
+            error.contains("no IPv4 address but the VIPs to send adverts from"),
             "{error}"
         );
         assert!(lab.adverts(a).is_empty());
