@@ -195,21 +195,9 @@ impl Lab {
 
     /// Send a control command to node `id`, as root would, and wait for the reply.
     pub async fn command(&self, id: NodeId, command: Command) -> Reply {
-        let (reply, answer) = oneshot::channel();
-        let request = ControlRequest {
-            command,
-            peer: Some(Peer { uid: 0, pid: None }),
-            reply,
-        };
-        self.running(id)
-            .control
-            .send(request)
-            .await
-            .expect("the daemon takes requests");
-        tokio::time::timeout(Duration::from_secs(120), answer)
+        self.command_impatient(id, command, Duration::from_secs(120))
             .await
             .expect("a reply in time")
-            .expect("a reply")
     }
 
     /// Send a control command to node `id` over its control socket, as `baton` does (the
