@@ -1,4 +1,7 @@
-//! The few system calls no crate covers, in one place.
+//! The system calls baton makes outside its crates, in one place: those `nix` covers as
+//! thin safe wrappers over it, and the few it does not (`sched_setscheduler`,
+//! `setpriority`, raw `setsockopt`, `AF_PACKET` binding, `recvmsg` with control messages,
+//! registering a descriptor with tokio).
 //!
 //! This is the only module of baton with `unsafe` code. Each function wraps one
 //! system call with a safe signature: arguments are checked or typed so that the
@@ -8,7 +11,6 @@
 //!
 //! Linux only (network namespaces, `AF_PACKET`, `IPV6_RECVPKTINFO`).
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::mem::size_of;
@@ -29,70 +31,24 @@ use tokio::io::unix::AsyncFd;
 /// call it on a thread of a multi-thread runtime (its other workers stay outside).
 pub fn enter_netns(path: &Path) -> io::Result<()> {
     let file = File::open(path)?;
-    // SAFETY: `file` is an open descriptor that lives until the end of this function;
-    // setns only reads the descriptor number and the flag.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
 }
 
 /// The index of the interface called `name` in the calling thread's namespace.
 pub fn if_nametoindex(name: &str) -> io::Result<u32> {
-    let c_name = CString::new(name)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name contains NUL"))?;
-    // SAFETY: `c_name` is a valid NUL-terminated string that outlives the call;
-    // if_nametoindex only reads it.
-    let index = unsafe { libc::if_nametoindex(c_name.as_ptr()) };
-    if index == 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(index)
-    }
+    nix::net::if_::if_nametoindex(name).map_err(io::Error::from)
 }
 
-/// The id of group `name`, if it exists (`getgrnam_r`).
+/// The id of group `name`, if it exists.
 pub fn group_id(name: &str) -> Option<u32> {
-    let name = CString::new(name).ok()?;
-    // SAFETY: `group` is plain old data; all-zero is a valid value to be overwritten.
-    let mut group: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call: `name` is a NUL-terminated string,
-    // `group` and `result` are live locals, `buf` is a live buffer of the length passed.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            name.as_ptr(),
-            &mut group,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (rc == 0 && !result.is_null()).then_some(group.gr_gid)
+    let group = nix::unistd::Group::from_name(name).ok()??;
+    Some(group.gid.as_raw())
 }
 
-/// The uid and primary gid of user `name`, if it exists (`getpwnam_r`).
+/// The uid and primary gid of user `name`, if it exists.
 pub fn user_ids(name: &str) -> Option<(u32, u32)> {
-    let name = CString::new(name).ok()?;
-    // SAFETY: `passwd` is plain old data; all-zero is a valid value to be overwritten.
-    let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call: `name` is a NUL-terminated string,
-    // `passwd` and `result` are live locals, `buf` is a live buffer of the length passed.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut passwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (rc == 0 && !result.is_null()).then_some((passwd.pw_uid, passwd.pw_gid))
+    let user = nix::unistd::User::from_name(name).ok()??;
+    Some((user.uid.as_raw(), user.gid.as_raw()))
 }
 
 /// Send SIGKILL to every process of process group `pgid` (a hook that timed out and
@@ -102,27 +58,21 @@ pub fn kill_process_group(pgid: u32) -> io::Result<()> {
         .ok()
         .filter(|p| *p > 1)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process group"))?;
-    // SAFETY: kill(2) takes plain integers; a negative pid names a process group. The
-    // group id was checked above to be > 1, so this can never mean "every process" (-1).
-    let rc = unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    // Checked above to be > 1: never "every process" (-1) nor the caller's own group (0).
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .map_err(io::Error::from)
 }
 
 /// Create a FIFO at `path` with `mode` (`mkfifo(3)`); an existing FIFO is fine.
 pub fn make_fifo(path: &Path, mode: u32) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
-    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), mode as libc::mode_t) };
-    if rc == 0 {
+    let mode = nix::sys::stat::Mode::from_bits_truncate(mode);
+    let Err(errno) = nix::unistd::mkfifo(path, mode) else {
         return Ok(());
-    }
-    let err = io::Error::last_os_error();
+    };
+    let err = io::Error::from(errno);
     if err.kind() == io::ErrorKind::AlreadyExists {
         use std::os::unix::fs::FileTypeExt;
         // Not followed: a symbolic link in its place is not a FIFO.
@@ -189,13 +139,9 @@ pub fn reset_scheduling_on_fork() -> io::Result<()> {
 /// MCL_FUTURE)`), so it never waits for a page to come back from swap. Needs
 /// `CAP_IPC_LOCK` or a large enough `RLIMIT_MEMLOCK`.
 pub fn lock_memory() -> io::Result<()> {
-    // SAFETY: mlockall takes only flags and changes no memory contents.
-    let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use nix::sys::mman::MlockAllFlags;
+    nix::sys::mman::mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE)
+        .map_err(io::Error::from)
 }
 
 /// Set the nice value of the calling process (-20 highest to 19 lowest).
