@@ -38,10 +38,16 @@ and why); a monitoring system that knows only 0 to 3 shows 4 as UNKNOWN.
 .TP
 .B BATON_LOG
 Log filter for
-.BR "baton run" ,
-for example
+.BR "baton run" :
+a level (error, warn, info, debug, trace or off) and
+.IB target = level
+pairs, separated by commas, for example
 .B debug
-to see dropped packets.
+to see dropped packets, or
+.BR info,baton::daemon::control=debug .
+The default is
+.BR info,netlink_packet_route=error ;
+a filter that does not parse is reported and the default is used.
 .TP
 .B JOURNAL_STREAM
 Set by systemd; when present, plain log lines carry no timestamp (the journal adds one).

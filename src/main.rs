@@ -4,6 +4,9 @@ use baton::cli::{self, Cli, Command, LogFormat};
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
@@ -40,19 +43,40 @@ fn run(args: &cli::Run) -> ExitCode {
 const DEFAULT_LOG_FILTER: &str = "info,netlink_packet_route=error";
 
 /// Plain lines on stderr (without timestamps under systemd, which adds its own), or JSON.
-/// `BATON_LOG` filters, e.g. `BATON_LOG=debug`.
+/// `BATON_LOG` filters by target, e.g. `BATON_LOG=debug` or
+/// `BATON_LOG=info,baton::daemon::control=debug`; one that does not parse is reported and
+/// the default is used. (A target filter, not `EnvFilter`: that one compiles its directives
+/// with the regex engine, which costs the daemon about a megabyte of code and heap.)
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let default = || {
+        DEFAULT_LOG_FILTER
+            .parse::<Targets>()
+            .expect("the default filter parses")
+    };
+    let (filter, refused) = match std::env::var("BATON_LOG") {
+        Ok(text) => match text.parse::<Targets>() {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                default(),
+                Some(format!(
+                    "BATON_LOG={text:?} is not a log filter ({e}); using {DEFAULT_LOG_FILTER:?}"
+                )),
+            ),
+        },
+        Err(_) => (default(), None),
+    };
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false);
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
     match (format, under_systemd) {
-        (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Plain, true) => builder.without_time().init(),
-        (LogFormat::Plain, false) => builder.init(),
+        (LogFormat::Json, _) => builder.json().finish().with(filter).init(),
+        (LogFormat::Plain, true) => builder.without_time().finish().with(filter).init(),
+        (LogFormat::Plain, false) => builder.finish().with(filter).init(),
+    }
+    if let Some(refused) = refused {
+        tracing::warn!("{refused}");
     }
 }

@@ -134,3 +134,31 @@ fn json_report() {
     assert_eq!(json["instances"][1]["advert_int_cs"], 100);
     assert_eq!(json["instances"][1]["vips"][0], "192.0.2.1/24");
 }
+
+/// `baton run`'s log filter: one that does not parse is reported, by value and why, and the
+/// default filter is used (the daemon still logs what follows); a valid one filters.
+#[test]
+fn baton_log_that_does_not_parse_is_reported_and_the_default_used() {
+    let run_with = |filter: &str| {
+        Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["run", "-f", "/nonexistent/baton.conf"])
+            .env("BATON_LOG", filter)
+            .env_remove("JOURNAL_STREAM")
+            .output()
+            .expect("run baton")
+    };
+    let out = run_with("info,baton=loud");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(r#"WARN BATON_LOG="info,baton=loud" is not a log filter ("#)
+            && stderr.contains(r#"using "info,netlink_packet_route=error""#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ERROR cannot read /nonexistent/baton.conf"), "{stderr}");
+
+    // A valid filter applies: `off` silences even the error.
+    let out = run_with("off");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "");
+}
