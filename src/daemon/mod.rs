@@ -307,7 +307,10 @@ struct Daemon {
     host: Rc<dyn Host>,
     netlink: Rc<dyn Links>,
     model: Model,
-    routers: BTreeMap<String, Router>,
+    /// Boxed: a `Router` is a few kilobytes, and a B-tree node holds eleven values inline,
+    /// so unboxed the half-empty nodes cost more than the routers (measured: 600 kB at 100
+    /// instances against 450 kB of routers).
+    routers: BTreeMap<String, Box<Router>>,
     /// Which router a packet is for, by [`WireKey`]; rebuilt whenever routers or their
     /// sockets change (`reindex`). A lookup is checked against the router and falls back
     /// to a scan, so a stale entry can cost time, never a packet.
@@ -484,7 +487,7 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Duration> {
         self.routers
             .values()
-            .filter_map(Router::next_deadline)
+            .filter_map(|r| r.next_deadline())
             .min()
     }
 
@@ -507,7 +510,7 @@ impl Daemon {
         for router in fresh {
             self.remove_leftovers(&router).await;
             let name = router.cfg.name.clone();
-            self.routers.insert(name.clone(), router);
+            self.routers.insert(name.clone(), Box::new(router));
             self.follow_witness(&name);
             self.start_router(&name).await;
         }
@@ -1208,7 +1211,7 @@ impl Daemon {
     fn router_for(&self, wire: WireKey, interface: &str) -> Option<String> {
         let hears = |r: &Router| r.hears(interface, wire.family, wire.vrid);
         if let Some(name) = self.by_wire.get(&wire)
-            && self.routers.get(name).is_some_and(hears)
+            && self.routers.get(name).map(Box::as_ref).is_some_and(hears)
         {
             return Some(name.clone());
         }
@@ -1621,7 +1624,7 @@ impl Daemon {
         match self.build_router(cfg).await {
             Ok(router) => {
                 self.remove_leftovers(&router).await;
-                self.routers.insert(cfg.name.clone(), router);
+                self.routers.insert(cfg.name.clone(), Box::new(router));
                 self.reindex();
                 self.follow_witness(&cfg.name);
                 self.start_router(&cfg.name).await;
