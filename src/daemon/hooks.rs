@@ -224,7 +224,9 @@ struct Job {
 /// the script thread.
 pub struct Queues {
     runner: Rc<Runner>,
-    queues: HashMap<Owner, (mpsc::UnboundedSender<Job>, Task)>,
+    /// Jobs are boxed: a channel holds its slots in blocks of 32 inline, and an idle
+    /// queue keeps its block.
+    queues: HashMap<Owner, (mpsc::UnboundedSender<Box<Job>>, Task)>,
     /// When the running `fallback_check` of each instance started.
     checks: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -290,11 +292,11 @@ impl Queues {
             let task = runner.spawn(move || work(launch, owner, rx, done));
             (tx, task)
         });
-        let job = Job {
+        let job = Box::new(Job {
             state,
             hooks,
             incarnation,
-        };
+        });
         if sender.send(job).is_err() {
             warn!(
                 owner = %owner,
@@ -340,7 +342,7 @@ impl Queues {
 async fn work(
     launch: Arc<dyn Launch>,
     owner: Owner,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut jobs: mpsc::UnboundedReceiver<Box<Job>>,
     done: mpsc::UnboundedSender<Internal>,
 ) {
     while let Some(job) = jobs.recv().await {

@@ -1706,12 +1706,12 @@ impl Daemon {
                 router::way(cfg),
                 router::MIGRATION_WINDOW.as_secs()
             );
-            router.migration = Some(router::Migration {
+            router.migration = Some(Box::new(router::Migration {
                 old,
                 old_filter,
                 old_socket,
                 until: now + router::MIGRATION_WINDOW,
-            });
+            }));
         }
         info!(instance = name, "reload: updated in place ({changes:?})");
         self.carry_out(name, actions).await;

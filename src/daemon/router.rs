@@ -83,8 +83,9 @@ pub struct Migration {
 
 pub struct Router {
     pub cfg: config::Instance,
-    /// A move between multicast and unicast in progress (see [`MIGRATION_WINDOW`]).
-    pub migration: Option<Migration>,
+    /// A move between multicast and unicast in progress (see [`MIGRATION_WINDOW`]); boxed,
+    /// as it is rare and holds a whole configuration.
+    pub migration: Option<Box<Migration>>,
     pub machine: vrrp::Instance,
     pub filter: Filter,
     pub socket: SocketKey,
@@ -184,7 +185,7 @@ impl Router {
                 way(&self.cfg)
             );
         }
-        self.migration.as_ref()
+        self.migration.as_deref()
     }
 
     /// Check a received advert against the instance's filter, and, during a migration,
