@@ -155,7 +155,10 @@ fn baton_log_that_does_not_parse_is_reported_and_the_default_used() {
             && stderr.contains(r#"using "info,netlink_packet_route=error""#),
         "{stderr}"
     );
-    assert!(stderr.contains("ERROR cannot read /nonexistent/baton.conf"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR cannot read /nonexistent/baton.conf"),
+        "{stderr}"
+    );
 
     // A valid filter applies: `off` silences even the error.
     let out = run_with("off");

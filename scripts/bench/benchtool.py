@@ -341,10 +341,15 @@ def cmd_report(path):
                     f"  CPU: baton {cb:.1f}% vs half of keepalived {ck / 2:.1f}% -> "
                     f"{'MET' if cb <= ck / 2 else 'MISSED'}"
                 )
-            worst = max(v[1] for v in res["baton"].values()) / 1024
-            print(
-                f"  RSS: baton max {worst:.1f} MB vs 10 MB -> {'MET' if worst < 10 else 'MISSED'}"
-            )
+            gone = [n for n, v in res["baton"].items() if v[0] < 0 or v[1] <= 0]
+            if gone:
+                print(f"  RSS: NOT MEASURED, baton on {' and '.join(sorted(gone))} was not running")
+            else:
+                worst = max(v[1] for v in res["baton"].values()) / 1024
+                print(
+                    f"  RSS: baton max {worst:.1f} MB vs 10 MB -> "
+                    f"{'MET' if worst < 10 else 'MISSED'}"
+                )
 
     print()
     print("raw outage runs (outage ms; last reply before and first reply after the gap, in ms")
