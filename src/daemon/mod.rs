@@ -8,6 +8,7 @@
 mod announce;
 use announce::Burst;
 mod control;
+mod deadlines;
 mod firewall;
 mod flaps;
 mod groups;
@@ -219,6 +220,7 @@ pub(crate) async fn serve_on(
         host,
         model: model.clone(),
         routers: BTreeMap::new(),
+        deadlines: deadlines::Deadlines::new(),
         by_wire: HashMap::new(),
         sockets: HashMap::new(),
         socket_drops: BTreeMap::new(),
@@ -311,6 +313,8 @@ struct Daemon {
     /// so unboxed the half-empty nodes cost more than the routers (measured: 600 kB at 100
     /// instances against 450 kB of routers).
     routers: BTreeMap<String, Box<Router>>,
+    /// Every router's next deadline, in order (see `deadlines.rs`).
+    deadlines: deadlines::Deadlines,
     /// Which router a packet is for, by [`WireKey`]; rebuilt whenever routers or their
     /// sockets change (`reindex`). A lookup is checked against the router and falls back
     /// to a scan, so a stale entry can cost time, never a packet.
@@ -464,31 +468,56 @@ impl Daemon {
                 route_monitor = self.open_route_monitor().await;
             }
             let timer = protocol_timer.wait(self.next_deadline());
-            tokio::select! {
+            // Whether the branch kept the deadline index exact itself (the common events
+            // that touch one router); after any other, it is rebuilt.
+            let kept = tokio::select! {
                 biased;
                 signal = futures::StreamExt::next(&mut stop) => match signal {
-                    Some(Signal::Reload) => self.request_reload(None),
+                    Some(Signal::Reload) => { self.request_reload(None); false }
                     Some(Signal::Stop(name)) => { info!("{name}: stopping"); return; }
                     None => { info!("stopping"); return; }
                 },
-                _ = tick(&mut heartbeat) => self.systemd.beat(),
+                _ = tick(&mut heartbeat) => { self.systemd.beat(); true }
                 _ = timer => self.on_timers().await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
-                Some(event) = monitor.next() => self.on_net_event(event).await,
+                Some(event) = monitor.next() => { self.on_net_event(event).await; false }
                 Some(event) = routes::next_event(&mut route_monitor) => {
                     self.on_net_event(event).await;
+                    false
                 }
-                Some(internal) = events.recv() => self.on_internal(internal).await,
-                Some(request) = control.recv() => self.on_control(request).await,
+                Some(internal) = events.recv() => { self.on_internal(internal).await; false }
+                Some(request) = control.recv() => { self.on_control(request).await; false }
+            };
+            if !kept {
+                self.deadlines.mark_stale();
             }
         }
     }
 
-    fn next_deadline(&self) -> Option<Duration> {
-        self.routers
-            .values()
-            .filter_map(|r| r.next_deadline())
-            .min()
+    /// The earliest deadline of any router.
+    fn next_deadline(&mut self) -> Option<Duration> {
+        let routers = &self.routers;
+        self.deadlines.first(|| {
+            routers
+                .iter()
+                .map(|(n, r)| (n, r.next_deadline()))
+                .collect()
+        })
+    }
+
+    /// After an event for `name` that found it in state `before`: if the router is still in
+    /// that state and in no sync group, nothing but its own deadline can have moved, and
+    /// the index is updated in place (true); otherwise the index is left to be rebuilt.
+    fn kept_deadline(&mut self, name: &str, before: Option<State>) -> bool {
+        let Some(router) = self.routers.get(name) else {
+            return false;
+        };
+        if before != Some(router.machine.state()) || self.group_of(name).is_some() {
+            return false;
+        }
+        let at = router.next_deadline();
+        self.deadlines.set(name, at);
+        true
     }
 
     /// Build and start every instance of `model`.
@@ -1097,15 +1126,12 @@ impl Daemon {
         }));
     }
 
-    async fn on_timers(&mut self) {
+    /// Run what is due; true if the deadline index was kept exact (see `kept_deadline`).
+    async fn on_timers(&mut self) -> bool {
         let now = self.now();
-        let names: Vec<String> = self
-            .routers
-            .iter()
-            .filter(|(_, r)| r.next_deadline().is_some_and(|d| d <= now))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in names {
+        let mut kept = true;
+        for name in self.deadlines.due(now) {
+            let before = self.routers.get(&name).map(|r| r.machine.state());
             let due = self
                 .routers
                 .get(&name)
@@ -1121,10 +1147,22 @@ impl Daemon {
                     peer_alarms::log(&name, v2, &alarm);
                 }
             }
+            kept = kept && self.kept_deadline(&name, before);
+        }
+        kept
+    }
+
+    /// An advert from a socket; true if the deadline index was kept exact.
+    async fn on_packet(&mut self, packet: Packet) -> bool {
+        match self.receive(packet).await {
+            None => true,
+            Some((name, before)) => self.kept_deadline(&name, before),
         }
     }
 
-    async fn on_packet(&mut self, packet: Packet) {
+    /// Check a packet and hand it to its router's state machine. Returns the router it was
+    /// for and that router's state before (none if it was dropped before reaching one).
+    async fn receive(&mut self, packet: Packet) -> Option<(String, Option<State>)> {
         let (socket, ifindex, received, payload) = match packet {
             Packet::Good {
                 socket,
@@ -1134,7 +1172,7 @@ impl Daemon {
             } => (socket, ifindex, received, payload),
             Packet::Bad { socket, reason } => {
                 self.count_socket_drop(&socket, reason);
-                return;
+                return None;
             }
         };
         let wall = wall_clock();
@@ -1143,7 +1181,7 @@ impl Daemon {
             Err(e) => {
                 self.count_socket_drop(&socket, e.kind());
                 debug!(interface = %socket.interface, "dropped a packet from {}: {e}", received.src);
-                return;
+                return None;
             }
         };
         let wire = WireKey {
@@ -1153,17 +1191,18 @@ impl Daemon {
         };
         let Some(name) = self.router_for(wire, &socket.interface) else {
             self.count_socket_drop(&socket, "unknown_vrid");
-            return;
+            return None;
         };
         let now = self.now();
         let Some(router) = self.routers.get_mut(&name) else {
-            return;
+            return None;
         };
+        let before = Some(router.machine.state());
         if mode == ChecksumMode::AsV2 && translate::checksum_mode(&router.cfg) == ChecksumMode::Rfc
         {
             // Only valid without the pseudo-header, and this instance uses it.
             router.count_drop("bad_checksum");
-            return;
+            return Some((name, before));
         }
         let verdict = router.check(now, &received, &repr);
         if verdict.is_ok() {
@@ -1172,7 +1211,7 @@ impl Daemon {
             if let Err(drop) = router.check_hmac(wall, received.src, &repr, pdu, trailer.as_ref()) {
                 router.count_drop(drop.kind());
                 debug!(instance = %name, "dropped an advert from {}: {drop}", received.src);
-                return;
+                return Some((name, before));
             }
         }
         if verdict.as_ref().err().is_none_or(|d| d.is_disagreement()) {
@@ -1194,7 +1233,7 @@ impl Daemon {
             Err(drop) => {
                 router.count_drop(drop.kind());
                 debug!(instance = %name, "dropped an advert from {}: {drop}", received.src);
-                return;
+                return Some((name, before));
             }
         };
         if !router.filter.addresses_match(&repr) {
@@ -1205,6 +1244,7 @@ impl Daemon {
         for (member, hold) in self.group_holds(&name) {
             self.deliver(&member, hold).await;
         }
+        Some((name, before))
     }
 
     /// The router a packet that came on `interface` is for.

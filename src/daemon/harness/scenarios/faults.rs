@@ -933,6 +933,62 @@ fn a_link_down_faults_only_the_instance_on_it() {
 }
 
 #[test]
+fn a_sync_group_taken_over_by_one_member_has_every_member_advertise_at_its_own_interval() {
+    // b's FRONT (1 s adverts) declares the crashed master down first and takes BACK
+    // (3 s adverts) with it, long before BACK's own Master_Down_Interval. From then on
+    // each advertises at its own interval: BACK's next advert is 3 s after its first,
+    // not at the moment its old timer would have fired (the daemon's deadline index is
+    // rebuilt after a change of state, not kept for the instance whose timer fired only).
+    run(|mut lab| async move {
+        let a = two_legged(&mut lab, "a", 1);
+        let b = two_legged(&mut lab, "b", 2);
+        let config = |priority| {
+            let mut text =
+                "vrrp_sync_group G {\n    group {\n        FRONT\n        BACK\n    }\n}\n"
+                    .to_string();
+            text.push_str(&instance(
+                "FRONT",
+                "eth0",
+                61,
+                priority,
+                "1",
+                "",
+                &["192.0.2.100/24"],
+            ));
+            text.push_str(&instance(
+                "BACK",
+                "eth1",
+                62,
+                priority,
+                "3",
+                "",
+                &["198.51.100.100/24"],
+            ));
+            text
+        };
+        lab.start(a, &config(150)).await;
+        lab.start(b, &config(100)).await;
+        lab.secs(20.0).await;
+        assert!(lab.adverts(b).is_empty());
+        lab.crash(a);
+        lab.secs(30.0).await;
+        assert_eq!(lab.state(b, "FRONT").await, VrrpState::Master);
+        assert_eq!(lab.state(b, "BACK").await, VrrpState::Master);
+        for (interface, interval) in [("eth0", secs(1.0)), ("eth1", secs(3.0))] {
+            let sent: Vec<Sent> = lab
+                .adverts(b)
+                .into_iter()
+                .filter(|s| s.interface == interface)
+                .collect();
+            assert!(sent.len() >= 8, "{interface}: {} adverts", sent.len());
+            for w in sent.windows(2) {
+                assert_eq!(w[1].at - w[0].at, interval, "{interface}: at {:?}", w[1].at);
+            }
+        }
+    });
+}
+
+#[test]
 fn a_link_down_under_one_sync_group_member_moves_the_whole_group() {
     run(|mut lab| async move {
         let a = two_legged(&mut lab, "a", 1);

@@ -1,0 +1,123 @@
+//! The next deadline of every router, in order: the protocol loop sleeps until the first
+//! one and wakes only the routers that are due, without asking every router after every
+//! packet. (Asking all of them was a tenth of a backup's CPU at 100 instances × 10 ms.)
+//!
+//! The loop keeps the index exact in two ways: after the common events that touch one
+//! router only (an advert to a backup, a timer of a router outside any sync group that
+//! did not change state), it updates that router's entry; after anything else it marks
+//! the whole index stale, and the next [`Deadlines::first`] rebuilds it from the routers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Deadlines {
+    order: BTreeSet<(Duration, String)>,
+    of: HashMap<String, Duration>,
+    stale: bool,
+}
+
+impl Deadlines {
+    /// An index to be built from the routers before its first use.
+    pub fn new() -> Deadlines {
+        Deadlines {
+            stale: true,
+            ..Deadlines::default()
+        }
+    }
+
+    /// Some router may have changed in a way the index was not told of.
+    pub fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    /// `name`'s next deadline is now `at` (none: it has nothing scheduled, or is gone).
+    pub fn set(&mut self, name: &str, at: Option<Duration>) {
+        if let Some(old) = self.of.remove(name) {
+            self.order.remove(&(old, name.to_string()));
+        }
+        if let Some(at) = at {
+            self.of.insert(name.to_string(), at);
+            self.order.insert((at, name.to_string()));
+        }
+    }
+
+    /// The earliest deadline; `deadlines` gives every router's when the index is stale.
+    pub fn first<'a>(
+        &mut self,
+        deadlines: impl FnOnce() -> Vec<(&'a String, Option<Duration>)>,
+    ) -> Option<Duration> {
+        if self.stale {
+            self.order.clear();
+            self.of.clear();
+            for (name, at) in deadlines() {
+                self.set(name, at);
+            }
+            self.stale = false;
+        }
+        self.order.first().map(|(at, _)| *at)
+    }
+
+    /// The routers whose deadline is at or before `now`, earliest first.
+    pub fn due(&self, now: Duration) -> Vec<String> {
+        self.order
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_stale_index_is_rebuilt_from_the_routers_and_then_kept_by_updates() {
+        let (a, b, c) = ("a".to_string(), "b".to_string(), "c".to_string());
+        let mut index = Deadlines::new();
+        let all = || vec![(&a, Some(ms(30))), (&b, Some(ms(10))), (&c, None)];
+        assert_eq!(index.first(all), Some(ms(10)));
+        // Not stale: the routers are not asked again.
+        assert_eq!(
+            index.first(|| panic!("rebuilt a fresh index")),
+            Some(ms(10))
+        );
+        assert_eq!(index.due(ms(30)), names(&["b", "a"]));
+        assert_eq!(index.due(ms(9)), Vec::<String>::new());
+
+        // b moves later, c gets one earlier than all, a has none any more.
+        index.set("b", Some(ms(40)));
+        index.set("c", Some(ms(5)));
+        index.set("a", None);
+        assert_eq!(index.first(|| panic!("rebuilt a fresh index")), Some(ms(5)));
+        assert_eq!(index.due(ms(100)), names(&["c", "b"]));
+
+        // Marked stale, it forgets what it was told and takes the routers' word.
+        index.mark_stale();
+        assert_eq!(index.first(|| vec![(&a, Some(ms(7)))]), Some(ms(7)));
+        assert_eq!(index.due(ms(100)), names(&["a"]));
+    }
+
+    #[test]
+    fn routers_due_at_the_same_time_are_all_due() {
+        let (a, b) = ("a".to_string(), "b".to_string());
+        let mut index = Deadlines::new();
+        assert_eq!(
+            index.first(|| vec![(&a, Some(ms(10))), (&b, Some(ms(10)))]),
+            Some(ms(10))
+        );
+        assert_eq!(index.due(ms(10)), names(&["a", "b"]));
+        index.set("a", None);
+        index.set("b", None);
+        assert_eq!(index.first(|| panic!("rebuilt a fresh index")), None);
+    }
+}
