@@ -1222,3 +1222,20 @@ fn every_keyword_in_the_tables_is_read_by_its_block() {
             .any(|d| d.message.contains("unknown keyword `zzz_new`"))
     );
 }
+
+/// An empty `virtual_ipaddress` (or one whose only addresses are excluded, which adverts do
+/// not carry) is refused: an advert carries at least one address (RFC 5798 5.2.5), so the
+/// instance could never advertise and every node would hold it as master.
+#[test]
+fn an_empty_virtual_ipaddress_is_refused_for_both_versions() {
+    for version in ["version 2", "version 3"] {
+        let body = format!("priority 100\n {version}\n virtual_ipaddress {{\n }}\n");
+        has_error(&instance(&body), "has an empty virtual_ipaddress");
+        let body = format!(
+            "priority 100\n {version}\n virtual_ipaddress {{\n }}\n virtual_ipaddress_excluded {{\n 192.0.2.200/24\n }}\n"
+        );
+        has_error(&instance(&body), "has an empty virtual_ipaddress");
+    }
+    // One address is enough.
+    ok(&instance(&format!("priority 100\n {VIPS}")));
+}

@@ -49,6 +49,8 @@ struct Draft {
     routes: Vec<VirtualRoute>,
     rules: Vec<VirtualRule>,
     vips_seen: bool,
+    /// The `virtual_ipaddress` block holds no line at all.
+    vips_block_empty: bool,
     mcast_src: Option<(IpAddr, Span)>,
     mcast_dst: Option<(IpAddr, Span)>,
     unicast_src: Option<(IpAddr, Span)>,
@@ -148,6 +150,7 @@ fn read_block(cx: &mut Ctx, d: &mut Draft, kw: &str, item: &Item, items: &[Item]
     match kw {
         "virtual_ipaddress" => {
             d.vips_seen = true;
+            d.vips_block_empty = d.vips.is_empty() && items.is_empty();
             for line in items {
                 if let Some(v) = virtual_address(cx, line) {
                     add_vip(cx, &mut d.vips, v, line.keyword.span);
@@ -817,6 +820,18 @@ fn family(cx: &mut Ctx, name: &Spanned<String>, d: &Draft) -> Family {
                 name.span,
                 format!("vrrp_instance `{}` has no virtual_ipaddress", name.value),
                 Some("add `virtual_ipaddress { 192.0.2.100/24 }`".to_string()),
+            );
+        } else if d.vips_block_empty {
+            // An advert carries at least one address (RFC 5798 5.2.5; keepalived refuses
+            // the same for VRRPv3). Without one this instance could never advertise, and
+            // every node would hold it as master.
+            cx.error(
+                name.span,
+                format!(
+                    "vrrp_instance `{}` has an empty virtual_ipaddress: an advert carries at least one address",
+                    name.value
+                ),
+                Some("add an address: `virtual_ipaddress { 192.0.2.100/24 }`".to_string()),
             );
         }
         let hint = d
