@@ -1194,9 +1194,7 @@ impl Daemon {
             return None;
         };
         let now = self.now();
-        let Some(router) = self.routers.get_mut(&name) else {
-            return None;
-        };
+        let router = self.routers.get_mut(&name)?;
         let before = Some(router.machine.state());
         if mode == ChecksumMode::AsV2 && translate::checksum_mode(&router.cfg) == ChecksumMode::Rfc
         {
