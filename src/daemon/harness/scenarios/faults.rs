@@ -888,6 +888,11 @@ fn two_legged(lab: &mut Lab, name: &str, host: u8) -> NodeId {
 }
 
 fn front_and_back(priority: u8, group: bool) -> String {
+    front_and_back_every(priority, group, "1")
+}
+
+/// Like [`front_and_back`], with BACK advertising every `back_interval` seconds.
+fn front_and_back_every(priority: u8, group: bool, back_interval: &str) -> String {
     let mut text = String::new();
     if group {
         text.push_str("vrrp_sync_group G {\n    group {\n        FRONT\n        BACK\n    }\n}\n");
@@ -906,7 +911,7 @@ fn front_and_back(priority: u8, group: bool) -> String {
         "eth1",
         62,
         priority,
-        "1",
+        back_interval,
         "",
         &["198.51.100.100/24"],
     ));
@@ -942,32 +947,8 @@ fn a_sync_group_taken_over_by_one_member_has_every_member_advertise_at_its_own_i
     run(|mut lab| async move {
         let a = two_legged(&mut lab, "a", 1);
         let b = two_legged(&mut lab, "b", 2);
-        let config = |priority| {
-            let mut text =
-                "vrrp_sync_group G {\n    group {\n        FRONT\n        BACK\n    }\n}\n"
-                    .to_string();
-            text.push_str(&instance(
-                "FRONT",
-                "eth0",
-                61,
-                priority,
-                "1",
-                "",
-                &["192.0.2.100/24"],
-            ));
-            text.push_str(&instance(
-                "BACK",
-                "eth1",
-                62,
-                priority,
-                "3",
-                "",
-                &["198.51.100.100/24"],
-            ));
-            text
-        };
-        lab.start(a, &config(150)).await;
-        lab.start(b, &config(100)).await;
+        lab.start(a, &front_and_back_every(150, true, "3")).await;
+        lab.start(b, &front_and_back_every(100, true, "3")).await;
         lab.secs(20.0).await;
         assert!(lab.adverts(b).is_empty());
         lab.crash(a);
