@@ -58,6 +58,28 @@ impl Deadlines {
         self.order.first().map(|(at, _)| *at)
     }
 
+    /// Test builds: after a loop pass that reported the index as kept, compare it with
+    /// every router's own deadline. A difference is remembered for the harness, which
+    /// fails the scenario ([`take_mismatch`]); a panic here would only end the daemon's
+    /// task. Every harness scenario checks the index this way.
+    #[cfg(test)]
+    pub fn check_exact<'a>(&self, real: impl Iterator<Item = (&'a String, Option<Duration>)>) {
+        if self.stale {
+            return;
+        }
+        let mut want: Vec<(Duration, String)> = real
+            .filter_map(|(name, at)| Some((at?, name.clone())))
+            .collect();
+        want.sort();
+        let have: Vec<(Duration, String)> = self.order.iter().cloned().collect();
+        if have != want {
+            MISMATCH.with(|m| {
+                m.borrow_mut()
+                    .get_or_insert_with(|| format!("index {have:?}, routers {want:?}"));
+            });
+        }
+    }
+
     /// The routers whose deadline is at or before `now`, earliest first.
     pub fn due(&self, now: Duration) -> Vec<String> {
         self.order
@@ -66,6 +88,19 @@ impl Deadlines {
             .map(|(_, name)| name.clone())
             .collect()
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The first difference [`Deadlines::check_exact`] found on this thread (the harness
+    /// runs a scenario's daemons on the test's thread).
+    static MISMATCH: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Take the difference the index checks found on this thread, if any.
+#[cfg(test)]
+pub fn take_mismatch() -> Option<String> {
+    MISMATCH.with(|m| m.borrow_mut().take())
 }
 
 #[cfg(test)]
@@ -105,6 +140,23 @@ mod tests {
         index.mark_stale();
         assert_eq!(index.first(|| vec![(&a, Some(ms(7)))]), Some(ms(7)));
         assert_eq!(index.due(ms(100)), names(&["a"]));
+    }
+
+    #[test]
+    fn the_test_check_reports_an_index_that_differs_from_the_routers() {
+        let (a, b) = ("a".to_string(), "b".to_string());
+        let mut index = Deadlines::new();
+        index.first(|| vec![(&a, Some(ms(10))), (&b, None)]);
+        index.check_exact([(&a, Some(ms(10))), (&b, None)].into_iter());
+        assert_eq!(take_mismatch(), None);
+        // b got a deadline the index was not told of.
+        index.check_exact([(&a, Some(ms(10))), (&b, Some(ms(5)))].into_iter());
+        let found = take_mismatch().expect("a difference");
+        assert!(found.contains("5ms"), "{found}");
+        // Stale, it is not judged: it will be rebuilt.
+        index.mark_stale();
+        index.check_exact([(&a, None)].into_iter());
+        assert_eq!(take_mismatch(), None);
     }
 
     #[test]

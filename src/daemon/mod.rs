@@ -491,6 +491,9 @@ impl Daemon {
             if !kept {
                 self.deadlines.mark_stale();
             }
+            #[cfg(test)]
+            self.deadlines
+                .check_exact(self.routers.iter().map(|(n, r)| (n, r.next_deadline())));
         }
     }
 

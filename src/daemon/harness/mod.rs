@@ -46,6 +46,10 @@ where
         .expect("runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move { body(Lab::new()).await });
+    // The daemons' deadline index stayed exact throughout (see `deadlines.rs`).
+    if let Some(mismatch) = crate::daemon::deadlines::take_mismatch() {
+        panic!("a daemon's deadline index fell out of date: {mismatch}");
+    }
 }
 
 /// The daemons, their LAN and their processes.
