@@ -375,3 +375,111 @@ fn open_on_a_missing_interface_is_a_typed_error() {
         "{err:?}"
     );
 }
+
+/// `try_recv` (what the daemon reads before it services a due Master_Down_Timer): the
+/// datagrams that have arrived, in order and as `recv` gives them, then `None`, without
+/// ever waiting.
+fn check_try_recv(lab: &Lab, family: Family, (a_src, b_src): (IpAddr, IpAddr), dst: IpAddr) {
+    let payload = |priority: u8| {
+        let mut repr = advert(Version::V3, b_src);
+        repr.priority = priority;
+        repr.to_bytes(a_src, dst, ChecksumMode::Rfc).expect("emit")
+    };
+    let (drained_tx, drained_rx) = mpsc::channel();
+    let (sent_tx, sent_rx) = mpsc::channel();
+    // (Behind a mutex: a receiver is not Sync, and each is used from one thread.)
+    let (drained_rx, sent_rx) = (
+        std::sync::Mutex::new(drained_rx),
+        std::sync::Mutex::new(sent_rx),
+    );
+    let heard = AtomicBool::new(false);
+    let (path_a, path_b) = (lab.netns_path("a"), lab.netns_path("b"));
+    let got = std::thread::scope(|s| {
+        let receiver = s.spawn(|| {
+            lab::block_on_in(&path_b, TIMEOUT, || async {
+                let socket = VrrpSocket::open(IFNAME, family, b_src).expect("open in b");
+                socket.join(dst).expect("join in b");
+                let mut buf = [0u8; 1500];
+                assert!(
+                    socket.try_recv(&mut buf).is_none(),
+                    "nothing has arrived yet"
+                );
+                // The path works: a repeats an advert until one arrives here.
+                socket.recv(&mut buf).await.expect("receive in b");
+                heard.store(true, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while let Some(repeat) = socket.try_recv(&mut buf) {
+                    repeat.expect("a repeat of the first advert");
+                }
+                drained_tx.send(()).expect("a waits");
+                // a sends a burst and says when it is out.
+                let sent = sent_rx.lock().expect("one user").recv_timeout(TIMEOUT);
+                sent.expect("a sent its burst");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let mut got = Vec::new();
+                while let Some(received) = socket.try_recv(&mut buf) {
+                    let received = received.expect("a good datagram");
+                    assert_eq!(
+                        (received.src, received.dst, received.ttl),
+                        (a_src, dst, 255)
+                    );
+                    let bytes = &buf[..received.len];
+                    let repr = Repr::parse(bytes, received.src, received.dst, ChecksumMode::Rfc)
+                        .expect("valid checksum");
+                    got.push(repr.priority);
+                }
+                got
+            })
+        });
+        s.spawn(|| {
+            lab::block_on_in(&path_a, TIMEOUT, || async {
+                let socket = VrrpSocket::open(IFNAME, family, a_src).expect("open in a");
+                for _ in 0..SEND_TRIES {
+                    if heard.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    socket.send(&payload(200), dst, 255).await.expect("send");
+                    tokio::time::sleep(SEND_GAP).await;
+                }
+                let drained = drained_rx.lock().expect("one user").recv_timeout(TIMEOUT);
+                drained.expect("b is ready");
+                for priority in [101, 102, 103] {
+                    socket
+                        .send(&payload(priority), dst, 255)
+                        .await
+                        .expect("send");
+                }
+                sent_tx.send(()).expect("b waits");
+            })
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        receiver
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    assert_eq!(got, [101, 102, 103]);
+}
+
+#[test]
+fn try_recv_gives_what_has_arrived_in_order_then_none_ipv4() {
+    if !lab::require_root() {
+        return;
+    }
+    let lab = ipv4_lab("try4");
+    let pair = (v4("192.0.2.1"), v4("192.0.2.2"));
+    check_try_recv(&lab, Family::V4, pair, IpAddr::V4(IPV4_MULTICAST));
+}
+
+#[test]
+fn try_recv_gives_what_has_arrived_in_order_then_none_ipv6() {
+    if !lab::require_root() {
+        return;
+    }
+    let lab = ipv6_lab("try6");
+    let pair = (
+        IpAddr::V6(link_local(&lab, "a")),
+        IpAddr::V6(link_local(&lab, "b")),
+    );
+    check_try_recv(&lab, Family::V6, pair, IpAddr::V6(IPV6_MULTICAST));
+}

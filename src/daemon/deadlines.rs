@@ -82,11 +82,15 @@ impl Deadlines {
 
     /// The routers whose deadline is at or before `now`, earliest first.
     pub fn due(&self, now: Duration) -> Vec<String> {
+        self.due_names(now).map(str::to_owned).collect()
+    }
+
+    /// The names of [`due`](Self::due), borrowed.
+    pub fn due_names(&self, now: Duration) -> impl Iterator<Item = &str> {
         self.order
             .iter()
-            .take_while(|(at, _)| *at <= now)
-            .map(|(_, name)| name.clone())
-            .collect()
+            .take_while(move |(at, _)| *at <= now)
+            .map(|(_, name)| name.as_str())
     }
 }
 

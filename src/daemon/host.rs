@@ -82,6 +82,8 @@ pub trait VrrpPort {
     ) -> LocalBoxFuture<'a, Result<(), NetError>>;
     /// The next datagram: its VRRP message copied to the front of `buf`.
     fn recv<'a>(&'a self, buf: &'a mut [u8]) -> LocalBoxFuture<'a, Result<Received, NetError>>;
+    /// A datagram that has already arrived, without waiting (`None`: none yet).
+    fn try_recv(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>>;
     fn ifindex(&self) -> u32;
 }
 
@@ -311,6 +313,9 @@ impl VrrpPort for VrrpSocket {
     }
     fn recv<'a>(&'a self, buf: &'a mut [u8]) -> LocalBoxFuture<'a, Result<Received, NetError>> {
         Box::pin(VrrpSocket::recv(self, buf))
+    }
+    fn try_recv(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>> {
+        VrrpSocket::try_recv(self, buf)
     }
     fn ifindex(&self) -> u32 {
         VrrpSocket::ifindex(self)

@@ -222,6 +222,7 @@ pub(crate) async fn serve_on(
         routers: BTreeMap::new(),
         deadlines: deadlines::Deadlines::new(),
         by_wire: HashMap::new(),
+        receive_buf: Vec::new(),
         sockets: HashMap::new(),
         socket_drops: BTreeMap::new(),
         announcers: HashMap::new(),
@@ -315,6 +316,8 @@ struct Daemon {
     routers: BTreeMap<String, Box<Router>>,
     /// Every router's next deadline, in order (see `deadlines.rs`).
     deadlines: deadlines::Deadlines,
+    /// The buffer the loop reads arrived datagrams into (`arrived`).
+    receive_buf: Vec<u8>,
     /// Which router a packet is for, by [`WireKey`]; rebuilt whenever routers or their
     /// sockets change (`reindex`). A lookup is checked against the router and falls back
     /// to a scan, so a stale entry can cost time, never a packet.
@@ -478,7 +481,7 @@ impl Daemon {
                     None => { info!("stopping"); return; }
                 },
                 _ = tick(&mut heartbeat) => { self.systemd.beat(); true }
-                _ = timer => self.on_timers().await,
+                _ = timer => self.on_timer_wake(&mut packets).await,
                 Some(packet) = packets.recv() => self.on_packet(packet).await,
                 Some(event) = monitor.next() => { self.on_net_event(event).await; false }
                 Some(event) = routes::next_event(&mut route_monitor) => {
@@ -1130,6 +1133,69 @@ impl Daemon {
     }
 
     /// Run what is due; true if the deadline index was kept exact (see `kept_deadline`).
+    /// The protocol timer fired. Adverts that have already arrived (queued for the loop,
+    /// or still in a socket) are taken in first, then the timers: a backup whose master's
+    /// advert reached it by the time its Master_Down_Timer is serviced stays backup (RFC
+    /// 5798 6.4.2: it transitions only when the timer fires with no advert received).
+    /// Timer-first, the loop would take over, then step down at the advert already in
+    /// hand: a master for a moment, with its hooks (a promoted database). The timers
+    /// still come first in the loop's order, so a flood of packets delays them by at most
+    /// the packet queue plus [`ARRIVED_PER_SOCKET`] datagrams per socket.
+    async fn on_timer_wake(&mut self, packets: &mut mpsc::Receiver<Packet>) -> bool {
+        let mut kept = true;
+        // Bounded: handling a packet can await, and the socket tasks refill the queue then.
+        for _ in 0..PACKET_QUEUE {
+            let Ok(packet) = packets.try_recv() else {
+                break;
+            };
+            kept &= self.on_packet(packet).await;
+        }
+        if self.backup_due() {
+            for packet in self.arrived() {
+                kept &= self.on_packet(packet).await;
+            }
+        }
+        if !kept {
+            self.deadlines.mark_stale();
+            // `on_timers` reads the index: rebuild it now.
+            self.next_deadline();
+        }
+        self.on_timers().await && kept
+    }
+
+    /// Whether some backup's Master_Down_Timer is due (the index is fresh before each
+    /// wait). Only then are the sockets read before the timers: a master's advert timer
+    /// does not need it, and it costs a system call per socket.
+    fn backup_due(&self) -> bool {
+        let now = self.now();
+        self.deadlines.due_names(now).any(|name| {
+            self.routers
+                .get(name)
+                .is_some_and(|r| r.machine.state() == State::Backup)
+        })
+    }
+
+    /// Datagrams waiting in the sockets (at most [`ARRIVED_PER_SOCKET`] from each), read
+    /// without waiting.
+    fn arrived(&mut self) -> Vec<Packet> {
+        let buf = &mut self.receive_buf;
+        buf.resize(RECEIVE_BUFFER, 0);
+        let mut packets = Vec::new();
+        for (key, open) in &self.sockets {
+            for _ in 0..ARRIVED_PER_SOCKET {
+                let Some(received) = open.socket.try_recv(buf) else {
+                    break;
+                };
+                match packet_of(received, key, open.socket.as_ref(), buf) {
+                    Ok(packet) => packets.push(packet),
+                    // The socket's own task reports it on its next receive.
+                    Err(_) => break,
+                }
+            }
+        }
+        packets
+    }
+
     async fn on_timers(&mut self) -> bool {
         let now = self.now();
         let mut kept = true;
@@ -1841,38 +1907,59 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 
 /// Read packets from one socket and hand them to the event loop.
 async fn receive_loop(socket: Rc<dyn VrrpPort>, key: SocketKey, packets: mpsc::Sender<Packet>) {
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; RECEIVE_BUFFER];
     let mut failures = 0u64;
     loop {
-        let packet = match socket.recv(&mut buf).await {
-            Ok(received) => Packet::Good {
-                socket: key.clone(),
-                ifindex: socket.ifindex(),
-                received,
-                payload: buf.get(..received.len).unwrap_or_default().to_vec(),
-            },
-            Err(e) => match e.drop_reason() {
-                Some(reason) => Packet::Bad {
-                    socket: key.clone(),
-                    reason,
-                },
-                None => {
-                    failures += 1;
-                    // Log the first few and then every hundredth, and pause, so a failing
-                    // socket can neither fill the log nor spin the CPU.
-                    if failures <= 10 || failures.is_multiple_of(100) {
-                        warn!(interface = %key.interface, count = failures, "receive error: {e}");
-                    }
-                    tokio::time::sleep(RECEIVE_RETRY).await;
-                    continue;
+        let received = socket.recv(&mut buf).await;
+        let packet = match packet_of(received, &key, socket.as_ref(), &buf) {
+            Ok(packet) => packet,
+            Err(e) => {
+                failures += 1;
+                // Log the first few and then every hundredth, and pause, so a failing
+                // socket can neither fill the log nor spin the CPU.
+                if failures <= 10 || failures.is_multiple_of(100) {
+                    warn!(interface = %key.interface, count = failures, "receive error: {e}");
                 }
-            },
+                tokio::time::sleep(RECEIVE_RETRY).await;
+                continue;
+            }
         };
         if packets.send(packet).await.is_err() {
             return;
         }
     }
 }
+
+/// Large enough for any datagram a raw socket can give.
+const RECEIVE_BUFFER: usize = 65_536;
+
+/// What a receive on `socket` gave, as a [`Packet`] for the loop; `Err` for a failure of
+/// the socket rather than of one datagram.
+fn packet_of(
+    received: Result<Received, crate::net::NetError>,
+    key: &SocketKey,
+    socket: &dyn VrrpPort,
+    buf: &[u8],
+) -> Result<Packet, crate::net::NetError> {
+    match received {
+        Ok(received) => Ok(Packet::Good {
+            socket: key.clone(),
+            ifindex: socket.ifindex(),
+            received,
+            payload: buf.get(..received.len).unwrap_or_default().to_vec(),
+        }),
+        Err(e) => match e.drop_reason() {
+            Some(reason) => Ok(Packet::Bad {
+                socket: key.clone(),
+                reason,
+            }),
+            None => Err(e),
+        },
+    }
+}
+
+/// At most this many datagrams are read from each socket before a timer is serviced.
+const ARRIVED_PER_SOCKET: usize = 64;
 
 /// Pause after a socket failure before receiving again.
 const RECEIVE_RETRY: Duration = Duration::from_millis(100);

@@ -67,10 +67,14 @@ impl ProtocolTimer {
                 origin_mono,
                 armed,
             } => {
-                // Deadlines in one bucket are served by one wake-up (see BUCKET), and a
-                // timer set for a bucket is kept while the deadline stays in it.
+                // Deadlines in one bucket are served by one wake-up (see BUCKET). A timer
+                // already set no later than the bucket is kept: it may wake the loop early,
+                // never late, and an early wake-up finds nothing due and sets it again. A
+                // backup's earliest deadline moves later with nearly every advert, so
+                // setting it each time cost a timerfd_settime per advert (10,000 a second
+                // at 100 instances x 10 ms); kept, it wakes about once per deadline span.
                 let bucket = round_up(origin_mono.saturating_add(deadline));
-                if *armed != Some(bucket) {
+                if armed.is_none_or(|at| at > bucket) {
                     let at = TimeSpec::from_duration(bucket);
                     if let Err(e) = fd.get_ref().timer().set(
                         Expiration::OneShot(at),
@@ -91,6 +95,10 @@ impl ProtocolTimer {
                         .try_io(|inner| inner.get_ref().timer().wait().map_err(io::Error::from))
                     {
                         Ok(Ok(())) => {
+                            // The read took every expiry: the timerfd is not readable
+                            // again until it is set and expires. Without this, the next
+                            // wait would first read EAGAIN (a system call per wake-up).
+                            ready.clear_ready();
                             *armed = None;
                             return;
                         }

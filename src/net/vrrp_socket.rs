@@ -268,12 +268,38 @@ impl VrrpSocket {
         }
     }
 
+    /// A datagram already queued on the socket, without waiting: `None` when there is
+    /// none. Errors are as for [`recv`](Self::recv).
+    pub fn try_recv(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>> {
+        match self.family {
+            Family::V4 => match self.fd.get_ref().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) => Some(Err(self.recv_error(e))),
+                Ok(len) => Some(self.finish_v4(buf, len)),
+            },
+            Family::V6 => {
+                let mut control = [0u8; CONTROL_LEN];
+                match sys::recvmsg(self.fd.get_ref().as_fd(), buf, &mut control) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                    Err(e) => Some(Err(self.recv_error(e))),
+                    Ok(msg) => Some(self.finish_v6(buf, &msg, &control)),
+                }
+            }
+        }
+    }
+
     async fn recv_v4(&self, buf: &mut [u8]) -> Result<Received, NetError> {
         let len = self
             .fd
             .async_io(Interest::READABLE, |mut s| s.read(buf))
             .await
             .map_err(|source| self.recv_error(source))?;
+        self.finish_v4(buf, len)
+    }
+
+    /// The datagram of `len` bytes read into `buf` (IP header first): its VRRP message
+    /// moved to the front.
+    fn finish_v4(&self, buf: &mut [u8], len: usize) -> Result<Received, NetError> {
         let (header, payload_len, payload_start) = {
             let datagram = buf.get(..len).unwrap_or_default();
             let (header, payload) = split_ipv4(datagram).map_err(|error| NetError::BadIpv4 {
@@ -303,6 +329,16 @@ impl VrrpSocket {
             })
             .await
             .map_err(|source| self.recv_error(source))?;
+        self.finish_v6(buf, &msg, &control)
+    }
+
+    /// The datagram `recvmsg` gave (`msg`, its ancillary data in `control`).
+    fn finish_v6(
+        &self,
+        buf: &[u8],
+        msg: &sys::RecvMsg,
+        control: &[u8],
+    ) -> Result<Received, NetError> {
         if msg.truncated {
             return Err(NetError::Truncated {
                 interface: self.interface.clone(),

@@ -566,7 +566,15 @@ struct FakePort {
     token: Rc<()>,
     ifindex: u32,
     groups: Rc<RefCell<Vec<IpAddr>>>,
-    received: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Received, Vec<u8>)>>,
+    received: RefCell<mpsc::UnboundedReceiver<(Received, Vec<u8>)>>,
+}
+
+impl FakePort {
+    fn copy_out(buf: &mut [u8], (info, payload): (Received, Vec<u8>)) -> Received {
+        let len = payload.len().min(buf.len());
+        buf[..len].copy_from_slice(&payload[..len]);
+        Received { len, ..info }
+    }
 }
 
 impl VrrpPort for FakePort {
@@ -590,16 +598,17 @@ impl VrrpPort for FakePort {
 
     fn recv<'a>(&'a self, buf: &'a mut [u8]) -> LocalBoxFuture<'a, Result<Received, NetError>> {
         Box::pin(async move {
-            let mut received = self.received.lock().await;
-            match received.recv().await {
-                Some((info, payload)) => {
-                    let len = payload.len().min(buf.len());
-                    buf[..len].copy_from_slice(&payload[..len]);
-                    Ok(Received { len, ..info })
-                }
+            // Borrowed only while polled, so `try_recv` can take a datagram in between.
+            match std::future::poll_fn(|cx| self.received.borrow_mut().poll_recv(cx)).await {
+                Some(datagram) => Ok(Self::copy_out(buf, datagram)),
                 None => std::future::pending().await,
             }
         })
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>> {
+        let datagram = self.received.borrow_mut().try_recv().ok()?;
+        Some(Ok(Self::copy_out(buf, datagram)))
     }
 
     fn ifindex(&self) -> u32 {
@@ -720,7 +729,7 @@ impl Host for FakeHost {
             token,
             ifindex,
             groups,
-            received: tokio::sync::Mutex::new(rx),
+            received: RefCell::new(rx),
         }))
     }
 
