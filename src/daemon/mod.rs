@@ -1132,25 +1132,29 @@ impl Daemon {
         }));
     }
 
-    /// Run what is due; true if the deadline index was kept exact (see `kept_deadline`).
-    /// The protocol timer fired. Adverts that have already arrived (queued for the loop,
-    /// or still in a socket) are taken in first, then the timers: a backup whose master's
-    /// advert reached it by the time its Master_Down_Timer is serviced stays backup (RFC
-    /// 5798 6.4.2: it transitions only when the timer fires with no advert received).
-    /// Timer-first, the loop would take over, then step down at the advert already in
-    /// hand: a master for a moment, with its hooks (a promoted database). The timers
-    /// still come first in the loop's order, so a flood of packets delays them by at most
-    /// the packet queue plus [`ARRIVED_PER_SOCKET`] datagrams per socket.
+    /// The protocol timer fired. When a backup's Master_Down_Timer is due, the adverts that
+    /// have already arrived (queued for the loop, or still in a socket) are taken in first,
+    /// then the timers: a backup whose master's advert reached it by the time its timer is
+    /// serviced stays backup (RFC 5798 6.4.2: it transitions only when the timer fires with
+    /// no advert received). Timer-first, it would take over and then step down at the
+    /// advert already in hand: a master for a moment, with its hooks (a promoted database).
+    /// A master's advert timer is serviced first, as before: a flood of packets delays a
+    /// backup's timers by at most the packet queue plus [`ARRIVED_PER_SOCKET`] datagrams
+    /// per socket, and never a master's adverts.
     async fn on_timer_wake(&mut self, packets: &mut mpsc::Receiver<Packet>) -> bool {
+        // One time for the check and the timers: a router that falls due while the
+        // packets are handled waits for the next pass, which reads the sockets again.
+        let now = self.now();
         let mut kept = true;
-        // Bounded: handling a packet can await, and the socket tasks refill the queue then.
-        for _ in 0..PACKET_QUEUE {
-            let Ok(packet) = packets.try_recv() else {
-                break;
-            };
-            kept &= self.on_packet(packet).await;
-        }
-        if self.backup_due() {
+        if self.backup_due(now) {
+            // The queue first: the socket tasks read those before what waits in the
+            // sockets (a task holds no packet it has read outside the queue).
+            for _ in 0..PACKET_QUEUE {
+                let Ok(packet) = packets.try_recv() else {
+                    break;
+                };
+                kept &= self.on_packet(packet).await;
+            }
             for packet in self.arrived() {
                 kept &= self.on_packet(packet).await;
             }
@@ -1160,14 +1164,12 @@ impl Daemon {
             // `on_timers` reads the index: rebuild it now.
             self.next_deadline();
         }
-        self.on_timers().await && kept
+        self.on_timers(now).await && kept
     }
 
-    /// Whether some backup's Master_Down_Timer is due (the index is fresh before each
-    /// wait). Only then are the sockets read before the timers: a master's advert timer
-    /// does not need it, and it costs a system call per socket.
-    fn backup_due(&self) -> bool {
-        let now = self.now();
+    /// Whether some backup's Master_Down_Timer is due at `now` (the index is fresh before
+    /// each wait). Only then are adverts taken in before the timers.
+    fn backup_due(&self, now: Duration) -> bool {
         self.deadlines.due_names(now).any(|name| {
             self.routers
                 .get(name)
@@ -1188,16 +1190,20 @@ impl Daemon {
                 };
                 match packet_of(received, key, open.socket.as_ref(), buf) {
                     Ok(packet) => packets.push(packet),
-                    // The socket's own task reports it on its next receive.
-                    Err(_) => break,
+                    Err(e) => {
+                        // The socket's own task logs the failures it meets itself.
+                        warn!(interface = %key.interface, "receive error: {e}");
+                        break;
+                    }
                 }
             }
         }
         packets
     }
 
-    async fn on_timers(&mut self) -> bool {
-        let now = self.now();
+    /// Run what is due at `now`; true if the deadline index was kept exact (see
+    /// `kept_deadline`).
+    async fn on_timers(&mut self, now: Duration) -> bool {
         let mut kept = true;
         for name in self.deadlines.due(now) {
             let before = self.routers.get(&name).map(|r| r.machine.state());
@@ -1910,6 +1916,12 @@ async fn receive_loop(socket: Rc<dyn VrrpPort>, key: SocketKey, packets: mpsc::S
     let mut buf = vec![0u8; RECEIVE_BUFFER];
     let mut failures = 0u64;
     loop {
+        // A place in the queue first, then the datagram: a packet read from the socket is
+        // in the queue at once, never held here while newer ones wait in the socket (the
+        // loop reads those itself before a backup's timer, after the queue).
+        let Ok(place) = packets.reserve().await else {
+            return;
+        };
         let received = socket.recv(&mut buf).await;
         let packet = match packet_of(received, &key, socket.as_ref(), &buf) {
             Ok(packet) => packet,
@@ -1920,13 +1932,12 @@ async fn receive_loop(socket: Rc<dyn VrrpPort>, key: SocketKey, packets: mpsc::S
                 if failures <= 10 || failures.is_multiple_of(100) {
                     warn!(interface = %key.interface, count = failures, "receive error: {e}");
                 }
+                drop(place);
                 tokio::time::sleep(RECEIVE_RETRY).await;
                 continue;
             }
         };
-        if packets.send(packet).await.is_err() {
-            return;
-        }
+        place.send(packet);
     }
 }
 

@@ -1543,10 +1543,11 @@ fn two_equal_backups_of_a_crashed_master_leave_one_master_and_one_that_never_adv
         let t0 = lab.lan.elapsed();
         // b and c heard a's last advert at the same moment, and their equal timers run
         // out at the same moment. The one serviced first takes over and advertises; the
-        // other has that advert in hand when its own timer is serviced, takes it in first
-        // and stays backup (RFC 5798 6.4.2: an advert of equal priority resets a backup's
-        // timer). Taking the timers first made both master for a moment, each with its
-        // hooks, until the lower address yielded (6.4.3).
+        // other has that advert in hand when its own timer is serviced (the fake LAN has
+        // no delay), takes it in first and stays backup (RFC 5798 6.4.2: an advert of
+        // equal priority resets a backup's timer). Taking the timers first made both
+        // master for a moment, each with its hooks, until the lower address yielded
+        // (6.4.3); on a wire with delay that can still happen, and settles the same way.
         let seen = lab.watch(VIP, secs(10), ms(10)).await;
         assert!(seen.iter().all(|h| h.len() <= 1), "two masters: {seen:?}");
         let (master, follower, address) = match lab.holders(VIP).as_slice() {

@@ -1257,8 +1257,9 @@ fn two_equal_backups_timing_out_together_promote_only_one() {
         lab.secs(10.0).await;
         lab.crash(a);
         // Their timers run out together: the one serviced first takes over, the other
-        // takes its advert in before its own timer and stays backup. One promotion, not
-        // two followed by a demotion (see the election scenario of the same case).
+        // has its advert in hand (no delay on the fake LAN), takes it in before its own
+        // timer and stays backup. One promotion, not two followed by a demotion (see the
+        // election scenario of the same case).
         let seen = watch_live(&lab, VIP, secs(10.0), secs(0.01), &[b, c]).await;
         assert_eq!(seen.len(), 2, "{seen:?}");
         let (master, follower, address) = match seen[1].as_slice() {
