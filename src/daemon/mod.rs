@@ -2171,3 +2171,97 @@ fn announce_frame(placed: &PlacedVip) -> Vec<u8> {
         IpAddr::V6(ip) => ndp::unsolicited_na(placed.mac, ip, ip, placed.forwards_ipv6),
     }
 }
+
+#[cfg(test)]
+mod receive_tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::rc::Rc;
+    use std::task::Poll;
+
+    use futures::future::LocalBoxFuture;
+    use tokio::sync::mpsc;
+
+    use super::{FamilyKey, Packet, SocketKey, VrrpPort, receive_loop};
+    use crate::net::{NetError, Received};
+
+    /// A socket holding datagrams of one byte each (their number).
+    struct Held(RefCell<VecDeque<u8>>);
+
+    impl VrrpPort for Held {
+        fn join(&self, _: IpAddr) -> Result<(), NetError> {
+            Ok(())
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a [u8],
+            _: IpAddr,
+            _: u8,
+        ) -> LocalBoxFuture<'a, Result<(), NetError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn recv<'a>(&'a self, buf: &'a mut [u8]) -> LocalBoxFuture<'a, Result<Received, NetError>> {
+            // Pending for good once empty (nothing arrives later in this test).
+            Box::pin(std::future::poll_fn(move |_| match self.try_recv(buf) {
+                Some(received) => Poll::Ready(received),
+                None => Poll::Pending,
+            }))
+        }
+        fn try_recv(&self, buf: &mut [u8]) -> Option<Result<Received, NetError>> {
+            let number = self.0.borrow_mut().pop_front()?;
+            buf[0] = number;
+            let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+            let dst = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+            Some(Ok(Received {
+                src,
+                dst,
+                ttl: 255,
+                tos: 0,
+                len: 1,
+            }))
+        }
+        fn ifindex(&self) -> u32 {
+            1
+        }
+    }
+
+    /// Before a due backup's timer the loop reads the queue, then the socket: the receive
+    /// task must never hold a datagram outside the queue (reading one, then waiting for a
+    /// place), or the loop's own read of the next one would overtake it.
+    #[test]
+    fn the_loop_reading_the_queue_then_the_socket_gets_datagrams_in_arrival_order() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        let order = local.block_on(&runtime, async {
+            let socket = Rc::new(Held(RefCell::new((1..=3).collect())));
+            let (tx, mut rx) = mpsc::channel(1);
+            let key = SocketKey {
+                interface: "eth0".into(),
+                family: FamilyKey::V4,
+                source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+            };
+            let task = tokio::task::spawn_local(receive_loop(socket.clone(), key, tx));
+            // The task fills the queue (one place) and waits.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            let mut order = Vec::new();
+            while let Ok(packet) = rx.try_recv() {
+                if let Packet::Good { payload, .. } = packet {
+                    order.extend(payload);
+                }
+            }
+            let mut buf = [0u8; 16];
+            while let Some(Ok(_)) = socket.try_recv(&mut buf) {
+                order.push(buf[0]);
+            }
+            task.abort();
+            order
+        });
+        assert_eq!(order, [1, 2, 3]);
+    }
+}
